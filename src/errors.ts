@@ -1,0 +1,70 @@
+/**
+ * Why a handshake was refused. Stable: match on these, never on messages.
+ *
+ * | code | status | when |
+ * |---|---|---|
+ * | `NO_SESSION_COOKIE` | 401 | the handshake has no cookie of the configured name |
+ * | `MALFORMED_COOKIE` | 400 | the cookie is there but is not of the scheme's shape |
+ * | `BAD_SIGNATURE` | 401 | the cookie has the right shape but no secret verifies it |
+ * | `SESSION_NOT_FOUND` | 401 | the store has no (readable) session under that id |
+ * | `SESSION_EXPIRED` | 401 | the store's record has expired |
+ * | `UNAUTHENTICATED` | 401 | the session has no user and `allowAnonymous` is off |
+ * | `FORBIDDEN` | 403 | `authorize` said no |
+ * | `ORIGIN_NOT_ALLOWED` | 403 | the Origin policy said no |
+ * | `STORE_UNAVAILABLE` | 503 | the store failed or did not answer in time (retryable) |
+ */
+export type SessionAuthErrorCode =
+  | "NO_SESSION_COOKIE"
+  | "MALFORMED_COOKIE"
+  | "BAD_SIGNATURE"
+  | "SESSION_NOT_FOUND"
+  | "SESSION_EXPIRED"
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "ORIGIN_NOT_ALLOWED"
+  | "STORE_UNAVAILABLE";
+
+const STATUS: Readonly<Record<SessionAuthErrorCode, number>> = {
+  NO_SESSION_COOKIE: 401,
+  MALFORMED_COOKIE: 400,
+  BAD_SIGNATURE: 401,
+  SESSION_NOT_FOUND: 401,
+  SESSION_EXPIRED: 401,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  ORIGIN_NOT_ALLOWED: 403,
+  STORE_UNAVAILABLE: 503,
+};
+
+/** Every code, in a stable order (handy for docs and exhaustive tests). */
+export const SESSION_AUTH_ERROR_CODES = Object.freeze(Object.keys(STATUS)) as readonly SessionAuthErrorCode[];
+
+/**
+ * The one error the pipeline rejects with. `message` is a diagnosis for server logs (it names cookie
+ * names, secret indexes and stores, never a secret, a cookie value or a session id); `cause` carries the
+ * underlying failure (a driver error, an exception thrown by a callback). Neither reaches the client:
+ * a socket.io client sees only `code` and `retryable`.
+ */
+export class SessionAuthError extends Error {
+  override readonly name = "SessionAuthError";
+  readonly code: SessionAuthErrorCode;
+  /** True only for `STORE_UNAVAILABLE`: the same handshake may succeed a moment later. */
+  readonly retryable: boolean;
+  /** The HTTP status that fits (401, 400, 403 or 503). */
+  readonly status: number;
+
+  constructor(code: SessionAuthErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = code === "STORE_UNAVAILABLE";
+    this.status = STATUS[code];
+  }
+}
+
+/** True for a {@link SessionAuthError}, across copies of this package too. */
+export function isSessionAuthError(value: unknown): value is SessionAuthError {
+  return (
+    value instanceof SessionAuthError ||
+    (value instanceof Error && value.name === "SessionAuthError" && typeof (value as { code?: unknown }).code === "string")
+  );
+}

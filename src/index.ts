@@ -1,0 +1,9 @@
+export { sessionAuth, defaultIdentify } from "./auth.js";
+export type { AuthResult, AuthorizeContext, HandshakeInfo, SessionAuth, SessionAuthOptions } from "./auth.js";
+export { SessionAuthError, isSessionAuthError, SESSION_AUTH_ERROR_CODES } from "./errors.js";
+export type { SessionAuthErrorCode } from "./errors.js";
+export type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
+export type { SigningScheme, KeygripAlgorithm } from "./cookies.js";
+export type { OriginPolicy } from "./origin.js";
+export { sessionKey, sessionRoom, userRoom } from "./rooms.js";
+export type { RoomNaming, RoomOptions } from "./rooms.js";

@@ -1,0 +1,51 @@
+import { createHash } from "node:crypto";
+
+/** Room-name prefixes. `false` (for both, or for one) joins none. */
+export interface RoomOptions {
+  /** Prefix of the per-user room (default `"user:"`). */
+  user?: string | false;
+  /** Prefix of the per-session room (default `"session:"`). */
+  session?: string | false;
+}
+
+/** The prefixes in force; `null` for a room kind that is off. */
+export interface RoomNaming {
+  readonly user: string | null;
+  readonly session: string | null;
+}
+
+export const DEFAULT_ROOMS: RoomNaming = Object.freeze({ user: "user:", session: "session:" });
+
+export function resolveRooms(option: RoomOptions | false | undefined): RoomNaming {
+  if (option === false) return { user: null, session: null };
+  if (option === undefined) return DEFAULT_ROOMS;
+  if (typeof option !== "object" || option === null) {
+    throw new TypeError('sessionAuth: `rooms` must be false or { user?: string | false, session?: string | false }.');
+  }
+  const pick = (key: "user" | "session"): string | null => {
+    const value = option[key];
+    if (value === undefined) return DEFAULT_ROOMS[key];
+    if (value === false) return null;
+    if (typeof value !== "string") throw new TypeError(`sessionAuth: \`rooms.${key}\` must be a string prefix or false.`);
+    return value;
+  };
+  return { user: pick("user"), session: pick("session") };
+}
+
+/**
+ * The public stand-in for a session id: the first 32 hex digits of its SHA-256. The session id itself is
+ * a bearer secret, so rooms, logs and `socket.data` carry this instead.
+ */
+export function sessionKey(sessionId: string): string {
+  return createHash("sha256").update(sessionId).digest("hex").slice(0, 32);
+}
+
+/** The room of every socket of a user: `user:<userId>` by default. */
+export function userRoom(userId: string | number, prefix: string = DEFAULT_ROOMS.user!): string {
+  return `${prefix}${userId}`;
+}
+
+/** The room of every socket of a session, from the session id: `session:<sessionKey(id)>` by default. */
+export function sessionRoom(sessionId: string, prefix: string = DEFAULT_ROOMS.session!): string {
+  return `${prefix}${sessionKey(sessionId)}`;
+}

@@ -1,0 +1,76 @@
+import { once } from "node:events";
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server, type ServerOptions } from "socket.io";
+import { io as ioClient, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from "socket.io-client";
+
+export interface Realtime {
+  url: string;
+  io: Server;
+  http: HttpServer;
+  close(): Promise<void>;
+}
+
+/** A real socket.io server on 127.0.0.1; `setup` wires the middleware before it listens. */
+export async function startRealtime(setup: (io: Server) => void, options: Partial<ServerOptions> = {}): Promise<Realtime> {
+  const http = createServer();
+  const io = new Server(http, options);
+  setup(io);
+  http.listen(0, "127.0.0.1");
+  await once(http, "listening");
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  return {
+    url,
+    io,
+    http,
+    close: async () => {
+      io.disconnectSockets(true);
+      await io.close();
+      http.closeAllConnections();
+    },
+  };
+}
+
+export type ClientOptions = Partial<ManagerOptions & SocketOptions> & { cookie?: string; origin?: string; namespace?: string };
+
+export interface ConnectFailure {
+  message: string;
+  data: unknown;
+  /** What kind of failure socket.io-client reported ("TransportError" below socket.io). */
+  type?: string;
+}
+
+/**
+ * Opens a real socket.io-client and resolves once it is connected, or rejects with the `connect_error`
+ * as the client saw it. Reconnection is off so a refusal is final.
+ */
+export function connect(url: string, options: ClientOptions = {}): Promise<ClientSocket> {
+  const { cookie, origin, namespace = "/", ...rest } = options;
+  const extraHeaders: Record<string, string> = {};
+  if (cookie !== undefined) extraHeaders.cookie = cookie;
+  if (origin !== undefined) extraHeaders.origin = origin;
+  const socket = ioClient(url + namespace, { reconnection: false, forceNew: true, extraHeaders, timeout: 5000, ...rest });
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", (err: Error & { data?: unknown; type?: string }) => {
+      socket.close();
+      reject({ message: err.message, data: err.data, type: err.type } satisfies ConnectFailure);
+    });
+  });
+}
+
+/** Resolves with what a refused connection reported (fails the test if it connects). */
+export async function refusal(url: string, options: ClientOptions = {}): Promise<ConnectFailure> {
+  try {
+    const socket = await connect(url, options);
+    socket.close();
+  } catch (failure) {
+    return failure as ConnectFailure;
+  }
+  throw new Error("expected the connection to be refused, but it connected");
+}
+
+/** Emits and waits for the acknowledgement. */
+export function ask<T>(socket: ClientSocket, event: string, ...args: unknown[]): Promise<T> {
+  return socket.timeout(5000).emitWithAck(event, ...args) as Promise<T>;
+}

@@ -1,0 +1,103 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer, connect as tcpConnect } from "node:net";
+
+/** A real redis-server process on 127.0.0.1, started for a test file. */
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops the server (SIGKILL-free: SIGTERM, then waits for the exit). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty, and waits until it answers PING. */
+  start(): Promise<void>;
+  /** Runs one command over a raw connection (for assertions without a driver). */
+  command(...args: string[]): Promise<string>;
+}
+
+const BINARY = process.env.REDIS_SERVER_BIN ?? "redis-server";
+
+/** Whether redis-server can be run here. With CI=true its absence is a failure, not a skip. */
+export function redisServerAvailable(): boolean {
+  const found = spawnSync(BINARY, ["--version"], { stdio: "ignore" }).status === 0;
+  if (!found && process.env.CI === "true") {
+    throw new Error(`redis-server is required in CI (CI=true) but "${BINARY}" could not be run; .ci/run installs it with apt-get.`);
+  }
+  if (!found) {
+    console.warn(`\n!!! SKIPPING Redis tests: "${BINARY}" is not installed. Install it (apt-get install -y redis-server) to run them.\n`);
+  }
+  return found;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function resp(args: string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
+}
+
+function rawCommand(port: number, args: string[], timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(port, "127.0.0.1");
+    let buffer = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error("redis did not answer"));
+    }, timeoutMs);
+    socket.on("connect", () => socket.write(resp(args)));
+    socket.on("data", (chunk) => {
+      buffer += chunk.toString("utf8");
+      if (buffer.endsWith("\r\n")) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(buffer);
+      }
+    });
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/** Starts redis-server on a free port, without persistence, health-checked by PING (never a fixed sleep). */
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    child = spawn(BINARY, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"], {
+      stdio: "ignore",
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} before answering on port ${port}`);
+      try {
+        if ((await rawCommand(port, ["PING"], 500)).startsWith("+PONG")) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer PING on port ${port} within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null) return;
+    const exited = once(running, "exit");
+    running.kill("SIGTERM");
+    await exited;
+  };
+
+  await start();
+  const stopOnExit = () => child?.kill("SIGKILL");
+  process.once("exit", stopOnExit);
+  return { port, url: `redis://127.0.0.1:${port}`, start, stop, command: (...args) => rawCommand(port, args) };
+}
