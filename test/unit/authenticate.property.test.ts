@@ -1,0 +1,134 @@
+import type { IncomingMessage } from "node:http";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  SESSION_AUTH_ERROR_CODES,
+  SessionAuthError,
+  sessionAuth,
+  type SessionAuthOptions,
+  type SessionStore,
+  type SigningScheme,
+} from "socket.io-session-auth";
+import { signSessionCookie } from "socket.io-session-auth/testing";
+
+// A store that would accept any id: whatever the pipeline lets through to it would connect, so the only
+// thing standing between a forged header and a session is the signature check under test.
+const gullible: SessionStore = { name: "gullible", get: async () => ({ session: { user: { id: 1 } }, expires: null }) };
+const SECRETS = ["current secret", "previous secret"];
+const NAMES: Record<SigningScheme, string> = { express: "connect.sid", fastify: "sessionId", keygrip: "session", none: "sid" };
+
+const authFor = (signing: Exclude<SigningScheme, "none">, extra: Partial<SessionAuthOptions> = {}) =>
+  sessionAuth({ store: gullible, secret: SECRETS, signing, name: NAMES[signing], ...extra });
+
+const request = (cookie: string | undefined): IncomingMessage =>
+  ({ headers: cookie === undefined ? { host: "h" } : { host: "h", cookie }, url: "/socket.io/" }) as unknown as IncomingMessage;
+
+async function outcome(auth: ReturnType<typeof authFor>, cookie: string | undefined): Promise<{ id?: string; code?: string }> {
+  try {
+    const result = await auth.authenticate(request(cookie));
+    return { id: result.sessionId };
+  } catch (error) {
+    // Nothing but a SessionAuthError with a documented code may come out.
+    expect(error).toBeInstanceOf(SessionAuthError);
+    expect(SESSION_AUTH_ERROR_CODES).toContain((error as SessionAuthError).code);
+    return { code: (error as SessionAuthError).code };
+  }
+}
+
+// Headers made of the characters that matter to cookie parsing, plus anything at all.
+const cookieish = fc.oneof(
+  fc.string({ maxLength: 2000 }),
+  fc.string({ unit: fc.constantFrom(..."=;,% s:.\"+/=\\\u0000\u00ff\u2028abcS"), maxLength: 4000 }),
+  fc.array(fc.tuple(fc.constantFrom("connect.sid", "sessionId", "session", "session.sig", "__proto__", "constructor", "x"), fc.string({ maxLength: 200 })), { maxLength: 30 })
+    .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join("; ")),
+  fc.uint8Array({ maxLength: 65_536 }).map((bytes) => Buffer.from(bytes).toString("latin1")),
+);
+
+describe.each(["express", "fastify", "keygrip"] as const)("any Cookie header, %s scheme", (signing) => {
+  const auth = authFor(signing);
+
+  it("resolves only with a real signature, otherwise rejects with a documented code", async () => {
+    await fc.assert(
+      fc.asyncProperty(cookieish, async (header) => {
+        const result = await outcome(auth, header);
+        expect(result.id).toBeUndefined();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("never accepts an edited cookie as another id", async () => {
+    const id = "RnUR71TLHdXwSpKnNia2gRrPvT08Ktf-";
+    const value = signing === "keygrip" ? Buffer.from(JSON.stringify({ user: { id: 42 } })).toString("base64") : id;
+    const genuine = signSessionCookie({ value, secret: SECRETS, signing, name: NAMES[signing] });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(genuine.length - 1), fc.string({ minLength: 0, maxLength: 3 }), fc.nat(3), async (at, insert, remove) => {
+        const edited = genuine.slice(0, at) + insert + genuine.slice(at + remove);
+        const result = await outcome(auth, edited);
+        // An edit may leave an equivalent cookie (e.g. a trailing space); it may never yield another id.
+        if (result.id !== undefined) expect(result.id).toBe(value);
+      }),
+      { numRuns: 400 },
+    );
+    expect((await outcome(auth, genuine)).id).toBe(value);
+  });
+});
+
+describe("hostile input", () => {
+  const auth = authFor("express");
+
+  it("takes 64 KiB headers of every shape, in time that grows linearly", async () => {
+    const shapes = [
+      (n: number) => ";".repeat(n),
+      (n: number) => "=".repeat(n),
+      (n: number) => "a=b;".repeat(n / 4),
+      (n: number) => `connect.sid=s%3A${"%".repeat(n - 16)}`,
+      (n: number) => `connect.sid=s%3A${"a.".repeat(n / 2 - 8)}`,
+      (n: number) => `connect.sid=${"%41".repeat(n / 3 - 4)}`,
+      (n: number) => " ".repeat(n) + "connect.sid=x",
+    ];
+    const time = async (header: string) => {
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 5; i++) await outcome(auth, header);
+      return Number(process.hrtime.bigint() - started);
+    };
+    for (const shape of shapes) {
+      const small = [] as number[];
+      const large = [] as number[];
+      for (let round = 0; round < 5; round++) {
+        small.push(await time(shape(4096)));
+        large.push(await time(shape(65_536)));
+      }
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[2]!;
+      // 16× the input: linear work is ~16× the time, quadratic ~256×. The bound leaves room for noise.
+      expect(median(large) / median(small)).toBeLessThan(80);
+    }
+  });
+
+  it("cookie names and session JSON cannot pollute prototypes", async () => {
+    const before = Object.getOwnPropertyNames(Object.prototype).sort();
+    const headers = [
+      "__proto__=x; constructor=y; prototype=z; connect.sid=s%3Aa.b",
+      "__proto__[polluted]=1; connect.sid=1",
+      `connect.sid=${encodeURIComponent("s:__proto__.x")}`,
+      signSessionCookie({ value: "__proto__", secret: SECRETS }),
+      signSessionCookie({ value: "constructor", secret: SECRETS }),
+    ];
+    for (const header of headers) await outcome(auth, header);
+    const json: SessionStore = {
+      name: "json",
+      get: async () => ({ session: JSON.parse('{"__proto__":{"polluted":true},"passport":{"user":"7"}}') }),
+    };
+    const result = await sessionAuth({ store: json, secret: SECRETS }).authenticate(request(signSessionCookie({ value: "x", secret: SECRETS })));
+    expect(result.userId).toBe("7");
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it("the default identify reads own properties only", async () => {
+    const inherited: SessionStore = { name: "inherited", get: async () => ({ session: Object.create({ userId: "ghost" }) }) };
+    const auth = sessionAuth({ store: inherited, secret: SECRETS });
+    const failure = await outcome(auth as ReturnType<typeof authFor>, signSessionCookie({ value: "x", secret: SECRETS }));
+    expect(failure.code).toBe("UNAUTHENTICATED");
+  });
+});
