@@ -1,15 +1,17 @@
 import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
 
 type Callback<T> = (err?: unknown, value?: T) => void;
+type SessionCallback = (err: unknown, session?: unknown) => void;
+type DoneCallback = (err?: unknown) => void;
 
 /**
  * The part of an express-session store this adapter uses. Callback-style as express-session defines it;
  * stores that also return the value (synchronous ones) or a promise work too.
  */
 export interface ExpressSessionStoreLike {
-  get(sid: string, callback: Callback<unknown>): unknown;
-  set?(sid: string, session: unknown, callback: Callback<void>): unknown;
-  destroy?(sid: string, callback: Callback<void>): unknown;
+  get(sid: string, callback: SessionCallback): unknown;
+  set?(sid: string, session: unknown, callback: DoneCallback): unknown;
+  destroy?(sid: string, callback: DoneCallback): unknown;
 }
 
 /**

@@ -7,7 +7,8 @@ import { describeSessionStore } from "socket.io-session-auth/testing";
 import { ask, connect, refusal, startRealtime } from "../support/realtime.js";
 import { startWebApp } from "../support/web-app.js";
 
-type Callback = (err?: unknown, value?: unknown) => void;
+type Callback = (err: unknown, session?: ExpressSessionData | null) => void;
+type Done = (err?: unknown) => void;
 const MemoryStore = createMemoryStore(session);
 
 /** A store that answers through the callback before returning (no deferral at all). */
@@ -17,11 +18,11 @@ class SynchronousStore extends session.Store {
     const raw = this.sessions.get(sid);
     callback(null, raw === undefined ? null : JSON.parse(raw));
   }
-  set(sid: string, value: ExpressSessionData, callback?: Callback) {
+  set(sid: string, value: ExpressSessionData, callback?: Done) {
     this.sessions.set(sid, JSON.stringify(value));
     callback?.();
   }
-  destroy(sid: string, callback?: Callback) {
+  destroy(sid: string, callback?: Done) {
     this.sessions.delete(sid);
     callback?.();
   }
