@@ -1,0 +1,66 @@
+import { EventEmitter } from "node:events";
+import { afterEach, expect, it } from "vitest";
+import { sessionAuth, type SessionStore } from "socket.io-session-auth";
+import { signSessionCookie } from "socket.io-session-auth/testing";
+import { connect, startRealtime } from "../support/realtime.js";
+
+const closers: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const each of closers.splice(0).reverse()) await each.close();
+});
+
+/** A store with live revocation: destroy() tells every subscriber. */
+function revocableStore(): SessionStore & { sessions: Map<string, object> } {
+  const sessions = new Map<string, object>();
+  const events = new EventEmitter();
+  return {
+    name: "revocable",
+    sessions,
+    get: async (id) => (sessions.has(id) ? { session: sessions.get(id)!, expires: null } : null),
+    destroy: async (id) => {
+      sessions.delete(id);
+      events.emit("destroyed", id);
+    },
+    subscribe: (onDestroyed) => {
+      events.on("destroyed", onDestroyed);
+      return () => events.off("destroyed", onDestroyed);
+    },
+  };
+}
+
+it("disconnects the sockets of a destroyed session at once, and only those", async () => {
+  const store = revocableStore();
+  store.sessions.set("sid-a", { user: { id: "a" } });
+  store.sessions.set("sid-b", { user: { id: "b" } });
+  const auth = sessionAuth({ store, secret: "s" });
+  closers.push({ close: () => auth.close() });
+  const realtime = await startRealtime((io) => {
+    io.use(auth);
+    io.of("/chat").use(auth);
+  });
+  closers.push(realtime);
+  const cookieA = signSessionCookie({ value: "sid-a", secret: "s" });
+  const a1 = await connect(realtime.url, { cookie: cookieA });
+  const a2 = await connect(realtime.url, { cookie: cookieA, namespace: "/chat" });
+  const b = await connect(realtime.url, { cookie: signSessionCookie({ value: "sid-b", secret: "s" }) });
+  closers.push(a1, a2, b);
+
+  const gone = Promise.all([a1, a2].map((socket) => new Promise((resolve) => socket.once("disconnect", resolve))));
+  await store.destroy!("sid-a");
+  expect(await gone).toEqual(["io server disconnect", "io server disconnect"]);
+  expect(b.connected).toBe(true);
+});
+
+it("close() ends the subscription", async () => {
+  const store = revocableStore();
+  store.sessions.set("sid", { userId: 1 });
+  const auth = sessionAuth({ store, secret: "s" });
+  const realtime = await startRealtime((io) => void io.use(auth));
+  closers.push(realtime);
+  const socket = await connect(realtime.url, { cookie: signSessionCookie({ value: "sid", secret: "s" }) });
+  closers.push(socket);
+  auth.close();
+  await store.destroy!("sid");
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(socket.connected).toBe(true);
+});
