@@ -105,7 +105,7 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
         }
         const value = unquote(raw);
         if (value === "") throw new SessionAuthError("MALFORMED_COOKIE", `The "${name}" cookie is empty.`);
-        const given = Buffer.from(sig);
+        const given = Buffer.from(unquote(sig));
         const data = `${name}=${value}`;
         for (let index = 0; index < secrets.length; index++) {
           const expected = Buffer.from(createHmac(algorithm, secrets[index]!).update(data).digest("base64url"));
