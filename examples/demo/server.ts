@@ -1,0 +1,145 @@
+/**
+ * The demo: `npm start`. One process, no outside server: Express + express-session (MemoryStore) for
+ * the login, socket.io on the same HTTP server, and socket.io-session-auth reading the very same store.
+ */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { realpathSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import session from "express-session";
+import { Server } from "socket.io";
+import { sessionAuth, sessionRoom, type SessionAuthError } from "socket.io-session-auth";
+import { memoryStore } from "socket.io-session-auth/memory";
+import { attachLive, type DemoServer } from "./live.js";
+import { createWebApp, type DemoSession } from "./web.js";
+
+export interface DemoOptions {
+  /** TCP port; 0 picks a free one (tests). Default 3000. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1: anyone who reaches the demo can log in as anyone. */
+  host?: string;
+  /** express-session's secret, which `sessionAuth` must be given too. Default: random for this run. */
+  secret?: string;
+  /** Where the server-side diagnosis of each refused socket goes (default: nowhere). */
+  log?: (line: string) => void;
+}
+
+export interface Demo {
+  /** The URL to open, with a trailing slash. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const { port = 3000, host = "127.0.0.1", secret = randomBytes(32).toString("base64url"), log } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new TypeError("startDemo: `port` must be an integer from 0 to 65535.");
+  if (typeof secret !== "string" || secret === "") throw new TypeError("startDemo: `secret` must be a non-empty string.");
+
+  // The one store both sides share: express-session writes sessions into it, the sockets read them back.
+  const store = new session.MemoryStore();
+  const app = createWebApp({
+    store,
+    secret,
+    // A socket is authorized once, at its handshake. When its session ends, drop it, with its
+    // connection: the page's next try is a new handshake, checked again (refused after a logout,
+    // the new user after a new login).
+    onSessionEnded: (sessionId) => io.in(sessionRoom(sessionId)).disconnectSockets(true),
+  });
+  const http = createServer(app);
+  // No `allowRequest: auth.allowRequest` here on purpose: a refusal there happens below socket.io and the
+  // page would see a bare transport error, while the middleware's refusal carries the code it displays.
+  const io: DemoServer = new Server(http, { serveClient: true });
+  io.use(
+    sessionAuth<DemoSession>({
+      store: memoryStore(store),
+      secret,
+      onError: (error: SessionAuthError) => log?.(`socket refused: ${error.code}: ${error.message}`),
+    }),
+  );
+  attachLive(io);
+
+  http.listen(port, host);
+  try {
+    await once(http, "listening"); // rejects with the listen error (EADDRINUSE, ...)
+  } catch (error) {
+    await io.close();
+    throw error;
+  }
+  const address = http.address() as AddressInfo;
+  const url = `http://${displayHost(address.address)}:${address.port}/`;
+  return {
+    url,
+    close: async () => {
+      io.disconnectSockets(true);
+      http.closeAllConnections();
+      await io.close(); // closes the HTTP server too
+    },
+  };
+}
+
+function displayHost(address: string): string {
+  // An address bound on every interface is opened through the loopback one.
+  if (address === "0.0.0.0" || address === "::") return "localhost";
+  return address.includes(":") ? `[${address}]` : address;
+}
+
+function readPort(value: string | undefined): number {
+  if (value === undefined || value === "") return 3000;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new TypeError(`PORT must be a port number (0 to 65535), not ${JSON.stringify(value)}.`);
+  return port;
+}
+
+async function main(): Promise<void> {
+  const fromEnv = process.env.SESSION_SECRET;
+  const secret = fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+  const demo = await startDemo({
+    port: readPort(process.env.PORT),
+    host: process.env.HOST === undefined || process.env.HOST === "" ? undefined : process.env.HOST,
+    secret,
+    log: (line) => console.log(line),
+  });
+  console.log(
+    [
+      `socket.io-session-auth demo: open ${demo.url}`,
+      ...(secret === undefined
+        ? ["Note: SESSION_SECRET is not set, so this run signs cookies with a random secret (logins last until you stop it)."]
+        : []),
+      "Demo only: no passwords, anyone who can reach it can log in as anyone. Ctrl+C to stop.",
+    ].join("\n"),
+  );
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    demo.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+function isMainModule(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  main().catch((error: unknown) => {
+    const text = (error as { code?: unknown })?.code === "EADDRINUSE"
+      ? `Port ${process.env.PORT ?? 3000} is in use: set PORT to another one, e.g. PORT=3001 npm start.`
+      : error instanceof Error ? error.message : String(error);
+    console.error(`demo: ${text}`);
+    process.exit(1);
+  });
+}
