@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { afterEach, expect, it } from "vitest";
-import { sessionAuth, type SessionStore } from "socket.io-session-auth";
+import { sessionAuth, type SessionData, type SessionStore } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
 import { connect, startRealtime } from "../support/realtime.js";
 
@@ -10,8 +10,8 @@ afterEach(async () => {
 });
 
 /** A store with live revocation: destroy() tells every subscriber. */
-function revocableStore(): SessionStore & { sessions: Map<string, object> } {
-  const sessions = new Map<string, object>();
+function revocableStore(): SessionStore & { sessions: Map<string, SessionData> } {
+  const sessions = new Map<string, SessionData>();
   const events = new EventEmitter();
   return {
     name: "revocable",
