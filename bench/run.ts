@@ -1,0 +1,439 @@
+/**
+ * `npm run bench` (or `npm run bench -- --quick`): server CPU per accepted connection, per variant and
+ * transport, measured in one run so the ratios to bare socket.io compare like with like.
+ *
+ * Three processes: this runner, the measured server (bench/server.ts: every variant on its own port) and
+ * the load (bench/client.ts: real socket.io-client connections). For each batch the runner takes a CPU
+ * mark in the server, has the client open N connections against one variant, takes a second mark, and
+ * reads Redis's INFO commandstats/cpu around it. Rounds visit every variant in a rotating, alternating
+ * order; the tables give medians over rounds and the median of each round's ratio to bare.
+ *
+ * All traffic is on 127.0.0.1; every batch, wait and the whole run are bounded in count and time.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { startRedisServer, type RedisServer } from "../test/support/redis-server.js";
+import type { ClientRequest, Mark, OpenResult, Reply, ServerRequest, Transport, VariantInfo } from "./protocol.js";
+
+interface Settings {
+  rounds: number;
+  batch: number;
+  warmup: number;
+  concurrency: number;
+  maxMinutes: number;
+  only: string[] | undefined;
+  transports: Transport[];
+  json: string | undefined;
+  profile: string | undefined;
+}
+
+const USAGE = `Usage: npm run bench [-- options]
+  --quick            a short run (2 rounds of 100 connections per variant and transport)
+  --rounds N         rounds (default 12; quick 2)
+  --batch N          connections per variant per round (default 300; quick 100)
+  --concurrency N    connections in flight at once (default 16)
+  --only a,b         only these variants (bare is always measured): bare memory redis
+                     redis-engine badsig badsig-engine refuse-plain recipe handwritten
+  --transport t      websocket or polling (default both)
+  --max-minutes M    stop starting new rounds after M minutes (default 12; quick 4)
+  --json FILE        also write every batch's raw figures to FILE
+  --profile DIR      write a V8 CPU profile of the server process to DIR (slows it: not for figures)`;
+
+function parseArgs(argv: string[]): Settings {
+  const quick = argv.includes("--quick");
+  const settings: Settings = {
+    rounds: quick ? 2 : 12,
+    batch: quick ? 100 : 300,
+    warmup: quick ? 40 : 100,
+    concurrency: 16,
+    maxMinutes: quick ? 4 : 12,
+    only: undefined,
+    transports: ["websocket", "polling"],
+    json: undefined,
+    profile: undefined,
+  };
+  const int = (name: string, value: string | undefined, min: number, max: number): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new Error(`${name} must be an integer from ${min} to ${max}`);
+    return parsed;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string | undefined => argv[++i];
+    switch (arg) {
+      case "--quick":
+        break;
+      case "--rounds":
+        settings.rounds = int(arg, value(), 1, 50);
+        break;
+      case "--batch":
+        settings.batch = int(arg, value(), 10, 5000);
+        break;
+      case "--concurrency":
+        settings.concurrency = int(arg, value(), 1, 128);
+        break;
+      case "--max-minutes":
+        settings.maxMinutes = int(arg, value(), 1, 60);
+        break;
+      case "--only":
+        settings.only = (value() ?? "").split(",").filter(Boolean);
+        break;
+      case "--transport": {
+        const t = value();
+        if (t !== "websocket" && t !== "polling") throw new Error("--transport must be websocket or polling");
+        settings.transports = [t];
+        break;
+      }
+      case "--json":
+        settings.json = value();
+        break;
+      case "--profile":
+        settings.profile = value();
+        break;
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown argument ${arg}\n${USAGE}`);
+    }
+  }
+  settings.warmup = Math.min(settings.warmup, settings.batch);
+  return settings;
+}
+
+/** Request/reply over a child's IPC channel, each request bounded in time. */
+function channel<Request>(child: ChildProcess, name: string) {
+  let seq = 0;
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  child.on("message", (reply: Reply) => {
+    const waiting = pending.get(reply.id);
+    if (waiting === undefined) return;
+    pending.delete(reply.id);
+    clearTimeout(waiting.timer);
+    if (reply.ok) waiting.resolve(reply.value);
+    else waiting.reject(new Error(`${name}: ${reply.error}`));
+  });
+  child.on("exit", (code, signal) => {
+    for (const waiting of pending.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new Error(`${name} exited (${signal ?? code})`));
+    }
+    pending.clear();
+  });
+  return <T>(request: Request, timeoutMs: number): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = ++seq;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`${name} did not answer ${JSON.stringify(request).slice(0, 80)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      child.send({ id, request });
+    });
+}
+
+function spawnChild(file: string, extra: string[] = []): ChildProcess {
+  // process.execArgv carries tsx's loader, so the children run TypeScript the same way.
+  return fork(fileURLToPath(new URL(file, import.meta.url)), [], {
+    execArgv: [...process.execArgv, ...extra],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+}
+
+interface RedisStats {
+  calls: Record<string, number>;
+  cpuMicros: number;
+}
+
+async function redisStats(admin: Redis): Promise<RedisStats> {
+  const text = await admin.info("everything");
+  const calls: Record<string, number> = {};
+  for (const [, name, count] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (name !== "info") calls[name!] = Number(count);
+  }
+  const seconds = (field: string) => Number(new RegExp(`^${field}:([\\d.]+)`, "m").exec(text)?.[1] ?? 0);
+  return { calls, cpuMicros: (seconds("used_cpu_user") + seconds("used_cpu_sys")) * 1e6 };
+}
+
+interface Sample {
+  variant: string;
+  transport: Transport;
+  round: number;
+  connections: number;
+  cpuMicros: number;
+  wallMs: number;
+  redisCpuMicros: number;
+  commands: Record<string, number>;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length === 0 ? Number.NaN : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+function version(pkg: string): string {
+  try {
+    const file = new URL(`../node_modules/${pkg}/package.json`, import.meta.url);
+    return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}
+
+function commandLine(): string {
+  const args = process.argv.slice(2).join(" ");
+  if (process.env.npm_lifecycle_event === "bench") return `npm run bench${args ? ` -- ${args}` : ""}`;
+  return `tsx bench/run.ts${args ? ` ${args}` : ""}`;
+}
+
+async function main(): Promise<void> {
+  const settings = parseArgs(process.argv.slice(2));
+  const startedAt = Date.now();
+  const deadline = startedAt + settings.maxMinutes * 60_000;
+  const loadBefore = os.loadavg();
+
+  let redis: RedisServer | undefined;
+  let server: ChildProcess | undefined;
+  let client: ChildProcess | undefined;
+  let admin: Redis | undefined;
+  const cleanup = async () => {
+    server?.kill();
+    client?.kill();
+    admin?.disconnect();
+    await redis?.stop();
+  };
+  process.once("SIGINT", () => void cleanup().finally(() => process.exit(130)));
+
+  try {
+    redis = await startRedisServer().catch((error: unknown) => {
+      throw new Error(`the benchmark needs redis-server (apt-get install -y redis-server): ${(error as Error).message}`);
+    });
+    admin = new Redis(redis.port, "127.0.0.1");
+    admin.on("error", () => {});
+    server = spawnChild("./server.ts", ["--expose-gc", ...(settings.profile ? ["--cpu-prof", `--cpu-prof-dir=${settings.profile}`] : [])]);
+    client = spawnChild("./client.ts");
+    const toServer = channel<ServerRequest>(server, "bench server");
+    const toClient = channel<ClientRequest>(client, "bench client");
+
+    const all = await toServer<VariantInfo[]>({ type: "setup", redisPort: redis.port }, 30_000);
+    const unknown = settings.only?.filter((id) => !all.some((v) => v.id === id)) ?? [];
+    if (unknown.length > 0) throw new Error(`unknown variant(s) ${unknown.join(", ")}; known: ${all.map((v) => v.id).join(", ")}`);
+    const variants = all.filter((v) => v.id === "bare" || settings.only === undefined || settings.only.includes(v.id));
+    const cells = settings.transports.flatMap((transport) => variants.map((variant) => ({ variant, transport })));
+    const batchTimeout = 10_000 + settings.batch * 200;
+
+    const runBatch = async (variant: VariantInfo, transport: Transport, count: number): Promise<Omit<Sample, "round">> => {
+      const redisBefore = await redisStats(admin!);
+      const before = await toServer<Mark>({ type: "mark", collect: true }, 30_000);
+      const result = await toClient<OpenResult>(
+        { type: "open", url: `http://127.0.0.1:${variant.port}`, cookie: variant.cookie, transport, outcome: variant.outcome, count, concurrency: settings.concurrency, timeoutMs: 10_000 },
+        batchTimeout,
+      );
+      const after = await toServer<Mark>({ type: "mark", collect: false }, 30_000);
+      const redisAfter = await redisStats(admin!);
+      await toClient({ type: "close" }, 30_000);
+      await toServer({ type: "drain", variant: variant.id, timeoutMs: 30_000 }, 35_000);
+      if (result.wrong > 0) {
+        throw new Error(`${variant.id} over ${transport}: ${result.wrong} of ${count} connections did not ${variant.outcome} (e.g. ${result.sample})`);
+      }
+      const commands: Record<string, number> = {};
+      for (const [name, calls] of Object.entries(redisAfter.calls)) {
+        const delta = calls - (redisBefore.calls[name] ?? 0);
+        if (delta > 0) commands[name] = delta;
+      }
+      return {
+        variant: variant.id,
+        transport,
+        connections: count,
+        cpuMicros: after.user + after.system - (before.user + before.system),
+        wallMs: result.wallMs,
+        redisCpuMicros: redisAfter.cpuMicros - redisBefore.cpuMicros,
+        commands,
+      };
+    };
+
+    process.stderr.write(`bench: warm-up (${settings.warmup} connections per cell, ${cells.length} cells)\n`);
+    for (const { variant, transport } of cells) await runBatch(variant, transport, settings.warmup);
+
+    const samples: Sample[] = [];
+    let roundsDone = 0;
+    for (let round = 0; round < settings.rounds; round++) {
+      if (Date.now() > deadline) break;
+      // Rotate the order each round, and reverse every other one, so no variant always follows another.
+      const rotated = cells.map((_, i) => cells[(i + round) % cells.length]!);
+      const order = round % 2 === 1 ? rotated.reverse() : rotated;
+      process.stderr.write(`bench: round ${round + 1}/${settings.rounds}\n`);
+      for (const { variant, transport } of order) samples.push({ ...(await runBatch(variant, transport, settings.batch)), round });
+      roundsDone++;
+    }
+
+    const report = render({ settings, variants, samples, roundsDone, startedAt, loadBefore, redisVersion: await redisVersion(admin) });
+    console.log(report);
+    if (settings.json !== undefined) {
+      const { writeFileSync } = await import("node:fs");
+      writeFileSync(settings.json, JSON.stringify({ settings, variants, samples }, null, 2));
+    }
+    // Let both children exit by themselves (the server writes its --profile then), then cleanup kills
+    // whatever is still running.
+    const exited = (child: ChildProcess) =>
+      child.exitCode !== null ? Promise.resolve() : Promise.race([once(child, "exit"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    await toServer({ type: "exit" }, 10_000).catch(() => {});
+    await toClient({ type: "exit" }, 10_000).catch(() => {});
+    await Promise.all([exited(server), exited(client)]);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function redisVersion(admin: Redis): Promise<string> {
+  const text = await admin.info("server");
+  return /^redis_version:(\S+)/m.exec(text)?.[1] ?? "?";
+}
+
+interface RenderInput {
+  settings: Settings;
+  variants: VariantInfo[];
+  samples: Sample[];
+  roundsDone: number;
+  startedAt: number;
+  loadBefore: number[];
+  redisVersion: string;
+}
+
+interface Cell {
+  cpu: number;
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+  commands: Record<string, number>;
+  redisCpu: number;
+  connections: number;
+}
+
+function summarize(samples: Sample[], variant: string, transport: Transport): Cell | undefined {
+  const mine = samples.filter((s) => s.variant === variant && s.transport === transport);
+  if (mine.length === 0) return undefined;
+  const bare = new Map(samples.filter((s) => s.variant === "bare" && s.transport === transport).map((s) => [s.round, s]));
+  const perConn = (s: Sample) => s.cpuMicros / s.connections;
+  const ratios = mine.flatMap((s) => {
+    const base = bare.get(s.round);
+    return base === undefined ? [] : [perConn(s) / perConn(base)];
+  });
+  const connections = mine.reduce((sum, s) => sum + s.connections, 0);
+  const commands: Record<string, number> = {};
+  for (const s of mine) for (const [name, calls] of Object.entries(s.commands)) commands[name] = (commands[name] ?? 0) + calls;
+  for (const name of Object.keys(commands)) commands[name]! /= connections;
+  const cpu = median(mine.map(perConn));
+  const bareCpu = median([...bare.values()].map(perConn));
+  return {
+    cpu,
+    // The ratio of the medians: steadier than the median of per-round ratios, whose every value carries
+    // the noise of one bare batch too; the per-round ratios give the range.
+    ratio: cpu / bareCpu,
+    ratioMin: Math.min(...ratios),
+    ratioMax: Math.max(...ratios),
+    commands,
+    redisCpu: median(mine.map((s) => s.redisCpuMicros / s.connections)),
+    connections,
+  };
+}
+
+function formatCommands(commands: Record<string, number>): string {
+  const entries = Object.entries(commands).sort(([a], [b]) => (a === "get" ? -1 : b === "get" ? 1 : a.localeCompare(b)));
+  if (entries.length === 0) return "none";
+  return entries.map(([name, perConn]) => `${name.toUpperCase()} ${perConn.toFixed(2)}`).join(", ");
+}
+
+function render(input: RenderInput): string {
+  const { settings, variants, samples, roundsDone, startedAt, loadBefore } = input;
+  const cpus = os.cpus();
+  const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1);
+  const lines: string[] = [];
+  lines.push("## Server CPU per connection", "");
+  lines.push(`- Command: \`${commandLine()}\` (${new Date(startedAt).toISOString()}, ${minutes} min)`);
+  lines.push(
+    `- Machine: ${cpus[0]?.model.trim() ?? "?"}, ${cpus.length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; ` +
+      `load average ${loadBefore.map((l) => l.toFixed(2)).join(" / ")} before, ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")} after`,
+  );
+  lines.push(
+    `- Node ${process.version}; socket.io ${version("socket.io")}, socket.io-client ${version("socket.io-client")}, redis-server ${input.redisVersion}, ` +
+      `ioredis ${version("ioredis")}, node-redis ${version("redis")}, connect-redis ${version("connect-redis")}, express-session ${version("express-session")}`,
+  );
+  lines.push(
+    `- N = ${settings.batch} connections per batch, ${roundsDone} rounds${roundsDone < settings.rounds ? ` (of ${settings.rounds}: stopped at the ${settings.maxMinutes}-minute limit)` : ""} ` +
+      `in rotating, alternating order, ${settings.concurrency} in flight, ${settings.warmup} warm-up connections per cell first; ` +
+      `${settings.batch * roundsDone} measured connections per variant and transport`,
+  );
+  lines.push(
+    "- Server CPU: `process.cpuUsage()` (user + system) of the server process over a batch, per connection; the client is a separate process. " +
+      "× bare: the variant's median ÷ bare's median (same transport); the range is that of the per-round ratios (variant ÷ bare of the same round). Accepted over polling-first means connected and upgraded to websocket. " +
+      "Redis commands: INFO commandstats deltas over the batch, per connection; Redis CPU: INFO used_cpu_user + used_cpu_sys deltas.",
+  );
+  lines.push(
+    "- A refusal by `io.use` comes after the engine handshake (and, over websocket, the upgrade), and socket.io-client then closes the connection " +
+      "inside the batch; an accepted connection's close is not measured. The plain `io.use` refusal row is socket.io's own cost of refusing; " +
+      "`allowRequest` refuses before any of it.",
+  );
+  lines.push("");
+  const label: Record<Transport, string> = { websocket: "websocket only", polling: "polling first, then upgrade" };
+  const cells = new Map<string, Cell>();
+  for (const transport of settings.transports) {
+    lines.push(`### ${label[transport]}`, "");
+    lines.push("| variant | outcome | server CPU µs/conn | × bare | × bare, range over rounds | Redis commands/conn | Redis CPU µs/conn |");
+    lines.push("|---|---|---:|---:|---:|---|---:|");
+    for (const variant of variants) {
+      const cell = summarize(samples, variant.id, transport);
+      if (cell === undefined) continue;
+      cells.set(`${variant.id}/${transport}`, cell);
+      lines.push(
+        `| ${variant.label} | ${variant.outcome === "accept" ? "accepted" : "refused"} | ${cell.cpu.toFixed(0)} | ${cell.ratio.toFixed(2)} | ` +
+          `${cell.ratioMin.toFixed(2)}–${cell.ratioMax.toFixed(2)} | ${variant.redis ? formatCommands(cell.commands) : "n/a"} | ${variant.redis ? cell.redisCpu.toFixed(0) : "n/a"} |`,
+      );
+    }
+    lines.push("");
+  }
+
+  const goals: string[] = [];
+  const mark = (ok: boolean) => (ok ? "met" : "NOT met");
+  for (const transport of settings.transports) {
+    const get = (id: string) => cells.get(`${id}/${transport}`);
+    const memory = get("memory");
+    if (memory) goals.push(`| issue 2 | sessionAuth + memoryStore ≤ 1.02× bare (${transport}) | ${memory.ratio.toFixed(2)}× | ${mark(memory.ratio <= 1.02)} |`);
+    const plain = get("refuse-plain");
+    for (const id of ["badsig", "badsig-engine"]) {
+      const bad = get(id);
+      const scale = bad && plain ? `; a plain io.use refusal: ${plain.ratio.toFixed(2)}×` : "";
+      if (bad) goals.push(`| issue 2 | ${id === "badsig" ? "bad signature (io.use)" : "bad signature (allowRequest)"} < 1.00× an accepted bare connection (${transport}) | ${bad.ratio.toFixed(2)}×${scale} | ${mark(bad.ratio < 1)} |`);
+      if (bad) goals.push(`| issue 3 | no Redis command for a bad signature: ${id} (${transport}) | ${formatCommands(bad.commands)} | ${mark(Object.keys(bad.commands).length === 0)} |`);
+    }
+    for (const id of ["redis", "redis-engine"]) {
+      const cell = get(id);
+      if (!cell) continue;
+      const exact = Math.abs((cell.commands.get ?? 0) - 1) < 1e-9 && Object.keys(cell.commands).length === 1;
+      goals.push(`| issue 3 | exactly one GET and nothing else: ${id} (${transport}) | ${formatCommands(cell.commands)} | ${mark(exact)} |`);
+    }
+    const redisCell = get("redis");
+    const hand = get("handwritten");
+    if (redisCell && hand) {
+      goals.push(
+        `| issue 3 | sessionAuth + redisStore no worse than hand-written (${transport}; noise about ±0.1) | ${redisCell.ratio.toFixed(2)}× vs ${hand.ratio.toFixed(2)}× | ${mark(redisCell.ratio <= hand.ratio + 0.02)} (Δ ${(redisCell.ratio - hand.ratio).toFixed(2)}) |`,
+      );
+    }
+  }
+  if (goals.length > 0) {
+    lines.push("### Goals", "", "| issue | goal | measured | verdict |", "|---|---|---|---|", ...goals, "");
+  }
+  return lines.join("\n");
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench failed: ${(error as Error)?.stack ?? String(error)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,250 @@
+/**
+ * The measured process: one socket.io server per variant, each on its own port of 127.0.0.1, all in this
+ * process. bench/run.ts asks for a CPU mark before and after each batch of connections that the client
+ * process opens against one variant, so the delta is that batch's cost (only one variant is busy at a time).
+ */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { RedisStore } from "connect-redis";
+import { parse as parseCookie } from "cookie";
+import { sign, unsign } from "cookie-signature";
+import session from "express-session";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { Server, type ServerOptions } from "socket.io";
+import { sessionAuth } from "socket.io-session-auth";
+import { memoryStore } from "socket.io-session-auth/memory";
+import { redisStore } from "socket.io-session-auth/redis";
+import type { Mark, Reply, ServerRequest, VariantInfo } from "./protocol.js";
+
+const SECRET = "bench secret";
+const USER = { id: 42, name: "alice" };
+
+interface Running {
+  info: VariantInfo;
+  io: Server;
+  http: HttpServer;
+}
+
+const running = new Map<string, Running>();
+const closers: Array<() => unknown> = [];
+
+function newSid(): string {
+  return randomBytes(24).toString("base64url"); // uid-safe(24), as express-session
+}
+
+function cookieFor(sid: string): string {
+  return `connect.sid=${encodeURIComponent(`s:${sign(sid, SECRET)}`)}`;
+}
+
+function tampered(cookie: string): string {
+  return cookie.slice(0, -1) + (cookie.endsWith("A") ? "B" : "A");
+}
+
+function sessionObject(): session.SessionData {
+  const maxAge = 24 * 3_600_000;
+  return {
+    cookie: { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge), httpOnly: true, path: "/" },
+    user: USER,
+  } as unknown as session.SessionData;
+}
+
+interface VariantSpec {
+  id: string;
+  label: string;
+  cookie: string;
+  outcome: VariantInfo["outcome"];
+  /** Whether the variant talks to Redis (the runner then reports its Redis commands). */
+  redis: boolean;
+  setup(io: Server): void;
+  allowRequest?: ServerOptions["allowRequest"];
+}
+
+async function listen(spec: VariantSpec): Promise<void> {
+  const http = createServer();
+  const io = new Server(http, spec.allowRequest ? { allowRequest: spec.allowRequest } : {});
+  spec.setup(io);
+  io.on("connection", () => {});
+  http.listen(0, "127.0.0.1");
+  await once(http, "listening");
+  const { id, label, cookie, outcome, redis } = spec;
+  running.set(id, { info: { id, label, port: (http.address() as AddressInfo).port, cookie, outcome, redis }, io, http });
+}
+
+async function setup(redisPort: number): Promise<VariantInfo[]> {
+  // Clients of the measured process. Sessions are written the real way: connect-redis over node-redis.
+  const nodeRedis = createClient({ socket: { host: "127.0.0.1", port: redisPort } });
+  nodeRedis.on("error", () => {});
+  await nodeRedis.connect();
+  const ioredis = new Redis(redisPort, "127.0.0.1");
+  ioredis.on("error", () => {});
+  if (ioredis.status !== "ready") await once(ioredis, "ready");
+  closers.push(() => nodeRedis.destroy(), () => ioredis.disconnect());
+
+  const connectRedis = new RedisStore({ client: nodeRedis });
+  const memory = new session.MemoryStore();
+
+  const redisSid = newSid();
+  await connectRedis.set(redisSid, sessionObject());
+  const redisCookie = cookieFor(redisSid);
+  const memorySid = newSid();
+  await new Promise<void>((resolve, reject) => memory.set(memorySid, sessionObject(), (err) => (err ? reject(err) : resolve())));
+  const memoryCookie = cookieFor(memorySid);
+
+  await listen({ id: "bare", label: "bare socket.io", cookie: redisCookie, outcome: "accept", redis: false, setup: () => {} });
+
+  const memoryAuth = sessionAuth({ store: memoryStore(memory), secret: SECRET });
+  await listen({
+    id: "memory",
+    label: "sessionAuth + memoryStore",
+    cookie: memoryCookie,
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use(memoryAuth),
+  });
+
+  const redisAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
+  await listen({
+    id: "redis",
+    label: "sessionAuth + redisStore (ioredis)",
+    cookie: redisCookie,
+    outcome: "accept",
+    redis: true,
+    setup: (io) => io.use(redisAuth),
+  });
+
+  const redisEngineAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
+  await listen({
+    id: "redis-engine",
+    label: "sessionAuth + redisStore, with allowRequest",
+    cookie: redisCookie,
+    outcome: "accept",
+    redis: true,
+    setup: (io) => io.use(redisEngineAuth),
+    allowRequest: redisEngineAuth.allowRequest,
+  });
+
+  const badAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
+  await listen({
+    id: "badsig",
+    label: "bad signature, refused by io.use",
+    cookie: tampered(redisCookie),
+    outcome: "refuse",
+    redis: true,
+    setup: (io) => io.use(badAuth),
+  });
+
+  const badEngineAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
+  await listen({
+    id: "badsig-engine",
+    label: "bad signature, refused by allowRequest",
+    cookie: tampered(redisCookie),
+    outcome: "refuse",
+    redis: true,
+    setup: (io) => io.use(badEngineAuth),
+    allowRequest: badEngineAuth.allowRequest,
+  });
+
+  // For scale: what socket.io itself spends refusing in a middleware that does nothing at all.
+  await listen({
+    id: "refuse-plain",
+    label: "plain io.use refusal (no auth work)",
+    cookie: redisCookie,
+    outcome: "refuse",
+    redis: false,
+    setup: (io) => io.use((_socket, next) => next(new Error("unauthorized"))),
+  });
+
+  // socket.io's documented recipe ("How to use with express-session"): the session middleware on the
+  // engine, so it runs on every HTTP request of the connection, then a check in io.use. resave and
+  // saveUninitialized off, as a production app sets them (the docs' `true` would add a SET per request).
+  const sessionMiddleware = session({ secret: SECRET, store: new RedisStore({ client: nodeRedis }), resave: false, saveUninitialized: false });
+  await listen({
+    id: "recipe",
+    label: "recipe: io.engine.use(session({ store: RedisStore }))",
+    cookie: redisCookie,
+    outcome: "accept",
+    redis: true,
+    setup: (io) => {
+      io.engine.use(sessionMiddleware);
+      io.use((socket, next) => {
+        const user = (socket.request as IncomingMessage & { session?: { user?: unknown } }).session?.user;
+        next(user === undefined ? new Error("unauthorized") : undefined);
+      });
+    },
+  });
+
+  // The least one can write by hand: parse, unsign, GET, JSON.parse. No origin check, no timeout, no
+  // error mapping: the floor that sessionAuth + redisStore is compared with.
+  await listen({
+    id: "handwritten",
+    label: "hand-written cookie → unsign → GET",
+    cookie: redisCookie,
+    outcome: "accept",
+    redis: true,
+    setup: (io) =>
+      io.use((socket, next) => {
+        const raw = parseCookie(socket.request.headers.cookie ?? "")["connect.sid"];
+        const sid = raw?.startsWith("s:") ? unsign(raw.slice(2), SECRET) : false;
+        if (sid === false) return next(new Error("unauthorized"));
+        ioredis.get(`sess:${sid}`).then(
+          (json) => {
+            if (json === null) return next(new Error("unauthorized"));
+            socket.data.session = JSON.parse(json) as unknown;
+            next();
+          },
+          () => next(new Error("unavailable")),
+        );
+      }),
+  });
+
+  return [...running.values()].map((each) => each.info);
+}
+
+async function drain(variant: string, timeoutMs: number): Promise<void> {
+  const target = running.get(variant);
+  if (target === undefined) throw new Error(`unknown variant ${variant}`);
+  const deadline = Date.now() + timeoutMs;
+  while (target.io.engine.clientsCount > 0) {
+    if (Date.now() > deadline) throw new Error(`${variant}: ${target.io.engine.clientsCount} engine clients still open after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function mark(collect: boolean): Mark {
+  // A full collection before a batch (not after: its fixed cost would be charged to the batch), so the
+  // garbage a batch leaves is not charged to the next one.
+  if (collect) (globalThis as { gc?: () => void }).gc?.();
+  const { user, system } = process.cpuUsage();
+  return { user, system };
+}
+
+async function handle(message: ServerRequest): Promise<unknown> {
+  switch (message.type) {
+    case "setup":
+      return setup(message.redisPort);
+    case "mark":
+      return mark(message.collect);
+    case "drain":
+      return drain(message.variant, message.timeoutMs);
+    case "exit":
+      for (const each of running.values()) {
+        each.io.disconnectSockets(true);
+        await each.io.close();
+      }
+      for (const close of closers) await close();
+      setImmediate(() => process.exit(0));
+      return null;
+  }
+}
+
+process.on("message", (raw: { id: number; request: ServerRequest }) => {
+  handle(raw.request).then(
+    (value) => process.send!({ id: raw.id, ok: true, value } satisfies Reply),
+    (error: unknown) => process.send!({ id: raw.id, ok: false, error: String((error as Error)?.stack ?? error) } satisfies Reply),
+  );
+});
+// Never outlive the runner.
+process.on("disconnect", () => process.exit(0));

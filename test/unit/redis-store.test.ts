@@ -1,0 +1,218 @@
+import type { Cluster, Redis } from "ioredis";
+import type { createClient, createCluster } from "redis";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { redisStore, type RedisClientLike, type RedisStoreOptions } from "socket.io-session-auth/redis";
+
+// These tests need no Redis: they pin the option checks, the client detection and the abort handling
+// with hand-made clients. Everything that talks to Redis is in test/integration/redis.test.ts.
+
+type Reports = unknown[];
+const options = (signal = new AbortController().signal, reports: Reports = []) => ({ signal, report: (cause: unknown) => void reports.push(cause) });
+
+/** A client that answers GET from a map and records the keys it was asked for. */
+function promiseClient(values: Record<string, unknown> = {}) {
+  const asked: string[] = [];
+  return { asked, get: async (key: string) => (asked.push(key), values[key] ?? null) };
+}
+
+describe("redisStore options", () => {
+  const client = promiseClient();
+  it.each([
+    [undefined, /pass an options object/],
+    [{}, /`client` is required/],
+    [{ client: {} }, /`client` is required/],
+    [{ client: { get: "nope" } }, /`client` is required/],
+    [{ client, prefix: 5 }, /`prefix` must be a string/],
+    [{ client, prefix: null }, /`prefix` must be a string/],
+    [{ client, serializer: {} }, /`serializer` must be an object with parse/],
+    [{ client, serializer: null }, /`serializer` must be an object with parse/],
+    [{ client, ttl: 0 }, /`ttl` must be a number of seconds above 0/],
+    [{ client, ttl: -1 }, /`ttl` must be/],
+    [{ client, ttl: Number.POSITIVE_INFINITY }, /`ttl` must be/],
+    [{ client, ttl: "1d" }, /`ttl` must be/],
+    [{ client, keyPrefix: "x:" }, /unknown option `keyPrefix` \(did you mean `prefix`\?\)/],
+  ])("%o", (given, message) => {
+    expect(() => redisStore(given as unknown as RedisStoreOptions)).toThrow(TypeError);
+    expect(() => redisStore(given as unknown as RedisStoreOptions)).toThrow(message);
+  });
+
+  it('defaults: the prefix "sess:", JSON, the name "redis", and an empty prefix is honoured', async () => {
+    const store = redisStore({ client });
+    expect(store.name).toBe("redis");
+    await store.get("abc", options());
+    const bare = redisStore({ client, prefix: "" });
+    await bare.get("abc", options());
+    expect(client.asked).toEqual(["sess:abc", "abc"]);
+  });
+
+  it("accepts the driver types as they are (ioredis Redis and Cluster, node-redis client and cluster)", () => {
+    expectTypeOf<Redis>().toMatchTypeOf<RedisClientLike>();
+    expectTypeOf<Cluster>().toMatchTypeOf<RedisClientLike>();
+    expectTypeOf<ReturnType<typeof createClient>>().toMatchTypeOf<RedisClientLike>();
+    expectTypeOf<ReturnType<typeof createCluster>>().toMatchTypeOf<RedisClientLike>();
+  });
+});
+
+describe("redisStore reading", () => {
+  it("parses with a custom serializer, sync or async, and ignores the stored cookie.expires", async () => {
+    const past = JSON.stringify({ cookie: { expires: new Date(Date.now() - 60_000).toISOString() }, user: { id: 1 } });
+    const client = promiseClient({ "sess:a": `b64:${Buffer.from(past).toString("base64")}` });
+    const parse = (text: string) => JSON.parse(Buffer.from(text.slice(4), "base64").toString("utf8")) as unknown;
+    for (const serializer of [{ parse }, { parse: async (text: string) => parse(text) }]) {
+      const record = await redisStore({ client, serializer }).get("a", options());
+      expect(record).toEqual({ session: JSON.parse(past), expires: null });
+    }
+  });
+
+  it("reads a Buffer reply as UTF-8", async () => {
+    const client = promiseClient({ "sess:a": Buffer.from('{"user":"ünï"}') });
+    expect((await redisStore({ client }).get("a", options()))?.session).toEqual({ user: "ünï" });
+  });
+
+  it.each([
+    ["not JSON", "{oops", SyntaxError],
+    ["JSON null", "null", TypeError],
+    ["a JSON number", "42", TypeError],
+    ["a JSON string", '"s"', TypeError],
+    ["a JSON array", "[1,2]", TypeError],
+    ["an empty string", "", SyntaxError],
+    ["a reply of the wrong type", 42, TypeError],
+  ])("%s: null, and the cause is reported", async (_label, value, kind) => {
+    const reports: Reports = [];
+    const record = await redisStore({ client: promiseClient({ "sess:a": value }) }).get("a", options(undefined, reports));
+    expect(record).toBeNull();
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toBeInstanceOf(kind);
+  });
+
+  it("a serializer that throws: null and reported, never a rejection", async () => {
+    const reports: Reports = [];
+    const boom = new Error("cannot decrypt");
+    const serializer = { parse: () => { throw boom; } };
+    await expect(redisStore({ client: promiseClient({ "sess:a": "x" }), serializer }).get("a", options(undefined, reports))).resolves.toBeNull();
+    expect(reports).toEqual([boom]);
+  });
+
+  it("rejects (so the core says STORE_UNAVAILABLE) when the client fails, and for a callback-style client", async () => {
+    const failing = { get: () => Promise.reject(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })) };
+    await expect(redisStore({ client: failing }).get("a", options())).rejects.toMatchObject({ code: "ECONNRESET" });
+    const throwing = { get: (): Promise<unknown> => { throw new Error("sync throw"); } };
+    await expect(redisStore({ client: throwing }).get("a", options())).rejects.toThrow("sync throw");
+    const callbackStyle = { get: (() => true) as unknown as RedisClientLike["get"] };
+    await expect(redisStore({ client: callbackStyle }).get("a", options())).rejects.toThrow(/did not return a promise/);
+  });
+});
+
+describe("redisStore and the AbortSignal", () => {
+  it("stops waiting when the signal aborts, and a late failure of the command goes nowhere", async () => {
+    let fail!: (error: Error) => void;
+    const client = { get: () => new Promise<string>((_, reject) => (fail = reject)) };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const controller = new AbortController();
+      const pending = redisStore({ client }).get("a", options(controller.signal));
+      const reason = new Error("timeout after 50 ms");
+      controller.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+      fail(new Error("Connection is closed."));
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+  it("does not send the command when the signal is already aborted", async () => {
+    const client = promiseClient();
+    const controller = new AbortController();
+    controller.abort();
+    await expect(redisStore({ client }).get("a", options(controller.signal))).rejects.toBeDefined();
+    expect(client.asked).toEqual([]);
+  });
+});
+
+describe("redisStore client detection", () => {
+  it("an ioredis-like client that is not ready is refused at once, without a command", async () => {
+    const asked: string[] = [];
+    const client = { status: "reconnecting", get: async (key: string) => (asked.push(key), null), set: async () => "OK", del: async () => 1 };
+    const store = redisStore({ client });
+    await expect(store.get("a", options())).rejects.toMatchObject({ code: "REDIS_NOT_READY", message: expect.stringContaining('"reconnecting"') });
+    await expect(store.set!("a", {})).rejects.toMatchObject({ code: "REDIS_NOT_READY" });
+    await expect(store.destroy!("a")).rejects.toMatchObject({ code: "REDIS_NOT_READY" });
+    client.status = "end";
+    await expect(store.get("a", options())).rejects.toThrow(/will not reconnect/);
+    client.status = "wait"; // lazyConnect: the first command is what connects
+    await expect(store.get("a", options())).resolves.toBeNull();
+    client.status = "ready";
+    await expect(store.get("a", options())).resolves.toBeNull();
+    expect(asked).toEqual(["sess:a", "sess:a"]);
+  });
+
+  it("a node-redis-like client: isReady false is refused, with the last connection error as the cause", async () => {
+    const listeners = new Map<string, Array<(...args: unknown[]) => void>>();
+    const client = {
+      isOpen: true,
+      isReady: false,
+      get: async () => null,
+      on(event: string, listener: (...args: unknown[]) => void) {
+        listeners.set(event, [...(listeners.get(event) ?? []), listener]);
+        return this;
+      },
+      off(event: string, listener: (...args: unknown[]) => void) {
+        listeners.set(event, (listeners.get(event) ?? []).filter((l) => l !== listener));
+        return this;
+      },
+    };
+    const store = redisStore({ client });
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" });
+    for (const listener of listeners.get("error") ?? []) listener(refused);
+    await expect(store.get("a", options())).rejects.toMatchObject({ code: "REDIS_NOT_READY", cause: refused });
+    client.isReady = true;
+    for (const listener of listeners.get("ready") ?? []) listener();
+    await expect(store.get("a", options())).resolves.toBeNull();
+    client.isOpen = false;
+    client.isReady = false;
+    await expect(store.get("a", options())).rejects.toThrow(/call `await client.connect\(\)`/);
+    // set/destroy only where the client's write API is known; close() takes our listeners back off.
+    expect(store.set).toBeUndefined();
+    await store.close!();
+    await store.close!();
+    expect(listeners.get("error")).toEqual([]);
+    expect(listeners.get("ready")).toEqual([]);
+  });
+
+  it("a client known only by get(): no set, no destroy", () => {
+    const store = redisStore({ client: promiseClient() });
+    expect(store.set).toBeUndefined();
+    expect(store.destroy).toBeUndefined();
+  });
+
+  it("set follows connect-redis's TTL rules: cookie.expires, else ttl; a past expiry deletes", async () => {
+    const calls: unknown[][] = [];
+    const client = {
+      status: "ready",
+      get: async () => null,
+      set: async (...args: unknown[]) => (calls.push(["set", ...args]), "OK"),
+      del: async (...args: unknown[]) => (calls.push(["del", ...args]), 1),
+    };
+    const in90s = new Date(Date.now() + 89_500).toISOString();
+    await redisStore({ client }).set!("a", { cookie: { expires: in90s } });
+    await redisStore({ client }).set!("b", { cookie: { expires: null } });
+    await redisStore({ client, ttl: 60 }).set!("c", {});
+    await redisStore({ client, ttl: () => 7 }).set!("d", { cookie: { expires: in90s } });
+    await redisStore({ client }).set!("e", { cookie: { expires: new Date(Date.now() - 1000).toISOString() } });
+    await redisStore({ client, ttl: () => Number.NaN }).set!("f", {});
+    expect(calls).toEqual([
+      ["set", "sess:a", JSON.stringify({ cookie: { expires: in90s } }), "EX", 90],
+      ["set", "sess:b", JSON.stringify({ cookie: { expires: null } }), "EX", 86_400],
+      ["set", "sess:c", "{}", "EX", 60],
+      ["set", "sess:d", JSON.stringify({ cookie: { expires: in90s } }), "EX", 7],
+      ["del", "sess:e"],
+      ["del", "sess:f"],
+    ]);
+    expect(redisStore({ client, serializer: { parse: JSON.parse } }).set).toBeUndefined();
+  });
+});
