@@ -91,6 +91,9 @@ export interface SessionAuth<S extends object = SessionData> {
 }
 
 const DEFAULT_TIMEOUT_MS = 2000;
+// How long after `allowRequest` the namespaces of that connection may reuse its result. Clients connect
+// their namespaces right after the handshake; a namespace joined later is checked afresh.
+const PREAUTHORIZED_REUSE_MS = 10_000;
 const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit
 const KNOWN_OPTIONS = new Set([
   "store", "secret", "name", "signing", "algorithm", "origins", "identify", "allowAnonymous",
@@ -113,10 +116,14 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
   const readCookie = createCookieReader(config);
   const checkOrigin = createOriginCheck(options.origins);
 
-  // Results of `allowRequest`, for the middleware of the same connection to take (once).
-  const preauthorized = new WeakMap<IncomingMessage, AuthResult<S>>();
+  // Results of `allowRequest`, for the middleware of the same connection (all its namespaces) to reuse.
+  const preauthorized = new WeakMap<IncomingMessage, { result: AuthResult<S>; at: number }>();
   const authenticated = new WeakSet<Socket>();
-  const namespaces = new Set<Namespace>();
+  const watched = new WeakSet<Namespace>();
+  // For live revocation: the namespaces with sockets of ours (pruned when empty, so dynamic namespaces
+  // can be collected), and the sockets by session key when no session room is joined.
+  const revocable = new Set<Namespace>();
+  const bySession = rooms.session === null && store.subscribe !== undefined ? new Map<string, Set<Socket>>() : undefined;
   let unsubscribe: (() => void) | undefined;
 
   async function run(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<AuthResult<S>> {
@@ -131,7 +138,7 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
       const { id, secretIndex } = readCookie(req.headers.cookie);
       const record = await lookup(id, secretIndex);
       const session = record.session;
-      if (record.expires instanceof Date && !(record.expires.getTime() > Date.now())) {
+      if (record.expires !== null && record.expires !== undefined && !(timeOf(record.expires) > Date.now())) {
         throw new SessionAuthError("SESSION_EXPIRED", `The session expired (store "${store.name}"; its record ended ${formatDate(record.expires)}).`);
       }
       const userId = identifyUser(session);
@@ -238,29 +245,52 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
     socket.data.userId = result.userId;
     const joined = roomsOf(result);
     if (joined.length > 0) void socket.join(joined);
+    if (bySession !== undefined) {
+      const key = sessionKey(result.sessionId);
+      const sockets = bySession.get(key) ?? new Set<Socket>();
+      bySession.set(key, sockets.add(socket));
+      socket.once("disconnect", () => {
+        sockets.delete(socket);
+        if (sockets.size === 0 && bySession.get(key) === sockets) bySession.delete(key);
+      });
+    }
+  }
+
+  function revoke(id: string): void {
+    const key = sessionKey(id);
+    if (bySession !== undefined) {
+      for (const socket of bySession.get(key) ?? []) socket.disconnect();
+      return;
+    }
+    for (const nsp of revocable) {
+      if (nsp.sockets.size === 0) revocable.delete(nsp);
+      else nsp.local.in(rooms.session + key).disconnectSockets();
+    }
   }
 
   function watch(nsp: Namespace): void {
-    if (namespaces.has(nsp)) return;
-    namespaces.add(nsp);
+    if (store.subscribe !== undefined) {
+      revocable.add(nsp);
+      if (unsubscribe === undefined) {
+        try {
+          unsubscribe = store.subscribe(revoke);
+        } catch (cause) {
+          // Not a refusal: the handshake goes on, and the next one tries to subscribe again.
+          process.emitWarning(`socket.io-session-auth: store "${store.name}" failed to subscribe (${describeFailure(cause)}); live revocation is off until it succeeds.`);
+        }
+      }
+    }
+    if (watched.has(nsp)) return;
+    watched.add(nsp);
     // socket.io lets a recovered socket (connectionStateRecovery) skip middlewares: a session destroyed
     // during the blip would come back unchecked. Check those again with their new handshake's cookie.
     nsp.prependListener("connection", (socket: Socket) => {
       if (socket.recovered && !authenticated.has(socket)) recheck(socket);
     });
-    if (store.subscribe !== undefined && unsubscribe === undefined && rooms.session !== null) {
-      const prefix = rooms.session;
-      unsubscribe = store.subscribe((id) => {
-        for (const each of namespaces) each.local.in(prefix + sessionKey(id)).disconnectSockets();
-      });
-    }
   }
 
   function recheck(socket: Socket): void {
-    // The rooms the recovered socket got back for its old identity, to swap for the confirmed one.
-    const stale = (room: string): boolean =>
-      (rooms.session !== null && rooms.session !== "" && room.startsWith(rooms.session)) ||
-      (rooms.user !== null && socket.data?.userId != null && room === rooms.user + socket.data.userId);
+    const previousUser: unknown = socket.data?.userId ?? null;
     let verdict: boolean | undefined;
     const held: Array<() => void> = [];
     // Hold the client's events until the session is confirmed.
@@ -268,28 +298,27 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
       if (verdict === true) next();
       else if (verdict === undefined) held.push(() => next());
     });
-    run(socket.request, socket.handshake).then(
-      (result) => {
-        if (!socket.connected) return;
-        for (const room of socket.rooms) if (stale(room)) void socket.leave(room);
-        admit(socket, result);
-        verdict = true;
-        for (const release of held.splice(0)) release();
-      },
-      () => {
-        verdict = false;
-        held.length = 0;
-        socket.disconnect();
-      },
-    );
+    const refuse = () => {
+      verdict = false;
+      held.length = 0;
+      socket.disconnect();
+    };
+    run(socket.request, socket.handshake).then((result) => {
+      if (!socket.connected) return;
+      // Another user's cookie: the restored rooms and data belong to someone else. Start afresh.
+      if (result.userId !== previousUser) return refuse();
+      if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
+      admit(socket, result);
+      verdict = true;
+      for (const release of held.splice(0)) release();
+    }, refuse);
   }
 
   const middleware = ((socket: Socket, next: (err?: ExtendedError) => void): void => {
     watch(socket.nsp);
     const ready = preauthorized.get(socket.request);
-    if (ready !== undefined) {
-      preauthorized.delete(socket.request);
-      admit(socket, ready);
+    if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
+      admit(socket, ready.result);
       next();
       return;
     }
@@ -305,7 +334,7 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
   const allowRequest: SessionAuth<S>["allowRequest"] = (req, callback) => {
     run(req, undefined).then(
       (result) => {
-        preauthorized.set(req, result);
+        preauthorized.set(req, { result, at: Date.now() });
         callback(null, true);
       },
       (error: SessionAuthError) => callback(error.code, false),
@@ -387,8 +416,17 @@ function describeFailure(cause: unknown): string {
   return typeof cause;
 }
 
-function formatDate(date: Date): string {
-  return Number.isNaN(date.getTime()) ? "at an invalid date" : `at ${date.toISOString()}`;
+// `expires` as milliseconds: a Date (from any realm), or the ISO string or number a JavaScript adapter
+// may hand back; anything else is NaN, which counts as expired (fail closed).
+function timeOf(value: unknown): number {
+  if (Object.prototype.toString.call(value) === "[object Date]") return (value as Date).getTime();
+  if (typeof value === "string" || typeof value === "number") return new Date(value).getTime();
+  return Number.NaN;
+}
+
+function formatDate(value: unknown): string {
+  const time = timeOf(value);
+  return Number.isNaN(time) ? "at an unreadable time" : `at ${new Date(time).toISOString()}`;
 }
 
 interface Config<S extends object> {

@@ -29,7 +29,12 @@ export function resolveRooms(option: RoomOptions | false | undefined): RoomNamin
     if (typeof value !== "string") throw new TypeError(`sessionAuth: \`rooms.${key}\` must be a string prefix or false.`);
     return value;
   };
-  return { user: pick("user"), session: pick("session") };
+  const naming = { user: pick("user"), session: pick("session") };
+  // An empty prefix would put a user in the room of a socket id or a session key that happens to equal
+  // their id; equal prefixes would mix users and sessions.
+  if (naming.user === "" || naming.session === "") throw new TypeError("sessionAuth: `rooms` prefixes must not be empty (use false to join none).");
+  if (naming.user !== null && naming.user === naming.session) throw new TypeError("sessionAuth: `rooms.user` and `rooms.session` must differ.");
+  return naming;
 }
 
 /**

@@ -3,6 +3,8 @@
  * give `sessionAuth` your own type to see them typed.
  */
 export interface SessionData {
+  /** Where Passport keeps the logged-in user (what its `serializeUser` returned). */
+  passport?: { user?: string | number };
   cookie?: {
     originalMaxAge?: number | null;
     expires?: string | Date | null;

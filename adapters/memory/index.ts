@@ -37,6 +37,12 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
       } catch (error) {
         // session-file-store and friends report a missing session as ENOENT rather than (null, undefined).
         if ((error as { code?: unknown } | null)?.code === "ENOENT") return null;
+        // MemoryStore and memorystore parse the stored JSON inside get(): a SyntaxError is an unreadable
+        // session, not an outage (which clients would be told to retry).
+        if (error instanceof SyntaxError) {
+          report(error);
+          return null;
+        }
         throw error;
       }
       if (value === null || value === undefined) return null;

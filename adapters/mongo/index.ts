@@ -111,7 +111,13 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
       const document = await untilAborted(query, signal);
       if (document === null || document === undefined) return null;
       const expires: unknown = document.expires;
-      if (expires !== undefined && expires !== null && !(expires instanceof Date)) {
+      // connect-mongo's own query (`$or: [{ expires: { $exists: false } }, { expires: { $gt: now } }]`)
+      // never matches `expires: null`: the web app cannot see that session, so neither do we.
+      if (expires === null) {
+        report(new TypeError("the session document's `expires` is null, which connect-mongo never matches"));
+        return null;
+      }
+      if (expires !== undefined && !(expires instanceof Date)) {
         // connect-mongo always writes a BSON Date; anything else was written by someone else, and its
         // query (`expires: { $gt: new Date() }`) would never match it: refuse it, and say why.
         report(new TypeError(`the session document's \`expires\` is ${describe(expires)}, not a Date`));

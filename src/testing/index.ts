@@ -17,6 +17,11 @@ export interface StoreHarness<S extends object = Record<string, unknown>> {
   write(id: string, session: S, options?: { expires?: Date }): Promise<void>;
   /** Writes something under `id` that no session library could read back (bad JSON, a wrong type). */
   writeCorrupt?(id: string): Promise<void>;
+  /**
+   * Makes the store itself fail (stop its server, close the client), so the suite can check that `get`
+   * then rejects — never resolves null, which would hide an outage as "logged out".
+   */
+  breakStore?(): Promise<void>;
   /** Deletes a session the way the library does on logout (used by the `subscribe` check when there is no `destroy`). */
   remove?(id: string): Promise<void>;
   /** Mints a fresh id in the store's own form (default: 32 random base64url characters, like uid-safe). */
@@ -160,6 +165,39 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
       expect(reports.length).toBeGreaterThan(0);
     }, timeout);
 
+    it("rejects, rather than resolving null, when the store itself fails", async (context) => {
+      if (harness.breakStore === undefined) {
+        context.skip();
+        return;
+      }
+      const id = newId();
+      await harness.write(id, sample());
+      await harness.breakStore();
+      const outcome = await Promise.race([
+        get(id).then(
+          (record) => `resolved ${record === null ? "null" : "a record"}`,
+          () => "rejected",
+        ),
+        new Promise((resolve) => setTimeout(resolve, timeout / 2, "still waiting")),
+      ]);
+      expect(outcome).toBe("rejected");
+    }, timeout);
+
+    it("settles promptly when handed an already aborted signal", async () => {
+      const id = newId();
+      await harness.write(id, sample());
+      const controller = new AbortController();
+      controller.abort(new Error("handshake gave up"));
+      const outcome = await Promise.race([
+        get(id, controller.signal).then(
+          () => "settled",
+          () => "settled",
+        ),
+        new Promise((resolve) => setTimeout(resolve, timeout / 2, "still waiting")),
+      ]);
+      expect(outcome).toBe("settled");
+    }, timeout);
+
     if (capabilities.set) {
       it("set() writes a session that get() reads back", async () => {
         const id = newId();
@@ -202,11 +240,16 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
           seen.push(destroyed);
           if (destroyed === id) resolveSeen();
         });
-        if (capabilities.destroy) await harness.store.destroy!(id);
-        else await harness.remove!(id);
+        const remove = (target: string) => (capabilities.destroy ? harness.store.destroy!(target) : harness.remove!(target));
+        await remove(id);
         await arrived;
         unsubscribe();
         expect(seen).toContain(id);
+        const later = newId();
+        await harness.write(later, sample());
+        await remove(later);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(seen).not.toContain(later);
       }, timeout);
     } else {
       it("declares no subscribe()", () => expect(harness.store.subscribe).toBeUndefined());

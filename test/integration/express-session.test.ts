@@ -199,6 +199,12 @@ describe("refusals: the client sees the code and nothing else", () => {
     const { realtime } = await setup({ auth: { store: expiredStore } });
     const cookie = `connect.sid=${encodeURIComponent(`s:${(await import("cookie-signature")).sign("abc", SECRET)}`)}`;
     expectCode(await refusal(realtime.url, { cookie }), "SESSION_EXPIRED");
+    // A JavaScript adapter may hand back a string or a number; an unreadable value fails closed.
+    for (const expires of ["2000-01-01T00:00:00Z", 946_684_800_000, "not a date", {}]) {
+      const loose: SessionStore = { name: "loose", get: async () => ({ session: { user: { id: 1 } }, expires: expires as Date }) };
+      const { realtime: other } = await setup({ auth: { store: loose } });
+      expectCode(await refusal(other.url, { cookie }), "SESSION_EXPIRED");
+    }
   });
 
   it("STORE_UNAVAILABLE (retryable) when the store fails or does not answer in time", async () => {
@@ -239,6 +245,17 @@ describe("allowRequest refuses below socket.io", () => {
 });
 
 describe("namespaces", () => {
+  it("with allowRequest, one lookup serves every namespace the connection joins", async () => {
+    const { web, realtime, store, auth } = await setup({ engine: true });
+    realtime.io.of("/admin").use(auth);
+    const cookie = await web.login({ id: 8 });
+    const main = await connect(realtime.url, { cookie, forceNew: false, multiplex: true });
+    const admin = await connect(realtime.url, { cookie, namespace: "/admin", forceNew: false, multiplex: true });
+    opened.push(main, admin);
+    expect(main.io).toBe(admin.io);
+    expect(store.gets).toBe(1);
+  });
+
   it("works on any namespace, the root one left open", async () => {
     const web = await startWebApp();
     opened.push(web);
@@ -308,6 +325,15 @@ describe("connectionStateRecovery", () => {
     expect(errors.map((e) => e.code)).toContain("SESSION_NOT_FOUND");
   });
 
+  it("disconnects a recovered socket whose new cookie belongs to another user", async () => {
+    const { web, realtime } = await recoverySetup(false);
+    const socket = await connect(realtime.url, { cookie: await web.login({ id: 24 }), reconnection: true, reconnectionDelay: 50, transports: ["websocket"] });
+    opened.push(socket);
+    (socket.io.opts.extraHeaders as Record<string, string>).cookie = await web.login({ id: 25 });
+    expect(await blip(socket)).toBe("disconnected");
+    expect(await realtime.io.in("user:24").fetchSockets()).toHaveLength(0);
+  });
+
   it("with allowRequest, the reconnect is refused at the engine before socket.io restores anything", async () => {
     const { web, realtime } = await recoverySetup(true);
     const cookie = await web.login({ id: 23 });
@@ -341,6 +367,8 @@ describe("options are checked when sessionAuth is called", () => {
     [{ store, secret: "s", algorithm: "sha256" }, /`algorithm` applies only/],
     [{ store, signing: "none", secret: "s" }, /verifies nothing/],
     [{ store, secret: "s", rooms: { user: 1 } }, /`rooms.user`/],
+    [{ store, secret: "s", rooms: { user: "" } }, /must not be empty/],
+    [{ store, secret: "s", rooms: { user: "x:", session: "x:" } }, /must differ/],
   ])("%o", (options, message) => {
     expect(() => sessionAuth(options as SessionAuthOptions)).toThrow(TypeError);
     expect(() => sessionAuth(options as SessionAuthOptions)).toThrow(message);

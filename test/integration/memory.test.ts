@@ -73,6 +73,8 @@ describeSessionStore(
     return {
       store: memoryStore(handle),
       write: (id, value, options) => callbackSet(handle, id, options?.expires ? { ...value, ...sample(options.expires) } : value),
+      // MemoryStore parses inside get() and throws: an unreadable session, not an outage.
+      writeCorrupt: async (id) => void ((handle as unknown as { sessions: Record<string, string> }).sessions[id] = "{not json"),
     };
   },
   // MemoryStore deletes an expired session on get and reports a miss.

@@ -294,6 +294,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
         write: (id, session, options) => writes.set(id, asWritten(session, options?.expires)),
         writeCorrupt: async (id) => void (await writer.set(`sess:${id}`, "{\"user\":")),
         remove: (id) => writes.destroy(id),
+        breakStore: async () => client.disconnect(),
         teardown: async () => client.disconnect(),
       };
     },
@@ -310,7 +311,10 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
         write: (id, session, options) => writes.set(id, asWritten(session, options?.expires)),
         writeCorrupt: async (id) => void (await writer.set(`kit:${id}`, "42")),
         remove: (id) => writes.destroy(id),
-        teardown: async () => client.destroy(),
+        breakStore: async () => client.destroy(),
+        teardown: async () => {
+          if (client.isOpen) client.destroy();
+        },
       };
     },
     { capabilities: { set: true, destroy: true, expiry: "null" } },

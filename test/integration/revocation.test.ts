@@ -51,6 +51,50 @@ it("disconnects the sockets of a destroyed session at once, and only those", asy
   expect(b.connected).toBe(true);
 });
 
+it("works with session rooms turned off, through its own bookkeeping", async () => {
+  const store = revocableStore();
+  store.sessions.set("sid-a", { userId: "a" });
+  const auth = sessionAuth({ store, secret: "s", rooms: false });
+  closers.push({ close: () => auth.close() });
+  const realtime = await startRealtime((io) => void io.use(auth));
+  closers.push(realtime);
+  const socket = await connect(realtime.url, { cookie: signSessionCookie({ value: "sid-a", secret: "s" }) });
+  closers.push(socket);
+  const gone = new Promise((resolve) => socket.once("disconnect", resolve));
+  await store.destroy!("sid-a");
+  expect(await gone).toBe("io server disconnect");
+});
+
+it("a store whose subscribe() throws does not crash or hang the handshake, and is retried", async () => {
+  const store = revocableStore();
+  store.sessions.set("sid", { userId: 1 });
+  let calls = 0;
+  const subscribe = store.subscribe!;
+  store.subscribe = (listener) => {
+    calls++;
+    if (calls === 1) throw new Error("subscriber connection is closed");
+    return subscribe(listener);
+  };
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning.message);
+  process.on("warning", onWarning);
+  closers.push({ close: () => process.off("warning", onWarning) });
+  const auth = sessionAuth({ store, secret: "s" });
+  closers.push({ close: () => auth.close() });
+  const realtime = await startRealtime((io) => void io.use(auth));
+  closers.push(realtime);
+  const cookie = signSessionCookie({ value: "sid", secret: "s" });
+  const first = await connect(realtime.url, { cookie });
+  const second = await connect(realtime.url, { cookie });
+  closers.push(first, second);
+  expect(calls).toBe(2);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(warnings.join("\n")).toContain("live revocation is off");
+  const gone = Promise.all([first, second].map((socket) => new Promise((resolve) => socket.once("disconnect", resolve))));
+  await store.destroy!("sid");
+  await gone;
+});
+
 it("close() ends the subscription", async () => {
   const store = revocableStore();
   store.sessions.set("sid", { userId: 1 });
