@@ -10,7 +10,7 @@ import {
 import { isSessionAuthError, SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import { createOriginCheck, type OriginPolicy } from "./origin.js";
 import { resolveRooms, sessionKey, type RoomNaming, type RoomOptions } from "./rooms.js";
-import type { SessionData, SessionRecord, SessionStore } from "./store.js";
+import type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
 
 /** What `authorize` and the rooms see of the handshake. */
 export interface HandshakeInfo {
@@ -175,19 +175,26 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
 
   async function lookup(id: string, secretIndex: number): Promise<SessionRecord<S>> {
     const verified = secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`;
-    const controller = new AbortController();
+    // Made on first read of `signal`: stores that never look at it (in-process ones) cost nothing.
+    let controller: AbortController | undefined;
     let reported: unknown;
     let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort(new Error(`timeout after ${timeout} ms`));
-        reject(new SessionAuthError("STORE_UNAVAILABLE", `Store "${store.name}" did not answer within ${timeout} ms (${verified}).`));
-      }, timeout);
-    });
+    const options: StoreGetOptions = {
+      get signal() {
+        return (controller ??= new AbortController()).signal;
+      },
+      report: (cause) => void (reported ??= cause),
+    };
     let record: SessionRecord<S> | null;
     try {
-      const pending = store.get(id, { signal: controller.signal, report: (cause) => void (reported ??= cause) });
-      record = await Promise.race([pending, expired]);
+      record = await new Promise<SessionRecord<S> | null>((resolve, reject) => {
+        timer = setTimeout(() => {
+          controller?.abort(new Error(`timeout after ${timeout} ms`));
+          reject(new SessionAuthError("STORE_UNAVAILABLE", `Store "${store.name}" did not answer within ${timeout} ms (${verified}).`));
+        }, timeout);
+        // A store that throws instead of rejecting lands in the catch below all the same.
+        Promise.resolve(store.get(id, options)).then(resolve, reject);
+      });
     } catch (cause) {
       if (isSessionAuthError(cause)) throw cause;
       throw new SessionAuthError("STORE_UNAVAILABLE", `Store "${store.name}" failed: ${describeFailure(cause)} (${verified}).`, { cause });
