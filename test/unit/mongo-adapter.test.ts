@@ -103,10 +103,15 @@ describe("mongoStore reading", () => {
 
   it("reports a past expires as it is (the core refuses it as SESSION_EXPIRED), and no expires as null", async () => {
     const past = new Date(Date.now() - 1000);
-    const collection = table({ old: { session: "{}", expires: past }, forever: { session: "{}" }, nulled: { session: "{}", expires: null } });
+    const collection = table({ old: { session: "{}", expires: past }, forever: { session: "{}" } });
     expect((await read(collection, "old")).record).toEqual({ session: {}, expires: past });
     expect((await read(collection, "forever")).record).toEqual({ session: {}, expires: null });
-    expect((await read(collection, "nulled")).record).toEqual({ session: {}, expires: null });
+  });
+
+  it("treats expires: null as connect-mongo's own query does: no session", async () => {
+    const { record, reports } = await read(table({ nulled: { session: "{}", expires: null } }), "nulled");
+    expect(record).toBeNull();
+    expect(String(reports[0])).toMatch(/expires` is null/);
   });
 
   it.each([
