@@ -1,5 +1,6 @@
 import type { Server, Socket } from "socket.io";
-import { userRoom } from "socket.io-session-auth";
+import { sessionRoom, userRoom } from "socket.io-session-auth";
+import { DEMO_ROOMS, isDemoRoom, roomOf, type DemoRoom, type Notice } from "./protocol.js";
 import type { DemoSession } from "./web.js";
 
 /** One chat line. `from` is the sender's user id as the server read it from the session. */
@@ -15,7 +16,12 @@ export interface Welcome {
   userId: string;
   loggedInAt: number | null;
   history: ChatMessage[];
+  /** The rooms this socket joined at its handshake: its session's. */
+  rooms: DemoRoom[];
 }
+
+/** Who is in each demo room (user ids, each once, sorted). */
+export type RoomMembers = Array<{ room: DemoRoom; members: string[] }>;
 
 export type ChatReply = { ok: true; id: number } | { ok: false; error: string };
 
@@ -26,6 +32,12 @@ export interface ServerToClientEvents {
   /** Sent to `user:<id>` only: how many sockets (tabs) that user has open. */
   tabs(status: { count: number }): void;
   online(users: Array<{ userId: string; tabs: number }>): void;
+  /** To everyone, whenever a room's members change. */
+  rooms(rooms: RoomMembers): void;
+  /** Sent to `session:<hash>` only: the session's rooms changed (in this tab or another). */
+  "rooms:mine"(rooms: DemoRoom[]): void;
+  /** Emitted by the push router (`push.send`), never by this file; acknowledged by the page. */
+  notice(notice: Notice, ack: (seen: "seen") => void): void;
 }
 
 export interface ClientToServerEvents {
@@ -49,13 +61,31 @@ const HISTORY = 50;
 const BURST = 8;
 const BURST_WINDOW_MS = 10_000;
 
+export interface Live {
+  /** A session joined or left rooms over HTTP: its open sockets (every tab) follow, and everyone sees the members. */
+  setSessionRooms(sessionId: string, rooms: readonly DemoRoom[]): void;
+}
+
 /**
  * The live side: a chat where each line carries the sender from the server-side session, per-user
- * notices to `user:<id>`, and who is online. Every socket here already passed `sessionAuth`.
+ * notices to `user:<id>`, who is online, and the rooms each session joined. Every socket here already
+ * passed `sessionAuth`.
  */
-export function attachLive(io: DemoServer): void {
+export function attachLive(io: DemoServer): Live {
   const history: ChatMessage[] = [];
   let nextId = 1;
+
+  async function announceRooms(): Promise<void> {
+    const rooms: RoomMembers = await Promise.all(
+      DEMO_ROOMS.map(async (room) => {
+        const sockets = await io.in(roomOf(room)).fetchSockets();
+        const members = new Set<string>();
+        for (const each of sockets) if (typeof each.data.userId === "string") members.add(each.data.userId);
+        return { room, members: [...members].sort((a, b) => a.localeCompare(b)) };
+      }),
+    );
+    io.emit("rooms", rooms);
+  }
 
   async function announcePresence(userId: string): Promise<void> {
     // fetchSockets asks the adapter, so the counts stay right with several nodes (a Redis adapter).
@@ -79,8 +109,12 @@ export function attachLive(io: DemoServer): void {
       return;
     }
     const loggedInAt = socket.data.session.loggedInAt ?? null;
-    socket.emit("welcome", { userId, loggedInAt, history: history.slice() });
+    // The session as the web app last saved it, read by sessionAuth at this handshake.
+    const rooms = (socket.data.session.rooms ?? []).filter(isDemoRoom);
+    void socket.join(rooms.map(roomOf));
+    socket.emit("welcome", { userId, loggedInAt, history: history.slice(), rooms });
     void announcePresence(userId);
+    void announceRooms();
 
     const sent: number[] = [];
     socket.on("chat:send", (payload, ack) => {
@@ -103,6 +137,20 @@ export function attachLive(io: DemoServer): void {
       if (typeof ack === "function") ack({ userId, loggedInAt });
     });
 
-    socket.on("disconnect", () => void announcePresence(userId));
+    socket.on("disconnect", () => {
+      void announcePresence(userId);
+      void announceRooms();
+    });
   });
+
+  return {
+    setSessionRooms(sessionId, rooms) {
+      // The session room reaches this session's sockets on every node; the raw id never names a room.
+      const sockets = io.in(sessionRoom(sessionId));
+      sockets.socketsLeave(DEMO_ROOMS.filter((room) => !rooms.includes(room)).map(roomOf));
+      sockets.socketsJoin(rooms.map(roomOf));
+      io.to(sessionRoom(sessionId)).emit("rooms:mine", [...rooms]);
+      void announceRooms();
+    },
+  };
 }

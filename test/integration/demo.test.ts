@@ -4,18 +4,21 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ChatMessage, ChatReply, Welcome } from "../../examples/demo/live.js";
+import type { ChatMessage, ChatReply, RoomMembers, Welcome } from "../../examples/demo/live.js";
+import { DEMO_ROOMS, type DemoRoom, type Notice, type PushReply } from "../../examples/demo/protocol.js";
 import { startDemo, type Demo } from "../../examples/demo/server.js";
 import { refusal } from "../support/realtime.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+// Kept on the server: the page pushes through /api/push and never sees it (asserted below).
+const PUSH_TOKEN = "demo-test-push-token-0123456789abcdef";
 
 let demo: Demo;
 let origin: string;
 const opened: Array<{ close(): unknown }> = [];
 
 beforeEach(async () => {
-  demo = await startDemo({ port: 0, secret: "demo test secret" });
+  demo = await startDemo({ port: 0, secret: "demo test secret", pushToken: PUSH_TOKEN });
   origin = new URL(demo.url).origin;
 });
 afterEach(async () => {
@@ -76,6 +79,8 @@ interface Client {
   socket: ClientSocket;
   /** Resolves with the first recorded (or future) event of that name whose data passes `match`. */
   next<T>(event: string, match?: (data: T) => boolean): Promise<T>;
+  /** Every event of that name recorded so far. */
+  all<T>(event: string): T[];
 }
 
 function client(cookie: string | undefined): Client {
@@ -96,9 +101,12 @@ function client(cookie: string | undefined): Client {
   socket.onAny((event: string, data: unknown) => record(event, data));
   socket.on("connect_error", (err: Error & { data?: unknown }) => record("connect_error", { message: err.message, data: err.data }));
   socket.on("disconnect", (reason) => record("disconnect", reason));
+  // As the page does: acknowledge the router's pushes, which are sent with `ack`.
+  socket.on("notice", (_notice: Notice, ack?: (seen: string) => void) => ack?.("seen"));
   socket.connect();
   return {
     socket,
+    all: <T>(event: string) => seen.filter((each) => each.event === event).map((each) => each.data as T),
     next: <T>(event: string, match: (data: T) => boolean = () => true) =>
       within(new Promise<T>((resolve) => {
         let from = 0;
@@ -133,13 +141,20 @@ describe("the demo (examples/demo)", () => {
     expect(html).toContain('src="/socket.io/socket.io.js"');
     expect(html).toContain('id="state"');
     expect(await loginForm()).toEqual({ method: "post", action: "/login", field: "name" });
+    // Quick logins as three users, each a plain form that works without the script too.
+    expect([...html.matchAll(/<form class="quick-login" method="post" action="\/login"><input type="hidden" name="name" value="([^"]+)">/g)].map((m) => m[1])).toEqual(["alice", "bob", "carol"]);
+    // The rooms the page offers are the ones the server accepts, and the push form posts to the web side.
+    expect([...html.matchAll(/<li data-room="([^"]+)"/g)].map((m) => m[1])).toEqual([...DEMO_ROOMS]);
+    expect(html).toMatch(/<form id="push-form" method="post" action="\/api\/push">/);
+    expect(html).toMatch(/<ol id="messages"[^>]*aria-live="polite"/);
 
     for (const [path, type] of [["/app.js", /javascript/], ["/style.css", /text\/css/], ["/socket.io/socket.io.js", /javascript/]] as const) {
       const asset = await fetch(new URL(path, demo.url));
       expect(asset.status, path).toBe(200);
       expect(asset.headers.get("content-type"), path).toMatch(type);
-      await asset.arrayBuffer();
+      expect(await asset.text(), path).not.toContain(PUSH_TOKEN);
     }
+    expect(html).not.toContain(PUSH_TOKEN);
     expect(demo.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
   });
 
@@ -277,11 +292,214 @@ describe("the demo (examples/demo)", () => {
   });
 });
 
+/** What the page's script does: a urlencoded POST asking for JSON. */
+function postForm(path: string, cookie: string | undefined, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(new URL(path, demo.url), {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", ...(cookie ? { cookie } : {}), ...headers },
+    body: new URLSearchParams(fields),
+    redirect: "manual",
+  });
+}
+
+async function pushAs(cookie: string, fields: Record<string, string>): Promise<PushReply> {
+  const res = await postForm("/api/push", cookie, fields);
+  expect(res.status).toBe(200);
+  return (await res.json()) as PushReply;
+}
+
+async function setRoom(cookie: string, action: "join" | "leave", room: DemoRoom): Promise<DemoRoom[]> {
+  const res = await postForm(`/api/rooms/${action}`, cookie, { room });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { ok: true; rooms: DemoRoom[] };
+  expect(body.ok).toBe(true);
+  return body.rooms;
+}
+
+/** After one round trip on each socket, every notice already emitted to it has arrived. */
+async function settle(...clients: Client[]): Promise<void> {
+  await Promise.all(clients.map((each) => ask(each.socket, "whoami")));
+}
+
+const texts = (each: Client) => each.all<Notice>("notice").map((notice) => notice.text);
+
+describe("the push form (POST /api/push, through the push router)", () => {
+  it("pushes to every socket of a user, with the sender from the session, and reports the acks", async () => {
+    const aliceCookie = await login("alice");
+    const alice1 = client(aliceCookie);
+    const alice2 = client(aliceCookie);
+    const bobCookie = await login("bob");
+    const bob = client(bobCookie);
+    await Promise.all([alice1.next("welcome"), alice2.next("welcome"), bob.next("welcome")]);
+
+    // `from` in the body is ignored: the sender is the session's user.
+    const reply = await pushAs(bobCookie, { target: "user", user: "alice", text: "  your order shipped  ", from: "mallory" });
+    expect(reply).toEqual({ ok: true, id: expect.any(String), recipients: 2, acked: 2, complete: true });
+    for (const each of [alice1, alice2]) {
+      const notice = await each.next<Notice>("notice");
+      expect(notice).toEqual({ id: (reply as { id: string }).id, from: "bob", to: { kind: "user", name: "alice" }, text: "your order shipped", at: expect.any(Number) });
+    }
+    await settle(bob);
+    expect(bob.all("notice")).toEqual([]);
+
+    // Nobody online under that name: delivered to no one, which is an answer, not an error.
+    expect(await pushAs(bobCookie, { target: "user", user: "dora", text: "anyone?" })).toMatchObject({ ok: true, recipients: 0, acked: 0, complete: true });
+  });
+
+  it("pushes to a room's members only, and to everyone", async () => {
+    const aliceCookie = await login("alice");
+    const alice = client(aliceCookie);
+    const bobCookie = await login("bob");
+    const bob = client(bobCookie);
+    const carol = client(await login("carol"));
+    await Promise.all([alice.next("welcome"), bob.next("welcome"), carol.next("welcome")]);
+    await setRoom(aliceCookie, "join", "releases");
+    await setRoom(bobCookie, "join", "general");
+
+    // Carol is in no room and may still push to one.
+    const carolCookie = await login("carol"); // a second session of carol's, for pushing
+    expect(await pushAs(carolCookie, { target: "room", room: "releases", text: "v2 is out" })).toMatchObject({ recipients: 1, acked: 1 });
+    expect(await alice.next<Notice>("notice")).toMatchObject({ from: "carol", to: { kind: "room", name: "releases" }, text: "v2 is out" });
+    expect(await pushAs(carolCookie, { target: "all", text: "deploy done" })).toMatchObject({ recipients: 3, acked: 3 });
+    await Promise.all([alice, bob, carol].map((each) => each.next<Notice>("notice", (notice) => notice.text === "deploy done")));
+    await settle(alice, bob, carol);
+    expect(texts(alice)).toEqual(["v2 is out", "deploy done"]);
+    expect(texts(bob)).toEqual(["deploy done"]);
+    expect((await carol.next<Notice>("notice")).to).toEqual({ kind: "all" });
+  });
+
+  it("refuses pushes without a session, bad targets and texts, cross-origin posts and floods", async () => {
+    expect((await postForm("/api/push", undefined, { target: "all", text: "hi" })).status).toBe(401);
+    const cookie = await login("alice");
+    const watcher = client(cookie);
+    await watcher.next("welcome");
+    const refused: Array<Record<string, string>> = [
+      { target: "user", user: "", text: "hi" },
+      { target: "user", user: "<script>", text: "hi" },
+      { target: "room", room: "user:bob", text: "hi" }, // only the demo's rooms, never a user's or a session's
+      { target: "room", room: "nowhere", text: "hi" },
+      { target: "everyone", text: "hi" },
+      { text: "hi" },
+      { target: "all", text: "   " },
+      { target: "all", text: "x".repeat(281) },
+    ];
+    for (const fields of refused) {
+      const res = await postForm("/api/push", cookie, fields);
+      expect(res.status, JSON.stringify(fields)).toBe(400);
+      expect(await res.json(), JSON.stringify(fields)).toEqual({ ok: false, error: expect.any(String) });
+    }
+    const crossSite = await postForm("/api/push", cookie, { target: "all", text: "hi" }, { origin: "https://evil.example" });
+    expect(crossSite.status).toBe(403);
+    await crossSite.arrayBuffer();
+    await settle(watcher);
+    expect(watcher.all("notice")).toEqual([]); // nothing refused went out
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await postForm("/api/push", cookie, { target: "all", text: `n${i}` });
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual([...Array(10).fill(200), 429]);
+  });
+
+  it("serves the push router itself on POST /push, for a bearer of the demo's token only", async () => {
+    const alice = client(await login("alice"));
+    await alice.next("welcome");
+    const send = (token: string) =>
+      fetch(demo.pushUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        // The README's curl example.
+        body: JSON.stringify({ to: { user: "alice" }, event: "notice", data: { text: "Hello from curl" } }),
+      });
+    const wrong = await send("not-the-demo-token-0123456789");
+    expect(wrong.status).toBe(401);
+    await wrong.arrayBuffer();
+    const right = await send(PUSH_TOKEN);
+    expect(right.status).toBe(202);
+    expect(await right.json()).toEqual({ ok: true, id: expect.any(String) });
+    expect(await alice.next("notice")).toEqual({ text: "Hello from curl" });
+    expect(demo.pushUrl).toBe(`${demo.url}push`);
+    // The web app and socket.io still answer beside it.
+    expect((await fetch(new URL("/api/me", demo.url))).status).toBe(200);
+  });
+});
+
+describe("rooms (POST /api/rooms/join and /leave, kept in the session)", () => {
+  it("moves every open socket of the session, tells its tabs and everyone, and a later socket joins at its handshake", async () => {
+    const cookie = await login("alice");
+    const tab1 = client(cookie);
+    const tab2 = client(cookie);
+    const otherAlice = client(await login("alice")); // alice in another browser: another session
+    const bob = client(await login("bob"));
+    await Promise.all([tab1, tab2, otherAlice, bob].map((each) => each.next("welcome")));
+
+    expect(await setRoom(cookie, "join", "random")).toEqual(["random"]);
+    expect(await setRoom(cookie, "join", "general")).toEqual(["general", "random"]); // in the page's order
+    await tab2.next<DemoRoom[]>("rooms:mine", (rooms) => rooms.length === 2);
+    await bob.next<RoomMembers>("rooms", (rooms) => JSON.stringify(rooms) === JSON.stringify([
+      { room: "general", members: ["alice"] },
+      { room: "releases", members: [] },
+      { room: "random", members: ["alice"] },
+    ]));
+    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json()).toMatchObject({ user: "alice", rooms: ["general", "random"] });
+
+    const bobCookie = await login("bob");
+    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "to general" })).toMatchObject({ recipients: 2 });
+    await Promise.all([tab1, tab2].map((each) => each.next<Notice>("notice")));
+
+    const later = client(cookie);
+    expect((await later.next<Welcome>("welcome")).rooms).toEqual(["general", "random"]);
+    // Joined at its handshake, from the session, before any other change of rooms.
+    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "later too" })).toMatchObject({ recipients: 3 });
+    expect(await later.next<Notice>("notice")).toMatchObject({ text: "later too" });
+
+    expect(await setRoom(cookie, "leave", "general")).toEqual(["random"]);
+    await tab1.next<DemoRoom[]>("rooms:mine", (rooms) => rooms.length === 1);
+    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "again" })).toMatchObject({ recipients: 0 });
+    expect(await pushAs(bobCookie, { target: "room", room: "random", text: "random" })).toMatchObject({ recipients: 3 });
+    await settle(otherAlice);
+    expect(otherAlice.all("notice")).toEqual([]); // the other session joined nothing
+    expect(otherAlice.all("rooms:mine")).toEqual([]);
+  });
+
+  it("ends with the session: after logout and a new login, no rooms", async () => {
+    const cookie = await login("alice");
+    await setRoom(cookie, "join", "releases");
+    expect((await logout(cookie)).status).toBe(303);
+    const again = await login("alice");
+    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie: again } })).json()).toMatchObject({ user: "alice", rooms: [] });
+    expect((await client(again).next<Welcome>("welcome")).rooms).toEqual([]);
+  });
+
+  it("refuses without a session, unknown rooms and actions, and cross-origin posts", async () => {
+    expect((await postForm("/api/rooms/join", undefined, { room: "general" })).status).toBe(401);
+    const cookie = await login("alice");
+    for (const room of ["user:bob", "session:x", "nowhere", ""]) {
+      const res = await postForm("/api/rooms/join", cookie, { room });
+      expect(res.status, room).toBe(400);
+      expect(await res.json(), room).toEqual({ ok: false, error: expect.any(String) });
+    }
+    const unknown = await postForm("/api/rooms/toggle", cookie, { room: "general" });
+    expect(unknown.status).toBe(404);
+    await unknown.arrayBuffer();
+    const crossSite = await postForm("/api/rooms/join", cookie, { room: "general" }, { origin: "https://evil.example" });
+    expect(crossSite.status).toBe(403);
+    await crossSite.arrayBuffer();
+    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json()).toMatchObject({ rooms: [] });
+  });
+});
+
 describe("startDemo", () => {
   it("validates its options and reports a port in use", async () => {
     await expect(startDemo({ port: -1 })).rejects.toThrow(/`port`/);
     await expect(startDemo({ port: 1.5 })).rejects.toThrow(TypeError);
     await expect(startDemo({ port: 0, secret: "" })).rejects.toThrow(/`secret`/);
+    const short = startDemo({ port: 0, pushToken: "short-token" });
+    await expect(short).rejects.toThrow(TypeError);
+    await expect(short).rejects.toThrow(/`pushToken`/);
+    await expect(short).rejects.not.toThrow(/short-token/); // never echoed
     const taken = Number(new URL(demo.url).port);
     await expect(startDemo({ port: taken })).rejects.toMatchObject({ code: "EADDRINUSE" });
     expect((await fetch(demo.url)).status).toBe(200); // the first one is unharmed
@@ -306,7 +524,7 @@ describe("npm start (tsx examples/demo/server.ts)", () => {
     // What `npm start` runs, minus npm: the tsx CLI on the demo's entry point.
     const child = spawn(process.execPath, [TSX, "examples/demo/server.ts"], {
       cwd: ROOT,
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", SESSION_SECRET: "" },
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", SESSION_SECRET: "", PUSH_TOKEN: "" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const exited = once(child, "exit");
@@ -322,6 +540,7 @@ describe("npm start (tsx examples/demo/server.ts)", () => {
         child.once("exit", (code) => reject(new Error(`the demo exited (${code}) before printing its URL:\n${output}`)));
       });
       expect(output).toContain("SESSION_SECRET is not set");
+      expect(output).toContain(`Push router: POST ${url}push needs a token; set PUSH_TOKEN`);
       const page = await fetch(url);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('action="/login"');

@@ -18,46 +18,86 @@
     FORBIDDEN: "The server's policy refused this socket.",
     STORE_UNAVAILABLE: "The session store did not answer: retrying shortly.",
   };
+  const QUICK_USERS = ["alice", "bob", "carol"];
 
-  const socket = io({ autoConnect: false });
+  // WebSocket first: the page closes and reopens its connection on every login and logout, and closing a
+  // long-polling connection mid-upgrade leaves a stray poll that the server answers 400 (harmless, but a
+  // red line in the console). The browser sends the cookie on the WebSocket handshake all the same;
+  // polling stays the fallback.
+  const socket = io({ autoConnect: false, transports: ["websocket", "polling"], tryAllTransports: true });
   let me = null; // the user id the server gave this socket, never what the page typed
+  let account = null; // who the HTTP side says is logged in
   let retryTimer;
 
-  function setState(kind, text) {
+  /* ---- connection state ------------------------------------------------------------------------ */
+
+  function setState(kind, text, code) {
     $("state").dataset.state = kind;
-    $("state-text").textContent = text;
+    const label = $("state-text");
+    label.replaceChildren(text);
+    if (code) {
+      const badge = document.createElement("code");
+      badge.textContent = code;
+      label.append(" ", badge);
+    }
     const usable = kind === "connected";
     $("text").disabled = !usable;
     $("chat").querySelector("button").disabled = !usable;
   }
 
+  const clock = (at) => new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
   function logEvent(text, tone) {
     const item = document.createElement("li");
-    item.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
+    item.textContent = `${clock(Date.now())}  ${text}`;
     if (tone) item.className = tone;
     const list = $("events");
     list.prepend(item);
     while (list.children.length > 12) list.lastElementChild.remove();
   }
 
+  /* ---- 1 · session (HTTP) ---------------------------------------------------------------------- */
+
   let accountShown = 0; // bumped on every update, so an answer that was overtaken is dropped
 
-  function showAccount(user) {
+  function showAccount(user, rooms) {
     accountShown++;
-    $("login").hidden = user !== null;
+    account = user;
     $("signed-in").hidden = user === null;
+    $("signed-out").hidden = user !== null;
     $("http-user").textContent = user ?? "";
+    $("quick-label").textContent = user === null ? "Log in as" : "Switch to";
+    for (const button of document.querySelectorAll(".quick-login button")) {
+      const current = button.textContent === user;
+      button.disabled = current;
+      if (current) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+    }
+    $("push-fields").disabled = user === null;
+    if (user === null || $("push-result").dataset.tone === undefined) {
+      showPushResult(user === null ? "Log in to push." : "Pick who gets it, then push.");
+    }
+    showMyRooms(rooms ?? []);
   }
 
   async function refreshAccount() {
     const asked = accountShown;
     try {
       const res = await fetch("/api/me", { headers: { accept: "application/json" }, cache: "no-store" });
-      const { user } = await res.json();
-      if (asked === accountShown) showAccount(user);
+      const { user, rooms } = await res.json();
+      if (asked === accountShown) showAccount(user, rooms);
     } catch {
       // The server is away; the connection state already says so.
     }
+  }
+
+  async function post(url, body) {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { accept: "application/json" },
+      body: new URLSearchParams(body),
+    });
+    return res.json();
   }
 
   // The server reads the cookie from the handshake that opened the connection, so after logging in or
@@ -69,19 +109,49 @@
     socket.connect();
   }
 
+  async function logIn(form) {
+    const reply = await post(form.action, new FormData(form)).catch(() => ({ ok: false, error: "The server did not answer." }));
+    $("login-error").hidden = reply.ok;
+    $("login-error").textContent = reply.ok ? "" : reply.error;
+    if (!reply.ok) return;
+    if (form.id === "login") $("name").value = "";
+    showAccount(reply.user, []); // a login starts a new session: no rooms yet
+    rehandshake();
+  }
+
+  for (const form of document.querySelectorAll("#login, .quick-login")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void logIn(event.currentTarget);
+    });
+  }
+
+  $("logout").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reply = await post(event.currentTarget.action, {}).catch(() => ({ ok: false }));
+    if (!reply.ok) return;
+    showAccount(null, []);
+    // Try again with the same cookie, as a page would after a blip: the server refuses it.
+    rehandshake();
+  });
+
+  /* ---- 2 · socket ------------------------------------------------------------------------------ */
+
   socket.on("connect", () => {
     setState("connecting", "connected, waiting for the server to say who…");
     $("refusal").textContent = "nothing";
     logEvent("connect", "ok");
   });
 
-  socket.on("welcome", ({ userId, history }) => {
+  socket.on("welcome", ({ userId, history, rooms }) => {
     me = userId;
     setState("connected", `connected as ${userId}`);
     $("socket-user").textContent = userId;
     logEvent(`welcome: the server says this socket is ${userId}`, "ok");
     $("messages").replaceChildren();
     for (const message of history) addMessage(message);
+    $("chat-empty").hidden = history.length > 0;
+    showMyRooms(rooms);
     void refreshAccount(); // another tab may have logged in as someone else
   });
 
@@ -89,11 +159,13 @@
     const code = err.data && err.data.code;
     if (code) {
       // Refused by sessionAuth: err.message is the code, err.data is { code, retryable }.
-      setState("refused", `refused: ${code}`);
+      setState("refused", "refused:", code);
+      const shown = document.createElement("code");
+      shown.textContent = err.message;
       const why = document.createElement("span");
       why.className = "why";
       why.textContent = EXPLAIN[code] ?? "";
-      $("refusal").replaceChildren(err.message, why);
+      $("refusal").replaceChildren(shown, why);
       logEvent(`connect_error: message=${err.message} data.code=${code} retryable=${err.data.retryable}`, "bad");
       // socket.io does not retry a refusal by itself; only the retryable code is worth another try.
       if (err.data.retryable) retryTimer = window.setTimeout(rehandshake, 3000);
@@ -110,6 +182,7 @@
     $("socket-user").textContent = "nobody (disconnected)";
     $("tabs").textContent = "–";
     showOnline([], "unknown while disconnected");
+    showMembers(null); // no news reaches a disconnected page: show none rather than stale ones
     logEvent(`disconnect: ${reason}`);
     if (reason === "io client disconnect") return; // ours: rehandshake() is already reconnecting
     if (reason === "io server disconnect") {
@@ -127,6 +200,104 @@
     $("tabs").textContent = count === 1 ? "1 tab (this one)" : `${count} tabs`;
   });
 
+  $("reconnect").addEventListener("click", rehandshake);
+
+  /* ---- 3 · rooms ------------------------------------------------------------------------------- */
+
+  function roomItems() {
+    return document.querySelectorAll("#rooms li[data-room]");
+  }
+
+  function showMyRooms(rooms) {
+    for (const item of roomItems()) {
+      const joined = rooms.includes(item.dataset.room);
+      item.dataset.joined = String(joined);
+      const button = item.querySelector("button");
+      button.firstChild.textContent = joined ? "Leave" : "Join";
+      button.disabled = account === null;
+    }
+  }
+
+  /** `rooms`: who is in each room, as the server says; null: unknown (disconnected). */
+  function showMembers(rooms) {
+    if (rooms === null) {
+      for (const item of roomItems()) item.querySelector(".members").textContent = "–";
+      return;
+    }
+    for (const { room, members } of rooms) {
+      const item = document.querySelector(`#rooms li[data-room="${room}"]`);
+      if (item === null) continue;
+      item.querySelector(".members").textContent = members.length === 0 ? "nobody" : members.join(", ");
+    }
+  }
+
+  for (const item of roomItems()) {
+    item.querySelector("button").addEventListener("click", async () => {
+      const action = item.dataset.joined === "true" ? "leave" : "join";
+      const reply = await post(`/api/rooms/${action}`, { room: item.dataset.room }).catch(() => ({ ok: false, error: "The server did not answer." }));
+      $("rooms-error").hidden = reply.ok;
+      $("rooms-error").textContent = reply.ok ? "" : reply.error;
+      if (reply.ok) showMyRooms(reply.rooms);
+    });
+  }
+
+  socket.on("rooms:mine", showMyRooms); // this session's rooms changed, maybe in another tab
+  socket.on("rooms", showMembers);
+
+  /* ---- 4 · push -------------------------------------------------------------------------------- */
+
+  function pushTarget() {
+    return $("push-form").querySelector("input[name=target]:checked").value;
+  }
+
+  function showTargetFields() {
+    const target = pushTarget();
+    $("push-user-field").hidden = target !== "user";
+    $("push-room-field").hidden = target !== "room";
+    $("push-user").required = target === "user";
+  }
+
+  for (const radio of document.querySelectorAll("#push-form input[name=target]")) radio.addEventListener("change", showTargetFields);
+
+  function showPushResult(text, tone) {
+    const result = $("push-result");
+    result.textContent = text;
+    if (tone) result.dataset.tone = tone;
+    else delete result.dataset.tone;
+  }
+
+  function describeDelivery(reply) {
+    const sockets = reply.recipients === 1 ? "1 socket" : `${reply.recipients} sockets`;
+    if (reply.recipients === 0) {
+      return pushTarget() === "user"
+        ? "Delivered to 0 sockets: nobody is online as that user (a real app would send an e-mail)."
+        : "Delivered to 0 sockets: nobody is there right now.";
+    }
+    const acked = reply.acked === reply.recipients ? "all acknowledged" : `${reply.acked} acknowledged in time`;
+    return `Delivered to ${sockets}, ${acked}.`;
+  }
+
+  $("push-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    showPushResult("Pushing…");
+    try {
+      const reply = await post(form.action, new FormData(form)).catch(() => ({ ok: false, error: "The server did not answer." }));
+      if (reply.ok) {
+        showPushResult(describeDelivery(reply), reply.recipients === 0 ? "warn" : "ok");
+        $("push-text").value = "";
+      } else {
+        showPushResult(reply.error, "bad");
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  /* ---- live feed ------------------------------------------------------------------------------- */
+
   function showOnline(users, placeholder) {
     const list = $("online");
     list.replaceChildren();
@@ -142,31 +313,83 @@
       none.textContent = placeholder;
       list.append(none);
     }
+    // Suggest who is online (and the quick names) in the push form.
+    const names = [...new Set([...users.map((user) => user.userId), ...QUICK_USERS])];
+    $("known-users").replaceChildren(...names.map((name) => Object.assign(document.createElement("option"), { value: name })));
   }
 
   socket.on("online", (users) => showOnline(users, "nobody"));
 
-  socket.on("chat:message", addMessage);
-
-  function addMessage({ from, text, at }) {
-    const item = document.createElement("li");
-    if (from === me) item.classList.add("mine");
-    const who = document.createElement("span");
-    who.className = "from";
-    who.textContent = from;
+  function timeOf(at) {
     const when = document.createElement("time");
     when.dateTime = new Date(at).toISOString();
-    when.textContent = new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    const body = document.createElement("p");
-    body.className = "text";
-    body.textContent = text;
-    item.append(who, when, body);
+    when.textContent = clock(at);
+    return when;
+  }
+
+  function appendToFeed(item) {
     const list = $("messages");
     list.append(item);
     while (list.children.length > 200) list.firstElementChild.remove();
     list.scrollTop = list.scrollHeight;
     $("chat-empty").hidden = true;
   }
+
+  function addMessage({ from, text, at }) {
+    const item = document.createElement("li");
+    item.dataset.kind = "chat";
+    if (from === me) item.classList.add("mine");
+    const who = document.createElement("span");
+    who.className = "from";
+    who.textContent = from;
+    const body = document.createElement("p");
+    body.className = "text";
+    body.textContent = text;
+    item.append(who, " ", timeOf(at), body); // real spaces: screen readers and copy-paste see words
+    appendToFeed(item);
+  }
+
+  function routeOf(to) {
+    if (to === undefined) return "pushed";
+    if (to.kind === "user") return to.name === me ? "pushed to you" : `pushed to ${to.name}`;
+    if (to.kind === "room") return `pushed to #${to.name}`;
+    return "pushed to everyone";
+  }
+
+  // The form's pushes carry a Notice; one sent to the router's own endpoint (curl, another service)
+  // carries whatever its sender chose: show that too, as text.
+  function readNotice(data) {
+    if (typeof data !== "object" || data === null) return { from: "a service", text: String(data), at: Date.now() };
+    const text = typeof data.text === "string" ? data.text : JSON.stringify(data);
+    const to = data.to && ["user", "room", "all"].includes(data.to.kind) ? data.to : undefined;
+    return { from: typeof data.from === "string" ? data.from : "a service", to, text, at: Number.isFinite(data.at) ? data.at : Date.now() };
+  }
+
+  function addNotice({ from, to, text, at }) {
+    const item = document.createElement("li");
+    item.className = "notice";
+    item.dataset.kind = "push";
+    item.dataset.target = to === undefined ? "other" : to.kind;
+    const who = document.createElement("span");
+    who.className = "from";
+    who.textContent = from;
+    const route = document.createElement("span");
+    route.className = "route";
+    route.textContent = routeOf(to);
+    const body = document.createElement("p");
+    body.className = "text";
+    body.textContent = text;
+    item.append(who, " ", route, " ", timeOf(at), body);
+    appendToFeed(item);
+  }
+
+  // Sent by the push router with `ack`: acknowledging is what lets the sender see "acknowledged".
+  socket.on("notice", (data, ack) => {
+    addNotice(readNotice(data));
+    if (typeof ack === "function") ack("seen");
+  });
+
+  socket.on("chat:message", addMessage);
 
   $("chat").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -182,42 +405,13 @@
     });
   });
 
-  async function post(form) {
-    const res = await fetch(form.action, {
-      method: "POST",
-      headers: { accept: "application/json" },
-      body: new URLSearchParams(new FormData(form)),
-    });
-    return res.json();
-  }
-
-  $("login").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const reply = await post(event.currentTarget).catch(() => ({ ok: false, error: "The server did not answer." }));
-    $("login-error").hidden = reply.ok;
-    $("login-error").textContent = reply.ok ? "" : reply.error;
-    if (!reply.ok) return;
-    showAccount(reply.user);
-    rehandshake();
-  });
-
-  $("logout").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const reply = await post(event.currentTarget).catch(() => ({ ok: false }));
-    if (!reply.ok) return;
-    showAccount(null);
-    // Try again with the same cookie, as a page would after a blip: the server refuses it.
-    rehandshake();
-  });
-
-  $("reconnect").addEventListener("click", rehandshake);
-
   // A refused tab waits for you; when you come back to it (maybe after logging in in another tab), it
   // tries again.
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && $("state").dataset.state === "refused") rehandshake();
   });
 
+  showTargetFields();
   void refreshAccount();
   setState("connecting", "connecting…");
   socket.connect();
