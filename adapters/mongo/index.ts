@@ -1,5 +1,5 @@
 import type { Document } from "mongodb";
-import type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "socket.io-session-auth";
+import { abortable, type SessionData, type SessionRecord, type SessionStore, type StoreGetOptions } from "socket.io-session-auth";
 
 /**
  * The options this adapter passes to `findOne`. `signal` is honoured by the mongodb driver 6.13 and later
@@ -106,9 +106,9 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
   const store: SessionStore<S> = {
     name: "mongo",
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
-      if (signal.aborted) throw abortReason(signal);
+      signal.throwIfAborted();
       const query = Promise.resolve(collection.findOne({ _id: storedId(id) }, { projection: PROJECTION, maxTimeMS, signal }));
-      const document = await untilAborted(query, signal);
+      const document = await abortable(query, signal);
       if (document === null || document === undefined) return null;
       const expires: unknown = document.expires;
       // connect-mongo's own query (`$or: [{ expires: { $exists: false } }, { expires: { $gt: now } }]`)
@@ -135,31 +135,6 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
     };
   }
   return store;
-}
-
-/**
- * Resolves or rejects with `pending`, or rejects with the signal's reason as soon as it aborts. The
- * driver's own promise stays handled after we stop waiting, so its late failure is no unhandled rejection.
- */
-function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    pending.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new Error("the lookup was aborted");
 }
 
 function describe(value: unknown): string {

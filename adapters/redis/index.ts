@@ -1,4 +1,4 @@
-import type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "socket.io-session-auth";
+import { abortable, type SessionData, type SessionRecord, type SessionStore, type StoreGetOptions } from "socket.io-session-auth";
 
 /**
  * What the adapter needs of a Redis client: `get(key)` returning a promise. ioredis `Redis` and `Cluster`,
@@ -102,7 +102,7 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
   }
 
   function command<T>(run: () => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error("the lookup was aborted"));
     const refused = unavailable();
     if (refused !== undefined) return Promise.reject(refused);
     let pending: PromiseLike<T> | T;
@@ -117,22 +117,9 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
       );
     }
     if (signal === undefined) return Promise.resolve(pending);
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(abortReason(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-      // Both branches are attached, so a command that fails after we stopped waiting (ioredis flushing
-      // its queue on disconnect) is handled here rather than becoming an unhandled rejection.
-      pending.then(
-        (value) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      );
-    });
+    // abortable keeps both branches attached, so a command that fails after we stopped waiting (ioredis
+    // flushing its queue on disconnect) is handled rather than becoming an unhandled rejection.
+    return abortable(pending, signal);
   }
 
   async function read(text: string, report: StoreGetOptions["report"]): Promise<S | null> {
@@ -245,10 +232,6 @@ function flavorOf(client: ClientProbe): Flavor {
   if (typeof client.status === "string") return "ioredis";
   if (typeof client.isReady === "boolean" || typeof client.isOpen === "boolean") return "node-redis";
   return "promise";
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new Error("the lookup was aborted");
 }
 
 function isPromiseLike<T>(value: PromiseLike<T> | T): value is PromiseLike<T> {
