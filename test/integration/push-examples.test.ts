@@ -8,13 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../support/realtime.js";
 
 // The docs' snippets are regions of docs/examples/push-*.ts; this file runs those examples, checks the
-// pages show them line for line, and runs every curl command of docs/push.md against the example server,
+// pages include them (VitePress `<<<` includes), and runs every curl command of docs/push.md against the example server,
 // comparing with the status and body printed under it. (push-node.ts and push-emitter.ts, the examples of
 // docs/several-nodes.md, run in push-cluster.test.ts against a real redis-server.)
 
 const TOKEN = "docs-example-token-0123456789";
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
-const region = (file: string, name: string) => read(file).split(`// #region ${name}\n`)[1]!.split(`// #endregion ${name}`)[0]!.trim();
+/** The page includes `<<< @/examples/<file>#<name>` and the file has that region, with lines in it. */
+function expectIncluded(page: string, file: string, name: string): void {
+  const lines = read(`docs/examples/${file}`).split("\n").map((line) => line.trim());
+  const start = lines.indexOf(`// #region ${name}`);
+  expect(start, `${file} has "// #region ${name}"`).toBeGreaterThanOrEqual(0);
+  expect(lines.indexOf(`// #endregion ${name}`) - start, `${file} closes the region ${name}, with lines in it`).toBeGreaterThan(1);
+  expect(read(page)).toContain(`<<< @/examples/${file}#${name}\n`);
+}
 
 describe("docs/examples/push-*.ts", () => {
   let url: string;
@@ -60,16 +67,27 @@ describe("docs/examples/push-*.ts", () => {
     expect(await client.onlineTabs(["98", "nobody"])).toEqual({ 98: 1, nobody: 0 });
   });
 
-  it("docs/push.md shows the examples line for line", () => {
-    const page = read("docs/push.md");
-    expect(page).toContain(region("docs/examples/push-server.ts", "push-server"));
-    expect(page).toContain(region("docs/examples/push-client.ts", "push-client"));
+  it("push-browser.ts: the page's handlers get the data, and the ack reaches the sender", async () => {
+    const { listen } = await import("../../docs/examples/push-browser.js");
+    const socket = await tab("97");
+    const shown: unknown[] = [];
+    listen(socket, (data) => shown.push(data));
+    expect(await example.push.send({ to: { user: "97" }, event: "confirm", data: { n: 1 }, ack: { timeout: 5000 } })).toMatchObject({ recipients: 1, acked: 1, complete: true });
+    const shipped = new Promise((resolve) => socket.once("order:shipped", resolve));
+    await example.push.send({ to: { user: "97" }, event: "order:shipped", data: { orderId: 3 } });
+    await shipped;
+    expect(shown).toEqual([{ n: 1 }, { orderId: 3 }]);
   });
 
-  it("docs/several-nodes.md shows the examples line for line", () => {
-    const page = read("docs/several-nodes.md");
-    expect(page).toContain(region("docs/examples/push-node.ts", "push-node"));
-    expect(page).toContain(region("docs/examples/push-emitter.ts", "push-emitter"));
+  it("docs/push.md includes the examples' regions, and they exist", () => {
+    expectIncluded("docs/push.md", "push-server.ts", "push-server");
+    expectIncluded("docs/push.md", "push-client.ts", "push-client");
+    expectIncluded("docs/push.md", "push-browser.ts", "browser");
+  });
+
+  it("docs/several-nodes.md includes the examples' regions, and they exist", () => {
+    expectIncluded("docs/several-nodes.md", "push-node.ts", "push-node");
+    expectIncluded("docs/several-nodes.md", "push-emitter.ts", "push-emitter");
   });
 
   const curl = spawnSync("curl", ["--version"], { stdio: "ignore" }).status === 0;

@@ -118,11 +118,28 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
     }
   });
 
-  it.each(examples)("docs/redis.md shows %s.ts as it is", (name) => {
-    const source = readFileSync(new URL(`../../docs/examples/${name}.ts`, import.meta.url), "utf8");
+  it("redis-setup.ts: the one-line setup lets a logged-in socket in", async () => {
+    const { useRedisSessions } = await import("../../docs/examples/redis-setup.js");
+    const { Redis } = await import("ioredis");
+    const { Server } = await import("socket.io");
+    const { createServer } = await import("node:http");
+    const connection = new Redis(redis.url);
+    const http = createServer();
+    const io = new Server(http);
+    cleanup.unshift(() => io.close(), () => connection.disconnect());
+    useRedisSessions(io, connection, process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET");
+    io.on("connection", (socket) => socket.emit("hello", `you are ${socket.data.userId}`));
+    const url = await listen(http);
+    expect(await firstEvent(client(url, await login(11)), "hello")).toBe("you are 11");
+  });
+
+  it.each([...examples, "redis-setup"])("docs/redis.md includes the region of %s.ts, and the region exists", (name) => {
+    const lines = readFileSync(new URL(`../../docs/examples/${name}.ts`, import.meta.url), "utf8").split("\n").map((line) => line.trim());
     const region = name.replace("redis-", "");
-    const snippet = source.split(`// #region ${region}\n`)[1]!.split(`// #endregion ${region}`)[0]!.trim();
+    const start = lines.indexOf(`// #region ${region}`);
+    expect(start, `${name}.ts has "// #region ${region}"`).toBeGreaterThanOrEqual(0);
+    expect(lines.indexOf(`// #endregion ${region}`) - start, `${name}.ts closes the region, with lines in it`).toBeGreaterThan(1);
     const page = readFileSync(new URL("../../docs/redis.md", import.meta.url), "utf8");
-    expect(page).toContain(snippet);
+    expect(page).toContain(`<<< @/examples/${name}.ts#${region}\n`);
   });
 });
