@@ -105,6 +105,26 @@ async function setup(redisPort: number): Promise<VariantInfo[]> {
     setup: (io) => io.use(memoryAuth),
   });
 
+  // For scale: socket.io's own cost of having a middleware at all.
+  await listen({
+    id: "noop",
+    label: "io.use that only calls next() (no auth work)",
+    cookie: memoryCookie,
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use((_socket, next) => next()),
+  });
+
+  const memoryNoRoomsAuth = sessionAuth({ store: memoryStore(memory), secret: SECRET, rooms: false });
+  await listen({
+    id: "memory-norooms",
+    label: "sessionAuth + memoryStore, rooms: false",
+    cookie: memoryCookie,
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use(memoryNoRoomsAuth),
+  });
+
   const redisAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
   await listen({
     id: "redis",

@@ -63,6 +63,17 @@ export interface SessionAuthOptions<S extends object = SessionData> {
   onError?: (error: SessionAuthError, req: IncomingMessage) => void;
 }
 
+/**
+ * What `sessionAuth` puts in `socket.data`: type your server with it,
+ * `new Server<ClientEvents, ServerEvents, {}, SessionSocketData<MySession>>(http)`.
+ */
+export interface SessionSocketData<S extends object = SessionData> {
+  /** The session object, as the store returned it. */
+  session: S;
+  /** The identified user, or null for an anonymous session (with `allowAnonymous`). */
+  userId: string | null;
+}
+
 /** A successful authentication. */
 export interface AuthResult<S extends object = SessionData> {
   /** The raw session id: a bearer secret. Keep it server-side, out of logs. */
@@ -128,7 +139,8 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
 
   async function run(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<AuthResult<S>> {
     try {
-      if (!(await originAllowed(req))) {
+      const allowed = checkOriginSafely(req);
+      if (allowed !== true && (allowed === false || !(await allowed))) {
         throw new SessionAuthError(
           "ORIGIN_NOT_ALLOWED",
           `Origin ${JSON.stringify(req.headers.origin)} may not connect (Host: ${JSON.stringify(req.headers.host)}). ` +
@@ -165,16 +177,23 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
     }
   }
 
-  async function originAllowed(req: IncomingMessage): Promise<boolean> {
-    try {
-      return (await checkOrigin(req)) === true;
-    } catch (cause) {
+  // Synchronous for lists and the default policy (the common case costs no promise); a function's
+  // promise is awaited by the caller. Whatever throws or rejects refuses.
+  function checkOriginSafely(req: IncomingMessage): boolean | Promise<boolean> {
+    const fail = (cause: unknown): never => {
       throw new SessionAuthError("ORIGIN_NOT_ALLOWED", "The `origins` function threw; refused.", { cause });
+    };
+    try {
+      const verdict = checkOrigin(req);
+      return typeof verdict === "boolean" ? verdict : Promise.resolve(verdict).then((value) => value === true, fail);
+    } catch (cause) {
+      return fail(cause);
     }
   }
 
   async function lookup(id: string, secretIndex: number): Promise<SessionRecord<S>> {
-    const verified = secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`;
+    // Only the refusals below need this wording.
+    const verified = (): string => (secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`);
     // Made on first read of `signal`: stores that never look at it (in-process ones) cost nothing.
     let controller: AbortController | undefined;
     let reported: unknown;
@@ -190,14 +209,14 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
       record = await new Promise<SessionRecord<S> | null>((resolve, reject) => {
         timer = setTimeout(() => {
           controller?.abort(new Error(`timeout after ${timeout} ms`));
-          reject(new SessionAuthError("STORE_UNAVAILABLE", `Store "${store.name}" did not answer within ${timeout} ms (${verified}).`));
+          reject(new SessionAuthError("STORE_UNAVAILABLE", `Store "${store.name}" did not answer within ${timeout} ms (${verified()}).`));
         }, timeout);
         // A store that throws instead of rejecting lands in the catch below all the same.
         Promise.resolve(store.get(id, options)).then(resolve, reject);
       });
     } catch (cause) {
       if (isSessionAuthError(cause)) throw cause;
-      throw new SessionAuthError("STORE_UNAVAILABLE", `Store "${store.name}" failed: ${describeFailure(cause)} (${verified}).`, { cause });
+      throw new SessionAuthError("STORE_UNAVAILABLE", `Store "${store.name}" failed: ${describeFailure(cause)} (${verified()}).`, { cause });
     } finally {
       clearTimeout(timer);
     }
@@ -205,8 +224,8 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
       throw new SessionAuthError(
         "SESSION_NOT_FOUND",
         reported === undefined
-          ? `No session for this ${verified} in store "${store.name}" (logged out, expired, or written to another store).`
-          : `The session in store "${store.name}" could not be read (${verified}); see \`cause\`.`,
+          ? `No session for this ${verified()} in store "${store.name}" (logged out, expired, or written to another store).`
+          : `The session in store "${store.name}" could not be read (${verified()}); see \`cause\`.`,
         reported === undefined ? undefined : { cause: reported },
       );
     }

@@ -1,8 +1,10 @@
 import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
 
 type Callback<T> = (err?: unknown, value?: T) => void;
-type SessionCallback = (err: unknown, session?: unknown) => void;
-type DoneCallback = (err?: unknown) => void;
+/** The callback express-session's `store.get` takes. */
+export type SessionCallback = (err: unknown, session?: unknown) => void;
+/** The callback express-session's `store.set` and `store.destroy` take. */
+export type DoneCallback = (err?: unknown) => void;
 
 /**
  * The part of an express-session store this adapter uses. Callback-style as express-session defines it;

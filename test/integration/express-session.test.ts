@@ -191,6 +191,18 @@ describe("refusals: the client sees the code and nothing else", () => {
     expectCode(await refusal(realtime.url, { cookie, origin: realtime.url }), "ORIGIN_NOT_ALLOWED");
   });
 
+  it("an origins function may be async; one that throws or rejects refuses", async () => {
+    const asyncYes = await setup({ auth: { origins: async (origin) => origin === "https://app.example.com" } });
+    const cookie = await asyncYes.web.login({ id: 9 });
+    opened.push(await connect(asyncYes.realtime.url, { cookie, origin: "https://app.example.com" }));
+    expectCode(await refusal(asyncYes.realtime.url, { cookie, origin: "https://other.example" }), "ORIGIN_NOT_ALLOWED");
+    for (const origins of [() => { throw new Error("boom"); }, async () => { throw new Error("boom"); }]) {
+      const broken = await setup({ auth: { origins } });
+      expectCode(await refusal(broken.realtime.url, { cookie: await broken.web.login({ id: 9 }) }), "ORIGIN_NOT_ALLOWED");
+      expect(broken.errors[0]!.cause).toBeInstanceOf(Error);
+    }
+  });
+
   it("SESSION_EXPIRED when the store's record has expired", async () => {
     const expiredStore: SessionStore = {
       name: "expired",
