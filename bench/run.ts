@@ -10,7 +10,7 @@
  *
  * All traffic is on 127.0.0.1; every batch, wait and the whole run are bounded in count and time.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import os from "node:os";
@@ -433,7 +433,25 @@ function render(input: RenderInput): string {
   return lines.join("\n");
 }
 
-main().catch((error: unknown) => {
-  console.error(`bench failed: ${(error as Error)?.stack ?? String(error)}`);
-  process.exitCode = 1;
-});
+// The push router has its own benchmark (requests/s against a bare node:http endpoint, fan-out time):
+// run after the connection figures, in its own processes, unless this run was narrowed with --only.
+function runPushBench(): void {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--only") || argv.includes("--help")) return;
+  process.stderr.write("bench: the push router (bench/push.bench.ts)\n");
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const result = spawnSync(process.execPath, ["--import", "tsx", `${here}push.bench.ts`, ...(argv.includes("--quick") ? ["--quick"] : [])], {
+    stdio: ["ignore", "inherit", "inherit"],
+    timeout: 15 * 60_000,
+  });
+  if (result.status !== 0) throw new Error(`bench/push.bench.ts failed (${result.status ?? result.signal})`);
+}
+
+main()
+  .then(() => {
+    if (process.exitCode === undefined || process.exitCode === 0) runPushBench();
+  })
+  .catch((error: unknown) => {
+    console.error(`bench failed: ${(error as Error)?.stack ?? String(error)}`);
+    process.exitCode = 1;
+  });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 
 /** Room-name prefixes. `false` (for both, or for one) joins none. */
 export interface RoomOptions {
@@ -42,8 +42,12 @@ export function resolveRooms(option: RoomOptions | false | undefined): RoomNamin
  * a bearer secret, so rooms, logs and `socket.data` carry this instead.
  */
 export function sessionKey(sessionId: string): string {
-  return createHash("sha256").update(sessionId).digest("hex").slice(0, 32);
+  return sha256Hex(sessionId).slice(0, 32);
 }
+
+// crypto.hash (Node 20.12+, 21.7+) hashes in one call, without a Hash object: this runs once per handshake.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
+const sha256Hex = oneShot !== undefined ? (data: string) => oneShot("sha256", data, "hex") : (data: string) => crypto.createHash("sha256").update(data).digest("hex");
 
 /** The room of every socket of a user: `user:<userId>` by default. */
 export function userRoom(userId: string | number, prefix: string = DEFAULT_ROOMS.user!): string {
