@@ -8,6 +8,7 @@ import { sessionAuth, sessionRoom, type SessionAuthError, type SessionAuthOption
 import { mongoStore, type MongoStoreOptions } from "socket.io-session-auth/mongo";
 import { describeSessionStore } from "socket.io-session-auth/testing";
 import { MONGO_TARGET_EXTERNAL, MONGO_TARGET_LABEL, outageUnsupported, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
+import { eventually } from "../support/eventually.js";
 import { ask, connect, refusal, startRealtime } from "../support/realtime.js";
 import { startWebApp, type WebAppOptions } from "../support/web-app.js";
 
@@ -42,19 +43,6 @@ const sidOf = (cookie: string): string => {
   const value = decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1));
   return value.slice(2, value.lastIndexOf("."));
 };
-
-/** Waits for `check` to hold, polling; fails after `timeout` ms with the last error. */
-async function eventually<T>(check: () => Promise<T>, timeout = 15_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 function readerClient(uri = target.uri(dbName), options: MongoClientOptions = {}): MongoClient {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, ...options });

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom, type SessionAuthError, type SessionAuthOptions, type SessionStore } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { describeSessionStore } from "socket.io-session-auth/testing";
+import { eventually } from "../support/eventually.js";
 import { ask, connect, refusal, startRealtime, type ClientOptions } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { startWebApp } from "../support/web-app.js";
@@ -27,19 +28,6 @@ const sidOf = (cookie: string): string => {
   const value = decodeURIComponent(cookie.split("=")[1]!.split(";")[0]!);
   return value.slice(2, value.lastIndexOf("."));
 };
-
-/** Retries `attempt` until it resolves, for at most `ms` (the clients reconnect with a backoff of their own). */
-async function eventually<T>(attempt: () => Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 describe.skipIf(!available)("redisStore against a real redis-server", () => {
   let redis: RedisServer;
