@@ -405,30 +405,30 @@ function render(input: RenderInput): string {
   for (const transport of settings.transports) {
     const get = (id: string) => cells.get(`${id}/${transport}`);
     const memory = get("memory");
-    if (memory) goals.push(`| issue 2 | sessionAuth + memoryStore ≤ 1.02× bare (${transport}) | ${memory.ratio.toFixed(2)}× | ${mark(memory.ratio <= 1.02)} |`);
+    if (memory) goals.push(`| core | sessionAuth + memoryStore ≤ 1.02× bare (${transport}) | ${memory.ratio.toFixed(2)}× | ${mark(memory.ratio <= 1.02)} |`);
     const plain = get("refuse-plain");
     for (const id of ["badsig", "badsig-engine"]) {
       const bad = get(id);
       const scale = bad && plain ? `; a plain io.use refusal: ${plain.ratio.toFixed(2)}×` : "";
-      if (bad) goals.push(`| issue 2 | ${id === "badsig" ? "bad signature (io.use)" : "bad signature (allowRequest)"} < 1.00× an accepted bare connection (${transport}) | ${bad.ratio.toFixed(2)}×${scale} | ${mark(bad.ratio < 1)} |`);
-      if (bad) goals.push(`| issue 3 | no Redis command for a bad signature: ${id} (${transport}) | ${formatCommands(bad.commands)} | ${mark(Object.keys(bad.commands).length === 0)} |`);
+      if (bad) goals.push(`| core | ${id === "badsig" ? "bad signature (io.use)" : "bad signature (allowRequest)"} < 1.00× an accepted bare connection (${transport}) | ${bad.ratio.toFixed(2)}×${scale} | ${mark(bad.ratio < 1)} |`);
+      if (bad) goals.push(`| redis | no Redis command for a bad signature: ${id} (${transport}) | ${formatCommands(bad.commands)} | ${mark(Object.keys(bad.commands).length === 0)} |`);
     }
     for (const id of ["redis", "redis-engine"]) {
       const cell = get(id);
       if (!cell) continue;
       const exact = Math.abs((cell.commands.get ?? 0) - 1) < 1e-9 && Object.keys(cell.commands).length === 1;
-      goals.push(`| issue 3 | exactly one GET and nothing else: ${id} (${transport}) | ${formatCommands(cell.commands)} | ${mark(exact)} |`);
+      goals.push(`| redis | exactly one GET and nothing else: ${id} (${transport}) | ${formatCommands(cell.commands)} | ${mark(exact)} |`);
     }
     const redisCell = get("redis");
     const hand = get("handwritten");
     if (redisCell && hand) {
       goals.push(
-        `| issue 3 | sessionAuth + redisStore no worse than hand-written (${transport}; noise about ±0.1) | ${redisCell.ratio.toFixed(2)}× vs ${hand.ratio.toFixed(2)}× | ${mark(redisCell.ratio <= hand.ratio + 0.02)} (Δ ${(redisCell.ratio - hand.ratio).toFixed(2)}) |`,
+        `| redis | sessionAuth + redisStore no worse than hand-written (${transport}; noise about ±0.1) | ${redisCell.ratio.toFixed(2)}× vs ${hand.ratio.toFixed(2)}× | ${mark(redisCell.ratio <= hand.ratio + 0.02)} (Δ ${(redisCell.ratio - hand.ratio).toFixed(2)}) |`,
       );
     }
   }
   if (goals.length > 0) {
-    lines.push("### Goals", "", "| issue | goal | measured | verdict |", "|---|---|---|---|", ...goals, "");
+    lines.push("### Goals", "", "| area | goal | measured | verdict |", "|---|---|---|---|", ...goals, "");
   }
   return lines.join("\n");
 }

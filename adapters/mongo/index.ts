@@ -1,5 +1,7 @@
-import type { Document } from "mongodb";
 import { abortable, type SessionData, type SessionRecord, type SessionStore, type StoreGetOptions } from "socket.io-session-auth";
+
+/** A BSON document as the driver hands it over (typed here so that this entry point needs no driver types). */
+type Document = Record<string, unknown>;
 
 /**
  * The options this adapter passes to `findOne`. `signal` is honoured by the mongodb driver 6.13 and later

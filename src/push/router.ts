@@ -10,7 +10,7 @@ import { validateMessage, type ValidatorConfig } from "./validate.js";
 
 export interface PushRouterOptions {
   /** Bearer tokens accepted (several, for rotation); each at least 16 visible ASCII characters. Required. */
-  tokens: string | readonly string[];
+  tokens: string | undefined | readonly (string | undefined)[];
   /** Where the endpoints live (default `"/push"`). */
   path?: string;
   /** Room prefixes, as given to `sessionAuth({ rooms })` (default `user:` and `session:`). Or pass `auth`. */
@@ -162,7 +162,7 @@ function validateOptions(options: PushRouterOptions): Config {
     if (typeof token !== "string" || token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
       // Never echo the token itself: this message may reach a log.
       throw new TypeError(
-        `createPushRouter: \`tokens[${index}]\` must be a string of at least ${MIN_TOKEN_LENGTH} visible ASCII characters (no spaces); got ${typeof token === "string" ? `${token.length} characters` : String(token)}. Generate one with \`openssl rand -hex 32\`.`,
+        `createPushRouter: \`tokens[${index}]\` must be a string of at least ${MIN_TOKEN_LENGTH} visible ASCII characters (no spaces); got ${typeof token === "string" ? `${token.length} characters` : `${String(token)} (is the environment variable set?)`}. Generate one with \`openssl rand -hex 32\`.`,
       );
     }
   });

@@ -42,11 +42,12 @@ const table: SessionTable = new Map([
   ["someone", { json: '{"userId":"1"}', expiresAt: null }],
 ]);
 const signed = (id: string) => signSessionCookie({ value: id, secret: SECRET });
+// A store of the app's own, whose driver refuses connections (the Redis adapter says REDIS_NOT_READY instead).
 const refusing: SessionStore = {
-  name: "redis",
+  name: "sessions",
   get: () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" })),
 };
-const silent: SessionStore = { name: "redis", get: () => new Promise(() => {}) };
+const silent: SessionStore = { name: "sessions", get: () => new Promise(() => {}) };
 
 const scenarios: Scenario[] = [
   { code: "NO_SESSION_COOKIE", store: tableStore(table) },
