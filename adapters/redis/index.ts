@@ -70,16 +70,7 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
   const { client, prefix, serializer, ttl, flavor } = validate(options);
   const probe = client as RedisClientLike & ClientProbe;
 
-  // The client's latest connection error, for the cause of a fail-fast refusal. Listening also means an
-  // outage never reaches the process as an unhandled 'error' event (which node-redis would throw).
-  let lastError: unknown;
-  const onError: Listener = (error) => void (lastError = error);
-  const onReady: Listener = () => void (lastError = undefined);
-  const listening = typeof probe.on === "function";
-  if (listening) {
-    (probe.on as (event: string, listener: Listener) => unknown).call(client, "error", onError);
-    (probe.on as (event: string, listener: Listener) => unknown).call(client, "ready", onReady);
-  }
+  const watch = watchClient(client as object, probe);
   let closed = false;
 
   function unavailable(): Error | undefined {
@@ -96,7 +87,7 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
       return undefined;
     }
     return Object.assign(
-      new Error(`the Redis client is not ready (${state})`, lastError === undefined ? undefined : { cause: lastError }),
+      new Error(`the Redis client is not ready (${state})`, watch.lastError === undefined ? undefined : { cause: watch.lastError }),
       { code: "REDIS_NOT_READY" },
     );
   }
@@ -156,11 +147,7 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      const remove = (typeof probe.off === "function" ? probe.off : probe.removeListener) as ((event: string, listener: Listener) => unknown) | undefined;
-      if (listening && typeof remove === "function") {
-        remove.call(client, "error", onError);
-        remove.call(client, "ready", onReady);
-      }
+      watch.release();
     },
   };
 
@@ -222,10 +209,52 @@ function validate<S extends object>(options: RedisStoreOptions<S>) {
   if (typeof serializer !== "object" || serializer === null || typeof serializer.parse !== "function") {
     throw new TypeError("redisStore: `serializer` must be an object with parse(text) (and stringify(value) for set), like connect-redis's; default JSON.");
   }
-  if (typeof ttl !== "function" && (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0)) {
-    throw new TypeError(`redisStore: \`ttl\` must be a number of seconds above 0 or a function (session) => seconds, as connect-redis's; got ${describe(ttl)}.`);
+  if (typeof ttl !== "function" && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl <= 0)) {
+    throw new TypeError(`redisStore: \`ttl\` must be a whole number of seconds above 0 or a function (session) => seconds, as connect-redis's; got ${describe(ttl)}.`);
   }
   return { client, prefix, serializer, ttl, flavor: flavorOf(client as ClientProbe) };
+}
+
+interface ClientWatch {
+  /** The client's latest connection error, for the cause of a fail-fast refusal. */
+  lastError: unknown;
+  users: number;
+  release(): void;
+}
+
+// One pair of listeners per client, however many stores share it (one per prefix, say): Node warns past
+// ten listeners of an event. Listening also means an outage never reaches the process as an unhandled
+// 'error' event (which node-redis would throw).
+const watches = new WeakMap<object, ClientWatch>();
+
+function watchClient(client: object, probe: ClientProbe): ClientWatch {
+  const existing = watches.get(client);
+  if (existing !== undefined) {
+    existing.users++;
+    return existing;
+  }
+  const on = typeof probe.on === "function" ? (probe.on as (event: string, listener: Listener) => unknown) : undefined;
+  const off = (typeof probe.off === "function" ? probe.off : probe.removeListener) as ((event: string, listener: Listener) => unknown) | undefined;
+  const onError: Listener = (error) => void (watch.lastError = error);
+  const onReady: Listener = () => void (watch.lastError = undefined);
+  const watch: ClientWatch = {
+    lastError: undefined,
+    users: 1,
+    release() {
+      if (--watch.users > 0) return;
+      watches.delete(client);
+      if (on !== undefined && typeof off === "function") {
+        off.call(client, "error", onError);
+        off.call(client, "ready", onReady);
+      }
+    },
+  };
+  if (on !== undefined) {
+    on.call(client, "error", onError);
+    on.call(client, "ready", onReady);
+  }
+  watches.set(client, watch);
+  return watch;
 }
 
 function flavorOf(client: ClientProbe): Flavor {

@@ -85,7 +85,11 @@ export function createPushClient(options: PushClientOptions): PushClient {
       }
       // Full jitter halves the thundering herd when many senders retry against one recovering node.
       const delay = Math.min(BACKOFF_MAX, BACKOFF_BASE * 2 ** attempt) * (0.5 + Math.random() / 2);
-      await sleep(delay, undefined, settings.signal === undefined ? undefined : { signal: settings.signal });
+      try {
+        await sleep(delay, undefined, settings.signal === undefined ? undefined : { signal: settings.signal });
+      } catch (error) {
+        throw settings.signal?.reason ?? error;
+      }
     }
   }
 
@@ -101,6 +105,10 @@ export function createPushClient(options: PushClientOptions): PushClient {
       text = await response.text();
     } catch (cause) {
       if (signal?.aborted) throw signal.reason;
+      // fetch refuses to build the request (a header it cannot send): retrying cannot help.
+      if (cause instanceof TypeError && /header|ByteString/i.test(cause.message)) {
+        throw new PushError("INVALID_MESSAGE", `The request could not be built: ${cause.message}`, { status: 400, cause });
+      }
       if (expiry.aborted) throw new PushError("TIMEOUT", `The push router did not answer within ${limit} ms.`, { status: 0, cause });
       throw new PushError("NETWORK_ERROR", `Could not reach the push router at ${base}: ${networkReason(cause)}.`, { status: 0, cause });
     }
@@ -125,7 +133,9 @@ export function createPushClient(options: PushClientOptions): PushClient {
     send(message, settings = {}) {
       const ack = isObject(message) && isObject(message.ack) ? message.ack : undefined;
       const ackTimeout = ack === undefined ? undefined : (typeof ack.timeout === "number" ? ack.timeout : DEFAULT_ACK_TIMEOUT) + 1000;
-      const key = settings.idempotencyKey ?? (typeof message?.id === "string" ? message.id : randomUUID());
+      // A message with an `id` is de-duplicated by it, and every retry carries the same body: no header
+      // needed (an id may hold characters a header cannot). Without one, one key serves every retry.
+      const key = settings.idempotencyKey ?? (typeof message?.id === "string" ? undefined : randomUUID());
       return call("POST", "", message, { key, signal: settings.signal, timeout: ackTimeout });
     },
     batch(messages, settings = {}) {

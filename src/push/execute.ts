@@ -51,19 +51,20 @@ const NEVER = new Promise<never>(() => {});
  * that do not await still emit in call order.
  */
 export function createExecutor(io: Server, options: ExecutorOptions): Executor {
-  const namespaces = new Map(options.namespaces.map((name) => [name, io.of(name)]));
+  const served = new Set(options.namespaces);
   const cache: IdempotencyCache<Promise<Outcome>> | null = options.idempotency === false ? null : createIdempotencyCache(options.idempotency);
   const running = new Set<Promise<unknown>>();
   // socket.io declares BroadcastOperator (and its constructor) public but exports it as a type only; the
   // class itself is the one behind every `nsp.to()`. Building our own lets the ack path hand it an adapter
   // that counts recipients (see emitWithAck) while socket.io keeps its own completeness and timeout logic.
-  const Operator = namespaces.values().next().value!.to("").constructor as OperatorClass;
+  const Operator = io.to("").constructor as OperatorClass;
 
   function namespace(name: string): Namespace {
-    const nsp = namespaces.get(name);
     // The validator only lets served namespaces through; this is the executor refusing to guess.
-    if (nsp === undefined) throw new PushError("UNKNOWN_NAMESPACE", `namespace ${JSON.stringify(name)} is not served.`, { path: "namespace" });
-    return nsp;
+    if (!served.has(name)) throw new PushError("UNKNOWN_NAMESPACE", `namespace ${JSON.stringify(name)} is not served.`, { path: "namespace" });
+    // Looked up at each operation, not once at start: a child of a dynamic namespace (io.of(/regex/))
+    // exists only once the app made it, with its parent's middleware, and may be cleaned up and made again.
+    return io.of(name);
   }
 
   function operator(scope: Scope, adapter?: Adapter, timeout?: number): Operator {
@@ -205,9 +206,8 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
           try {
             sockets = await nsp.in(op.users.map(([, room]) => room)).fetchSockets();
           } catch (cause) {
-            const error = new PushError("ADAPTER_UNAVAILABLE", "The socket.io adapter could not list the sockets (another node did not answer in time?).", { cause });
-            options.onError(error);
-            throw error;
+            // Reported once, by the HTTP layer's refusal (or the caller of send()).
+            throw new PushError("ADAPTER_UNAVAILABLE", "The socket.io adapter could not list the sockets (another node did not answer in time?).", { cause });
           }
           const byRoom = new Map(op.users.map(([id, room]) => [room, id]));
           // A null prototype: user ids are caller-chosen keys ("__proto__" included).

@@ -123,6 +123,11 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
           refuse(req, res, error);
           return;
         }
+        // close() may have begun while the body was still arriving: nothing goes out after it.
+        if (isClosing()) {
+          refuse(req, res, shuttingDown());
+          return;
+        }
         let outcome: Outcome | Promise<Outcome>;
         try {
           outcome = run(value, key);
@@ -153,6 +158,7 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
       const parsed = (req as { body?: unknown }).body;
       if (parsed === undefined) done(new PushError("BAD_JSON", "The body was consumed before the push router could read it."));
       else if (typeof parsed === "string" || Buffer.isBuffer(parsed)) parseInto(Buffer.from(parsed), done);
+      else if (deeperThan(parsed, MAX_JSON_DEPTH)) done(new PushError("BAD_JSON", `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`));
       else done(null, parsed);
       return;
     }
@@ -300,6 +306,18 @@ export function parseJson(bytes: Uint8Array): unknown {
     // V8's message names the position of the fault: useful, and it quotes nothing beyond a few characters.
     throw new PushError("BAD_JSON", `The body is not JSON: ${error instanceof Error ? error.message.slice(0, 200) : "parse error"}.`);
   }
+}
+
+/** Whether an already parsed value nests objects or arrays deeper than `limit` (walked without recursion). */
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== "object" || current === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** The deepest `[`/`{` nesting outside strings, stopping early past the limit. */

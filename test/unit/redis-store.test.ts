@@ -26,7 +26,8 @@ describe("redisStore options", () => {
     [{ client, prefix: null }, /`prefix` must be a string/],
     [{ client, serializer: {} }, /`serializer` must be an object with parse/],
     [{ client, serializer: null }, /`serializer` must be an object with parse/],
-    [{ client, ttl: 0 }, /`ttl` must be a number of seconds above 0/],
+    [{ client, ttl: 0 }, /`ttl` must be a whole number of seconds above 0/],
+    [{ client, ttl: 1.5 }, /`ttl` must be a whole number/],
     [{ client, ttl: -1 }, /`ttl` must be/],
     [{ client, ttl: Number.POSITIVE_INFINITY }, /`ttl` must be/],
     [{ client, ttl: "1d" }, /`ttl` must be/],
@@ -214,5 +215,21 @@ describe("redisStore client detection", () => {
       ["del", "sess:f"],
     ]);
     expect(redisStore({ client, serializer: { parse: JSON.parse } }).set).toBeUndefined();
+  });
+});
+
+describe("one client shared by many stores", () => {
+  it("gets one pair of listeners, however many stores use it, and loses them when the last closes", async () => {
+    const { Redis: IORedis } = await import("ioredis");
+    const client = new IORedis({ lazyConnect: true });
+    const before = client.listenerCount("error");
+    const stores = Array.from({ length: 12 }, (_, i) => redisStore({ client, prefix: `p${i}:` }));
+    expect(client.listenerCount("error")).toBe(before + 1);
+    expect(client.listenerCount("ready")).toBe(1);
+    for (const store of stores.slice(1)) await store.close!();
+    expect(client.listenerCount("error")).toBe(before + 1);
+    await stores[0]!.close!();
+    expect(client.listenerCount("error")).toBe(before);
+    client.disconnect();
   });
 });
