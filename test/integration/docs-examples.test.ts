@@ -32,3 +32,18 @@ describe("docs/examples/quick-start.ts", async () => {
     expect(readme).toContain(region);
   });
 });
+
+describe("docs/examples/typed-session.ts", () => {
+  it("authenticates a typed session and runs the typed authorize", async () => {
+    const { auth, io, store } = await import("../../docs/examples/typed-session.js");
+    const { signSessionCookie } = await import("socket.io-session-auth/testing");
+    const put = (id: string, value: object) => new Promise<void>((resolve) => store.set(id, value as never, () => resolve()));
+    await put("pro-sid", { cookie: { originalMaxAge: null, expires: null }, account: { id: 7, plan: "pro" } });
+    await put("free-sid", { cookie: { originalMaxAge: null, expires: null }, account: { id: 8, plan: "free" } });
+    const secret = process.env.SESSION_SECRET ?? "dev only";
+    const req = (sid: string) => ({ headers: { cookie: signSessionCookie({ value: sid, secret }) }, url: "/" }) as never;
+    expect((await auth.authenticate(req("pro-sid"))).userId).toBe("7");
+    await expect(auth.authenticate(req("free-sid"))).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await io.close();
+  });
+});
