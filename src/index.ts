@@ -3,7 +3,7 @@ export type { AuthResult, AuthorizeContext, HandshakeInfo, SessionAuth, SessionA
 export { SessionAuthError, isSessionAuthError, SESSION_AUTH_ERROR_CODES } from "./errors.js";
 export type { SessionAuthErrorCode } from "./errors.js";
 export type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
-export { abortable } from "./abort.js";
+export { abortable, describeValue, readSession } from "./adapter-helpers.js";
 export type { SigningScheme, KeygripAlgorithm } from "./cookies.js";
 export type { OriginPolicy } from "./origin.js";
 export { sessionKey, sessionRoom, userRoom } from "./rooms.js";

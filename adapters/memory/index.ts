@@ -1,4 +1,4 @@
-import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
+import { readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
 
 type Callback<T> = (err?: unknown, value?: T) => void;
 /** The callback express-session's `store.get` takes. */
@@ -48,26 +48,13 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
         throw error;
       }
       if (value === null || value === undefined) return null;
-      const session = typeof value === "string" ? parseSession(value, report) : value;
-      if (typeof session !== "object" || session === null || Array.isArray(session)) {
-        if (session !== undefined) report(new TypeError(`the store returned a ${Array.isArray(session) ? "array" : typeof session}, not a session object`));
-        return null;
-      }
-      return { session: session as S, expires: null };
+      const session = await readSession<S>(value, report, { what: "the store's answer" });
+      return session === null ? null : { session, expires: null };
     },
   };
   if (typeof handle.set === "function") store.set = (id, session) => call<void>(handle, "set", [id, session]);
   if (typeof handle.destroy === "function") store.destroy = (id) => call<void>(handle, "destroy", [id]);
   return store;
-}
-
-function parseSession(text: string, report: (cause: unknown) => void): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    report(cause);
-    return undefined;
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { abortable, type SessionData, type SessionRecord, type SessionStore, type StoreGetOptions } from "socket.io-session-auth";
+import { abortable, describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
 
 /** A BSON document as the driver hands it over (typed here so that this entry point needs no driver types). */
 type Document = Record<string, unknown>;
@@ -86,25 +86,6 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
   const { collection, maxTimeMS, transformId, unserialize } = validate(options);
   const storedId = (id: string): unknown => (transformId === undefined ? id : transformId(id));
 
-  async function read(stored: unknown, report: StoreGetOptions["report"]): Promise<S | null> {
-    if (stored === undefined || stored === null) {
-      report(new TypeError("the session document has no `session` field (or it is null)"));
-      return null;
-    }
-    let session: unknown;
-    try {
-      session = unserialize !== undefined ? await unserialize(stored) : typeof stored === "string" ? JSON.parse(stored) : stored;
-    } catch (cause) {
-      report(cause);
-      return null;
-    }
-    if (typeof session !== "object" || session === null || Array.isArray(session)) {
-      report(new TypeError(`the \`session\` field holds ${describe(session)}, not a session object`));
-      return null;
-    }
-    return session as S;
-  }
-
   const store: SessionStore<S> = {
     name: "mongo",
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
@@ -122,10 +103,14 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
       if (expires !== undefined && !(expires instanceof Date)) {
         // connect-mongo always writes a BSON Date; anything else was written by someone else, and its
         // query (`expires: { $gt: new Date() }`) would never match it: refuse it, and say why.
-        report(new TypeError(`the session document's \`expires\` is ${describe(expires)}, not a Date`));
+        report(new TypeError(`the session document's \`expires\` is ${describeValue(expires)}, not a Date`));
         return null;
       }
-      const session = await read(document.session, report);
+      if (document.session === undefined || document.session === null) {
+        report(new TypeError("the session document has no `session` field (or it is null)"));
+        return null;
+      }
+      const session = await readSession<S>(document.session, report, { parse: unserialize, what: "the `session` field" });
       if (session === null) return null;
       return { session, expires: expires ?? null };
     },
@@ -137,14 +122,6 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
     };
   }
   return store;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Date) return "a Date";
-  const type = typeof value;
-  return type === "object" ? "an object" : `a ${type}`;
 }
 
 interface Config<S extends object> {

@@ -1,4 +1,4 @@
-import { abortable, type SessionData, type SessionRecord, type SessionStore, type StoreGetOptions } from "socket.io-session-auth";
+import { abortable, describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
 
 /**
  * What the adapter needs of a Redis client: `get(key)` returning a promise. ioredis `Redis` and `Cluster`,
@@ -113,21 +113,6 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
     return abortable(pending, signal);
   }
 
-  async function read(text: string, report: StoreGetOptions["report"]): Promise<S | null> {
-    let value: unknown;
-    try {
-      value = await serializer.parse(text);
-    } catch (cause) {
-      report(cause);
-      return null;
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      report(new TypeError(`the value under the session key parsed to ${describe(value)}, not a session object`));
-      return null;
-    }
-    return value as S;
-  }
-
   const store: SessionStore<S> = {
     name: "redis",
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
@@ -137,10 +122,10 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
       if (typeof raw === "string") text = raw;
       else if (raw instanceof Uint8Array) text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("utf8");
       else {
-        report(new TypeError(`the client returned ${describe(raw)} for GET, not a string`));
+        report(new TypeError(`the client returned ${describeValue(raw)} for GET, not a string`));
         return null;
       }
-      const session = await read(text, report);
+      const session = await readSession<S>(text, report, { parse: (stored) => serializer.parse(stored as string), what: "the value under the session key" });
       // The key's TTL is the expiry, and Redis already enforced it: no second round trip (PTTL) per handshake.
       return session === null ? null : { session, expires: null };
     },
@@ -204,13 +189,13 @@ function validate<S extends object>(options: RedisStoreOptions<S>) {
     );
   }
   if (typeof prefix !== "string") {
-    throw new TypeError(`redisStore: \`prefix\` must be a string (connect-redis's prefix, default "sess:"); got ${describe(prefix)}.`);
+    throw new TypeError(`redisStore: \`prefix\` must be a string (connect-redis's prefix, default "sess:"); got ${describeValue(prefix)}.`);
   }
   if (typeof serializer !== "object" || serializer === null || typeof serializer.parse !== "function") {
     throw new TypeError("redisStore: `serializer` must be an object with parse(text) (and stringify(value) for set), like connect-redis's; default JSON.");
   }
   if (typeof ttl !== "function" && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl <= 0)) {
-    throw new TypeError(`redisStore: \`ttl\` must be a whole number of seconds above 0 or a function (session) => seconds, as connect-redis's; got ${describe(ttl)}.`);
+    throw new TypeError(`redisStore: \`ttl\` must be a whole number of seconds above 0 or a function (session) => seconds, as connect-redis's; got ${describeValue(ttl)}.`);
   }
   return { client, prefix, serializer, ttl, flavor: flavorOf(client as ClientProbe) };
 }
@@ -267,9 +252,3 @@ function isPromiseLike<T>(value: PromiseLike<T> | T): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
-/** A type description for messages; never the value itself (it could be session data). */
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return `a ${typeof value}`;
-}

@@ -1,0 +1,64 @@
+/**
+ * For adapter authors: settles like `pending`, or rejects with the signal's reason as soon as `signal`
+ * aborts (at once if it already has), so a `get` stops waiting on a driver that has no cancellation of
+ * its own. `pending` stays handled after that, so its late failure is no unhandled rejection.
+ */
+export function abortable<T>(pending: PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    pending.then(undefined, () => {});
+    return Promise.reject(reasonOf(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(reasonOf(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function reasonOf(signal: AbortSignal): unknown {
+  return signal.reason ?? new Error("the lookup was aborted");
+}
+
+/**
+ * For adapter authors: the session a store holds, or `null` after `report(cause)` when it cannot be read.
+ * `stored` is parsed with `parse` when given (a serializer's `parse`, a decryption), else as JSON when it
+ * is a string, else taken as it is (a document, an object the store already parsed). Anything but a plain
+ * object (an array, a number, `null` from `"null"`) is unreadable too. `what` names the stored value in
+ * the report ("the `session` field"), which reaches the server's `onError`.
+ */
+export async function readSession<S extends object>(
+  stored: unknown,
+  report: (cause: unknown) => void,
+  options: { parse?: (stored: unknown) => unknown; what?: string } = {},
+): Promise<S | null> {
+  let value: unknown;
+  try {
+    value = options.parse !== undefined ? await options.parse(stored) : typeof stored === "string" ? JSON.parse(stored) : stored;
+  } catch (cause) {
+    report(cause);
+    return null;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    report(new TypeError(`${options.what ?? "the stored session"} holds ${describeValue(value)}, not a session object`));
+    return null;
+  }
+  return value as S;
+}
+
+/** A type description for messages, never the value itself (it could be session data). */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a Date";
+  const type = typeof value;
+  return type === "object" ? "an object" : `a ${type}`;
+}
