@@ -8,6 +8,7 @@ import {
   type SigningScheme,
 } from "./cookies.js";
 import { isSessionAuthError, SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
+import { rejectUnknownOptions } from "./options.js";
 import { createOriginCheck, type OriginPolicy } from "./origin.js";
 import { resolveRooms, sessionKey, type RoomNaming, type RoomOptions } from "./rooms.js";
 import type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
@@ -473,12 +474,7 @@ function validate<S extends object>(options: SessionAuthOptions<S>): Config<S> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("sessionAuth: pass an options object, e.g. sessionAuth({ store, secret }).");
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      const hint = key === "secrets" || key === "keys" ? " (did you mean `secret`?)" : key === "cookieName" || key === "key" ? " (did you mean `name`?)" : "";
-      throw new TypeError(`sessionAuth: unknown option \`${key}\`${hint}.`);
-    }
-  }
+  rejectUnknownOptions("sessionAuth", options, KNOWN_OPTIONS, { hints: { secrets: "secret", keys: "secret", cookieName: "name", key: "name" } });
   const {
     store,
     secret,

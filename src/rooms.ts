@@ -16,24 +16,25 @@ export interface RoomNaming {
 
 export const DEFAULT_ROOMS: RoomNaming = Object.freeze({ user: "user:", session: "session:" });
 
-export function resolveRooms(option: RoomOptions | false | undefined): RoomNaming {
+/** Checks and completes a `rooms` option; `owner` names the function in the TypeError (`sessionAuth`). */
+export function resolveRooms(option: RoomOptions | false | undefined, owner = "sessionAuth"): RoomNaming {
   if (option === false) return { user: null, session: null };
   if (option === undefined) return DEFAULT_ROOMS;
   if (typeof option !== "object" || option === null) {
-    throw new TypeError('sessionAuth: `rooms` must be false or { user?: string | false, session?: string | false }.');
+    throw new TypeError(`${owner}: \`rooms\` must be false or { user?: string | false, session?: string | false }.`);
   }
   const pick = (key: "user" | "session"): string | null => {
     const value = option[key];
     if (value === undefined) return DEFAULT_ROOMS[key];
     if (value === false) return null;
-    if (typeof value !== "string") throw new TypeError(`sessionAuth: \`rooms.${key}\` must be a string prefix or false.`);
+    if (typeof value !== "string") throw new TypeError(`${owner}: \`rooms.${key}\` must be a string prefix or false.`);
     return value;
   };
   const naming = { user: pick("user"), session: pick("session") };
   // An empty prefix would put a user in the room of a socket id or a session key that happens to equal
   // their id; equal prefixes would mix users and sessions.
-  if (naming.user === "" || naming.session === "") throw new TypeError("sessionAuth: `rooms` prefixes must not be empty (use false to join none).");
-  if (naming.user !== null && naming.user === naming.session) throw new TypeError("sessionAuth: `rooms.user` and `rooms.session` must differ.");
+  if (naming.user === "" || naming.session === "") throw new TypeError(`${owner}: \`rooms\` prefixes must not be empty (use false to join none).`);
+  if (naming.user !== null && naming.user === naming.session) throw new TypeError(`${owner}: \`rooms.user\` and \`rooms.session\` must differ.`);
   return naming;
 }
 

@@ -13,6 +13,7 @@ import type {
   PushRoomsRequest,
 } from "./types.js";
 import { DEFAULT_ACK_TIMEOUT } from "./validate.js";
+import { rejectUnknownOptions } from "../options.js";
 
 export interface PushClientOptions {
   /** The router's base URL: `http://realtime:3000/push` (its `path` included). */
@@ -184,9 +185,7 @@ function validateOptions(options: PushClientOptions): { base: string; token: str
   if (typeof options !== "object" || options === null) {
     throw new TypeError('createPushClient: pass an options object, e.g. createPushClient({ url: "http://realtime:3000/push", token }).');
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`createPushClient: unknown option \`${key}\`.`);
-  }
+  rejectUnknownOptions("createPushClient", options, KNOWN_OPTIONS);
   const { url, token, timeout = DEFAULT_TIMEOUT, retries = DEFAULT_RETRIES, fetch: fetcher = globalThis.fetch } = options;
   let parsed: URL;
   try {

@@ -1,6 +1,7 @@
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Server } from "socket.io";
+import { rejectUnknownOptions } from "../options.js";
 import { resolveRooms, type RoomNaming, type RoomOptions } from "../rooms.js";
 import { PushError } from "./errors.js";
 import { createExecutor } from "./execute.js";
@@ -50,6 +51,7 @@ export interface PushRouter {
 const KNOWN_OPTIONS = new Set([
   "tokens", "path", "rooms", "auth", "namespaces", "maxBodyBytes", "readTimeout", "maxTargets", "maxBatch", "idempotency", "onError",
 ]);
+const IDEMPOTENCY_OPTIONS = new Set(["ttl", "maxKeys"]);
 const MIN_TOKEN_LENGTH = 16;
 const DEFAULTS = {
   path: "/push",
@@ -146,12 +148,7 @@ function validateOptions(options: PushRouterOptions): Config {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("createPushRouter: pass an options object, e.g. createPushRouter(io, { tokens: [process.env.PUSH_TOKEN] }).");
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      const hint = key === "token" ? " (did you mean `tokens`?)" : key === "maxBody" || key === "limit" ? " (did you mean `maxBodyBytes`?)" : "";
-      throw new TypeError(`createPushRouter: unknown option \`${key}\`${hint}.`);
-    }
-  }
+  rejectUnknownOptions("createPushRouter", options, KNOWN_OPTIONS, { hints: { token: "tokens", maxBody: "maxBodyBytes", limit: "maxBodyBytes" } });
   const { tokens, path = DEFAULTS.path, rooms, auth, namespaces = ["/"], idempotency, onError = () => {} } = options;
 
   const list: readonly unknown[] = typeof tokens === "string" ? [tokens] : Array.isArray(tokens) ? tokens : [];
@@ -181,11 +178,7 @@ function validateOptions(options: PushRouterOptions): Config {
     }
     naming = { user: given.user!, session: given.session! };
   } else {
-    try {
-      naming = resolveRooms(rooms);
-    } catch (error) {
-      throw new TypeError((error as Error).message.replace(/^sessionAuth:/, "createPushRouter:"));
-    }
+    naming = resolveRooms(rooms, "createPushRouter");
   }
 
   if (!Array.isArray(namespaces) || namespaces.length === 0 || namespaces.some((name) => typeof name !== "string" || !name.startsWith("/"))) {
@@ -198,9 +191,7 @@ function validateOptions(options: PushRouterOptions): Config {
   else if (typeof idempotency !== "object" || idempotency === null) {
     throw new TypeError("createPushRouter: `idempotency` must be false or { ttl?: milliseconds, maxKeys?: number }.");
   } else {
-    for (const key of Object.keys(idempotency)) {
-      if (key !== "ttl" && key !== "maxKeys") throw new TypeError(`createPushRouter: unknown option \`idempotency.${key}\`.`);
-    }
+    rejectUnknownOptions("createPushRouter", idempotency, IDEMPOTENCY_OPTIONS, { path: "idempotency." });
     remembered = {
       ttl: count("idempotency.ttl", idempotency.ttl, DEFAULTS.ttl, 1, 24 * 3_600_000),
       maxKeys: count("idempotency.maxKeys", idempotency.maxKeys, DEFAULTS.maxKeys, 1, 10_000_000),
