@@ -4,8 +4,8 @@ import { Server } from "socket.io";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom, type SessionAuthError, type SessionAuthOptions, type SessionStore } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { ask, connect, refusal, startRealtime, type Realtime } from "../support/realtime.js";
-import { startWebApp } from "../support/web-app.js";
+import { ask, connect, refusal, serveWhoami, startRealtime, type Realtime } from "../support/realtime.js";
+import { startWebApp, sessionIdOf } from "../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const opened: Array<{ close(): unknown }> = [];
@@ -41,11 +41,7 @@ async function setup(options: {
   const realtime: Realtime = await startRealtime(
     (io) => {
       io.use(auth);
-      io.on("connection", (socket) => {
-        socket.on("whoami", (ack: (value: unknown) => void) =>
-          ack({ userId: socket.data.userId, user: socket.data.session.user, rooms: [...socket.rooms].filter((r) => r !== socket.id), data: Object.keys(socket.data) }),
-        );
-      });
+      serveWhoami(io, (socket) => ({ data: Object.keys(socket.data) }));
     },
     { ...(options.engine ? { allowRequest: auth.allowRequest } : {}), ...options.io },
   );
@@ -66,7 +62,7 @@ describe.each([4, 5] as const)("express %i + express-session + MemoryStore", (ex
       const me = await ask<{ userId: string; user: unknown; rooms: string[]; data: string[] }>(socket, "whoami");
       expect(me.userId).toBe("42");
       expect(me.user).toEqual({ id: 42, name: "alice" });
-      const sid = decodeURIComponent(cookie.split("=")[1]!).slice(2).split(".")[0]!;
+      const sid = sessionIdOf(cookie);
       expect(me.rooms.sort()).toEqual(["user:42", sessionRoom(sid)].sort());
       expect(me.data.sort()).toEqual(["session", "userId"]);
       expect(JSON.stringify(me)).not.toContain(sid);

@@ -9,8 +9,8 @@ import { mongoStore, type MongoStoreOptions } from "socket.io-session-auth/mongo
 import { describeSessionStore } from "socket.io-session-auth/testing";
 import { MONGO_TARGET_EXTERNAL, MONGO_TARGET_LABEL, outageUnsupported, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
 import { eventually } from "../support/eventually.js";
-import { ask, connect, refusal, startRealtime } from "../support/realtime.js";
-import { startWebApp, type WebAppOptions } from "../support/web-app.js";
+import { ask, connect, refusal, serveWhoami, startRealtime } from "../support/realtime.js";
+import { startWebApp, type WebAppOptions, sessionIdOf } from "../support/web-app.js";
 
 // Real express-session + real connect-mongo write sessions through the real mongodb driver; a separate
 // socket.io server reads them with mongoStore over its own MongoClient. The server is the in-process
@@ -38,11 +38,6 @@ afterAll(async () => {
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-const sidOf = (cookie: string): string => {
-  const value = decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1));
-  return value.slice(2, value.lastIndexOf("."));
-};
 
 function readerClient(uri = target.uri(dbName), options: MongoClientOptions = {}): MongoClient {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, ...options });
@@ -80,11 +75,7 @@ async function setup(options: Setup = {}) {
   const auth = sessionAuth<Session>({ store, secret: SECRET, onError: (error) => errors.push(error), ...options.auth });
   const realtime = await startRealtime((io) => {
     io.use(auth);
-    io.on("connection", (socket) => {
-      socket.on("whoami", (ack: (value: unknown) => void) =>
-        ack({ userId: socket.data.userId, user: socket.data.session.user, rooms: [...socket.rooms].filter((room) => room !== socket.id) }),
-      );
-    });
+    serveWhoami(io);
   });
   closers.push(() => realtime.close());
   const collection = admin.db(dbName).collection<{ _id: string; session?: unknown; expires?: unknown }>(collectionName);
@@ -109,7 +100,7 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
     it("connects a logged-in user with the session, the user id and the rooms", async () => {
       const { cookieOf, realtime, collection, errors } = await setup({ stringify });
       const cookie = await cookieOf({ id: 42, name: "alice" });
-      const sid = sidOf(cookie);
+      const sid = sessionIdOf(cookie);
       const document = await collection.findOne({ _id: sid });
       expect(typeof document?.session).toBe(stringify ? "string" : "object");
       expect(document?.expires).toBeInstanceOf(Date);
@@ -135,7 +126,7 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
     it("refuses an expired session with SESSION_EXPIRED, which connect-mongo itself no longer returns", async () => {
       const { cookieOf, realtime, collection, sessions, errors } = await setup({ stringify, web: { maxAge: 1000 } });
       const cookie = await cookieOf({ id: 8 });
-      const sid = sidOf(cookie);
+      const sid = sessionIdOf(cookie);
       const { expires } = (await collection.findOne({ _id: sid }))! as { expires: Date };
       await eventually(async () => expect(Date.now()).toBeGreaterThan(expires.getTime()), 5000);
 
@@ -150,11 +141,11 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
     it("refuses a session it cannot read with SESSION_NOT_FOUND, and hands the cause to onError", async () => {
       const { cookieOf, realtime, collection, errors } = await setup({ stringify });
       const cookie = await cookieOf({ id: 9 });
-      await collection.updateOne({ _id: sidOf(cookie) }, { $set: { session: stringify ? '{"user":{"id":9' : ["not", "a", "session"] } });
+      await collection.updateOne({ _id: sessionIdOf(cookie) }, { $set: { session: stringify ? '{"user":{"id":9' : ["not", "a", "session"] } });
       expectRefusal(await refusal(realtime.url, { cookie }), "SESSION_NOT_FOUND");
       expect(errors[0]!.message).toContain("could not be read");
       expect(errors[0]!.cause).toBeInstanceOf(stringify ? SyntaxError : TypeError);
-      expect(errors[0]!.message).not.toContain(sidOf(cookie));
+      expect(errors[0]!.message).not.toContain(sessionIdOf(cookie));
     });
   });
 
@@ -163,7 +154,7 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       const { cookieOf, web, store, collection } = await setup({ web: { rolling: true } });
       const loggedIn = Date.now();
       const cookie = await cookieOf({ id: 10 });
-      const sid = sidOf(cookie);
+      const sid = sessionIdOf(cookie);
       const before = (await collection.findOne({ _id: sid }))!;
       await eventually(async () => expect(Date.now()).toBeGreaterThan(loggedIn + 5), 5000);
       // An unchanged session under `rolling`: express-session calls store.touch, not store.set.
@@ -180,18 +171,18 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
     it("refuses a session whose top-level `expires` passed, whatever its cookie.expires says", async () => {
       const { cookieOf, realtime, collection } = await setup();
       const cookie = await cookieOf({ id: 11 });
-      await collection.updateOne({ _id: sidOf(cookie) }, { $set: { expires: new Date(Date.now() - 1000) } });
+      await collection.updateOne({ _id: sessionIdOf(cookie) }, { $set: { expires: new Date(Date.now() - 1000) } });
       expectRefusal(await refusal(realtime.url, { cookie }), "SESSION_EXPIRED");
     });
 
     it("accepts a document without `expires` (live), and refuses one whose `expires` is not a date", async () => {
       const { cookieOf, realtime, collection, errors } = await setup();
       const cookie = await cookieOf({ id: 12 });
-      await collection.updateOne({ _id: sidOf(cookie) }, { $unset: { expires: "" } });
+      await collection.updateOne({ _id: sessionIdOf(cookie) }, { $unset: { expires: "" } });
       const socket = await connected(realtime.url, cookie);
       expect((await ask<{ userId: string }>(socket, "whoami")).userId).toBe("12");
 
-      await collection.updateOne({ _id: sidOf(cookie) }, { $set: { expires: "2999-01-01T00:00:00.000Z" } });
+      await collection.updateOne({ _id: sessionIdOf(cookie) }, { $set: { expires: "2999-01-01T00:00:00.000Z" } });
       expectRefusal(await refusal(realtime.url, { cookie }), "SESSION_NOT_FOUND");
       expect(String(errors[0]!.cause)).toContain("`expires` is a string, not a Date");
     });
@@ -210,7 +201,7 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       expect(finds).toHaveLength(1);
       expect(finds[0]!.command).toMatchObject({
         find: expect.stringMatching(/^sessions_/),
-        filter: { _id: sidOf(cookie) },
+        filter: { _id: sessionIdOf(cookie) },
         projection: { _id: 0, session: 1, expires: 1 },
         limit: 1,
         singleBatch: true,
@@ -227,7 +218,7 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       closers.push(() => web.close());
       const store = mongoStore({ db: reader.db(dbName), maxTimeMS: 750 });
       const cookie = await web.login({ id: 14 });
-      const record = await store.get(sidOf(cookie), { signal: new AbortController().signal, report: () => {} });
+      const record = await store.get(sessionIdOf(cookie), { signal: new AbortController().signal, report: () => {} });
       expect(record!.session.user).toEqual({ id: 14 });
       expect(sent[0]).toMatchObject({ find: "sessions", maxTimeMS: 750 });
       const indexes = await admin.db(dbName).collection("sessions").indexes();
@@ -240,11 +231,11 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       const transformId = (sid: string) => `app1:${sid}`;
       const withIt = await setup({ connectMongo: { transformId }, store: { transformId } });
       const cookie = await withIt.cookieOf({ id: 15 });
-      expect(await withIt.collection.findOne({ _id: transformId(sidOf(cookie)) })).not.toBeNull();
+      expect(await withIt.collection.findOne({ _id: transformId(sessionIdOf(cookie)) })).not.toBeNull();
       expect((await ask<{ userId: string }>(await connected(withIt.realtime.url, cookie), "whoami")).userId).toBe("15");
 
       const without = mongoStore({ db: withIt.reader.db(dbName), collectionName: withIt.collection.collectionName });
-      await expect(without.get(sidOf(cookie), { signal: new AbortController().signal, report: () => {} })).resolves.toBeNull();
+      await expect(without.get(sessionIdOf(cookie), { signal: new AbortController().signal, report: () => {} })).resolves.toBeNull();
     });
 
     it("cryptoAdapter: `unserialize` decrypts; without it the session is unreadable (SESSION_NOT_FOUND with the cause)", async () => {
@@ -254,7 +245,7 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
         store: { unserialize: async (stored) => JSON.parse(await crypto.decrypt(stored as string)) as Session },
       });
       const cookie = await decrypting.cookieOf({ id: 16 });
-      const stored = (await decrypting.collection.findOne({ _id: sidOf(cookie) }))!.session as string;
+      const stored = (await decrypting.collection.findOne({ _id: sessionIdOf(cookie) }))!.session as string;
       expect(stored).not.toContain("user"); // it is encrypted
       expect(() => JSON.parse(stored)).toThrow(SyntaxError);
       expect((await ask<{ userId: string }>(await connected(decrypting.realtime.url, cookie), "whoami")).userId).toBe("16");
@@ -336,7 +327,7 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       async () => {
         const server = target.server!;
         const { cookieOf, store } = await setup();
-        const sid = sidOf(await cookieOf({ id: 19 }));
+        const sid = sessionIdOf(await cookieOf({ id: 19 }));
         const release = server.stall("find");
         closers.push(release);
         const controller = new AbortController();

@@ -8,7 +8,7 @@ import { createWorkerPush } from "../../docs/examples/push-emitter.js";
 import { startNode } from "../../docs/examples/push-node.js";
 import { connect } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp, type WebApp } from "../support/web-app.js";
+import { startWebApp, type WebApp, sessionIdOf } from "../support/web-app.js";
 
 // Two socket.io nodes joined by @socket.io/redis-adapter over a real redis-server; the push router is
 // reached on node A, the users are connected to node B (and A). Both nodes are built by the docs example.
@@ -118,7 +118,7 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
 
   it("a process without socket.io pushes fire-and-forget through @socket.io/redis-emitter", async () => {
     const frank = await user("frank", a, b);
-    const sid = decodeURIComponent(frank.cookie.split("=")[1]!).slice(2).split(".")[0]!;
+    const sid = sessionIdOf(frank.cookie);
     const worker = createWorkerPush(redis.url);
     try {
       const both = frank.sockets.map((socket) => next(socket, "report:ready"));

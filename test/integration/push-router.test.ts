@@ -9,7 +9,7 @@ import { sessionAuth, sessionRoom } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushClient, createPushRouter, PushError, type PushRouterOptions } from "socket.io-session-auth/push";
 import { connect, startRealtime } from "../support/realtime.js";
-import { startWebApp } from "../support/web-app.js";
+import { startWebApp, sessionIdOf } from "../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const TOKEN = "push-token-0123456789abcdef";
@@ -80,7 +80,7 @@ async function setup(options: Partial<PushRouterOptions> = {}) {
       opened.push(socket);
       sockets.push(socket);
     }
-    const sid = decodeURIComponent(cookie.split("=")[1]!).slice(2).split(".")[0]!;
+    const sid = sessionIdOf(cookie);
     return { cookie, sid, sockets, boxes: sockets.map((socket) => inbox(socket, options.event)) };
   };
   return { web, auth, realtime, push, base, user };

@@ -9,9 +9,9 @@ import { sessionAuth, sessionRoom, type SessionAuthError, type SessionAuthOption
 import { redisStore } from "socket.io-session-auth/redis";
 import { describeSessionStore } from "socket.io-session-auth/testing";
 import { eventually } from "../support/eventually.js";
-import { ask, connect, refusal, startRealtime, type ClientOptions } from "../support/realtime.js";
+import { ask, connect, refusal, serveWhoami, startRealtime, type ClientOptions } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp } from "../support/web-app.js";
+import { startWebApp, sessionIdOf } from "../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const available = redisServerAvailable();
@@ -23,11 +23,6 @@ const TRANSPORTS = [
   ["websocket only", { transports: ["websocket"] }],
   ["polling, then upgrade", { transports: ["polling", "websocket"] }],
 ] satisfies Array<[string, ClientOptions]>;
-
-const sidOf = (cookie: string): string => {
-  const value = decodeURIComponent(cookie.split("=")[1]!.split(";")[0]!);
-  return value.slice(2, value.lastIndexOf("."));
-};
 
 describe.skipIf(!available)("redisStore against a real redis-server", () => {
   let redis: RedisServer;
@@ -69,11 +64,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     const auth = sessionAuth({ store, secret: SECRET, onError: (error) => errors.push(error), ...options });
     const server = await startRealtime((io) => {
       io.use(auth);
-      io.on("connection", (socket) => {
-        socket.on("whoami", (ack: (value: unknown) => void) =>
-          ack({ userId: socket.data.userId, user: socket.data.session.user, rooms: [...socket.rooms].filter((r) => r !== socket.id) }),
-        );
-      });
+      serveWhoami(io);
     });
     perTest.push(() => server.close());
     return { url: server.url, errors };
@@ -113,7 +104,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
       const socket = await connect(url, { cookie, ...transport });
       perTest.push(() => socket.close());
       const me = await ask<{ userId: string; user: unknown; rooms: string[] }>(socket, "whoami");
-      expect(me).toEqual({ userId: "42", user: { id: 42, name: "alice" }, rooms: expect.arrayContaining(["user:42", sessionRoom(sidOf(cookie))]) });
+      expect(me).toEqual({ userId: "42", user: { id: 42, name: "alice" }, rooms: expect.arrayContaining(["user:42", sessionRoom(sessionIdOf(cookie))]) });
       expect(await commandCounts()).toEqual({ get: 1 });
       expect(errors).toEqual([]);
     });
@@ -126,7 +117,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
       await web.logout(cookie);
       expect(await refusal(url, { cookie })).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
       expect(errors.map((e) => e.code)).toEqual(["SESSION_NOT_FOUND"]);
-      expect(errors[0]!.message).not.toContain(sidOf(cookie));
+      expect(errors[0]!.message).not.toContain(sessionIdOf(cookie));
     });
   });
 
@@ -144,7 +135,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     const web = await webApp({ prefix: "app1:sess:" });
     const client = await reader("ioredis");
     const cookie = await web.login({ id: 3 });
-    expect(await admin.exists(`app1:sess:${sidOf(cookie)}`)).toBe(1);
+    expect(await admin.exists(`app1:sess:${sessionIdOf(cookie)}`)).toBe(1);
     const right = await realtime(redisStore({ client, prefix: "app1:sess:" }));
     const socket = await connect(right.url, { cookie });
     perTest.push(() => socket.close());
@@ -159,7 +150,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     const web = await webApp({ maxAge: 1200 });
     const { url } = await realtime(redisStore({ client: await reader("ioredis") }));
     const cookie = await web.login({ id: 5 });
-    const key = `sess:${sidOf(cookie)}`;
+    const key = `sess:${sessionIdOf(cookie)}`;
     const stored = new Date((JSON.parse((await admin.get(key))!) as { cookie: { expires: string } }).cookie.expires).getTime();
     await new Promise((resolve) => setTimeout(resolve, 500));
     await fetch(`${web.url}/touch`, { headers: { cookie } }).then((res) => res.arrayBuffer()); // express-session touches: EXPIRE
@@ -182,12 +173,12 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     const web = await webApp();
     const { url, errors } = await realtime(redisStore({ client: await reader("ioredis") }));
     const cookie = await web.login({ id: 9 });
-    await admin.set(`sess:${sidOf(cookie)}`, value, "KEEPTTL");
+    await admin.set(`sess:${sessionIdOf(cookie)}`, value, "KEEPTTL");
     expect(await refusal(url, { cookie })).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
     expect(errors).toHaveLength(1);
     expect(errors[0]!.code).toBe("SESSION_NOT_FOUND");
     expect(errors[0]!.cause).toBeInstanceOf(kind);
-    expect(errors[0]!.message).not.toContain(sidOf(cookie));
+    expect(errors[0]!.message).not.toContain(sessionIdOf(cookie));
   });
 
   it("set writes what connect-redis writes: the same bytes and the same TTL", async () => {

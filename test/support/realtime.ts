@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Server, type ServerOptions } from "socket.io";
+import { Server, type ServerOptions, type Socket } from "socket.io";
 import { io as ioClient, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from "socket.io-client";
 
 export interface Realtime {
@@ -73,4 +73,26 @@ export async function refusal(url: string, options: ClientOptions = {}): Promise
 /** Emits and waits for the acknowledgement. */
 export function ask<T>(socket: ClientSocket, event: string, ...args: unknown[]): Promise<T> {
   return socket.timeout(5000).emitWithAck(event, ...args) as Promise<T>;
+}
+
+/** What `serveWhoami` answers: the socket as the server sees it after authentication. */
+export interface WhoAmI {
+  userId: string | null;
+  user: unknown;
+  /** The rooms joined, but the socket's own. */
+  rooms: string[];
+}
+
+/** Answers a client's `whoami` (an acknowledgement) with {@link WhoAmI}, plus whatever `extra` adds. */
+export function serveWhoami(io: Server, extra: (socket: Socket) => Record<string, unknown> = () => ({})): void {
+  io.on("connection", (socket) => {
+    socket.on("whoami", (ack: (value: unknown) => void) =>
+      ack({
+        userId: socket.data.userId,
+        user: socket.data.session.user,
+        rooms: [...socket.rooms].filter((room) => room !== socket.id),
+        ...extra(socket),
+      }),
+    );
+  });
 }

@@ -84,3 +84,9 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
     },
   };
 }
+
+/** The session id inside an express-session Cookie header (`connect.sid=s%3A<id>.<mac>`): what the store keys on. */
+export function sessionIdOf(cookie: string): string {
+  const value = decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1).split(";")[0]!);
+  return value.slice(2, value.lastIndexOf("."));
+}
