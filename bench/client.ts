@@ -4,7 +4,7 @@
  * not part of the measured batch).
  */
 import { io as ioClient, type Socket } from "socket.io-client";
-import type { ClientRequest, OpenResult, Reply, Transport } from "./protocol.js";
+import { serveRunner, type ClientRequest, type OpenResult, type Transport } from "./protocol.js";
 
 const open: Socket[] = [];
 
@@ -80,10 +80,4 @@ async function handle(message: ClientRequest): Promise<unknown> {
   }
 }
 
-process.on("message", (raw: { id: number; request: ClientRequest }) => {
-  handle(raw.request).then(
-    (value) => process.send!({ id: raw.id, ok: true, value } satisfies Reply),
-    (error: unknown) => process.send!({ id: raw.id, ok: false, error: String((error as Error)?.stack ?? error) } satisfies Reply),
-  );
-});
-process.on("disconnect", () => process.exit(0));
+serveRunner<ClientRequest>(handle);

@@ -48,3 +48,17 @@ export interface Mark {
   user: number;
   system: number;
 }
+
+/**
+ * The child side of the runner's channel: answers each request with `handle`'s result (or its error), and
+ * exits when the runner goes away, so a child never outlives it.
+ */
+export function serveRunner<R>(handle: (request: R) => Promise<unknown>): void {
+  process.on("message", (raw: { id: number; request: R }) => {
+    handle(raw.request).then(
+      (value) => process.send!({ id: raw.id, ok: true, value } satisfies Reply),
+      (error: unknown) => process.send!({ id: raw.id, ok: false, error: String((error as Error)?.stack ?? error) } satisfies Reply),
+    );
+  });
+  process.on("disconnect", () => process.exit(0));
+}

@@ -17,7 +17,7 @@ import { Server, type ServerOptions } from "socket.io";
 import { sessionAuth } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { redisStore } from "socket.io-session-auth/redis";
-import type { Mark, Reply, ServerRequest, VariantInfo } from "./protocol.js";
+import { serveRunner, type Mark, type ServerRequest, type VariantInfo } from "./protocol.js";
 
 const SECRET = "bench secret";
 const USER = { id: 42, name: "alice" };
@@ -260,11 +260,4 @@ async function handle(message: ServerRequest): Promise<unknown> {
   }
 }
 
-process.on("message", (raw: { id: number; request: ServerRequest }) => {
-  handle(raw.request).then(
-    (value) => process.send!({ id: raw.id, ok: true, value } satisfies Reply),
-    (error: unknown) => process.send!({ id: raw.id, ok: false, error: String((error as Error)?.stack ?? error) } satisfies Reply),
-  );
-});
-// Never outlive the runner.
-process.on("disconnect", () => process.exit(0));
+serveRunner<ServerRequest>(handle);
