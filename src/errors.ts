@@ -11,7 +11,8 @@
  * | `UNAUTHENTICATED` | 401 | the session has no user and `allowAnonymous` is off |
  * | `FORBIDDEN` | 403 | `authorize` said no |
  * | `ORIGIN_NOT_ALLOWED` | 403 | the Origin policy said no |
- * | `STORE_UNAVAILABLE` | 503 | the store failed or did not answer in time (retryable) |
+ * | `STORE_UNAVAILABLE` | 503 | the store failed or did not answer in time (retryable, unless the failure is a misconfiguration) |
+ * | `SESSION_CONFLICT` | 409 | `auth.update()` only: the session kept changing under the write (retryable) |
  */
 export type SessionAuthErrorCode =
   | "NO_SESSION_COOKIE"
@@ -22,7 +23,8 @@ export type SessionAuthErrorCode =
   | "UNAUTHENTICATED"
   | "FORBIDDEN"
   | "ORIGIN_NOT_ALLOWED"
-  | "STORE_UNAVAILABLE";
+  | "STORE_UNAVAILABLE"
+  | "SESSION_CONFLICT";
 
 const STATUS: Readonly<Record<SessionAuthErrorCode, number>> = {
   NO_SESSION_COOKIE: 401,
@@ -34,6 +36,7 @@ const STATUS: Readonly<Record<SessionAuthErrorCode, number>> = {
   FORBIDDEN: 403,
   ORIGIN_NOT_ALLOWED: 403,
   STORE_UNAVAILABLE: 503,
+  SESSION_CONFLICT: 409,
 };
 
 /** Every code, in a stable order (handy for docs and exhaustive tests). */
@@ -48,15 +51,19 @@ export const SESSION_AUTH_ERROR_CODES = Object.freeze(Object.keys(STATUS)) as re
 export class SessionAuthError extends Error {
   override readonly name = "SessionAuthError";
   readonly code: SessionAuthErrorCode;
-  /** True only for `STORE_UNAVAILABLE`: the same handshake may succeed a moment later. */
+  /**
+   * True for `STORE_UNAVAILABLE` (an outage: the same handshake may succeed a moment later) and
+   * `SESSION_CONFLICT`; false for everything else, and for a store failure that is a programming or
+   * configuration mistake (a `TypeError` from the driver), which no retry fixes.
+   */
   readonly retryable: boolean;
   /** The HTTP status that fits (401, 400, 403 or 503). */
   readonly status: number;
 
-  constructor(code: SessionAuthErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: SessionAuthErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.retryable = code === "STORE_UNAVAILABLE";
+    this.retryable = options?.retryable ?? (code === "STORE_UNAVAILABLE" || code === "SESSION_CONFLICT");
     this.status = STATUS[code];
   }
 }

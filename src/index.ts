@@ -2,7 +2,7 @@ export { sessionAuth, defaultIdentify } from "./auth.js";
 export type { AuthResult, AuthorizeContext, HandshakeInfo, SessionAuth, SessionAuthOptions, SessionSocketData } from "./auth.js";
 export { SessionAuthError, isSessionAuthError, SESSION_AUTH_ERROR_CODES } from "./errors.js";
 export type { SessionAuthErrorCode } from "./errors.js";
-export type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
+export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
 export { abortable, describeValue, readSession } from "./adapter-helpers.js";
 export type { SigningScheme, KeygripAlgorithm } from "./cookies.js";
 export type { OriginPolicy } from "./origin.js";

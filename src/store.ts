@@ -23,6 +23,19 @@ export interface SessionRecord<S extends object = SessionData> {
    * knows of no expiry, or enforces it itself. The core refuses a record whose `expires` has passed.
    */
   expires?: Date | null;
+  /**
+   * The version of the stored session this record was read from, for {@link SessionStore.compareAndSet}:
+   * opaque to the core, which hands it back unchanged (the stored JSON text for Redis, the `session`
+   * field for connect-mongo, the serialized session for in-process stores). Absent when the store has
+   * no `compareAndSet`.
+   */
+  revision?: unknown;
+}
+
+/** Passed to every {@link SessionStore.compareAndSet} call. */
+export interface CompareAndSetOptions {
+  /** Aborted when the core's `timeout` passes; the write is then reported `STORE_UNAVAILABLE`. */
+  signal: AbortSignal;
 }
 
 /** Passed to every {@link SessionStore.get} call. */
@@ -51,15 +64,29 @@ export interface SessionStore<S extends object = SessionData> {
   readonly name: string;
   /** Looks a session up by its id (for cookie sessions: by the verified cookie value). */
   get(id: string, options: StoreGetOptions): Promise<SessionRecord<S> | null>;
+  /**
+   * The atomic write-back behind `auth.update()` (optional): store `session` under `id` only if the store
+   * still holds the version `revision` (from the record `get` returned), in one atomic step of the store
+   * (a Lua script on Redis, a filtered update on MongoDB, compare-then-set inside the process for an
+   * in-process store). Serialize exactly as the web app's own store library does, and keep the stored
+   * expiry (TTL, `expires`) as it was: never recompute it.
+   *
+   * Resolves `true` when written, `false` when the stored session changed since `revision` or is gone
+   * (the core then reads again and retries). Rejects only when the store itself fails.
+   */
+  compareAndSet?(id: string, revision: unknown, session: S, options: CompareAndSetOptions): Promise<boolean>;
   /** Writes a session back (optional). */
   set?(id: string, session: S): Promise<void>;
   /** Deletes a session (optional). */
   destroy?(id: string): Promise<void>;
   /**
-   * Live revocation (optional): calls `onDestroyed(id)` whenever a session is destroyed, by anyone;
-   * `sessionAuth` then disconnects that session's sockets. Returns the unsubscribe function.
+   * Live revocation (optional): calls `onDestroyed(id, reason)` whenever a session is destroyed or
+   * expires, by anyone, on every node (each node subscribes for itself); `sessionAuth` then ends that
+   * session's sockets on this node (`SESSION_EXPIRED` for `"expired"`, else `SESSION_NOT_FOUND`).
+   * Returns the unsubscribe function. Must not throw for an outage: keep trying and call back once the
+   * subscription works again.
    */
-  subscribe?(onDestroyed: (id: string) => void): () => void;
+  subscribe?(onDestroyed: (id: string, reason?: "destroyed" | "expired") => void): () => void;
   /** Releases what the store opened itself (never a client it was given). */
   close?(): Promise<void>;
 }
