@@ -14,7 +14,8 @@ export function nextStep(code: SessionAuthErrorCode): Next {
     case "MALFORMED_COOKIE":
     case "BAD_SIGNATURE": // the cookie is from another secret: a fresh login replaces it
       return "reload";
-    case "STORE_UNAVAILABLE": // the only retryable one
+    case "STORE_UNAVAILABLE": // an outage: retry (unless err.data.retryable is false: a misconfiguration)
+    case "SESSION_CONFLICT": // only from auth.update(), on the server: never seen by a connecting client
       return "retry";
     case "FORBIDDEN": // your authorize() said no
     case "ORIGIN_NOT_ALLOWED": // this page's origin may not connect
