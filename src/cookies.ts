@@ -36,6 +36,12 @@ export interface CookieReaderOptions {
 
 const EXPRESS_PREFIX = "s:";
 const MAX_NAMES_SHOWN = 10;
+/**
+ * How many cookies of the session cookie's name are tried. Browsers send one per matching path and
+ * domain (an app on a parent domain, an old path), most specific first; a handful is plenty, and the
+ * bound keeps a hostile header from buying many HMACs.
+ */
+export const MAX_SESSION_COOKIES = 4;
 
 // The `cookie` package would decode every value; keygrip signs the raw text, so we take values raw
 // and decode only where the writing library encodes.
@@ -48,37 +54,56 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
   const { name, signing, secrets, algorithm } = options;
   const sigName = `${name}.sig`;
 
-  const find = (header: string | undefined): { raw: string; cookies: Record<string, string | undefined> } => {
+  const noCookie = (header: string | undefined): SessionAuthError => {
     if (header === undefined || header === "") {
-      throw new SessionAuthError(
+      return new SessionAuthError(
         "NO_SESSION_COOKIE",
         `The handshake has no Cookie header, so no "${name}" cookie. Browsers send cookies only to the site that set them: ` +
           "a page on another origin must connect with `withCredentials: true` and a CORS setup that allows credentials.",
       );
     }
-    const cookies = parseCookieHeader(header, { decode: keepRaw });
-    const raw = cookies[name];
-    if (raw === undefined) {
-      throw new SessionAuthError(
-        "NO_SESSION_COOKIE",
-        `No "${name}" cookie in the handshake; cookies present: ${describeNames(cookies)}. ` +
-          "Check the `name` option against the session middleware's cookie name.",
-      );
-    }
-    return { raw, cookies };
+    return new SessionAuthError(
+      "NO_SESSION_COOKIE",
+      `No "${name}" cookie in the handshake; cookies present: ${describeNames(parseCookieHeader(header, { decode: keepRaw }))}. ` +
+        "Check the `name` option against the session middleware's cookie name.",
+    );
   };
+
+  // Tries each same-named candidate in the order the browser sent them and accepts the first that
+  // verifies; a candidate that does not verify is never used. When none does, the most telling failure
+  // wins: a wrong signature over a malformed value.
+  const firstVerified = (candidates: readonly string[], verify: (value: string) => VerifiedCookie): VerifiedCookie => {
+    let failure: SessionAuthError | undefined;
+    for (const candidate of candidates) {
+      try {
+        return verify(candidate);
+      } catch (error) {
+        if (failure === undefined || (error as SessionAuthError).code === "BAD_SIGNATURE") failure = error as SessionAuthError;
+      }
+    }
+    throw candidates.length > 1 ? withCount(failure!, candidates.length) : failure!;
+  };
+  const withCount = (error: SessionAuthError, count: number): SessionAuthError =>
+    new SessionAuthError(
+      error.code,
+      `${count} cookies named "${name}" came (browsers send one per matching path and domain, e.g. another app on a parent domain); ` +
+        `none verified${count >= MAX_SESSION_COOKIES ? ` (the first ${MAX_SESSION_COOKIES} were tried)` : ""}. The last telling failure: ${error.message}`,
+    );
 
   switch (signing) {
     case "express":
     case "fastify": {
       const prefix = signing === "express" ? EXPRESS_PREFIX : "";
-      return (header) => {
-        const value = decodeOrThrow(find(header).raw, name);
+      // express-session reads its cookie with cookie@0.7, which strips one pair of RFC 6265 double
+      // quotes; @fastify/cookie (cookie@2) does not.
+      const stripQuotes = signing === "express";
+      const verify = (raw: string): VerifiedCookie => {
+        const value = decodeOrThrow(stripQuotes ? unquotePair(raw) : raw, name);
         if (!value.startsWith(prefix)) {
           throw new SessionAuthError(
             "MALFORMED_COOKIE",
             `The "${name}" cookie is not signed the express-session way (it does not start with "s:")` +
-              (value.includes(".") ? '; if @fastify/session wrote it, use `signing: "fastify"`.' : "."),
+              (value.includes(".") && !value.startsWith('"') ? '; if @fastify/session wrote it, use `signing: "fastify"`.' : "."),
           );
         }
         const body = prefix === "" ? value : value.slice(prefix.length);
@@ -92,34 +117,109 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
         }
         throw badSignature(name, secrets.length);
       };
+      return (header) => {
+        const candidates = cookieValues(header, name);
+        if (candidates.length === 0) throw noCookie(header);
+        return firstVerified(candidates, verify);
+      };
     }
     case "keygrip":
       return (header) => {
-        const { raw, cookies } = find(header);
-        const sig = cookies[sigName];
-        if (sig === undefined) {
+        // The `cookies` package (under cookie-session and koa) finds a cookie with its own pattern and
+        // strips a leading double quote its own way: read exactly as it does, or signatures differ.
+        const values = keygripValues(header, name);
+        if (values.length === 0) throw noCookie(header);
+        const sigs = keygripValues(header, sigName);
+        if (sigs.length === 0) {
           throw new SessionAuthError(
             "BAD_SIGNATURE",
             `The "${name}" cookie came without its "${sigName}" signature cookie (is the session library's \`signed\` option off?).`,
           );
         }
-        const value = unquote(raw);
-        if (value === "") throw new SessionAuthError("MALFORMED_COOKIE", `The "${name}" cookie is empty.`);
-        const given = Buffer.from(unquote(sig));
-        const data = `${name}=${value}`;
-        for (let index = 0; index < secrets.length; index++) {
-          const expected = Buffer.from(createHmac(algorithm, secrets[index]!).update(data).digest("base64url"));
-          if (expected.length === given.length && timingSafeEqual(expected, given)) return { id: value, secretIndex: index };
-        }
-        throw badSignature(name, secrets.length);
+        const givens = sigs.map((sig) => Buffer.from(sig));
+        return firstVerified(values, (value) => {
+          if (value === "") throw new SessionAuthError("MALFORMED_COOKIE", `The "${name}" cookie is empty.`);
+          const data = `${name}=${value}`;
+          for (let index = 0; index < secrets.length; index++) {
+            const expected = Buffer.from(createHmac(algorithm, secrets[index]!).update(data).digest("base64url"));
+            for (const given of givens) {
+              if (expected.length === given.length && timingSafeEqual(expected, given)) return { id: value, secretIndex: index };
+            }
+          }
+          throw badSignature(name, secrets.length);
+        });
       };
     case "none":
       return (header) => {
-        const id = decodeOrThrow(find(header).raw, name);
+        const candidates = cookieValues(header, name);
+        if (candidates.length === 0) throw noCookie(header);
+        // Nothing verifies an unsigned cookie, so there is no telling same-named ones apart: the first
+        // wins, as in every cookie parser.
+        const id = decodeOrThrow(unquotePair(candidates[0]!), name);
         if (id === "") throw new SessionAuthError("MALFORMED_COOKIE", `The "${name}" cookie is empty.`);
         return { id, secretIndex: -1 };
       };
   }
+}
+
+/**
+ * The raw values of every cookie named `name`, in header order, at most {@link MAX_SESSION_COOKIES}:
+ * pairs split at `;`, name and value at the first `=`, spaces and tabs trimmed, as the `cookie` package
+ * (express-session, @fastify/cookie) splits them.
+ */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
+  if (header === undefined) return values;
+  let index = 0;
+  while (index < header.length && values.length < MAX_SESSION_COOKIES) {
+    const eq = header.indexOf("=", index);
+    if (eq === -1) break; // no pair left
+    let end = header.indexOf(";", index);
+    if (end === -1) end = header.length;
+    if (eq > end) {
+      // Segments without "=" are skipped in one jump (as the `cookie` package does): linear time.
+      index = header.lastIndexOf(";", eq - 1) + 1;
+      continue;
+    }
+    if (trimmed(header, index, eq) === name) values.push(trimmed(header, eq + 1, end));
+    index = end + 1;
+  }
+  return values;
+}
+
+function trimmed(text: string, start: number, end: number): string {
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return text.slice(start, end);
+}
+
+/**
+ * The values the `cookies` package (0.9, under cookie-session and koa-session) would read for `name`:
+ * `(?:^|;) *<name>=([^;]*)`, then one leading `"` and the last character dropped. All matches, bounded.
+ */
+function keygripValues(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
+  if (header === undefined) return values;
+  let from = 0;
+  while (values.length < MAX_SESSION_COOKIES) {
+    const at = header.indexOf(`${name}=`, from);
+    if (at === -1) break;
+    from = at + 1;
+    let before = at - 1;
+    while (before >= 0 && header.charCodeAt(before) === 0x20) before--;
+    if (before >= 0 && header.charCodeAt(before) !== 0x3b /* ; */) continue;
+    const start = at + name.length + 1;
+    let end = header.indexOf(";", start);
+    if (end === -1) end = header.length;
+    const value = header.slice(start, end);
+    values.push(value.startsWith('"') ? value.slice(1, -1) : value);
+  }
+  return values;
+}
+
+// cookie@0.7 (express-session) strips one pair of double quotes around a value (RFC 6265 allows them).
+function unquotePair(value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
 }
 
 /** Decodes only when `%` is present, as the `cookie` package does; `+` stays `+`. */
@@ -130,11 +230,6 @@ function decodeOrThrow(raw: string, name: string): string {
   } catch {
     throw new SessionAuthError("MALFORMED_COOKIE", `The "${name}" cookie is not valid percent-encoding.`);
   }
-}
-
-// The `cookies` package (under cookie-session and koa) strips one pair of double quotes before verifying.
-function unquote(value: string): string {
-  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
 }
 
 function badSignature(name: string, count: number): SessionAuthError {

@@ -12,8 +12,8 @@ export interface WebApp {
   login(user: { id: number | string; name?: string }): Promise<string>;
   /** Logs out over HTTP (express-session's `req.session.destroy`). */
   logout(cookie: string): Promise<void>;
-  /** Sets an arbitrary session value (an anonymous visitor with a cart, say). */
-  visit(data: Record<string, unknown>): Promise<string>;
+  /** Sets session values (an anonymous visitor with a cart, say); with `cookie`, in that existing session. */
+  visit(data: Record<string, unknown>, cookie?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -77,7 +77,7 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
       return cookie;
     },
     logout: async (cookie) => void (await post("/logout", {}, cookie)),
-    visit: (data) => post("/visit", data),
+    visit: (data, cookie) => post("/visit", data, cookie),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

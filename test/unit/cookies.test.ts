@@ -44,11 +44,38 @@ describe("express scheme", () => {
     expect(reader()(`connect.sid=${expressValue("current", sid)}`).id).toBe(sid);
   });
 
-  it("takes the first cookie of the name, as cookie.parse and express-session do", () => {
+  it("of several cookies with its name, accepts the first that verifies and never one that does not", () => {
     const good = `connect.sid=${expressValue("current")}`;
-    const bad = `connect.sid=${expressValue("stranger")}`;
+    const bad = `connect.sid=${expressValue("stranger", "other-apps-id")}`;
     expect(reader()(`${good}; ${bad}`).id).toBe(SID);
-    expect(codeOf(() => reader()(`${bad}; ${good}`))).toBe("BAD_SIGNATURE");
+    // Another app on a parent domain: its cookie comes first (browsers send the longer path first).
+    expect(reader()(`${bad}; ${good}`)).toEqual({ id: SID, secretIndex: 0 });
+    expect(reader()(`connect.sid=plain-value; ${good}`).id).toBe(SID);
+    expect(reader()(`connect.sid=; other=1; ${good}`).id).toBe(SID);
+  });
+
+  it("when no same-named cookie verifies, refuses and says how many came", () => {
+    const bad = `connect.sid=${expressValue("stranger")}`;
+    expect(codeOf(() => reader()(`${bad}; connect.sid=plain`))).toBe("BAD_SIGNATURE");
+    expect(codeOf(() => reader()("connect.sid=plain; connect.sid=other"))).toBe("MALFORMED_COOKIE");
+    expect(() => reader()(`${bad}; ${bad}`)).toThrow(/2 cookies named "connect.sid" came/);
+  });
+
+  it("tries a bounded number of same-named cookies", () => {
+    const bad = `connect.sid=${expressValue("stranger")}`;
+    const good = `connect.sid=${expressValue("current")}`;
+    expect(reader()(`${[bad, bad, bad].join("; ")}; ${good}`).id).toBe(SID);
+    expect(codeOf(() => reader()(`${[bad, bad, bad, bad].join("; ")}; ${good}`))).toBe("BAD_SIGNATURE");
+  });
+
+  it("reads a value in RFC 6265 double quotes, as express-session's cookie parser does", () => {
+    expect(reader()(`connect.sid="${expressValue("current")}"`)).toEqual({ id: SID, secretIndex: 0 });
+    expect(reader()(`connect.sid="s:${sign(SID, "current")}"`).id).toBe(SID);
+    // One pair only, and only a pair: a lone quote is part of the value.
+    expect(codeOf(() => reader()(`connect.sid=""${expressValue("current")}""`))).toBe("MALFORMED_COOKIE");
+    expect(codeOf(() => reader()(`connect.sid="${expressValue("current")}`))).toBe("MALFORMED_COOKIE");
+    // No hint at the fastify scheme for a quoted express cookie.
+    expect(() => reader()(`connect.sid=""${expressValue("current")}""`)).not.toThrow(/fastify/);
   });
 
   it("sorts failures into the documented codes", () => {
@@ -85,6 +112,14 @@ describe("fastify scheme", () => {
     expect(fastify(`sessionId=${encodeURIComponent(sign(SID, "previous"))}`)).toEqual({ id: SID, secretIndex: 1 });
     expect(codeOf(() => fastify(`sessionId=${sign(SID, "stranger")}`))).toBe("BAD_SIGNATURE");
   });
+
+  it("does not strip quotes, as @fastify/cookie does not", () => {
+    expect(codeOf(() => fastify(`sessionId="${sign(SID, "current")}"`))).toBe("BAD_SIGNATURE");
+  });
+
+  it("accepts the first same-named cookie that verifies", () => {
+    expect(fastify(`sessionId=${sign("x", "stranger")}; sessionId=${sign(SID, "current")}`).id).toBe(SID);
+  });
 });
 
 describe("keygrip scheme", () => {
@@ -108,6 +143,19 @@ describe("keygrip scheme", () => {
     expect(codeOf(() => keygrip(`session=${value}`))).toBe("BAD_SIGNATURE");
     const edited = Buffer.from(JSON.stringify({ user: { id: 1 } })).toString("base64");
     expect(codeOf(() => keygrip(`session=${edited}; session.sig=${sig("key-new")}`))).toBe("BAD_SIGNATURE");
+  });
+
+  it("strips a leading double quote the way the cookies package does", () => {
+    expect(keygrip(`session="${value}"; session.sig="${sig("key-new")}"`)).toEqual({ id: value, secretIndex: 0 });
+  });
+
+  it("of several same-named cookies and signatures, accepts a value its own signature verifies", () => {
+    const other = Buffer.from(JSON.stringify({ user: { id: 7 } })).toString("base64");
+    const header = `session=${other}; session.sig=${sig("stranger", other)}; session=${value}; session.sig=${sig("key-old")}`;
+    expect(keygrip(header)).toEqual({ id: value, secretIndex: 1 });
+    expect(codeOf(() => keygrip(`session=${other}; session.sig=${sig("stranger", other)}; session=${value}`))).toBe("BAD_SIGNATURE");
+    // Not fooled by a name that merely ends with the cookie's name.
+    expect(codeOf(() => keygrip(`xsession=${value}; session.sig=${sig("key-new")}`))).toBe("NO_SESSION_COOKIE");
   });
 
   it("supports sha256 and sha512 keygrip digests", () => {

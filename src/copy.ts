@@ -1,0 +1,34 @@
+/**
+ * A deep copy of a session for one socket, so that no socket ever holds an object that a store, the web
+ * app or another socket holds (an in-process store such as @fastify/session's MemoryStore hands out its
+ * live object). Plain objects, arrays, Dates and byte arrays are copied; other class instances (a BSON
+ * ObjectId, a Decimal128) are immutable values in practice and are shared, keeping their prototype.
+ * Cycles are kept as cycles.
+ */
+export function copySession<S extends object>(session: S): S {
+  return copy(session, new Map()) as S;
+}
+
+function copy(value: unknown, seen: Map<object, unknown>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const known = seen.get(value);
+  if (known !== undefined) return known;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    seen.set(value, out);
+    for (const item of value) out.push(copy(item, seen));
+    return out;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  // TypedArray#slice copies (Buffer#slice would share memory).
+  if (value instanceof Uint8Array) return Uint8Array.prototype.slice.call(value);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
+  seen.set(value, out);
+  for (const key of Object.keys(value)) {
+    // defineProperty, not assignment: a "__proto__" key stays an own key and pollutes nothing.
+    Object.defineProperty(out, key, { value: copy((value as Record<string, unknown>)[key], seen), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}

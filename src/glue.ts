@@ -1,0 +1,207 @@
+import type { IncomingMessage } from "node:http";
+import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
+import type { Accepted, Pipeline } from "./auth.js";
+import type { SessionAuthError, SessionAuthErrorCode } from "./errors.js";
+import type { Lifecycle } from "./lifecycle.js";
+import { sessionKey } from "./rooms.js";
+
+/** The socket.io side of `sessionAuth`: the middleware, `allowRequest`, `attach`, and recovered sockets. */
+export interface Glue {
+  middleware(socket: Socket, next: (err?: ExtendedError) => void): void;
+  allowRequest(req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void): void;
+  attach<T extends Server>(io: T): T;
+}
+
+// How long after `allowRequest` the namespaces of that connection may reuse its result. Clients connect
+// their namespaces right after the handshake; a namespace joined later is checked afresh.
+const PREAUTHORIZED_REUSE_MS = 10_000;
+
+type ClientError = ExtendedError & { data: { code: SessionAuthErrorCode; retryable: boolean } };
+
+export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: Lifecycle<S>): Glue {
+  const { rooms } = pipeline.config;
+  // Results of `allowRequest`, for the middleware of the same connection (all its namespaces) to reuse.
+  const preauthorized = new WeakMap<IncomingMessage, { accepted: Accepted<S>; at: number }>();
+  const authenticated = new WeakSet<Socket>();
+  const watchedNamespaces = new WeakSet<Namespace>();
+  const watchedServers = new WeakSet<Server>();
+  // Each warning once per `sessionAuth`, however many servers or namespaces it serves.
+  const warned = new Set<string>();
+
+  function admit(socket: Socket, accepted: Accepted<S>): void {
+    authenticated.add(socket);
+    const joined: string[] = [];
+    if (rooms.user !== null && accepted.userId !== null) joined.push(rooms.user + accepted.userId);
+    if (rooms.session !== null) joined.push(rooms.session + sessionKey(accepted.result.sessionId));
+    if (joined.length > 0) void socket.join(joined);
+    lifecycle.track(socket, accepted.result.sessionId, accepted);
+  }
+
+  function watchServer(io: Server): void {
+    if (watchedServers.has(io)) return;
+    watchedServers.add(io);
+    lifecycle.listen(io);
+    warnAboutSetup(io, pipeline.config.origins, allowRequest, warned);
+  }
+
+  function watchNamespace(nsp: Namespace): void {
+    if (watchedNamespaces.has(nsp)) return;
+    watchedNamespaces.add(nsp);
+    watchServer(nsp.server);
+    // socket.io lets a recovered socket (connectionStateRecovery) skip middlewares: a session destroyed
+    // during the blip would come back unchecked. Check those again with their new handshake's cookie.
+    nsp.prependListener("connection", (socket: Socket) => {
+      if (socket.recovered && !authenticated.has(socket)) recheck(socket);
+    });
+  }
+
+  function recheck(socket: Socket): void {
+    const previousUser: unknown = socket.data?.userId ?? null;
+    let verdict: boolean | undefined;
+    const held: Array<() => void> = [];
+    // Hold the client's events until the session is confirmed.
+    socket.use((_packet, next) => {
+      if (verdict === true) next();
+      else if (verdict === undefined) held.push(() => next());
+    });
+    const refuse = () => {
+      verdict = false;
+      held.length = 0;
+      socket.disconnect();
+    };
+    pipeline.authenticate(socket.request, socket.handshake).then((accepted) => {
+      if (!socket.connected) return;
+      // Another user's cookie: the restored rooms and data belong to someone else. Start afresh.
+      if (accepted.userId !== previousUser) return refuse();
+      if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
+      admit(socket, accepted);
+      verdict = true;
+      for (const release of held.splice(0)) release();
+    }, refuse);
+  }
+
+  function middleware(socket: Socket, next: (err?: ExtendedError) => void): void {
+    watchNamespace(socket.nsp);
+    // Wired twice (attach and io.use): the first run decided.
+    if (authenticated.has(socket)) return next();
+    const ready = preauthorized.get(socket.request);
+    if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
+      admit(socket, ready.accepted);
+      next();
+      return;
+    }
+    pipeline.authenticate(socket.request, socket.handshake).then(
+      (accepted) => {
+        admit(socket, accepted);
+        next();
+      },
+      (error: SessionAuthError) => next(clientError(error)),
+    );
+  }
+
+  const allowRequest: Glue["allowRequest"] = (req, callback) => {
+    pipeline.authenticate(req, undefined).then(
+      (accepted) => {
+        preauthorized.set(req, { accepted, at: Date.now() });
+        callback(null, true);
+      },
+      (error: SessionAuthError) => callback(error.code, false),
+    );
+  };
+
+  function attach<T extends Server>(io: T): T {
+    if (typeof io !== "object" || io === null || typeof io.of !== "function" || typeof io.use !== "function") {
+      throw new TypeError("attach: pass the socket.io Server, e.g. auth.attach(io).");
+    }
+    const main = io.of("/");
+    main.use(middleware);
+    watchNamespace(main);
+    io.on("new_namespace", (nsp: Namespace) => {
+      nsp.use(middleware);
+      watchNamespace(nsp);
+    });
+    return io;
+  }
+
+  return { middleware, allowRequest, attach };
+}
+
+/**
+ * Misconfigurations visible at start, said once per server rather than left to surface as a
+ * per-handshake mystery (DESIGN "Diagnostics").
+ */
+function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, warned: Set<string>): void {
+  const warn = (message: string, code: string): void => {
+    if (warned.has(code)) return;
+    warned.add(code);
+    process.emitWarning(message, { code });
+  };
+  const opts = (io as unknown as { _opts?: { connectionStateRecovery?: { skipMiddlewares?: boolean } } })._opts ?? {};
+  const engineOpts = (io.engine as unknown as { opts?: EngineOptions } | undefined)?.opts;
+  const recovery = opts.connectionStateRecovery;
+  if (recovery !== undefined && recovery.skipMiddlewares !== false && engineOpts?.allowRequest !== allowRequest) {
+    warn(
+      "socket.io-session-auth: connectionStateRecovery skips middlewares for recovered sockets, so your io.on(\"connection\") " +
+        "handlers run for a recovered socket (and what they emit reaches it) before its session is checked again, even if it was " +
+        "revoked meanwhile. Wire `allowRequest: auth.allowRequest` in the Server options (refused at the engine), or set " +
+        "`connectionStateRecovery: { skipMiddlewares: false }`.",
+      "SIO_SESSION_AUTH_RECOVERY",
+    );
+  }
+  if (Array.isArray(origins) && origins.length > 0 && engineOpts !== undefined) {
+    const transports = engineOpts.transports ?? ["polling", "websocket"];
+    const blocked = transports.includes("polling") ? originsCorsBlocks(origins as string[], engineOpts.cors) : [];
+    if (blocked.length > 0) {
+      warn(
+        `socket.io-session-auth: \`origins\` lists ${blocked.map((o) => JSON.stringify(o)).join(", ")}, but socket.io's \`cors\` option ` +
+          "does not let those pages poll with cookies, so their browsers fail with only \"xhr poll error\". Give the Server " +
+          "`cors: { origin: [...the same origins], credentials: true }`.",
+        "SIO_SESSION_AUTH_CORS",
+      );
+    }
+  }
+}
+
+interface EngineOptions {
+  allowRequest?: unknown;
+  transports?: string[];
+  cors?: { origin?: unknown; credentials?: boolean } | boolean;
+}
+
+/** The listed origins that socket.io's `cors` option would not let poll with credentials. */
+function originsCorsBlocks(origins: readonly string[], cors: EngineOptions["cors"]): string[] {
+  if (typeof cors !== "object" || cors === null) return [...origins];
+  const allowed = cors.origin;
+  // A function decides per request: nothing to check at start.
+  if (typeof allowed === "function") return [];
+  if (cors.credentials !== true) return [...origins];
+  const matches = (origin: string, rule: unknown): boolean =>
+    rule === true || rule === "*" ? false /* "*" never works with credentials */ : rule instanceof RegExp ? rule.test(origin) : typeof rule === "string" && new URL(rule).origin === new URL(origin).origin;
+  const rules = Array.isArray(allowed) ? allowed : [allowed];
+  // cors `origin: true` reflects the request's Origin: it allows every page, credentials included.
+  if (allowed === true) return [];
+  return origins.filter((origin) => !rules.some((rule) => safeMatch(origin, rule, matches)));
+}
+
+function safeMatch(origin: string, rule: unknown, matches: (origin: string, rule: unknown) => boolean): boolean {
+  try {
+    return matches(origin, rule);
+  } catch {
+    return false;
+  }
+}
+
+// What a refused socket.io client receives: the code and whether to retry, nothing else. One frozen
+// instance per code and retryability: no stack to capture on a path an attacker can drive.
+const CLIENT_ERRORS = new Map<string, ClientError>();
+function clientError(error: SessionAuthError): ClientError {
+  const { code, retryable } = error;
+  const cacheKey = `${code}:${retryable}`;
+  let sent = CLIENT_ERRORS.get(cacheKey);
+  if (sent === undefined) {
+    sent = Object.assign(new Error(code), { data: Object.freeze({ code, retryable }) });
+    sent.stack = `Error: ${code}`;
+    CLIENT_ERRORS.set(cacheKey, Object.freeze(sent));
+  }
+  return sent;
+}

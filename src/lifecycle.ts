@@ -1,0 +1,371 @@
+import type { Server, Socket } from "socket.io";
+import type { Checked, Pipeline } from "./auth.js";
+import { causeOf, describeFailure } from "./auth.js";
+import { MAX_TIMEOUT_MS } from "./config.js";
+import { copySession } from "./copy.js";
+import { isSessionAuthError, SESSION_AUTH_ERROR_CODES, SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
+import { log } from "./log.js";
+import { sessionKey } from "./rooms.js";
+
+/**
+ * The session lifecycle on one node: which sessions its sockets hang on, when each is re-read, and how a
+ * session's end reaches its sockets (here, and on the other nodes through socket.io's adapter).
+ *
+ * Costs grow with sessions, not sockets: one entry, one timer and one store read per interval for all
+ * the sockets of a session on this node.
+ */
+export interface Lifecycle<S extends object> {
+  /** Gives an accepted socket its copy of the session and follows the session for it. */
+  track(socket: Socket, sessionId: string, checked: Checked<S>): void;
+  /** Listens on `io` for ends sent by other nodes (once per server). */
+  listen(io: Server): void;
+  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<void>;
+  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<void>;
+  reload(socket: Socket): Promise<S>;
+  update(socket: Socket, mutate: (session: S) => void | Promise<void>): Promise<S>;
+  close(): Promise<void>;
+}
+
+interface Entry {
+  readonly sessionId: string;
+  readonly key: string;
+  readonly userId: string | null;
+  readonly sockets: Set<Socket>;
+  /** When the store says the session ends (ms since the epoch), or null. */
+  expires: number | null;
+  /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
+  nextRead: number;
+  timer: NodeJS.Timeout | undefined;
+  /** `update`s of this session on this node run one after another: they never conflict with each other. */
+  writes: Promise<unknown>;
+}
+
+/** The event nodes exchange through the adapter's `serverSideEmit`. Carries a session key, never an id. */
+const END_EVENT = "socket.io-session-auth:end";
+// Re-check a known expiry a moment after it, so the store has surely dropped the record by then.
+const EXPIRY_MARGIN_MS = 25;
+// During a store outage a re-read is tried again this soon (or at the next interval, if sooner).
+const OUTAGE_RETRY_MS = 15_000;
+const UPDATE_ATTEMPTS = 5;
+const KEY = /^[0-9a-f]{32}$/;
+
+export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecycle<S> {
+  const { store, revalidate, endEvent, onSessionEnd } = pipeline.config;
+  const entries = new Map<string, Entry>();
+  const byUser = new Map<string, Set<Entry>>();
+  const entryOf = new WeakMap<Socket, Entry>();
+  const endedWith = new WeakMap<Socket, SessionAuthError>();
+  const listening = new Map<Server, (payload: unknown) => void>();
+  let unsubscribe: (() => void) | undefined;
+  let closed = false;
+
+  function track(socket: Socket, sessionId: string, checked: Checked<S>): void {
+    socket.data.session = copySession(checked.session);
+    socket.data.userId = checked.userId;
+    if (closed) return;
+    subscribe();
+    const key = sessionKey(sessionId);
+    let entry = entries.get(key);
+    if (entry !== undefined && entry.userId !== checked.userId) {
+      // The session now belongs to someone else: its older sockets here must not stay as the other person.
+      endEntry(entry, new SessionAuthError("UNAUTHENTICATED", "The session now identifies another user (or none)."));
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      entry = {
+        sessionId,
+        key,
+        userId: checked.userId,
+        sockets: new Set(),
+        expires: checked.expires,
+        // Spread over the second half of the first interval: a reconnect storm does not re-read all at once.
+        nextRead: revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate * (0.5 + Math.random() / 2),
+        timer: undefined,
+        writes: Promise.resolve(),
+      };
+      entries.set(key, entry);
+      if (checked.userId !== null) {
+        const set = byUser.get(checked.userId) ?? new Set<Entry>();
+        byUser.set(checked.userId, set.add(entry));
+      }
+    } else {
+      entry.expires = checked.expires;
+    }
+    entry.sockets.add(socket);
+    entryOf.set(socket, entry);
+    socket.once("disconnect", () => untrack(socket));
+    schedule(entry);
+  }
+
+  function untrack(socket: Socket): void {
+    const entry = entryOf.get(socket);
+    if (entry === undefined) return;
+    entryOf.delete(socket);
+    entry.sockets.delete(socket);
+    if (entry.sockets.size > 0) return;
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (entries.get(entry.key) === entry) entries.delete(entry.key);
+    if (entry.userId !== null) {
+      const set = byUser.get(entry.userId);
+      set?.delete(entry);
+      if (set?.size === 0) byUser.delete(entry.userId);
+    }
+  }
+
+  function schedule(entry: Entry): void {
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (closed || entry.sockets.size === 0) return;
+    const due = Math.min(entry.nextRead, entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS);
+    if (due === Number.POSITIVE_INFINITY) return;
+    const delay = Math.max(0, Math.min(due - Date.now(), MAX_TIMEOUT_MS));
+    entry.timer = setTimeout(() => void onTimer(entry), delay);
+    entry.timer.unref();
+  }
+
+  async function onTimer(entry: Entry): Promise<void> {
+    entry.timer = undefined;
+    if (revalidate !== null && Date.now() >= entry.nextRead) entry.nextRead = Date.now() + revalidate;
+    try {
+      await refresh(entry);
+    } catch {
+      // Ended (and logged) inside refresh, or an outage that keeps the sockets: nothing to add here.
+    }
+    schedule(entry);
+  }
+
+  /**
+   * Re-reads the entry's session. On success every socket gets a fresh copy (or is ended alone, when
+   * `authorize` now refuses it). A session that is over ends all its sockets here; an outage ends nothing
+   * and brings the next try closer. Rejects with the reason either way.
+   */
+  async function refresh(entry: Entry): Promise<Checked<S>> {
+    let checked: Checked<S>;
+    try {
+      checked = await pipeline.reread(entry.sessionId);
+    } catch (error) {
+      const reason = isSessionAuthError(error) ? error : new SessionAuthError("FORBIDDEN", "Unexpected failure while re-reading the session.", { cause: error });
+      if (reason.code === "STORE_UNAVAILABLE") {
+        log("kept a session's sockets through a store outage: %s%s", reason.message, causeOf(reason));
+        entry.nextRead = Math.min(entry.nextRead, Date.now() + OUTAGE_RETRY_MS);
+        throw reason;
+      }
+      // A record gone at or after its known expiry expired, whoever removed it.
+      const expired = reason.code === "SESSION_NOT_FOUND" && entry.expires !== null && Date.now() >= entry.expires;
+      throw endEntry(entry, expired ? new SessionAuthError("SESSION_EXPIRED", "The session expired.") : reason);
+    }
+    if (checked.userId !== entry.userId) {
+      throw endEntry(entry, new SessionAuthError("UNAUTHENTICATED", "The session now identifies another user (or none): logged out, or logged in as someone else."));
+    }
+    entry.expires = checked.expires;
+    await Promise.all(
+      [...entry.sockets].map(async (socket) => {
+        try {
+          await pipeline.authorize(checked.session, checked.userId, socket.handshake);
+        } catch (error) {
+          endSocket(socket, error as SessionAuthError);
+          return;
+        }
+        if (entryOf.get(socket) === entry) socket.data.session = copySession(checked.session);
+      }),
+    );
+    return checked;
+  }
+
+  function endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError {
+    for (const socket of [...entry.sockets]) endSocket(socket, reason);
+    return reason;
+  }
+
+  function endSocket(socket: Socket, reason: SessionAuthError): void {
+    if (endedWith.has(socket)) return;
+    endedWith.set(socket, reason);
+    untrack(socket);
+    if (socket.connected) {
+      if (endEvent !== null) socket.emit(endEvent, { code: reason.code });
+      // Server-side: socket.io's client does not reconnect by itself; the page decides to log in again.
+      socket.disconnect();
+    }
+    log("ended a socket (%s): %s%s", reason.code, reason.message, causeOf(reason));
+    if (onSessionEnd !== undefined) {
+      try {
+        onSessionEnd(reason, socket);
+      } catch (error) {
+        log("onSessionEnd threw: %s", describeFailure(error));
+      }
+    }
+  }
+
+  function endLocal(target: { key: string } | { user: string }, code: SessionAuthErrorCode, by: string): void {
+    const reason = new SessionAuthError(code, `Ended by ${by}.`);
+    if ("key" in target) {
+      const entry = entries.get(target.key);
+      if (entry !== undefined) endEntry(entry, reason);
+    } else {
+      for (const entry of [...(byUser.get(target.user) ?? [])]) endEntry(entry, reason);
+    }
+  }
+
+  function subscribe(): void {
+    if (unsubscribe !== undefined || store.subscribe === undefined) return;
+    try {
+      unsubscribe = store.subscribe((id, why) => {
+        if (typeof id !== "string" || closed) return;
+        const entry = entries.get(sessionKey(id));
+        if (entry === undefined) return;
+        const code = why === "expired" ? "SESSION_EXPIRED" : "SESSION_NOT_FOUND";
+        endEntry(entry, new SessionAuthError(code, `The store reported the session ${why === "expired" ? "expired" : "destroyed"}.`));
+      });
+    } catch (cause) {
+      // Not a refusal: the handshake goes on, and the next one tries to subscribe again.
+      process.emitWarning(`socket.io-session-auth: store "${store.name}" failed to subscribe (${describeFailure(cause)}); live revocation is off until it succeeds.`);
+    }
+  }
+
+  function listen(io: Server): void {
+    if (closed || listening.has(io)) return;
+    const handler = (payload: unknown): void => {
+      const message = payload as { key?: unknown; user?: unknown; code?: unknown } | null;
+      if (typeof message !== "object" || message === null || !isCode(message.code)) return;
+      if (typeof message.key === "string" && KEY.test(message.key)) endLocal({ key: message.key }, message.code, "endSession on another node");
+      else if (typeof message.user === "string") endLocal({ user: message.user }, message.code, "endUser on another node");
+    };
+    listening.set(io, handler);
+    (io.of("/") as unknown as NodeJS.EventEmitter).on(END_EVENT, handler);
+  }
+
+  // Other nodes hear of it through the adapter; the in-memory adapter has no other node (and would warn).
+  function broadcast(io: Server, payload: { key: string; code: SessionAuthErrorCode } | { user: string; code: SessionAuthErrorCode }): void {
+    const main = io.of("/");
+    if (!hasOtherNodes(main.adapter)) return;
+    (main.serverSideEmit as (event: string, ...args: unknown[]) => boolean)(END_EVENT, payload);
+  }
+
+  async function endSession(io: Server, sessionId: string, code: SessionAuthErrorCode = "SESSION_NOT_FOUND"): Promise<void> {
+    checkServer("endSession", io);
+    if (typeof sessionId !== "string" || sessionId === "") throw new TypeError("endSession: `sessionId` must be the session id (a non-empty string), e.g. req.sessionID.");
+    checkCode("endSession", code);
+    listen(io);
+    const key = sessionKey(sessionId);
+    endLocal({ key }, code, "endSession");
+    broadcast(io, { key, code });
+  }
+
+  async function endUser(io: Server, userId: string | number, code: SessionAuthErrorCode = "UNAUTHENTICATED"): Promise<void> {
+    checkServer("endUser", io);
+    if (!(typeof userId === "string" && userId !== "") && !(typeof userId === "number" && Number.isSafeInteger(userId))) {
+      throw new TypeError("endUser: `userId` must be a non-empty string or a safe integer, as `identify` returns it.");
+    }
+    checkCode("endUser", code);
+    listen(io);
+    const user = String(userId);
+    endLocal({ user }, code, "endUser");
+    broadcast(io, { user, code });
+  }
+
+  function entryFor(method: string, socket: Socket): Entry {
+    const entry = entryOf.get(socket);
+    if (entry !== undefined) return entry;
+    const ended = endedWith.get(socket);
+    if (ended !== undefined) throw ended;
+    throw new TypeError(
+      closed
+        ? `${method}: this sessionAuth was closed.`
+        : `${method}: this socket was not authenticated by this sessionAuth (or has disconnected).`,
+    );
+  }
+
+  async function reload(socket: Socket): Promise<S> {
+    const entry = entryFor("reload", socket);
+    await refresh(entry);
+    if (revalidate !== null) entry.nextRead = Date.now() + revalidate;
+    schedule(entry);
+    return sessionOf(socket);
+  }
+
+  function sessionOf(socket: Socket): S {
+    const ended = endedWith.get(socket);
+    if (ended !== undefined) throw ended;
+    return socket.data.session as S;
+  }
+
+  async function update(socket: Socket, mutate: (session: S) => void | Promise<void>): Promise<S> {
+    if (typeof store.compareAndSet !== "function") {
+      throw new TypeError(
+        `update: store "${store.name}" cannot write a session back (it has no compareAndSet).` +
+          (store.name.startsWith("cookie")
+            ? " A cookie session lives in the browser, which holds the only copy: change it in an HTTP request, where the session middleware sets the new cookie (have the page call an endpoint)."
+            : ""),
+      );
+    }
+    if (typeof mutate !== "function") throw new TypeError("update: `mutate` must be a function (session) => void, changing the session it is given.");
+    const entry = entryFor("update", socket);
+    const run = entry.writes.then(() => write(entry, socket, mutate));
+    entry.writes = run.catch(() => {});
+    return run;
+  }
+
+  async function write(entry: Entry, socket: Socket, mutate: (session: S) => void | Promise<void>): Promise<S> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      entryFor("update", socket);
+      const fresh = await refresh(entry);
+      const draft = copySession(fresh.session);
+      await mutate(draft);
+      if (await pipeline.write(entry.sessionId, fresh.revision, draft)) {
+        const saved = pipeline.check({ session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) });
+        if (saved.userId !== entry.userId) {
+          throw endEntry(entry, new SessionAuthError("UNAUTHENTICATED", "update() changed who the session belongs to; its sockets ended."));
+        }
+        for (const each of entry.sockets) each.data.session = copySession(draft);
+        return sessionOf(socket);
+      }
+      // Another writer (the web app, another node) got in between: back off a little, then read again.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
+    }
+    throw new SessionAuthError("SESSION_CONFLICT", `The session kept changing under update() (${UPDATE_ATTEMPTS} attempts); nothing was written by the last one.`);
+  }
+
+  async function close(): Promise<void> {
+    closed = true;
+    for (const entry of entries.values()) {
+      clearTimeout(entry.timer);
+      entry.timer = undefined;
+    }
+    entries.clear();
+    byUser.clear();
+    for (const [io, handler] of listening) (io.of("/") as unknown as NodeJS.EventEmitter).off(END_EVENT, handler);
+    listening.clear();
+    unsubscribe?.();
+    unsubscribe = undefined;
+  }
+
+  return { track, listen, endSession, endUser, reload, update, close };
+}
+
+function isCode(value: unknown): value is SessionAuthErrorCode {
+  return typeof value === "string" && (SESSION_AUTH_ERROR_CODES as readonly string[]).includes(value);
+}
+
+function checkCode(method: string, code: unknown): void {
+  if (!isCode(code)) throw new TypeError(`${method}: \`code\` must be one of ${SESSION_AUTH_ERROR_CODES.join(", ")}; got ${JSON.stringify(code)}.`);
+}
+
+function checkServer(method: string, io: unknown): void {
+  if (typeof io !== "object" || io === null || typeof (io as Server).of !== "function") {
+    throw new TypeError(`${method}: pass the socket.io Server first, e.g. auth.${method}(io, ...).`);
+  }
+}
+
+/**
+ * Whether the namespace's adapter reaches other nodes: socket.io's in-memory `Adapter` keeps the base
+ * `serverSideEmit`, which only warns; every cluster adapter (redis, sharded, streams, cluster, mongo)
+ * overrides it.
+ */
+function hasOtherNodes(adapter: object): boolean {
+  let proto: object | null = Object.getPrototypeOf(adapter) as object | null;
+  while (proto !== null && !Object.hasOwn(proto, "serverSideEmit")) proto = Object.getPrototypeOf(proto) as object | null;
+  if (proto === null) return false;
+  const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+  return name !== "Adapter" && name !== "SessionAwareAdapter";
+}

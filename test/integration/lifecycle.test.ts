@@ -1,0 +1,263 @@
+import session from "express-session";
+import type { Server, Socket } from "socket.io";
+import type { Socket as ClientSocket } from "socket.io-client";
+import { afterEach, describe, expect, it } from "vitest";
+import { sessionAuth, SessionAuthError, type SessionAuthOptions, type SessionData } from "socket.io-session-auth";
+import { cookieStore } from "socket.io-session-auth/cookie";
+import { memoryStore, type ExpressSessionStoreLike } from "socket.io-session-auth/memory";
+import { signSessionCookie } from "socket.io-session-auth/testing";
+import { eventually } from "../support/eventually.js";
+import { ask, connect, startRealtime } from "../support/realtime.js";
+import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
+
+// The session lifecycle on one node, against real express-session (its MemoryStore, shared in process),
+// a real socket.io server and socket.io-client over loopback.
+
+const SECRET = "keyboard cat";
+const closers: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const each of closers.splice(0).reverse()) await each.close();
+});
+
+interface Ended {
+  event: unknown;
+  reason: string;
+}
+
+/** Resolves with what the client saw when the server ended it: the end event's payload (if any), then the disconnect reason. */
+function ending(socket: ClientSocket, endEvent = "session:ended"): Promise<Ended> {
+  let event: unknown;
+  socket.on(endEvent, (payload: unknown) => void (event = payload));
+  return new Promise((resolve) => socket.once("disconnect", (reason) => resolve({ event, reason })));
+}
+
+/** Counts the store lookups the lifecycle makes, by delegating to express-session's real MemoryStore. */
+function counted(store: session.Store): ExpressSessionStoreLike & { reads: number } {
+  const wrapper = {
+    reads: 0,
+    get(sid: string, callback: (err: unknown, session?: unknown) => void) {
+      wrapper.reads++;
+      store.get(sid, callback as never);
+    },
+  };
+  return wrapper;
+}
+
+async function setup(options: Partial<SessionAuthOptions> = {}, web?: WebApp) {
+  const app = web ?? (await startWebApp());
+  if (web === undefined) closers.push(app);
+  const ends: SessionAuthError[] = [];
+  const auth = sessionAuth({ store: memoryStore(app.store), secret: SECRET, onSessionEnd: (error) => ends.push(error), ...options });
+  closers.push({ close: () => auth.close() });
+  let io!: Server;
+  const realtime = await startRealtime((server) => {
+    io = server;
+    auth.attach(server);
+    server.on("connection", (socket: Socket) => {
+      socket.on("whoami", (ack: (value: unknown) => void) => ack({ userId: socket.data.userId, session: socket.data.session }));
+      socket.on("reload", (ack: (value: unknown) => void) =>
+        auth.reload(socket).then((fresh) => ack({ ok: true, session: fresh }), (error: SessionAuthError) => ack({ ok: false, code: error.code })),
+      );
+    });
+  });
+  closers.push(realtime);
+  const open = async (cookie: string, namespace = "/") => {
+    const socket = await connect(realtime.url, { cookie, namespace, transports: ["websocket"] });
+    closers.push(socket);
+    return socket;
+  };
+  return { web: app, auth, io, realtime, ends, open };
+}
+
+describe("ending a session: endSession and endUser", () => {
+  it("logout: endSession ends every socket of the session (every tab, every namespace) and no other", async () => {
+    const { web, auth, io, ends, open } = await setup();
+    io.of("/chat"); // attach() wired it
+    const cookie = await web.login({ id: 1 });
+    const tab1 = await open(cookie);
+    const tab2 = await open(cookie);
+    const chat = await open(cookie, "/chat");
+    const other = await open(await web.login({ id: 2 }));
+
+    const seen = [tab1, tab2, chat].map((socket) => ending(socket));
+    await web.logout(cookie);
+    await auth.endSession(io, sessionIdOf(cookie));
+    for (const end of await Promise.all(seen)) expect(end).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
+    expect(ends.map((error) => error.code)).toEqual(["SESSION_NOT_FOUND", "SESSION_NOT_FOUND", "SESSION_NOT_FOUND"]);
+    expect(other.connected).toBe(true);
+    expect(await ask(other, "whoami")).toMatchObject({ userId: "2" });
+  });
+
+  it("endUser ends every session of a user with the code given; the session id never reaches a client", async () => {
+    const { web, auth, io, open } = await setup();
+    const first = await open(await web.login({ id: "u7" }));
+    const second = await open(await web.login({ id: "u7" }));
+    const stranger = await open(await web.login({ id: "u8" }));
+    const seen = [first, second].map((socket) => ending(socket));
+    await auth.endUser(io, "u7", "FORBIDDEN");
+    expect(await Promise.all(seen)).toEqual([
+      { event: { code: "FORBIDDEN" }, reason: "io server disconnect" },
+      { event: { code: "FORBIDDEN" }, reason: "io server disconnect" },
+    ]);
+    expect(stranger.connected).toBe(true);
+  });
+
+  it("works with rooms: false, a custom endEvent, and endEvent: false", async () => {
+    const custom = await setup({ rooms: false, endEvent: "bye" });
+    const cookie = await custom.web.login({ id: 3 });
+    const socket = await custom.open(cookie);
+    const seen = ending(socket, "bye");
+    await custom.auth.endSession(custom.io, sessionIdOf(cookie), "SESSION_EXPIRED");
+    expect(await seen).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
+
+    const silent = await setup({ endEvent: false });
+    const cookie2 = await silent.web.login({ id: 4 });
+    const quiet = await silent.open(cookie2);
+    const seen2 = ending(quiet);
+    await silent.auth.endSession(silent.io, sessionIdOf(cookie2));
+    expect(await seen2).toEqual({ event: undefined, reason: "io server disconnect" });
+  });
+
+  it("refuses bad arguments with a TypeError", async () => {
+    const { auth, io } = await setup();
+    await expect(auth.endSession(io, "")).rejects.toThrow(TypeError);
+    await expect(auth.endSession(io, "x", "NOPE" as never)).rejects.toThrow(/code/);
+    await expect(auth.endUser(io, 12345678901234567890)).rejects.toThrow(/safe integer/);
+    await expect(auth.endSession("x" as never, "id")).rejects.toThrow(/socket.io Server/);
+    expect(() => sessionAuth({ store: cookieStore(), signing: "keygrip", secret: "k", endEvent: "disconnect" })).toThrow(/endEvent/);
+    expect(() => sessionAuth({ store: cookieStore(), signing: "keygrip", secret: "k", revalidate: 0 })).toThrow(/revalidate/);
+  });
+});
+
+describe("revalidation: the socket follows its session", () => {
+  it("a logout over HTTP alone (no endSession) ends the sockets at the next re-read", async () => {
+    const { web, open, ends } = await setup({ revalidate: 300 });
+    const cookie = await web.login({ id: 5 });
+    const socket = await open(cookie);
+    const seen = ending(socket);
+    await web.logout(cookie);
+    expect(await seen).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
+    expect(ends).toHaveLength(1);
+  });
+
+  it("reads once per session per interval, not once per socket", async () => {
+    const web = await startWebApp();
+    closers.push(web);
+    const store = counted(web.store);
+    const { open } = await setup({ store: memoryStore(store), revalidate: 400 }, web);
+    const cookie = await web.login({ id: 6 });
+    await Promise.all([open(cookie), open(cookie), open(cookie), open(cookie)]);
+    const afterHandshakes = store.reads;
+    expect(afterHandshakes).toBe(4); // one lookup per handshake, unchanged
+    await new Promise((resolve) => setTimeout(resolve, 1_250));
+    // 1.25 s at a 400 ms interval (the first re-read after 200-400 ms): 3 or 4 re-reads for the 4 sockets.
+    expect(store.reads - afterHandshakes).toBeGreaterThanOrEqual(2);
+    expect(store.reads - afterHandshakes).toBeLessThanOrEqual(4);
+  });
+
+  it("a change the web app makes over HTTP reaches socket.data.session, and reload() reads it at once", async () => {
+    const { web, open } = await setup({ revalidate: false });
+    const cookie = await web.login({ id: 9, name: "before" });
+    const socket = await open(cookie);
+    await web.visit({ theme: "dark" }, cookie);
+    const reloaded = await ask<{ ok: boolean; session: SessionData }>(socket, "reload");
+    expect(reloaded.ok).toBe(true);
+    expect(reloaded.session.theme).toBe("dark");
+    expect(((await ask<{ session: SessionData }>(socket, "whoami")).session).theme).toBe("dark");
+  });
+
+  it("a session that now names another user ends with UNAUTHENTICATED (identity never changes)", async () => {
+    const { web, open } = await setup({ revalidate: 300 });
+    const cookie = await web.login({ id: 10 });
+    const socket = await open(cookie);
+    const seen = ending(socket);
+    await web.visit({ user: { id: 11 } }, cookie);
+    expect(await seen).toEqual({ event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" });
+  });
+
+  it("authorize runs again at each re-read: a socket it now refuses ends with FORBIDDEN", async () => {
+    const banned = new Set<string>();
+    const { web, open } = await setup({ revalidate: 300, authorize: ({ userId }) => !banned.has(userId!) });
+    const socket = await open(await web.login({ id: 12 }));
+    const seen = ending(socket);
+    banned.add("12");
+    expect(await seen).toEqual({ event: { code: "FORBIDDEN" }, reason: "io server disconnect" });
+  });
+
+  it("a store outage during re-reads ends nothing; reload() rejects STORE_UNAVAILABLE and works again after", async () => {
+    const web = await startWebApp();
+    closers.push(web);
+    let down = false;
+    const flaky: ExpressSessionStoreLike = {
+      get: (sid, callback) => (down ? callback(Object.assign(new Error("connection refused"), { code: "ECONNREFUSED" })) : web.store.get(sid, callback as never)),
+    };
+    const { open } = await setup({ store: memoryStore(flaky), revalidate: 200 }, web);
+    const socket = await open(await web.login({ id: 13 }));
+    down = true;
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(socket.connected).toBe(true);
+    expect(await ask(socket, "reload")).toEqual({ ok: false, code: "STORE_UNAVAILABLE" });
+    down = false;
+    expect(await ask(socket, "reload")).toMatchObject({ ok: true });
+    expect(socket.connected).toBe(true);
+  });
+
+  it("close() stops every re-read and leaves the sockets connected", async () => {
+    const web = await startWebApp();
+    closers.push(web);
+    const store = counted(web.store);
+    const { auth, open } = await setup({ store: memoryStore(store), revalidate: 200 }, web);
+    const cookie = await web.login({ id: 14 });
+    const socket = await open(cookie);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(store.reads).toBeGreaterThan(1); // the handshake, then re-reads
+    await auth.close();
+    const readsAtClose = store.reads;
+    await web.logout(cookie);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(store.reads).toBe(readsAtClose);
+    expect(socket.connected).toBe(true);
+  });
+});
+
+describe("socket.data.session is the socket's own copy", () => {
+  it("a handler's change reaches neither the store's object nor another socket", async () => {
+    // @fastify/session's MemoryStore hands out the very object it keeps: the worst case.
+    const live = new Map<string, SessionData>([["sid-1", { user: { id: 1 }, role: "user" }]]);
+    const store: ExpressSessionStoreLike = { get: (sid, callback) => callback(null, live.get(sid) ?? null) };
+    const auth = sessionAuth({ store: memoryStore(store), secret: SECRET, revalidate: false });
+    closers.push({ close: () => auth.close() });
+    const realtime = await startRealtime((io) => {
+      io.use(auth);
+      io.on("connection", (socket) => {
+        socket.on("promote", (ack: () => void) => {
+          socket.data.session.role = "admin";
+          ack();
+        });
+        socket.on("role", (ack: (role: unknown) => void) => ack(socket.data.session.role));
+      });
+    });
+    closers.push(realtime);
+    const cookie = signSessionCookie({ value: "sid-1", secret: SECRET });
+    const first = await connect(realtime.url, { cookie });
+    const second = await connect(realtime.url, { cookie });
+    closers.push(first, second);
+    await ask(first, "promote");
+    expect(await ask(first, "role")).toBe("admin");
+    expect(await ask(second, "role")).toBe("user");
+    expect(live.get("sid-1")!.role).toBe("user");
+  });
+});
+
+describe("update() where the store cannot write", () => {
+  it("cookie sessions: a TypeError that says why and what to do", async () => {
+    const auth = sessionAuth({ store: cookieStore(), signing: "keygrip", name: "session", secret: "k" });
+    closers.push({ close: () => auth.close() });
+    await expect(auth.update({} as Socket, () => {})).rejects.toThrow(/browser, which holds the only copy/);
+  });
+
+  it("reload() of a socket it never authenticated is a TypeError", async () => {
+    const { auth } = await setup();
+    await expect(auth.reload({} as Socket)).rejects.toThrow(TypeError);
+  });
+});
