@@ -1,0 +1,134 @@
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
+import { Server } from "socket.io";
+import type { Socket as ClientSocket } from "socket.io-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sessionAuth, type SessionAuth, type SessionAuthError, type SessionAuthOptions } from "socket.io-session-auth";
+import { memoryStore } from "socket.io-session-auth/memory";
+import { connect } from "../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
+
+// Two socket.io nodes joined by @socket.io/redis-adapter over a real redis-server: a session ended on one
+// node ends its sockets on both, through socket.io's own adapter.
+
+const SECRET = "keyboard cat";
+
+interface Node {
+  url: string;
+  io: Server;
+  auth: SessionAuth;
+  ends: SessionAuthError[];
+  close(): Promise<void>;
+}
+
+describe.skipIf(!redisServerAvailable())("the lifecycle across two nodes (redis adapter)", () => {
+  let redis: RedisServer;
+  let web: WebApp;
+  const nodes: Node[] = [];
+  const sockets: ClientSocket[] = [];
+
+  async function startNode(options: Partial<SessionAuthOptions> = {}): Promise<Node> {
+    const pub = new Redis(redis.url);
+    const sub = pub.duplicate();
+    const http = createServer();
+    const io = new Server(http, { adapter: createAdapter(pub, sub) });
+    const ends: SessionAuthError[] = [];
+    const auth = sessionAuth({ store: memoryStore(web.store), secret: SECRET, onSessionEnd: (error) => ends.push(error), ...options });
+    auth.attach(io);
+    http.listen(0, "127.0.0.1");
+    await once(http, "listening");
+    const node: Node = {
+      url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      io,
+      auth,
+      ends,
+      close: async () => {
+        await auth.close();
+        await io.close();
+        await Promise.all([pub.quit(), sub.quit()]);
+      },
+    };
+    nodes.push(node);
+    return node;
+  }
+
+  async function pair(options: Partial<SessionAuthOptions> = {}): Promise<[Node, Node]> {
+    const a = await startNode(options);
+    const b = await startNode(options);
+    await expect.poll(async () => (await a.io.of("/").adapter.serverCount()) + (await b.io.of("/").adapter.serverCount()), { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
+    return [a, b];
+  }
+
+  async function open(node: Node, cookie: string): Promise<ClientSocket> {
+    const socket = await connect(node.url, { cookie, transports: ["websocket"] });
+    sockets.push(socket);
+    return socket;
+  }
+
+  const ending = (socket: ClientSocket) =>
+    new Promise<{ event: unknown; reason: string }>((resolve) => {
+      let event: unknown;
+      socket.on("session:ended", (payload: unknown) => void (event = payload));
+      socket.once("disconnect", (reason) => resolve({ event, reason }));
+    });
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    web = await startWebApp();
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    for (const node of nodes) await node.close();
+    await web?.close();
+    await redis?.stop();
+  });
+
+  it("logout on node A ends the session's sockets on nodes A and B within 1 s; other sessions stay", async () => {
+    const [a, b] = await pair();
+    const cookie = await web.login({ id: "ann" });
+    const onA = await open(a, cookie);
+    const onB = await open(b, cookie);
+    const otherTab = await open(b, await web.login({ id: "ann" })); // the same user, another session
+    const seen = [onA, onB].map(ending);
+    const started = Date.now();
+    await web.logout(cookie);
+    await a.auth.endSession(a.io, sessionIdOf(cookie));
+    expect(await Promise.all(seen)).toEqual([
+      { event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" },
+      { event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" },
+    ]);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // Each node ran onSessionEnd for its own socket.
+    expect(a.ends.map((error) => error.code)).toEqual(["SESSION_NOT_FOUND"]);
+    expect(b.ends.map((error) => error.code)).toEqual(["SESSION_NOT_FOUND"]);
+    expect(otherTab.connected).toBe(true);
+  });
+
+  it("endUser on node B ends the user's sockets on both nodes, with rooms off", async () => {
+    const [a, b] = await pair({ rooms: false });
+    const first = await open(a, await web.login({ id: "bob" }));
+    const second = await open(b, await web.login({ id: "bob" }));
+    const stranger = await open(a, await web.login({ id: "cat" }));
+    const seen = [first, second].map(ending);
+    await b.auth.endUser(b.io, "bob");
+    expect(await Promise.all(seen)).toEqual([
+      { event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" },
+      { event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" },
+    ]);
+    expect(stranger.connected).toBe(true);
+  });
+
+  it("endSession from a node that holds none of the session's sockets ends them on the node that does", async () => {
+    const [a, b] = await pair();
+    const cookie = await web.login({ id: "dan" });
+    const onB = await open(b, cookie);
+    const seen = ending(onB);
+    await a.auth.endSession(a.io, sessionIdOf(cookie), "FORBIDDEN");
+    expect(await seen).toEqual({ event: { code: "FORBIDDEN" }, reason: "io server disconnect" });
+  });
+});
