@@ -1,4 +1,5 @@
-import { readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import { describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import { describeGiven, driverKind } from "../driver-kind.js";
 
 type Callback<T> = (err?: unknown, value?: T) => void;
 /** The callback express-session's `store.get` takes. */
@@ -18,43 +19,154 @@ export interface ExpressSessionStoreLike {
 
 /**
  * Reads sessions from an express-session store object living in this process: express-session's
- * `MemoryStore`, `memorystore`, or any store with `get(sid, callback)`. Pass the very object given to
- * `session({ store })`; the sharing is the point.
+ * `MemoryStore`, `memorystore`, @fastify/session's `MemoryStore`, or any store with `get(sid, callback)`.
+ * Pass the very object given to `session({ store })`; the sharing is the point.
  *
- * Expiry is the store's to decide (MemoryStore checks `cookie.expires`, memorystore its LRU age): a
- * session it hands back is live.
+ * - **Expiry**: the store decides first (MemoryStore drops a session whose `cookie.expires` passed,
+ *   memorystore its LRU entry); the record's `expires` is the session's `cookie.expires` (express-session
+ *   rewrites it on every touch), so the core can re-check the socket when it passes. `null` when the
+ *   cookie has none (a browser-session cookie) or it is not a time.
+ * - **Copies**: every record holds a session of its own, parsed from the store's JSON; a store that
+ *   hands out the object it keeps (@fastify/session's `MemoryStore` does) is never shared with sockets.
+ * - **`compareAndSet`** (when the store has `set`): re-reads the session, compares its JSON with the
+ *   `revision` the record carried, and writes through the store's own `set` only if they are equal.
+ *   Updates through this adapter (any instance over the same store object) are serialized per session
+ *   id, so none of ours can interleave; the web app's own writes go through its store directly, and one
+ *   landing in the store's callback gap between our read and our write is not detected. The written
+ *   session is plain JSON data whose `cookie` has a non-enumerable `maxAge` (milliseconds left until
+ *   `cookie.expires`), as express-session's `Cookie` has: stores that size their entries from it
+ *   (memorystore) keep the session's end where it was.
+ *
+ * Throws a `TypeError` when `handle` is not such a store (a function such as express-session's
+ * middleware, a store class rather than an instance, a promise, a Redis or MongoDB driver object).
  */
 export function memoryStore<S extends object = SessionData>(handle: ExpressSessionStoreLike): SessionStore<S> {
-  if (typeof handle !== "object" || handle === null || typeof handle.get !== "function") {
-    throw new TypeError(
-      "memoryStore: pass the express-session store object itself (the one given to session({ store })), which has get(sid, callback).",
-    );
-  }
+  validate(handle);
+
+  const read = async (id: string, report: (cause: unknown) => void): Promise<SessionRecord<S> | null> => {
+    let value: unknown;
+    try {
+      value = await call<unknown>(handle, "get", [id]);
+    } catch (error) {
+      // session-file-store and friends report a missing session as ENOENT rather than (null, undefined).
+      if ((error as { code?: unknown } | null)?.code === "ENOENT") return null;
+      // MemoryStore and memorystore parse the stored JSON inside get(): a SyntaxError is an unreadable
+      // session, not an outage (which clients would be told to retry). Its message quotes the stored
+      // JSON, so it is reported as a SyntaxError of our own.
+      if (error instanceof SyntaxError) {
+        report(new SyntaxError("the session the store holds is not valid JSON (the parser's message is left out: it quotes the stored bytes)"));
+        return null;
+      }
+      throw error;
+    }
+    if (value === null || value === undefined) return null;
+    const revision = snapshot(value, report);
+    if (revision === undefined) return null;
+    // Parsed from the snapshot, so the record never holds an object the store keeps (@fastify/session's
+    // MemoryStore hands out its live Session), at the price of one JSON.parse.
+    const session = await readSession<S>(revision, report, { what: "the store's answer" });
+    if (session === null) return null;
+    return { session, expires: expiryOf(session), revision };
+  };
+
   const store: SessionStore<S> = {
     name: "memory",
-    async get(id, { report }): Promise<SessionRecord<S> | null> {
-      let value: unknown;
-      try {
-        value = await call<unknown>(handle, "get", [id]);
-      } catch (error) {
-        // session-file-store and friends report a missing session as ENOENT rather than (null, undefined).
-        if ((error as { code?: unknown } | null)?.code === "ENOENT") return null;
-        // MemoryStore and memorystore parse the stored JSON inside get(): a SyntaxError is an unreadable
-        // session, not an outage (which clients would be told to retry).
-        if (error instanceof SyntaxError) {
-          report(error);
-          return null;
-        }
-        throw error;
-      }
-      if (value === null || value === undefined) return null;
-      const session = await readSession<S>(value, report, { what: "the store's answer" });
-      return session === null ? null : { session, expires: null };
-    },
+    get: (id, { report }) => read(id, report),
   };
-  if (typeof handle.set === "function") store.set = (id, session) => call<void>(handle, "set", [id, session]);
+  if (typeof handle.set === "function") {
+    store.set = (id, session) => call<void>(handle, "set", [id, session]);
+    store.compareAndSet = (id, revision, session, { signal }) =>
+      serialized(handle, id, async () => {
+        signal.throwIfAborted();
+        const current = await read(id, () => {});
+        if (current === null || current.revision !== revision) return false;
+        signal.throwIfAborted();
+        await call<void>(handle, "set", [id, forWriting(session)]);
+        return true;
+      });
+  }
   if (typeof handle.destroy === "function") store.destroy = (id) => call<void>(handle, "destroy", [id]);
   return store;
+}
+
+function validate(handle: unknown): void {
+  const kind = driverKind(handle);
+  if (kind === "function") {
+    throw new TypeError(
+      "memoryStore: `handle` is a function (express-session's middleware?); pass the store object given to session({ store }), e.g. the `new session.MemoryStore()` you created.",
+    );
+  }
+  const driver = kind === "ioredis client" || kind === "node-redis client" || kind === "node-redis legacy client" || kind === "callback redis client";
+  const mongo = kind === "MongoClient" || kind === "Db" || kind === "Collection";
+  if (kind === "class" || kind === "promise" || kind === "Map" || driver || mongo || typeof (handle as { get?: unknown } | null)?.get !== "function") {
+    const hint = driver ? "; for sessions in Redis use redisStore" : mongo ? "; for sessions in MongoDB use mongoStore" : "";
+    throw new TypeError(
+      `memoryStore: \`handle\` is ${describeGiven(handle)}; pass the express-session store object itself (the one given to session({ store })), which has get(sid, callback)${hint}.`,
+    );
+  }
+}
+
+/**
+ * The session as JSON text: what the store holds for a string answer, `JSON.stringify` of an object
+ * answer (how express-session's stores serialize). The record's `revision`, compared by `compareAndSet`.
+ */
+function snapshot(value: unknown, report: (cause: unknown) => void): string | undefined {
+  if (typeof value === "string") return value;
+  try {
+    const text = JSON.stringify(value);
+    if (typeof text === "string") return text;
+  } catch {
+    // A cycle or a BigInt: reported below without the error, whose message could name session fields.
+  }
+  report(new TypeError(`the store answered ${describeValue(value)} that JSON cannot represent`));
+  return undefined;
+}
+
+function expiryOf(session: object): Date | null {
+  const expires = (session as SessionData).cookie?.expires;
+  if (typeof expires !== "string" && !(expires instanceof Date)) return null;
+  const date = new Date(expires);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/**
+ * A copy of `session` as plain JSON data, with express-session's `Cookie#maxAge` (ms until
+ * `cookie.expires`, or null) as a non-enumerable getter: not serialized, yet read by stores that size
+ * an entry from it (memorystore's `getTTL` reads `session.cookie.maxAge`), so the entry keeps its end.
+ */
+function forWriting(session: object): object {
+  const copy = JSON.parse(JSON.stringify(session)) as SessionData;
+  const cookie = copy.cookie;
+  if (typeof cookie === "object" && cookie !== null) {
+    const expires = expiryOf(copy);
+    Object.defineProperty(cookie, "maxAge", {
+      get: () => (expires === null ? null : expires.getTime() - Date.now()),
+      enumerable: false,
+      configurable: true,
+    });
+  }
+  return copy;
+}
+
+// Per store object and session id, the tail of our pending compareAndSets: each waits for the one
+// before, so two updates of ours never read the same revision and both write.
+const queues = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+function serialized<T>(handle: object, id: string, task: () => Promise<T>): Promise<T> {
+  let pending = queues.get(handle);
+  if (pending === undefined) queues.set(handle, (pending = new Map()));
+  const queue = pending;
+  const previous = queue.get(id) ?? Promise.resolve();
+  const run = previous.then(task, task);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  queue.set(id, tail);
+  void tail.then(() => {
+    if (queue.get(id) === tail) queue.delete(id);
+  });
+  return run;
 }
 
 /**
