@@ -313,7 +313,13 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
       const draft = copySession(fresh.session);
       await mutate(draft);
       if (await pipeline.write(entry.sessionId, fresh.revision, draft)) {
-        const saved = pipeline.check({ session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) });
+        // What was written is the session now: it must still be this user's, as a re-read would check.
+        let saved: Checked<S>;
+        try {
+          saved = pipeline.check({ session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) });
+        } catch (error) {
+          throw endEntry(entry, error as SessionAuthError);
+        }
         if (saved.userId !== entry.userId) {
           throw endEntry(entry, new SessionAuthError("UNAUTHENTICATED", "update() changed who the session belongs to; its sockets ended."));
         }

@@ -219,6 +219,112 @@ describe("revalidation: the socket follows its session", () => {
   });
 });
 
+describe("expiry: the socket is re-checked when its session says it ends", () => {
+  it("an express-session that expires ends its sockets then, with SESSION_EXPIRED, even with revalidate: false", async () => {
+    const web = await startWebApp({ maxAge: 1_200 });
+    closers.push(web);
+    const { open, ends } = await setup({ revalidate: false }, web);
+    const started = Date.now();
+    const socket = await open(await web.login({ id: 20 }));
+    const seen = ending(socket);
+    expect(await seen).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
+    const after = Date.now() - started;
+    expect(after).toBeGreaterThanOrEqual(1_000);
+    expect(after).toBeLessThan(3_000);
+    expect(ends.map((error) => error.code)).toEqual(["SESSION_EXPIRED"]);
+  });
+
+  it("rolling: a session kept alive over HTTP keeps its socket, which ends once the requests stop", async () => {
+    const web = await startWebApp({ maxAge: 800, rolling: true });
+    closers.push(web);
+    const { open } = await setup({ revalidate: false }, web);
+    const cookie = await web.login({ id: 21 });
+    const socket = await open(cookie);
+    const seen = ending(socket);
+    for (let i = 0; i < 8; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await web.visit({ tick: i }, cookie); // rolling: every response extends cookie.expires
+    }
+    expect(socket.connected).toBe(true); // 2 s on an 800 ms session
+    expect(await seen).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
+  });
+});
+
+describe("update(): safe writes from a socket", () => {
+  it("20 concurrent updates from two sockets of one session lose nothing, and the web app sees all 20", async () => {
+    const web = await startWebApp();
+    closers.push(web);
+    const auth = sessionAuth({ store: memoryStore(web.store), secret: SECRET, revalidate: false });
+    closers.push({ close: () => auth.close() });
+    const realtime = await startRealtime((io) => {
+      auth.attach(io);
+      io.on("connection", (socket) => {
+        socket.on("add", (item: string, ack: (value: unknown) => void) =>
+          auth.update(socket, (session) => {
+            session.items = [...((session.items as string[] | undefined) ?? []), item];
+          }).then((saved) => ack({ ok: true, count: (saved.items as string[]).length }), (error: SessionAuthError) => ack({ ok: false, code: error.code })),
+        );
+      });
+    });
+    closers.push(realtime);
+    const cookie = await web.login({ id: 30 });
+    const one = await connect(realtime.url, { cookie });
+    const two = await connect(realtime.url, { cookie });
+    closers.push(one, two);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => ask<{ ok: boolean }>(i % 2 === 0 ? one : two, "add", `item-${i}`)));
+    expect(answers.every((answer) => answer.ok)).toBe(true);
+    const stored = await new Promise<SessionData>((resolve, reject) =>
+      web.store.get(sessionIdOf(cookie), (error, value) => (error ? reject(error) : resolve(value as unknown as SessionData))),
+    );
+    expect((stored.items as string[]).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `item-${i}`).sort());
+    // And express-session itself, on the next HTTP request, carries on from that session.
+    await web.visit({ seen: true }, cookie);
+    const after = await new Promise<SessionData>((resolve, reject) =>
+      web.store.get(sessionIdOf(cookie), (error, value) => (error ? reject(error) : resolve(value as unknown as SessionData))),
+    );
+    expect(after.items).toHaveLength(20);
+  });
+
+  it("a session that keeps changing under the write: SESSION_CONFLICT (retryable, 409) after 5 attempts, nothing written", async () => {
+    const web = await startWebApp();
+    closers.push(web);
+    const base = memoryStore(web.store);
+    let attempts = 0;
+    // Another writer wins every race: the compare fails each time.
+    const contested = { ...base, name: "contested", compareAndSet: async () => ((attempts += 1), false) };
+    const auth = sessionAuth({ store: contested, secret: SECRET, revalidate: false });
+    closers.push({ close: () => auth.close() });
+    let failure: SessionAuthError | undefined;
+    let mutated = 0;
+    const realtime = await startRealtime((io) => {
+      auth.attach(io);
+      io.on("connection", (socket) => {
+        socket.on("add", (ack: () => void) =>
+          auth.update(socket, () => void (mutated += 1)).catch((error: SessionAuthError) => void (failure = error)).finally(ack),
+        );
+      });
+    });
+    closers.push(realtime);
+    const socket = await connect(realtime.url, { cookie: await web.login({ id: 31 }) });
+    closers.push(socket);
+    await ask(socket, "add");
+    expect(failure).toMatchObject({ code: "SESSION_CONFLICT", retryable: true, status: 409 });
+    expect(attempts).toBe(5);
+    expect(mutated).toBe(5); // each attempt mutates a fresh copy
+    expect(socket.connected).toBe(true);
+  });
+
+  it("an update that logs the user out ends the session's sockets", async () => {
+    const { web, auth, io, open } = await setup({ revalidate: false });
+    const cookie = await web.login({ id: 32 });
+    const socket = await open(cookie);
+    const seen = ending(socket);
+    const [server] = await io.fetchSockets();
+    await expect(auth.update(server as unknown as Socket, (session) => void delete session.user)).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
+    expect(await seen).toEqual({ event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" });
+  });
+});
+
 describe("socket.data.session is the socket's own copy", () => {
   it("a handler's change reaches neither the store's object nor another socket", async () => {
     // @fastify/session's MemoryStore hands out the very object it keeps: the worst case.
