@@ -50,6 +50,7 @@ const guide: DefaultTheme.SidebarItem[] = [
     text: "Guide",
     items: [
       { text: "Getting started", link: "/getting-started" },
+      { text: "Session lifecycle", link: "/lifecycle" },
       { text: "Security", link: "/security" },
       { text: "Errors", link: "/errors" },
       { text: "Migrating", link: "/migrating" },
@@ -85,7 +86,7 @@ export default defineConfig({
   // Dead links fail the build (VitePress's default): keep it that way.
   themeConfig: {
     nav: [
-      { text: "Guide", link: "/getting-started", activeMatch: "^/(getting-started|security|errors|migrating)" },
+      { text: "Guide", link: "/getting-started", activeMatch: "^/(getting-started|lifecycle|security|errors|migrating)" },
       { text: "Stores", link: "/memory", activeMatch: "^/(memory|redis|mongo|cookie-sessions|any-store|writing-an-adapter)" },
       { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },

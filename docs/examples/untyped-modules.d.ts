@@ -23,6 +23,7 @@ declare module "koa" {
     method: string;
     query: Record<string, string | string[] | undefined>;
     session: Record<string, unknown> | null;
+    cookies: { get(name: string, options?: { signed?: boolean }): string | undefined };
     status: number;
     body: unknown;
   }
