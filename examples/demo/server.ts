@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import session from "express-session";
 import { Server } from "socket.io";
-import { sessionAuth, sessionRoom, type SessionAuthError } from "socket.io-session-auth";
+import { sessionAuth, type SessionAuthError } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushRouter, type PushRouter } from "socket.io-session-auth/push";
 import { attachLive, type DemoServer, type Live } from "./live.js";
@@ -65,10 +65,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const app = createWebApp({
     store,
     secret,
-    // A socket is authorized once, at its handshake. When its session ends, drop it, with its
-    // connection: the page's next try is a new handshake, checked again (refused after a logout,
-    // the new user after a new login).
-    onSessionEnded: (sessionId) => io.in(sessionRoom(sessionId)).disconnectSockets(true),
+    // When a session ends (logout, or replaced by a new login), its sockets end too, on every node:
+    // each gets "session:ended" { code } and is disconnected. The page's next try is a new handshake,
+    // checked again (refused after a logout, the new user after a new login).
+    onSessionEnded: (sessionId) => void auth.endSession(io, sessionId),
     onRoomsChanged: (sessionId, rooms) => live.setSessionRooms(sessionId, rooms),
     // Called only once requests arrive, when the router below exists.
     push: { send: (message) => push.send(message) },
@@ -82,7 +82,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     secret,
     onError: (error: SessionAuthError) => log?.(`socket refused: ${error.code}: ${error.message}`),
   });
-  io.use(auth);
+  auth.attach(io);
   const live: Live = attachLive(io);
   // `auth` tells the router how sessionAuth names the rooms (`user:<id>`). attach() serves POST /push on
   // this very server, in front of socket.io and the web app.
@@ -107,6 +107,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     pushUrl: `${url}push`,
     close: async () => {
       await push.close(); // waits for pushes still collecting acks
+      await auth.close(); // the lifecycle's timers
       io.disconnectSockets(true);
       http.closeAllConnections();
       await io.close(); // closes the HTTP server too
