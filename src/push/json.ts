@@ -8,8 +8,8 @@
  *   is refused outright (as the I-JSON profile, RFC 7493 §2.3, requires).
  *
  * Linear in the length of the text: each character is looked at a bounded number of times (a string is
- * skipped with `indexOf`, the backslashes before each quote are counted once), and keys go into one `Set`
- * per open object. It never throws and always ends, also on text that is not JSON: `JSON.parse` is what
+ * skipped with `indexOf`, the backslashes before each quote are counted once), and each open object's
+ * keys go into a short array, then a `Set` past a few. It never throws and always ends, also on text that is not JSON: `JSON.parse` is what
  * decides that, after it.
  */
 export type JsonScan =
@@ -21,9 +21,12 @@ export type JsonScan =
 const OK: JsonScan = Object.freeze({ kind: "ok" });
 const TOO_DEEP: JsonScan = Object.freeze({ kind: "too-deep" });
 
+/** Past this many keys an object's keys go into a Set; below it a short array is cheaper to make and search. */
+const FEW_KEYS = 8;
+
 interface Frame {
-  /** Keys seen so far in this object; null for an array. */
-  readonly keys: Set<string> | null;
+  /** Keys seen so far in this object (an array while few, then a Set); null for an array. */
+  keys: string[] | Set<string> | null;
   /** The key whose value is being read (objects), or the index of the current item (arrays). */
   at: string | number;
   /** Objects: the next string is a key (after `{` or `,`). */
@@ -44,15 +47,22 @@ export function scanJson(source: string, maxDepth: number): JsonScan {
       const top = stack[stack.length - 1];
       if (top !== undefined && top.keys !== null && top.expectKey) {
         const key = keyOf(source, i, end);
-        if (top.keys.has(key)) return { kind: "duplicate", path: pathOf(stack, key) };
-        top.keys.add(key);
+        const keys = top.keys;
+        if (Array.isArray(keys)) {
+          if (keys.includes(key)) return { kind: "duplicate", path: pathOf(stack, key) };
+          keys.push(key);
+          if (keys.length > FEW_KEYS) top.keys = new Set(keys);
+        } else {
+          if (keys.has(key)) return { kind: "duplicate", path: pathOf(stack, key) };
+          keys.add(key);
+        }
         top.at = key;
         top.expectKey = false;
       }
       i = end;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       if (stack.length >= maxDepth) return TOO_DEEP;
-      stack.push(c === 0x7b ? { keys: new Set(), at: "", expectKey: true } : { keys: null, at: 0, expectKey: false });
+      stack.push(c === 0x7b ? { keys: [], at: "", expectKey: true } : { keys: null, at: 0, expectKey: false });
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       stack.pop();
     } else if (c === 0x2c /* , */) {

@@ -274,6 +274,11 @@ describe("duplicate JSON keys (issue 14, item 5)", () => {
     expect(duplicate('{"a":1,"\\u0061":2}').path).toBe("a"); // the same property once decoded
     expect(duplicate('{"data":{"x":[1,{"k":1,"k":1}]}}').path).toBe("data.x[1].k");
     expect(duplicate('{"__proto__":1,"__proto__":2}').path).toBe("__proto__");
+    // Past a few keys the scanner keeps them in a Set: the same answer there.
+    const many = Array.from({ length: 20 }, (_, i) => `"k${i}":${i}`).join(",");
+    expect(duplicate(`{"data":{${many},"k3":0}}`).path).toBe("data.k3");
+    expect(duplicate(`{"data":{${many},"k19":0}}`).path).toBe("data.k19");
+    expect(parseJson(enc(`{"data":{${many}}}`))).toEqual({ data: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])) });
   });
 
   it("accepts the same key in different objects, and keys inside strings", () => {
