@@ -186,9 +186,11 @@ const POLL_MAX_MS = 250;
  * and writes its answer when it has it (`SET ... XX PX <ttl>`). A repeat reads the record: another
  * fingerprint is a 422, an answer is replayed, a pending record is polled until its answer comes.
  *
- * Never a false "ok" nor a double send: when Redis does not answer within `timeout`, the request is
- * answered 503 `IDEMPOTENCY_UNAVAILABLE` and nothing is sent (a claim that Redis applies after that is
- * deleted again when its reply comes). A record stays until its ttl even when the node that claimed it
+ * Never a false "ok" nor a double send: when the client is not connected, or Redis does not answer
+ * within `timeout`, the request is answered 503 `IDEMPOTENCY_UNAVAILABLE` and nothing is sent. A claim
+ * that Redis applies after that (the client re-sends a command that was on the wire when the connection
+ * dropped) is deleted again as soon as its reply comes; a retry that reads it in that one round trip
+ * would be answered as sent, the one window left, and only after a timeout. A record stays until its ttl even when the node that claimed it
  * dies, so a repeat may then get 409 `IDEMPOTENCY_KEY_IN_USE` (outcome unknown) rather than a second send.
  */
 export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
@@ -203,8 +205,19 @@ export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
   const unavailable = (cause?: unknown): PushError =>
     new PushError("IDEMPOTENCY_UNAVAILABLE", "The idempotency store (Redis) did not answer in time; nothing was sent. Retry with the same key.", { cause });
 
-  /** One command with a deadline; `late` sees the reply of a command we stopped waiting for. */
+  /** Whether the client is connected now; as `redisStore` decides it (ioredis "wait" is lazyConnect before its first command). */
+  function ready(): boolean {
+    if (ioredis) return probe.status === "ready" || probe.status === "wait";
+    return (typeof probe.isReady === "boolean" ? probe.isReady : probe.isOpen) === true;
+  }
+
+  /**
+   * One command with a deadline; `late` sees the reply of a command we stopped waiting for. A client that
+   * is not connected gets no command at all: in its offline queue a claim would wait for Redis to come
+   * back and be applied long after the request was answered 503.
+   */
   function command<T>(run: () => PromiseLike<T>, late?: (reply: T) => void): Promise<T> {
+    if (!ready()) return Promise.reject(unavailable(new Error("the Redis client is not connected")));
     return new Promise<T>((resolve, reject) => {
       let expired = false;
       const timer = setTimeout(() => {

@@ -163,8 +163,13 @@ describe.skipIf(!redisServerAvailable())("push router while Redis fails (two nod
     expect(again.body).toEqual({ ok: true, id: "after-1" });
     expect((await post(a, "", { to: { user: "5" }, event: "note", data: "after" }, { "idempotency-key": "after-1" })).body).toEqual(again.body);
     await expect.poll(() => received.five.filter((data) => data === "after").length, { timeout: 5000 }).toBe(1);
-    // The pushes refused with 503 during the outage were never sent, not even once Redis came back.
+    // The pushes refused with 503 during the outage were never sent, not even once Redis came back...
     expect(received.five).not.toContain("during outage");
+    // ...and their keys were not taken: the sender's retry with the same key is sent, once.
+    for (const [node, key] of [[a, "outage-a"], [b, "outage-b"]] as const) {
+      expect(await post(node, "", { to: { user: "5" }, event: "note", data: "during outage" }, { "idempotency-key": key })).toMatchObject({ status: 202, body: { id: key } });
+    }
+    await expect.poll(() => received.five.filter((data) => data === "during outage").length, { timeout: 5000 }).toBe(2);
     await eventually(async () => {
       const acked = await post(a, "", { to: { user: ["5", "6"] }, event: "note", data: "acked after", ack: { timeout: 400 } });
       expect(acked.body).toMatchObject({ recipients: 2, acked: 2, complete: true });
