@@ -15,7 +15,9 @@ export function startNode(options: { redisUrl: string; store: SessionStore; secr
   const io = new Server(http, { adapter: createAdapter(pubClient, subClient) });
   const auth = sessionAuth({ store: options.store, secret: options.secret });
   io.use(auth);
-  const push = createPushRouter(io, { tokens: options.pushTokens, auth });
+  // Idempotency keys in the same Redis: a retry that the load balancer sends to another node is answered
+  // with the first answer, not delivered twice. Any connected client that is not subscribed will do.
+  const push = createPushRouter(io, { tokens: options.pushTokens, auth, idempotency: { redis: pubClient } });
   push.attach(http);
 
   async function close(): Promise<void> {

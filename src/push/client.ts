@@ -73,7 +73,14 @@ export function createPushClient(options: PushClientOptions): PushClient {
   const authorization = `Bearer ${token}`;
 
   async function call<T>(method: "GET" | "POST", suffix: string, body: unknown, settings: { key?: string; signal?: AbortSignal; timeout?: number }): Promise<T> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let payload: string | undefined;
+    try {
+      payload = body === undefined ? undefined : JSON.stringify(body);
+    } catch (cause) {
+      // A BigInt id (or a cycle in data) cannot be sent as JSON: refuse before the network, as the
+      // router would (a user id too large for a JSON number must be sent as a string anyway).
+      throw new PushError("INVALID_MESSAGE", `The message cannot be sent as JSON (${cause instanceof Error ? cause.message : String(cause)}); send large ids as strings.`, { status: 400, cause });
+    }
     const headers: Record<string, string> = { authorization, accept: "application/json" };
     if (payload !== undefined) headers["content-type"] = "application/json";
     if (settings.key !== undefined) headers["idempotency-key"] = settings.key;

@@ -4,6 +4,7 @@
  * | code | status | when |
  * |---|---|---|
  * | `BAD_JSON` | 400 | the body is not JSON (or not UTF-8) |
+ * | `DUPLICATE_KEY` | 400 | a JSON object of the body repeats a key; `path` names it (RFC 8259 §4 leaves the meaning to each parser) |
  * | `INVALID_MESSAGE` | 400 | a field is missing, of the wrong type, or unknown; `path` names it |
  * | `RESERVED_EVENT` | 400 | the event is one of socket.io's reserved names (`connect`, `disconnect`...) |
  * | `TOO_MANY_TARGETS` | 400 | more than `maxTargets` users, rooms, sockets and sessions in one request |
@@ -14,10 +15,14 @@
  * | `UNKNOWN_NAMESPACE` | 404 | the message names a namespace the router does not serve |
  * | `METHOD_NOT_ALLOWED` | 405 | a GET where a POST is expected, or the reverse (`Allow` says which) |
  * | `REQUEST_TIMEOUT` | 408 | the body did not arrive within `readTimeout` |
+ * | `IDEMPOTENCY_KEY_IN_USE` | 409 | the first request with this key is still running on another node, past its deadline (or that node died): its outcome is unknown |
  * | `PAYLOAD_TOO_LARGE` | 413 | the body is over `maxBodyBytes` |
  * | `UNSUPPORTED_MEDIA_TYPE` | 415 | the body is not `application/json` (UTF-8) |
+ * | `UNSUPPORTED_CONTENT_ENCODING` | 415 | the body is compressed (`Content-Encoding` other than `identity`); `Accept-Encoding: identity` says what is taken |
+ * | `IDEMPOTENCY_KEY_REUSED` | 422 | the `Idempotency-Key` (or `id`) was first used with another payload (IETF draft-ietf-httpapi-idempotency-key-header) |
  * | `INTERNAL_ERROR` | 500 | a bug: the router failed unexpectedly (see `onError`) |
- * | `ADAPTER_UNAVAILABLE` | 503 | the socket.io adapter failed (another node did not answer in time) |
+ * | `ADAPTER_UNAVAILABLE` | 503 | the socket.io adapter failed, or fewer nodes answered than exist: no partial count is given |
+ * | `IDEMPOTENCY_UNAVAILABLE` | 503 | the shared idempotency store (Redis) did not answer: nothing was sent; retry with the same key |
  * | `SHUTTING_DOWN` | 503 | `close()` was called |
  *
  * The client adds, with `status` 0 (no HTTP answer): `NETWORK_ERROR`, `TIMEOUT`; and `BAD_RESPONSE` when
@@ -25,6 +30,7 @@
  */
 export type PushErrorCode =
   | "BAD_JSON"
+  | "DUPLICATE_KEY"
   | "INVALID_MESSAGE"
   | "RESERVED_EVENT"
   | "TOO_MANY_TARGETS"
@@ -35,10 +41,14 @@ export type PushErrorCode =
   | "UNKNOWN_NAMESPACE"
   | "METHOD_NOT_ALLOWED"
   | "REQUEST_TIMEOUT"
+  | "IDEMPOTENCY_KEY_IN_USE"
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
+  | "UNSUPPORTED_CONTENT_ENCODING"
+  | "IDEMPOTENCY_KEY_REUSED"
   | "INTERNAL_ERROR"
   | "ADAPTER_UNAVAILABLE"
+  | "IDEMPOTENCY_UNAVAILABLE"
   | "SHUTTING_DOWN"
   | "NETWORK_ERROR"
   | "TIMEOUT"
@@ -46,6 +56,7 @@ export type PushErrorCode =
 
 const STATUS: Readonly<Record<PushErrorCode, number>> = {
   BAD_JSON: 400,
+  DUPLICATE_KEY: 400,
   INVALID_MESSAGE: 400,
   RESERVED_EVENT: 400,
   TOO_MANY_TARGETS: 400,
@@ -56,10 +67,14 @@ const STATUS: Readonly<Record<PushErrorCode, number>> = {
   UNKNOWN_NAMESPACE: 404,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
+  IDEMPOTENCY_KEY_IN_USE: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  UNSUPPORTED_CONTENT_ENCODING: 415,
+  IDEMPOTENCY_KEY_REUSED: 422,
   INTERNAL_ERROR: 500,
   ADAPTER_UNAVAILABLE: 503,
+  IDEMPOTENCY_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
   NETWORK_ERROR: 0,
   TIMEOUT: 0,

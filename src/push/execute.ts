@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { BroadcastOperator, Namespace, Server } from "socket.io";
 import { PushError, isPushError } from "./errors.js";
-import { createIdempotencyCache, type IdempotencyCache } from "./idempotency.js";
-import type { PushAccepted, PushBatchAnswer, PushDelivered, PushOk, PushPresenceAnswer } from "./types.js";
+import { fingerprint, memoryAnswers, redisAnswers, type AnswerStore, type Claim, type ClaimPlan, type PushRedisClient } from "./idempotency.js";
+import { createNodeTracker, type NodeTracker } from "./nodes.js";
+import type { PushAccepted, PushBatchAnswer, PushDelivered, PushFailure, PushOk, PushPresenceAnswer } from "./types.js";
 import type { DisconnectOp, EmitOp, PresenceOp, RoomsOp, Scope } from "./validate.js";
 
 /** An answer as HTTP gives it; `send()` hands back the body. */
@@ -14,10 +15,18 @@ export interface Outcome<B = PushAccepted | PushDelivered | PushBatchAnswer | Pu
 export interface ExecutorOptions {
   /** Namespaces served, by name. */
   namespaces: readonly string[];
-  idempotency: { ttl: number; maxKeys: number } | false;
+  idempotency: IdempotencyConfig | false;
+  /** Milliseconds a cluster-wide answer (presence) may take before it is a 503. */
+  clusterTimeout: number;
+  /** Milliseconds a drop in the number of nodes must hold before it is believed (see nodes.ts). */
+  nodeSettle: number;
   /** Sees unexpected failures (adapter errors, bugs), with the cause attached. */
   onError: (error: PushError) => void;
 }
+
+export type IdempotencyConfig =
+  | { readonly ttl: number; readonly maxKeys: number; readonly redis?: undefined }
+  | { readonly ttl: number; readonly redis: PushRedisClient; readonly prefix: string; readonly timeout: number };
 
 export interface Executor {
   /**
@@ -43,6 +52,8 @@ type OperatorClass = new (adapter: Adapter, rooms?: Set<string>, except?: Set<st
 const ACCEPTED = 202;
 const OK = 200;
 const NEVER = new Promise<never>(() => {});
+/** The extra time a pending answer (acks) may take past its ack timeout before a repeat stops waiting. */
+const ACK_MARGIN_MS = 1000;
 
 /**
  * The one executor: runs validated operations through socket.io's own broadcast machinery, so a socket
@@ -52,8 +63,15 @@ const NEVER = new Promise<never>(() => {});
  */
 export function createExecutor(io: Server, options: ExecutorOptions): Executor {
   const served = new Set(options.namespaces);
-  const cache: IdempotencyCache<Promise<Outcome>> | null = options.idempotency === false ? null : createIdempotencyCache(options.idempotency);
+  const config = options.idempotency;
+  const store: AnswerStore | null =
+    config === false
+      ? null
+      : config.redis !== undefined
+        ? redisAnswers({ client: config.redis, prefix: config.prefix, ttl: config.ttl, timeout: config.timeout, onError: options.onError })
+        : memoryAnswers(config);
   const running = new Set<Promise<unknown>>();
+  const trackers = new Map<string, NodeTracker>();
   // socket.io declares BroadcastOperator (and its constructor) public but exports it as a type only; the
   // class itself is the one behind every `nsp.to()`. Building our own lets the ack path hand it an adapter
   // that counts recipients (see emitWithAck) while socket.io keeps its own completeness and timeout logic.
@@ -65,6 +83,12 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     // Looked up at each operation, not once at start: a child of a dynamic namespace (io.of(/regex/))
     // exists only once the app made it, with its parent's middleware, and may be cleaned up and made again.
     return io.of(name);
+  }
+
+  function tracker(name: string): NodeTracker {
+    let found = trackers.get(name);
+    if (found === undefined) trackers.set(name, (found = createNodeTracker({ settle: options.nodeSettle })));
+    return found;
   }
 
   function operator(scope: Scope, adapter?: Adapter, timeout?: number): Operator {
@@ -83,26 +107,43 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     return promise;
   }
 
-  /** Runs `run` once per key within the ttl; a repeat gets the first answer (even one still pending). */
-  function remembered<B extends Outcome>(kind: string, key: string | undefined, run: () => B | Promise<B>): Promise<B> {
-    const start = (): Promise<B> => {
-      try {
-        return Promise.resolve(run());
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    };
-    if (key === undefined || cache === null) return start();
-    const cacheKey = `${kind}\n${key}`;
-    const seen = cache.get(cacheKey);
-    if (seen !== undefined) return seen as Promise<B>;
-    const pending = start();
-    cache.set(cacheKey, pending);
-    // A failure is not an answer worth replaying: let the retry run for real.
-    pending.catch(() => {
-      if (cache.get(cacheKey) === pending) cache.delete(cacheKey);
-    });
-    return pending;
+  /**
+   * Runs `run` once per key within the ttl, on every node the store reaches; a repeat with the same
+   * fingerprint gets the first answer (even one still pending), one with another fingerprint a 422.
+   * With the in-process store the claim is synchronous, so `run` emits before this returns.
+   */
+  function remembered<B extends Outcome>(key: string, print: string, plan: ClaimPlan<B>, run: () => B | Promise<B>): Promise<B> {
+    let claim: Claim<B> | Promise<Claim<B>>;
+    try {
+      claim = store!.claim<B>(key, print, plan);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // A claim in Redis is a round trip: close() waits for it as for acks, so nothing is emitted after it.
+    return claim instanceof Promise ? track(claim.then((taken) => runClaimed(taken, run))) : runClaimed(claim, run);
+  }
+
+  function runClaimed<B extends Outcome>(claim: Claim<B>, run: () => B | Promise<B>): Promise<B> {
+    if (!claim.fresh) return claim.answer;
+    let result: Promise<B>;
+    try {
+      result = Promise.resolve(run());
+    } catch (error) {
+      claim.abandon(error);
+      return Promise.reject(error);
+    }
+    result.then((outcome) => claim.settle(outcome), (error: unknown) => claim.abandon(error));
+    return result;
+  }
+
+  /** What a key is bound to: everything that decides who gets what. */
+  function printOf(kind: string, op: EmitOp): string {
+    const { scope } = op;
+    try {
+      return fingerprint([kind, op.id ?? null, scope.namespace, scope.rooms === null ? null : [...scope.rooms].sort(), [...scope.except].sort(), op.event, op.ackTimeout, op.data]);
+    } catch (cause) {
+      throw unencodable(cause);
+    }
   }
 
   function unencodable(cause: unknown): PushError {
@@ -123,6 +164,7 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
 
   function emitWithAck(op: EmitOp, timeout: number, id: string): Promise<Outcome<PushDelivered>> {
     const adapter = namespace(op.scope.namespace).adapter;
+    const nodes = tracker(op.scope.namespace);
     let recipients = 0;
     // socket.io's broadcast-with-ack reports the responses but not how many sockets were sent the message,
     // which a partial (timed-out) answer needs. The adapter reports it, per node, to this callback: count it
@@ -135,9 +177,11 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
             onCount(count);
           }, onAck),
       },
-      // socket.io does not catch a failed serverCount(): an unhandled rejection. Wait instead, and let the
-      // timeout give the partial answer.
-      serverCount: { value: () => adapter.serverCount().catch(() => NEVER) },
+      // socket.io waits for as many nodes as serverCount() says, and calls the answer complete when they
+      // all answered: ask for every node known to exist (see nodes.ts), so an answer from fewer nodes times
+      // out as `complete: false`. socket.io does not catch a failed serverCount() (an unhandled
+      // rejection): wait instead, and let the timeout give the partial answer.
+      serverCount: { value: () => adapter.serverCount().then((count) => nodes.expect(count), () => NEVER) },
     });
     return new Promise((resolve, reject) => {
       const done: AckCallback = (error, responses) =>
@@ -161,30 +205,72 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     return wrapped;
   }
 
+  /** The answer of a fire-and-forget message, known before it runs. */
+  const accepted = (id: string): Outcome<PushAccepted> => ({ status: ACCEPTED, body: { ok: true, id } });
+
+  function once(kind: "message" | "legacy", op: EmitOp, key: string): Promise<Outcome<PushAccepted | PushDelivered>> {
+    const id = messageId(op, key);
+    const plan = op.ackTimeout === null ? { known: accepted(id), wait: 0 } : { wait: op.ackTimeout + ACK_MARGIN_MS };
+    return remembered(`${kind}\n${key}`, printOf(kind, op), plan, () => emit(op, id));
+  }
+
   return {
     message(op, key) {
       const remember = key ?? op.id;
       // The hot path, a fire-and-forget push without a key: no promise, no memory.
-      if (remember === undefined || cache === null) return emit(op, messageId(op, key));
-      return remembered("message", remember, () => emit(op, messageId(op, key)));
+      if (remember === undefined || store === null) return emit(op, messageId(op, key));
+      return once("message", op, remember);
     },
     legacy(op, key) {
-      return remembered("legacy", key, () => emit(op, messageId(op, key)) as Outcome<PushAccepted>);
+      if (key === undefined || store === null) return Promise.resolve(emit(op, messageId(op, key)) as Outcome<PushAccepted>);
+      return once("legacy", op, key) as Promise<Outcome<PushAccepted>>;
     },
     batch(ops, key) {
-      return remembered("batch", key, async () => {
-        // Started in order (each emits synchronously), awaited together: acks of one item do not hold back the next.
-        const pending = ops.map((op) =>
-          remembered("message", op.id, () => emit(op, messageId(op, undefined))).then(
-            (outcome) => ({ status: outcome.status, ...outcome.body }),
-            (error: unknown) => {
-              const refused = failure(error);
-              return { status: refused.status, ...refused.toJSON() };
-            },
-          ),
-        );
+      const run = async (): Promise<Outcome<PushBatchAnswer>> => {
+        type Item = (PushAccepted | PushDelivered | PushFailure) & { status: number };
+        const failed = (error: unknown, op: EmitOp): Item => {
+          const refused = failure(error);
+          // The item's own id, when it has one, says which message a refusal (a reused id) is about.
+          return op.id === undefined ? { status: refused.status, ...refused.toJSON() } : { status: refused.status, ...refused.toJSON(), id: op.id };
+        };
+        // Every item's key is claimed first (in order: one Redis connection answers in order), then the
+        // items are emitted in order, so a shared store cannot reorder them. Acks of one item do not hold
+        // back the next.
+        const claims = ops.map((op) => {
+          if (op.id === undefined || store === null) return Promise.resolve(null);
+          try {
+            const id = op.id;
+            const plan = op.ackTimeout === null ? { known: accepted(id), wait: 0 } : { wait: op.ackTimeout + ACK_MARGIN_MS };
+            return Promise.resolve(store.claim<Outcome<PushAccepted | PushDelivered>>(`message\n${id}`, printOf("message", op), plan));
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        });
+        const taken = await Promise.allSettled(claims);
+        const pending = ops.map((op, index): Promise<Item> => {
+          const claim = taken[index]!;
+          if (claim.status === "rejected") return Promise.resolve(failed(claim.reason, op));
+          const run = () => emit(op, messageId(op, undefined));
+          const outcome = claim.value === null ? (() => {
+            try {
+              return Promise.resolve(run());
+            } catch (error) {
+              return Promise.reject(error);
+            }
+          })() : runClaimed(claim.value, run);
+          return outcome.then((done) => ({ status: done.status, ...done.body }), (error: unknown) => failed(error, op));
+        });
         return { status: OK, body: { ok: true, results: await Promise.all(pending) } };
-      });
+      };
+      if (key === undefined || store === null) return run();
+      let print: string;
+      try {
+        print = fingerprint(["batch", ...ops.map((op) => printOf("message", op))]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const longest = Math.max(0, ...ops.map((op) => op.ackTimeout ?? 0));
+      return remembered(`batch\n${key}`, print, { wait: longest + ACK_MARGIN_MS }, run);
     },
     disconnect(op) {
       operator(op.scope).disconnectSockets(op.close);
@@ -200,14 +286,39 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     },
     presence(op) {
       const nsp = namespace(op.namespace);
+      const nodes = tracker(op.namespace);
+      const unavailable = (message: string, cause?: unknown) => new PushError("ADAPTER_UNAVAILABLE", message, { cause });
       return track(
         (async () => {
+          // One deadline for the whole answer: the adapter's own calls may wait on a Redis that is down
+          // (commands queue until it is back), and an answer that comes from fewer nodes is no answer.
+          const deadline = new AbortController();
+          const timer = setTimeout(() => deadline.abort(), options.clusterTimeout);
+          const within = <T>(promise: Promise<T>): Promise<T> =>
+            new Promise<T>((resolve, reject) => {
+              if (deadline.signal.aborted) reject(deadline.signal.reason);
+              deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason), { once: true });
+              promise.then(resolve, reject);
+            });
           let sockets: Array<{ rooms: Set<string> }>;
           try {
-            sockets = await nsp.in(op.users.map(([, room]) => room)).fetchSockets();
+            const count = await within(nsp.adapter.serverCount());
+            const expected = nodes.expect(count);
+            if (count < expected) {
+              throw unavailable(`Only ${count} of the ${expected} socket.io nodes seen lately can be reached; no partial count is given. Retry shortly.`);
+            }
+            sockets = await within(nsp.in(op.users.map(([, room]) => room)).fetchSockets());
           } catch (cause) {
+            if (isPushError(cause)) throw cause;
             // Reported once, by the HTTP layer's refusal (or the caller of send()).
-            throw new PushError("ADAPTER_UNAVAILABLE", "The socket.io adapter could not list the sockets (another node did not answer in time?).", { cause });
+            throw unavailable(
+              deadline.signal.aborted
+                ? `The socket.io adapter did not answer within ${options.clusterTimeout} ms (is Redis down, or a node slow?); no partial count is given.`
+                : "The socket.io adapter could not list the sockets (another node did not answer in time?).",
+              cause,
+            );
+          } finally {
+            clearTimeout(timer);
           }
           const byRoom = new Map(op.users.map(([id, room]) => [room, id]));
           // A null prototype: user ids are caller-chosen keys ("__proto__" included).
@@ -225,7 +336,7 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     },
     async drain() {
       await Promise.allSettled([...running]);
-      cache?.clear();
+      store?.clear();
     },
   };
 }

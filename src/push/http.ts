@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isPushError, PushError } from "./errors.js";
 import type { Executor, Outcome } from "./execute.js";
+import { scanJson } from "./json.js";
 import { MAX_ID_LENGTH, validateBatch, validateDisconnect, validateLegacy, validateMessage, validatePresence, validateRooms, type ValidatorConfig } from "./validate.js";
 
 /** `(req, res, next?)`: plain node:http, Express, Connect and anything else with that shape. */
@@ -120,7 +121,7 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
       const run = route.run;
       withBody(req, (error, value) => {
         if (error !== null) {
-          refuse(req, res, error);
+          refuse(req, res, error, error.code === "UNSUPPORTED_CONTENT_ENCODING" ? { "accept-encoding": "identity" } : {});
           return;
         }
         // close() may have begun while the body was still arriving: nothing goes out after it.
@@ -160,6 +161,12 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
       else if (typeof parsed === "string" || Buffer.isBuffer(parsed)) parseInto(Buffer.from(parsed), done);
       else if (deeperThan(parsed, MAX_JSON_DEPTH)) done(new PushError("BAD_JSON", `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`));
       else done(null, parsed);
+      return;
+    }
+    if (!isIdentity(req.headers["content-encoding"])) {
+      // A compressed body read as plain JSON fails as "not UTF-8", and a plain body labelled gzip would be
+      // taken at face value. We decode none, so say so: RFC 9110 §15.5.16, a 415 with Accept-Encoding.
+      done(new PushError("UNSUPPORTED_CONTENT_ENCODING", "The body must not be compressed: send it without Content-Encoding (or `identity`)."));
       return;
     }
     const declared = req.headers["content-length"];
@@ -275,6 +282,16 @@ function idempotencyKey(header: string | string[] | undefined): string | undefin
   return value;
 }
 
+/** No `Content-Encoding`, or only `identity` (RFC 9110 §8.4: codings are listed in the order applied). */
+export function isIdentity(header: string | string[] | undefined): boolean {
+  if (header === undefined) return true;
+  const list = Array.isArray(header) ? header.join(",") : header;
+  return list.split(",").every((coding) => {
+    const name = coding.trim().toLowerCase();
+    return name === "" || name === "identity";
+  });
+}
+
 /** `application/json`, with at most a UTF-8 charset. */
 export function isJson(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
@@ -289,7 +306,10 @@ export function isJson(contentType: string | undefined): boolean {
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** UTF-8 JSON, no deeper than {@link MAX_JSON_DEPTH}. */
+/**
+ * UTF-8 JSON, no deeper than {@link MAX_JSON_DEPTH}, with no key repeated in any object. Throws a
+ * {@link PushError}: `BAD_JSON`, or `DUPLICATE_KEY` whose `path` names the repeated key.
+ */
 export function parseJson(bytes: Uint8Array): unknown {
   let source: string;
   try {
@@ -298,14 +318,19 @@ export function parseJson(bytes: Uint8Array): unknown {
     throw new PushError("BAD_JSON", "The body is not valid UTF-8.");
   }
   if (source.trim() === "") throw new PushError("BAD_JSON", "The body is empty; send a JSON object.");
-  // Valid JSON nested deeper than the limit needs two brackets per level: shorter texts need no scan.
-  if (source.length > 2 * MAX_JSON_DEPTH && nestingDepth(source) > MAX_JSON_DEPTH) throw new PushError("BAD_JSON", `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+  const scan = scanJson(source, MAX_JSON_DEPTH);
+  if (scan.kind === "too-deep") throw new PushError("BAD_JSON", `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+  let value: unknown;
   try {
-    return JSON.parse(source) as unknown;
+    value = JSON.parse(source) as unknown;
   } catch (error) {
     // V8's message names the position of the fault: useful, and it quotes nothing beyond a few characters.
     throw new PushError("BAD_JSON", `The body is not JSON: ${error instanceof Error ? error.message.slice(0, 200) : "parse error"}.`);
   }
+  if (scan.kind === "duplicate") {
+    throw new PushError("DUPLICATE_KEY", `${scan.path}: this key appears more than once in its object; parsers disagree on which one counts, so send it once.`, { path: scan.path });
+  }
+  return value;
 }
 
 /** Whether an already parsed value nests objects or arrays deeper than `limit` (walked without recursion). */
@@ -318,25 +343,4 @@ function deeperThan(value: unknown, limit: number): boolean {
     for (const child of Object.values(current)) if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
   }
   return false;
-}
-
-/** The deepest `[`/`{` nesting outside strings, stopping early past the limit. */
-function nestingDepth(source: string): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > deepest) {
-        deepest = depth;
-        if (deepest > MAX_JSON_DEPTH) return deepest;
-      }
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return deepest;
 }

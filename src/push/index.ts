@@ -1,5 +1,6 @@
 export { createPushRouter } from "./router.js";
-export type { PushRouter, PushRouterOptions } from "./router.js";
+export type { PushIdempotencyOptions, PushRouter, PushRouterOptions } from "./router.js";
+export type { PushRedisClient } from "./idempotency.js";
 export { createPushClient } from "./client.js";
 export type { PushClient, PushClientOptions, PushRequestOptions } from "./client.js";
 export { PushError, isPushError, PUSH_ERROR_CODES, pushErrorStatus } from "./errors.js";

@@ -4,7 +4,8 @@ import type { Server } from "socket.io";
 import { rejectUnknownOptions } from "../options.js";
 import { resolveRooms, type RoomNaming, type RoomOptions } from "../rooms.js";
 import { PushError } from "./errors.js";
-import { createExecutor } from "./execute.js";
+import type { PushRedisClient } from "./idempotency.js";
+import { createExecutor, type IdempotencyConfig } from "./execute.js";
 import { createHandler, type PushHandler } from "./http.js";
 import type { PushAnswerFor, PushMessage } from "./types.js";
 import { validateMessage, type ValidatorConfig } from "./validate.js";
@@ -29,12 +30,36 @@ export interface PushRouterOptions {
   /** Messages per batch (default 100). */
   maxBatch?: number;
   /**
-   * Answers remembered per `Idempotency-Key` (or message `id`): `ttl` ms (default 5 minutes), at most
-   * `maxKeys` of them (default 10 000, oldest dropped first). In this process only. `false` turns it off.
+   * Answers remembered per `Idempotency-Key` (or message `id`) for `ttl` ms (default 5 minutes); a key
+   * reused with another payload is a 422. By default in this process, at most `maxKeys` of them (default
+   * 10 000, oldest dropped first). With `redis` (a connected ioredis or node-redis v4+ client; the
+   * adapter's `pubClient` will do), in Redis under `prefix` (default `"push:idempotency:"`), so a retry
+   * that lands on another node is recognised: one `SET NX PX` per message, each command given `timeout`
+   * ms (default 1000) before the request is answered 503 `IDEMPOTENCY_UNAVAILABLE` with nothing sent.
+   * `false` turns it off.
    */
-  idempotency?: { ttl?: number; maxKeys?: number } | false;
+  idempotency?: PushIdempotencyOptions | false;
+  /**
+   * Milliseconds a cluster-wide answer (`/presence`) may take, the adapter's calls included, before it is
+   * a 503 `ADAPTER_UNAVAILABLE` (default 5000). Acked messages use their own `ack.timeout`.
+   */
+  clusterTimeout?: number;
   /** Sees unexpected failures (5xx), with the cause attached: for your logs. */
   onError?: (error: PushError) => void;
+}
+
+/** The `idempotency` option: in this process (`ttl`, `maxKeys`), or in Redis for every node (`ttl`, `redis`, `prefix`, `timeout`). */
+export interface PushIdempotencyOptions {
+  /** Milliseconds a key is remembered (default 300 000: 5 minutes). */
+  ttl?: number;
+  /** In-process only: keys remembered at most (default 10 000). Not with `redis`, whose keys expire by `ttl`. */
+  maxKeys?: number;
+  /** A connected ioredis (`Redis`, `Cluster`) or node-redis v4+ client: keys are kept there, for every node. */
+  redis?: PushRedisClient;
+  /** With `redis`: the key prefix (default `"push:idempotency:"`); each key is `<prefix><sha256 of the kind and key>`. */
+  prefix?: string;
+  /** With `redis`: milliseconds per command before answering 503 `IDEMPOTENCY_UNAVAILABLE` (default 1000). */
+  timeout?: number;
 }
 
 export interface PushRouter {
@@ -49,9 +74,9 @@ export interface PushRouter {
 }
 
 const KNOWN_OPTIONS = new Set([
-  "tokens", "path", "rooms", "auth", "namespaces", "maxBodyBytes", "readTimeout", "maxTargets", "maxBatch", "idempotency", "onError",
+  "tokens", "path", "rooms", "auth", "namespaces", "maxBodyBytes", "readTimeout", "maxTargets", "maxBatch", "idempotency", "clusterTimeout", "onError",
 ]);
-const IDEMPOTENCY_OPTIONS = new Set(["ttl", "maxKeys"]);
+const IDEMPOTENCY_OPTIONS = new Set(["ttl", "maxKeys", "redis", "prefix", "timeout"]);
 const MIN_TOKEN_LENGTH = 16;
 const DEFAULTS = {
   path: "/push",
@@ -61,7 +86,12 @@ const DEFAULTS = {
   maxBatch: 100,
   ttl: 5 * 60_000,
   maxKeys: 10_000,
+  prefix: "push:idempotency:",
+  storeTimeout: 1000,
+  clusterTimeout: 5000,
 };
+/** How long a drop in the number of nodes must hold before presence and acks believe it (see nodes.ts). */
+const NODE_SETTLE_MS = 10_000;
 
 /**
  * The push router: back-end services tell the real-time server "push this to user 42" over HTTP, or the
@@ -80,6 +110,8 @@ export function createPushRouter<S extends Pick<Server, "of">>(io: S, options: P
   const executor = createExecutor(io as unknown as Server, {
     namespaces: [...config.validator.namespaces],
     idempotency: config.idempotency,
+    clusterTimeout: config.clusterTimeout,
+    nodeSettle: NODE_SETTLE_MS,
     onError: config.onError,
   });
   const { handler, owns } = createHandler({
@@ -132,7 +164,8 @@ interface Config {
   maxBodyBytes: number;
   readTimeout: number;
   validator: ValidatorConfig;
-  idempotency: { ttl: number; maxKeys: number } | false;
+  idempotency: IdempotencyConfig | false;
+  clusterTimeout: number;
   onError: (error: PushError) => void;
 }
 
@@ -189,13 +222,28 @@ function validateOptions(options: PushRouterOptions): Config {
   if (idempotency === false) remembered = false;
   else if (idempotency === undefined) remembered = { ttl: DEFAULTS.ttl, maxKeys: DEFAULTS.maxKeys };
   else if (typeof idempotency !== "object" || idempotency === null) {
-    throw new TypeError("createPushRouter: `idempotency` must be false or { ttl?: milliseconds, maxKeys?: number }.");
+    throw new TypeError("createPushRouter: `idempotency` must be false or { ttl?: milliseconds, maxKeys?: number } or { redis: client, ttl?, prefix?, timeout? }.");
   } else {
     rejectUnknownOptions("createPushRouter", idempotency, IDEMPOTENCY_OPTIONS, { path: "idempotency." });
-    remembered = {
-      ttl: count("idempotency.ttl", idempotency.ttl, DEFAULTS.ttl, 1, 24 * 3_600_000),
-      maxKeys: count("idempotency.maxKeys", idempotency.maxKeys, DEFAULTS.maxKeys, 1, 10_000_000),
-    };
+    const ttl = count("idempotency.ttl", idempotency.ttl, DEFAULTS.ttl, 1, 24 * 3_600_000);
+    if (idempotency.redis === undefined) {
+      if (idempotency.prefix !== undefined || idempotency.timeout !== undefined) {
+        throw new TypeError("createPushRouter: `idempotency.prefix` and `idempotency.timeout` apply to the Redis store only: pass `idempotency.redis` too.");
+      }
+      remembered = { ttl, maxKeys: count("idempotency.maxKeys", idempotency.maxKeys, DEFAULTS.maxKeys, 1, 10_000_000) };
+    } else {
+      if (idempotency.maxKeys !== undefined) {
+        throw new TypeError("createPushRouter: `idempotency.maxKeys` bounds the in-process memory; with `idempotency.redis` keys expire after `ttl` instead. Leave it out.");
+      }
+      const client = idempotency.redis as unknown as { get?: unknown; set?: unknown; del?: unknown; status?: unknown; isReady?: unknown; isOpen?: unknown } | null;
+      const kind = typeof client?.status === "string" || typeof client?.isReady === "boolean" || typeof client?.isOpen === "boolean";
+      if (typeof client !== "object" || client === null || !kind || typeof client.get !== "function" || typeof client.set !== "function" || typeof client.del !== "function") {
+        throw new TypeError("createPushRouter: `idempotency.redis` must be a connected Redis client: ioredis `new Redis()` / `new Cluster()`, or node-redis v4+ `createClient()` (the adapter's `pubClient` will do).");
+      }
+      const { prefix = DEFAULTS.prefix } = idempotency;
+      if (typeof prefix !== "string" || prefix === "") throw new TypeError('createPushRouter: `idempotency.prefix` must be a non-empty string (default "push:idempotency:").');
+      remembered = { ttl, redis: idempotency.redis, prefix, timeout: count("idempotency.timeout", idempotency.timeout, DEFAULTS.storeTimeout, 1, 60_000) };
+    }
   }
   if (typeof onError !== "function") throw new TypeError("createPushRouter: `onError` must be a function (error) => void.");
 
@@ -211,6 +259,7 @@ function validateOptions(options: PushRouterOptions): Config {
       maxBatch: count("maxBatch", options.maxBatch, DEFAULTS.maxBatch, 1, 10_000),
     },
     idempotency: remembered,
+    clusterTimeout: count("clusterTimeout", options.clusterTimeout, DEFAULTS.clusterTimeout, 1, 120_000),
     // A throwing logger must not turn an answer into a crash.
     onError: (error) => {
       try {

@@ -76,6 +76,8 @@ export type PushAnswerFor<M extends PushMessage> = M extends { ack: PushAckOptio
 export interface PushFailure {
   ok: false;
   error: { code: string; message: string; path?: string };
+  /** The message's own `id`, when it had one (in batch results: which message a refusal is about). */
+  id?: string;
 }
 
 /** `POST <path>/batch`: one result per message, in order, each with the status it would have had alone. */

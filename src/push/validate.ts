@@ -124,7 +124,12 @@ function names(value: unknown, path: string, kind: Kind, budget: Budget): string
   return list.map((item, index) => {
     const at = Array.isArray(value) ? `${path}[${index}]` : path;
     if (kind === "user" && typeof item === "number") {
-      if (!Number.isFinite(item)) throw invalid(at, "must be a finite number or a string.");
+      // JSON numbers are IEEE doubles: 12345678901234567890 parses as 12345678901234567000, the id of
+      // someone else. Only an integer a double holds exactly names one user (RFC 8259 §6 on
+      // interoperable integers; ECMAScript Number.isSafeInteger); anything else must come as a string.
+      if (!Number.isSafeInteger(item)) {
+        throw invalid(at, `must be a string, or a whole number from -(2^53 - 1) to 2^53 - 1 (a larger number is rounded by JSON parsers and would name another user); got ${String(item)}. Send the id as a string.`);
+      }
       return String(item);
     }
     if (typeof item !== "string") {

@@ -116,6 +116,38 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
     expect(await Promise.all(gone)).toEqual(["io server disconnect", "io server disconnect"]);
   });
 
+  it("a retry that lands on the other node is answered from Redis, not sent twice", async () => {
+    const gina = await user("gina", b);
+    const received: unknown[] = [];
+    gina.sockets[0]!.on("invoice", (data: unknown, ack?: (reply: string) => void) => {
+      received.push(data);
+      setTimeout(() => ack?.("ok"), 200); // still waiting for this ack when the retry arrives
+    });
+    const post = (url: string, body: unknown, key: string) =>
+      fetch(`${url}/push`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", "idempotency-key": key },
+        body: JSON.stringify(body),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+    const message = { to: { user: "gina" }, event: "invoice", data: { n: 1 } };
+    const first = await post(a.url, message, "invoice-1");
+    expect(first).toEqual({ status: 202, body: { ok: true, id: "invoice-1" } });
+    expect(await post(b.url, message, "invoice-1")).toEqual(first);
+    // With acks, the retry on B arrives while A still waits: it gets A's answer when A has it.
+    const acked = { ...message, data: { n: 2 }, ack: { timeout: 3000 } };
+    const [onA, onB] = await Promise.all([post(a.url, acked, "invoice-2"), post(b.url, acked, "invoice-2")]);
+    expect(onA).toEqual({ status: 200, body: { ok: true, id: "invoice-2", recipients: 1, acked: 1, complete: true } });
+    expect(onB).toEqual(onA);
+    // The same key for another message, on either node: 422, nothing sent.
+    const reused = await post(b.url, { ...message, data: { n: 3 } }, "invoice-1");
+    expect(reused.status).toBe(422);
+    expect(reused.body).toMatchObject({ ok: false, error: { code: "IDEMPOTENCY_KEY_REUSED" } });
+    const marker = next(gina.sockets[0]!, "invoice");
+    await a.push.send({ to: { user: "gina" }, event: "invoice", data: "marker" });
+    await marker;
+    expect(received).toEqual([{ n: 1 }, { n: 2 }, "marker"]);
+  });
+
   it("a process without socket.io pushes fire-and-forget through @socket.io/redis-emitter", async () => {
     const frank = await user("frank", a, b);
     const sid = sessionIdOf(frank.cookie);

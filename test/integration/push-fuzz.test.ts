@@ -57,10 +57,10 @@ function exchange(raw: Buffer, timeout = 3000): Promise<{ status: number; text: 
 }
 
 const headerValue = fc.oneof(
-  fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "", "application/json; charset=utf-16", `Bearer ${TOKEN}`, "Bearer", "bearer x", "0", "-1", "99999999999999999999"),
+  fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "", "application/json; charset=utf-16", `Bearer ${TOKEN}`, "Bearer", "bearer x", "0", "-1", "99999999999999999999", "gzip", "identity", "br, gzip"),
   fc.string({ maxLength: 40 }).map((s) => s.replace(/[\r\n\0]/g, "")),
 );
-const headerName = fc.constantFrom("content-type", "authorization", "content-length", "idempotency-key", "transfer-encoding", "x-custom", "expect", "connection");
+const headerName = fc.constantFrom("content-type", "authorization", "content-length", "idempotency-key", "transfer-encoding", "x-custom", "expect", "connection", "content-encoding");
 
 describe("fuzzing the router over raw HTTP (fast-check)", () => {
   it("answers any method, path, headers and body without a 500", async () => {
@@ -133,6 +133,36 @@ describe("fuzzing the router over raw HTTP (fast-check)", () => {
       }),
       { numRuns: 400 },
     );
+    expect(failures).toEqual([]);
+  });
+
+  it("refuses any body with a repeated key (400 DUPLICATE_KEY naming it) and sends nothing", async () => {
+    const arrived: unknown[] = [];
+    watcher.on("dup-fuzz", (data: unknown) => arrived.push(data));
+    const field = fc.constantFrom("to", "except", "event", "data", "namespace", "id");
+    const value = fc.oneof(fc.constant({ all: true }), fc.constant({ room: "r" }), fc.constant("dup-fuzz"), fc.jsonValue({ maxDepth: 2 }));
+    await fc.assert(
+      fc.asyncProperty(field, value, value, fc.boolean(), async (key, first, second, inBatch) => {
+        const message = `{"to":{"all":true},"event":"dup-fuzz",${JSON.stringify(key)}:${JSON.stringify(first)},${JSON.stringify(key)}:${JSON.stringify(second)}}`;
+        const body = inBatch ? `{"messages":[${message}]}` : message;
+        const res = await fetch(`http://127.0.0.1:${port}/push${inBatch ? "/batch" : ""}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+          body,
+        });
+        const answer = (await res.json()) as { error?: { code: string; path?: string } };
+        expect(res.status, body).toBe(400);
+        expect(answer.error).toMatchObject({ code: "DUPLICATE_KEY", path: inBatch ? `messages[0].${key}` : key });
+      }),
+      { numRuns: 150 },
+    );
+    // A marker sent after them arrives alone: none of the refused bodies reached the socket.
+    await fetch(`http://127.0.0.1:${port}/push`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ to: { socket: watcher.id }, event: "dup-fuzz", data: "marker" }),
+    });
+    await expect.poll(() => arrived).toEqual(["marker"]);
     expect(failures).toEqual([]);
   });
 

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { connect as tcpConnect, createServer as createTcpServer, type Socket as TcpSocket } from "node:net";
 import type { AddressInfo } from "node:net";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import express from "express";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
@@ -712,6 +713,110 @@ describe("createPushClient", () => {
     });
     const slow = createPushClient({ url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/push`, token: TOKEN, timeout: 200, retries: 0 });
     await expect(slow.send({ to: { user: "1" } })).rejects.toMatchObject({ status: 0, code: "TIMEOUT" });
+  });
+});
+
+describe("hostile input (issue 14)", () => {
+  it("refuses a numeric user id that JSON rounds, on every endpoint, and the user it rounds to gets nothing", async () => {
+    const { base, user, push } = await setup();
+    // 12345678901234567890 parses as 12345678901234567000: someone else, who is online.
+    const other = await user("12345678901234567000");
+    const raw = (body: string) => post(base, body);
+    const big = "12345678901234567890";
+    const answers = [
+      [await raw(`{"to":{"user":${big}},"data":"wrong person"}`), "to.user"],
+      [await raw(`{"to":{"all":true},"except":{"user":[1,${big}]},"data":"wrong person"}`), "except.user[1]"],
+      [await post(`${base}/batch`, `{"messages":[{"to":{"user":${big}},"data":"wrong person"}]}`), "messages[0].to.user"],
+      [await post(`${base}/legacy`, `{"type":"single","pointer":${big},"content":"wrong person"}`), "pointer"],
+      [await post(`${base}/presence`, `{"users":["1",${big}]}`), "users[1]"],
+    ] as const;
+    for (const [answer, path] of answers) {
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toMatchObject({ code: "INVALID_MESSAGE", path });
+    }
+    await expect(push.send({ to: { user: 2 ** 60 }, data: "wrong person" })).rejects.toMatchObject({ code: "INVALID_MESSAGE", status: 400, path: "to.user" });
+    const client = createPushClient({ url: base, token: TOKEN });
+    await expect(client.send({ to: { user: 2 ** 60 }, data: "wrong person" })).rejects.toMatchObject({ code: "INVALID_MESSAGE", status: 400, path: "to.user" });
+    await expect(client.send({ to: { user: 10n as unknown as number } })).rejects.toMatchObject({ code: "INVALID_MESSAGE", status: 400 });
+    await flush(base, other.sockets[0]!, other.boxes[0]!);
+    expect(other.boxes[0]!.received).toEqual([]);
+    // The exact id, as a string, reaches them.
+    expect((await post(base, { to: { user: "12345678901234567000" }, data: "right person" })).status).toBe(202);
+    await other.boxes[0]!.until(1);
+    expect(other.boxes[0]!.received).toEqual(["right person"]);
+  });
+
+  it("refuses a repeated JSON key with DUPLICATE_KEY naming it, and sends nothing", async () => {
+    const { base, user } = await setup();
+    const alice = await user(1);
+    const bob = await user(2);
+    const cases = [
+      [base, '{"to":{"user":"1"},"to":{"all":true},"data":"everyone?"}', "to"],
+      [base, '{"to":{"all":true},"except":{"user":"2"},"except":{},"data":"bob too?"}', "except"],
+      [base, '{"to":{"user":"1","user":"2"},"data":"which?"}', "to.user"],
+      [`${base}/batch`, '{"messages":[{"to":{"user":"1"}},{"to":{"user":"1"},"data":1,"data":2}]}', "messages[1].data"],
+      [`${base}/legacy`, '{"type":"single","type":"all","pointer":"1","content":"all?"}', "type"],
+    ] as const;
+    for (const [url, body, path] of cases) {
+      const answer = await post(url, body);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toMatchObject({ code: "DUPLICATE_KEY", path });
+    }
+    await flush(base, alice.sockets[0]!, alice.boxes[0]!);
+    await flush(base, bob.sockets[0]!, bob.boxes[0]!);
+    expect([alice.boxes[0]!.received, bob.boxes[0]!.received]).toEqual([[], []]);
+  });
+
+  it("answers a compressed body with 415 UNSUPPORTED_CONTENT_ENCODING and Accept-Encoding: identity", async () => {
+    const { base, user } = await setup();
+    const alice = await user(1);
+    const body = JSON.stringify({ to: { user: "1" }, data: "zipped" });
+    for (const [encoding, bytes] of [["gzip", gzipSync(body)], ["deflate", deflateSync(body)], ["br", brotliCompressSync(body)], ["gzip", Buffer.from(body)]] as const) {
+      const res = await fetch(base, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", "content-encoding": encoding }, body: bytes });
+      expect(res.status).toBe(415);
+      expect(res.headers.get("accept-encoding")).toBe("identity");
+      expect(((await res.json()) as Answer["body"]).error).toMatchObject({ code: "UNSUPPORTED_CONTENT_ENCODING" });
+    }
+    expect((await post(base, body, { "content-encoding": "identity" })).status).toBe(202);
+    await alice.boxes[0]!.until(1);
+    await flush(base, alice.sockets[0]!, alice.boxes[0]!);
+    expect(alice.boxes[0]!.received).toEqual(["zipped"]);
+  });
+
+  it("answers a key reused with another payload with 422 IDEMPOTENCY_KEY_REUSED and sends nothing", async () => {
+    const { base, user, push } = await setup();
+    const alice = await user(1);
+    const bob = await user(2);
+    const key = { "idempotency-key": "k-reused" };
+    expect((await post(base, { to: { user: "1" }, event: "message", data: "first" }, key)).status).toBe(202);
+    const other = await post(base, { to: { user: "2" }, event: "message", data: "first" }, key);
+    expect(other.status).toBe(422);
+    expect(other.body.error).toMatchObject({ code: "IDEMPOTENCY_KEY_REUSED" });
+    expect((await post(base, { to: { user: "1" }, data: "changed" }, key)).status).toBe(422);
+    // The same payload, targets in another order, is the same message: replayed, not sent.
+    await post(base, { to: { user: ["1", "2"] }, data: "pair" }, { "idempotency-key": "k-pair" });
+    expect(await post(base, { to: { user: ["2", "1"] }, data: "pair" }, { "idempotency-key": "k-pair" })).toMatchObject({ status: 202, body: { id: "k-pair" } });
+    // By `id`, in send(), in a batch item and for a whole batch.
+    await push.send({ id: "m-reused", to: { user: "1" }, data: "by id" });
+    await expect(push.send({ id: "m-reused", to: { user: "2" }, data: "by id" })).rejects.toMatchObject({ code: "IDEMPOTENCY_KEY_REUSED", status: 422 });
+    const batch = await post(`${base}/batch`, { messages: [{ id: "m-reused", to: { user: "2" }, event: "other" }, { to: { user: "1" }, data: "fresh" }] });
+    expect(batch.status).toBe(200);
+    expect((batch.body.results as unknown[])[0]).toEqual({ status: 422, ok: false, id: "m-reused", error: { code: "IDEMPOTENCY_KEY_REUSED", message: expect.any(String) } });
+    const batchKey = { "idempotency-key": "b-reused" };
+    expect((await post(`${base}/batch`, { messages: [{ to: { user: "1" }, data: "b1" }] }, batchKey)).status).toBe(200);
+    const again = await post(`${base}/batch`, { messages: [{ to: { user: "2" }, data: "b2" }] }, batchKey);
+    expect(again.status).toBe(422);
+    expect(again.body.error).toMatchObject({ code: "IDEMPOTENCY_KEY_REUSED" });
+    const legacyKey = { "idempotency-key": "l-reused" };
+    expect((await post(`${base}/legacy`, { type: "single", pointer: "1", content: "l1" }, legacyKey)).status).toBe(202);
+    expect((await post(`${base}/legacy`, { type: "all", content: "l1" }, legacyKey)).status).toBe(422);
+    // The client does not retry a 422.
+    const client = createPushClient({ url: base, token: TOKEN });
+    await expect(client.send({ to: { user: "2" } }, { idempotencyKey: "k-reused" })).rejects.toMatchObject({ code: "IDEMPOTENCY_KEY_REUSED", status: 422, retryable: false });
+    await flush(base, alice.sockets[0]!, alice.boxes[0]!);
+    await flush(base, bob.sockets[0]!, bob.boxes[0]!);
+    expect(alice.boxes[0]!.received).toEqual(["first", "pair", "by id", "fresh", "b1", "l1"]);
+    expect(bob.boxes[0]!.received).toEqual(["pair"]);
   });
 });
 

@@ -11,7 +11,13 @@ import {
   type PushAccepted,
   type PushDelivered,
 } from "socket.io-session-auth/push";
-import { createIdempotencyCache } from "../../src/push/idempotency.js";
+import { createIdempotencyCache, fingerprint, memoryAnswers } from "../../src/push/idempotency.js";
+import { createNodeTracker } from "../../src/push/nodes.js";
+
+/** Has the shape of an ioredis client; never called by the option checks. */
+function fakeRedis() {
+  return { status: "ready", get: async () => null, set: async () => "OK", del: async () => 1 };
+}
 
 const TOKEN = "0123456789abcdef0123";
 // A Server with no HTTP server attached: no socket, no port, only the object the router talks to.
@@ -38,6 +44,13 @@ describe("createPushRouter options", () => {
       [{ tokens: TOKEN, idempotency: true }, /`idempotency` must be false or/],
       [{ tokens: TOKEN, idempotency: { ttl: 0 } }, /`idempotency.ttl`/],
       [{ tokens: TOKEN, idempotency: { max: 5 } }, /unknown option `idempotency.max`/],
+      [{ tokens: TOKEN, idempotency: { redis: {} as never } }, /`idempotency.redis` must be a connected Redis client/],
+      [{ tokens: TOKEN, idempotency: { redis: { get() {}, set() {}, status: "ready" } as never } }, /`idempotency.redis` must be a connected Redis client/],
+      [{ tokens: TOKEN, idempotency: { redis: fakeRedis(), maxKeys: 5 } }, /`idempotency.maxKeys` bounds the in-process memory/],
+      [{ tokens: TOKEN, idempotency: { redis: fakeRedis(), prefix: "" } }, /`idempotency.prefix`/],
+      [{ tokens: TOKEN, idempotency: { redis: fakeRedis(), timeout: 0 } }, /`idempotency.timeout`/],
+      [{ tokens: TOKEN, idempotency: { prefix: "p:" } }, /apply to the Redis store only/],
+      [{ tokens: TOKEN, clusterTimeout: 0 }, /`clusterTimeout`/],
       [{ tokens: TOKEN, namespaces: [] }, /`namespaces`/],
       [{ tokens: TOKEN, namespaces: ["chat"] }, /`namespaces`/],
       [{ tokens: TOKEN, rooms: { user: 5 } }, /createPushRouter: `rooms.user`/],
@@ -212,5 +225,52 @@ describe("idempotency cache", () => {
     now = 20;
     cache.set("new", 1);
     expect(cache.size).toBe(1);
+  });
+});
+
+describe("idempotency: answers bound to their payload", () => {
+  it("replays the first answer for the same fingerprint and refuses another with 422", async () => {
+    const store = memoryAnswers({ ttl: 1000, maxKeys: 10 });
+    const first = store.claim("k", "print-a", { wait: 0 });
+    expect(first.fresh).toBe(true);
+    const repeat = store.claim("k", "print-a", { wait: 0 });
+    expect(repeat.fresh).toBe(false);
+    if (first.fresh) first.settle({ status: 202, body: { ok: true, id: "k" } });
+    if (!repeat.fresh) expect(await repeat.answer).toEqual({ status: 202, body: { ok: true, id: "k" } });
+    expect(() => store.claim("k", "print-b", { wait: 0 })).toThrow(expect.objectContaining({ code: "IDEMPOTENCY_KEY_REUSED", status: 422 }));
+  });
+
+  it("forgets a failed run, so its retry runs for real", () => {
+    const store = memoryAnswers({ ttl: 1000, maxKeys: 10 });
+    const first = store.claim("k", "p", { wait: 0 });
+    if (first.fresh) first.abandon(new Error("adapter down"));
+    expect(store.claim("k", "p", { wait: 0 }).fresh).toBe(true);
+  });
+
+  it("fingerprints sort nothing but what it is given, and hash binary data by its bytes", () => {
+    expect(fingerprint([1, "a"])).toBe(fingerprint([1, "a"]));
+    expect(fingerprint([1, "a"])).not.toBe(fingerprint(["a", 1]));
+    expect(fingerprint([new Uint8Array([1, 2])])).not.toBe(fingerprint([new Uint8Array([1, 3])]));
+    expect(fingerprint([new Uint8Array([1, 2]).buffer])).not.toBe(fingerprint([new Uint8Array([1, 3]).buffer]));
+    expect(fingerprint(["x"])).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("node tracker: how many nodes a complete answer needs", () => {
+  it("believes a rise at once, and a drop only once it has held for `settle` ms", () => {
+    let now = 0;
+    const nodes = createNodeTracker({ settle: 10_000, now: () => now });
+    expect(nodes.expect(1)).toBe(1);
+    expect(nodes.expect(3)).toBe(3);
+    now = 1000;
+    expect(nodes.expect(2)).toBe(3); // a node missing right after a Redis outage: still 3 expected
+    now = 5000;
+    expect(nodes.expect(3)).toBe(3); // it came back: the drop is forgotten
+    expect(nodes.expect(2)).toBe(3);
+    now = 14_999;
+    expect(nodes.expect(2)).toBe(3);
+    now = 15_000;
+    expect(nodes.expect(2)).toBe(2); // it really left
+    expect(nodes.expect(1)).toBe(2);
   });
 });

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sessionRoom } from "socket.io-session-auth";
 import { isPushError, PushError } from "../../src/push/errors.js";
-import { isJson, parseJson, MAX_JSON_DEPTH } from "../../src/push/http.js";
+import { isIdentity, isJson, parseJson, MAX_JSON_DEPTH } from "../../src/push/http.js";
 import { DEFAULT_ROOMS, type RoomNaming } from "../../src/rooms.js";
 import {
   validateBatch,
@@ -224,5 +224,117 @@ describe("parseJson and isJson", () => {
   it("knows application/json with a UTF-8 charset or none", () => {
     expect(["application/json", "application/json; charset=utf-8", "APPLICATION/JSON;charset=UTF8", 'application/json; charset="utf-8"'].map(isJson)).toEqual([true, true, true, true]);
     expect([undefined, "", "text/json", "application/jsonx", "application/json; charset=utf-16", "application/x-ndjson"].map(isJson)).toEqual([false, false, false, false, false, false]);
+  });
+});
+
+describe("numeric user ids (issue 14, item 1)", () => {
+  // 12345678901234567890 is rounded by every JSON parser to 12345678901234567000: another user.
+  const rounded = JSON.parse('{"user":12345678901234567890}').user as number;
+
+  it("accepts a number only where it is exact (a safe integer), and names the field otherwise", () => {
+    expect(validateMessage({ to: { user: [7, -3, 0, Number.MAX_SAFE_INTEGER] } }, config()).scope.rooms).toEqual(["user:7", "user:-3", "user:0", `user:${Number.MAX_SAFE_INTEGER}`]);
+    for (const bad of [rounded, 2 ** 53, -(2 ** 53), 1.5, 1e21]) {
+      expect(refusal(() => validateMessage({ to: { user: bad } }, config()))).toEqual({ code: "INVALID_MESSAGE", path: "to.user", status: 400 });
+    }
+    expect(refusal(() => validateMessage({ to: { user: ["1", rounded] } }, config())).path).toBe("to.user[1]");
+    expect(refusal(() => validateMessage({ to: { all: true }, except: { user: rounded } }, config())).path).toBe("except.user");
+    expect(refusal(() => validateBatch({ messages: [{ to: { user: "1" } }, { to: { user: rounded } }] }, config())).path).toBe("messages[1].to.user");
+    expect(refusal(() => validateLegacy({ type: "single", pointer: rounded }, config())).path).toBe("pointer");
+    expect(refusal(() => validatePresence({ users: ["5", rounded] }, config())).path).toBe("users[1]");
+    // The same id as a string is exact, and is what the message says to send instead.
+    expect(validateMessage({ to: { user: "12345678901234567890" } }, config()).scope.rooms).toEqual(["user:12345678901234567890"]);
+  });
+
+  it("never turns a number that is not a safe integer into a room (fast-check)", () => {
+    fc.assert(
+      fc.property(fc.double(), (value) => {
+        let rooms: readonly string[] | null = null;
+        try {
+          rooms = validateMessage({ to: { user: value } }, config()).scope.rooms;
+        } catch (error) {
+          expect(isPushError(error) && error.path).toBe("to.user");
+        }
+        if (rooms !== null) {
+          expect(Number.isSafeInteger(value)).toBe(true);
+          expect(rooms).toEqual([`user:${String(value)}`]);
+        }
+      }),
+    );
+  });
+});
+
+describe("duplicate JSON keys (issue 14, item 5)", () => {
+  const enc = (text: string) => new TextEncoder().encode(text);
+  const duplicate = (text: string) => refusal(() => parseJson(enc(text)));
+
+  it("refuses a key repeated in any object with DUPLICATE_KEY naming its path", () => {
+    expect(duplicate('{"to":{"user":"1"},"to":{"all":true},"event":"x"}')).toEqual({ code: "DUPLICATE_KEY", path: "to", status: 400 });
+    expect(duplicate('{"to":{"all":true},"except":{"user":"1"},"except":{}}').path).toBe("except");
+    expect(duplicate('{"messages":[{"to":{"user":"1"}},{"to":{"user":"1","user":"2"}}]}').path).toBe("messages[1].to.user");
+    expect(duplicate('{"a":1,"\\u0061":2}').path).toBe("a"); // the same property once decoded
+    expect(duplicate('{"data":{"x":[1,{"k":1,"k":1}]}}').path).toBe("data.x[1].k");
+    expect(duplicate('{"__proto__":1,"__proto__":2}').path).toBe("__proto__");
+    // Past a few keys the scanner keeps them in a Set: the same answer there.
+    const many = Array.from({ length: 20 }, (_, i) => `"k${i}":${i}`).join(",");
+    expect(duplicate(`{"data":{${many},"k3":0}}`).path).toBe("data.k3");
+    expect(duplicate(`{"data":{${many},"k19":0}}`).path).toBe("data.k19");
+    expect(parseJson(enc(`{"data":{${many}}}`))).toEqual({ data: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])) });
+  });
+
+  it("accepts the same key in different objects, and keys inside strings", () => {
+    expect(parseJson(enc('[{"a":1},{"a":2}]'))).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(parseJson(enc('{"a":{"a":{"a":1}}}'))).toEqual({ a: { a: { a: 1 } } });
+    expect(parseJson(enc('{"s":"\\"a\\":1,\\"a\\":2","t":"\\\\","a":1}'))).toEqual({ s: '"a":1,"a":2', t: "\\", a: 1 });
+  });
+
+  it("prefers BAD_JSON when the text is not JSON at all", () => {
+    expect(duplicate('{"a":1,"a":2').code).toBe("BAD_JSON");
+  });
+
+  it("finds a repeated key wherever it is put in any JSON object (fast-check)", () => {
+    const objectWithPath = fc.jsonValue({ maxDepth: 4 }).filter((value) => typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length > 0);
+    fc.assert(
+      fc.property(objectWithPath, fc.nat(), (value, pick) => {
+        const keys = Object.keys(value as object);
+        const key = keys[pick % keys.length]!;
+        const text = JSON.stringify(value);
+        // Repeat `key` at the end of the top-level object.
+        const repeated = `${text.slice(0, -1)},${JSON.stringify(key)}:null}`;
+        const { code, path } = refusal(() => parseJson(enc(repeated)));
+        expect(code).toBe("DUPLICATE_KEY");
+        expect(path).toBe(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+      }),
+    );
+  });
+
+  it("never throws anything but a PushError and always ends, on any text (fast-check)", () => {
+    const jsonish = fc.array(fc.constantFrom("{", "}", "[", "]", ",", ":", '"', "\\", "a", "1", " ", '"k"', "\\u0061"), { maxLength: 60 }).map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(fc.oneof(jsonish, fc.string({ maxLength: 200 })), (text) => {
+        try {
+          parseJson(enc(text));
+        } catch (error) {
+          expect(isPushError(error)).toBe(true);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("stays linear: a 1 MiB object of distinct keys, and one of backslashes, scan in well under a second", () => {
+    const keys = `{${Array.from({ length: 60_000 }, (_, i) => `"k${i}":${i}`).join(",")}}`;
+    const slashes = JSON.stringify({ s: "\\".repeat(400_000) + '"'.repeat(100_000) });
+    for (const text of [keys, slashes]) {
+      const started = performance.now();
+      parseJson(enc(text));
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+  });
+});
+
+describe("Content-Encoding (issue 14, item 6)", () => {
+  it("takes no coding or identity only", () => {
+    expect([undefined, "identity", "IDENTITY", " identity ", "", ["identity"]].map(isIdentity)).toEqual([true, true, true, true, true, true]);
+    expect(["gzip", "deflate", "br", "zstd", "identity, gzip", "x-gzip", ["gzip"]].map(isIdentity)).toEqual([false, false, false, false, false, false, false]);
   });
 });
