@@ -1,4 +1,5 @@
 import { abortable, describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import { describeGiven, driverKind } from "../driver-kind.js";
 
 /** A BSON document as the driver hands it over (typed here so that this entry point needs no driver types). */
 type Document = Record<string, unknown>;
@@ -20,6 +21,18 @@ export interface MongoFindOneOptions {
 export interface MongoCollectionLike {
   findOne(filter: Document, options: MongoFindOneOptions): Promise<Document | null>;
   deleteOne?(filter: Document): Promise<unknown>;
+  /** For `compareAndSet`: a driver `Collection`'s `updateOne`, whose result has `matchedCount`. */
+  updateOne?(filter: Document, update: Document): Promise<{ matchedCount?: number }>;
+}
+
+/**
+ * connect-mongo's crypto adapter shape (`cryptoAdapter`): `createWebCryptoAdapter({ secret })` or
+ * `createKrupteinAdapter({ secret })` from connect-mongo, or one of your own. Pass the same object (or
+ * one built with the same options) to connect-mongo and to the adapter.
+ */
+export interface MongoCryptoAdapter {
+  encrypt(plaintext: string): Promise<string>;
+  decrypt(ciphertext: string): Promise<string>;
 }
 
 /** What the adapter needs of a database: `collection(name)`. A mongodb driver `Db` fits. */
@@ -47,6 +60,13 @@ export interface MongoStoreOptions<S extends object = SessionData> {
    * default), the sub-document itself otherwise (`stringify: false`). May return a promise.
    */
   unserialize?: (stored: unknown) => S | Promise<S>;
+  /**
+   * connect-mongo's `cryptoAdapter`, for encrypted sessions: the same object connect-mongo was given.
+   * For connect-mongo's legacy `crypto: { secret, ... }` option pass `createKrupteinAdapter({ secret, ... })`
+   * (connect-mongo builds exactly that from `crypto`). The decrypted text is read as connect-mongo reads
+   * it (kruptein's JSON-encoded plaintext included), then through `unserialize` when given.
+   */
+  cryptoAdapter?: MongoCryptoAdapter;
 }
 
 const DEFAULT_COLLECTION = "sessions"; // connect-mongo's default collectionName
@@ -54,7 +74,7 @@ const DEFAULT_MAX_TIME_MS = 2000;
 const MAX_TIME_LIMIT = 2_147_483_647; // maxTimeMS is a 32-bit signed integer on the server
 // Only what a lookup needs comes over the wire: not _id (we asked for it), nor lastModified / timestamps.
 const PROJECTION: Document = Object.freeze({ _id: 0, session: 1, expires: 1 });
-const KNOWN_OPTIONS = new Set(["collection", "db", "collectionName", "maxTimeMS", "transformId", "unserialize"]);
+const KNOWN_OPTIONS = new Set(["collection", "db", "collectionName", "maxTimeMS", "transformId", "unserialize", "cryptoAdapter"]);
 const HINTS: Record<string, string> = {
   stringify: "the adapter reads both forms (a JSON string and a sub-document) without being told; remove it",
   client: "pass `db: client.db(dbName)` or `collection`; the adapter never opens or closes connections",
@@ -62,6 +82,8 @@ const HINTS: Record<string, string> = {
   mongoUrl: "connect a MongoClient yourself and pass `db: client.db(dbName)`; the adapter never opens connections",
   dbName: "pass `db: client.db(dbName)` instead",
   ttl: "the adapter only reads; connect-mongo's `ttl` is already in each document's `expires`",
+  crypto:
+    "pass `cryptoAdapter: createKrupteinAdapter({ secret })` from connect-mongo, with the same options as its `crypto` (it builds that very adapter from them)",
 };
 
 /**
@@ -79,12 +101,20 @@ const HINTS: Record<string, string> = {
  * timeout, network) reject, which the core turns into `STORE_UNAVAILABLE`; the driver reconnects by
  * itself when the server is back.
  *
+ * Each record carries the `session` field as stored as its `revision`. `compareAndSet` (without a
+ * custom `unserialize`, whose matching `serialize` the adapter cannot know) is one `updateOne` filtered
+ * on `_id` and on that field, which `$set`s only `session`, serialized as connect-mongo serializes it: a
+ * JSON string, a sub-document (with `cookie.expires` as a date), or, with `cryptoAdapter`, the JSON
+ * encrypted by the adapter. `expires` stays as it was.
+ *
  * The client is yours: the store never connects or closes it. Throws a `TypeError` naming the option
- * when the options are wrong.
+ * when the options are wrong, including a driver object of the wrong kind (a `MongoClient` where a `Db`
+ * or a `Collection` goes, connect-mongo's `MongoStore`, a promise).
  */
 export function mongoStore<S extends object = SessionData>(options: MongoStoreOptions<S>): SessionStore<S> {
-  const { collection, maxTimeMS, transformId, unserialize } = validate(options);
+  const { collection, maxTimeMS, transformId, unserialize, cryptoAdapter } = validate(options);
   const storedId = (id: string): unknown => (transformId === undefined ? id : transformId(id));
+  const parse = cryptoAdapter === undefined ? unserialize : (stored: unknown) => decrypted(cryptoAdapter, stored, unserialize);
 
   const store: SessionStore<S> = {
     name: "mongo",
@@ -110,11 +140,31 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
         report(new TypeError("the session document has no `session` field (or it is null)"));
         return null;
       }
-      const session = await readSession<S>(document.session, report, { parse: unserialize, what: "the `session` field" });
+      // A sub-document is handed to the record as a copy: the revision must stay the field as read
+      // (compareAndSet filters on it), whatever the record's holder does to its session.
+      const stored = typeof document.session === "object" ? copyData(document.session) : document.session;
+      const session = await readSession<S>(stored, report, { parse, what: "the `session` field" });
       if (session === null) return null;
-      return { session, expires: expires ?? null };
+      return { session, expires: expires ?? null, revision: document.session };
     },
   };
+  const updateOne = collection.updateOne;
+  if (typeof updateOne === "function" && unserialize === undefined) {
+    store.compareAndSet = async (id, revision, session, { signal }) => {
+      signal.throwIfAborted();
+      if (typeof revision !== "string" && (typeof revision !== "object" || revision === null)) {
+        throw new TypeError(`mongoStore.compareAndSet: the revision must be the \`session\` field a record carried; got ${describeValue(revision)}`);
+      }
+      const json = JSON.stringify(session);
+      // connect-mongo encrypts the JSON in both stringify modes; unencrypted, the stored form (a string or
+      // a sub-document) says which mode the web app runs in.
+      const value = cryptoAdapter !== undefined ? await cryptoAdapter.encrypt(json) : typeof revision === "string" ? json : asDocument(json);
+      const result = await abortable(Promise.resolve(updateOne.call(collection, { _id: storedId(id), session: revision }, { $set: { session: value } })), signal);
+      const matched = (result as { matchedCount?: unknown } | null)?.matchedCount;
+      if (typeof matched !== "number") throw new TypeError(`the collection answered updateOne with ${describeValue(result)} without a matchedCount`);
+      return matched === 1;
+    };
+  }
   const deleteOne = collection.deleteOne;
   if (typeof deleteOne === "function") {
     store.destroy = async (id) => {
@@ -124,11 +174,67 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
   return store;
 }
 
+/**
+ * The session as connect-mongo's `stringify: false` stores it: the session's JSON data, with
+ * `cookie.expires` a date (express-session's `Cookie#toJSON` hands the driver a Date, stored as a BSON
+ * date), so the web app reads back what it would have written itself.
+ */
+function asDocument(json: string): Document {
+  const document = JSON.parse(json) as Document;
+  const cookie = document.cookie as Document | undefined;
+  if (typeof cookie === "object" && cookie !== null && typeof cookie.expires === "string") {
+    const expires = new Date(cookie.expires);
+    if (!Number.isNaN(expires.getTime())) cookie.expires = expires;
+  }
+  return document;
+}
+
+/**
+ * What connect-mongo's `get` makes of an encrypted `session` field (its `decryptSession` and
+ * `parseDecryptedPayload`): the decrypted text is JSON, once (connect-mongo's WebCrypto adapter) or twice
+ * (kruptein JSON-encodes the JSON string it is given); a field that is not a string was never encrypted.
+ */
+async function decrypted<S>(adapter: MongoCryptoAdapter, stored: unknown, unserialize: ((stored: unknown) => S | Promise<S>) | undefined): Promise<unknown> {
+  let value: unknown = stored;
+  if (typeof stored === "string") {
+    const plaintext = await adapter.decrypt(stored);
+    if (typeof plaintext !== "string") throw new TypeError(`the cryptoAdapter's decrypt resolved ${describeValue(plaintext)}, not a string`);
+    value = parseJson(plaintext);
+    if (typeof value === "string" && unserialize === undefined) value = JSON.parse(value);
+  }
+  return unserialize === undefined ? value : unserialize(value);
+}
+
+/**
+ * A deep copy of plain documents, arrays and dates; any other value (an ObjectId, a Binary: immutable
+ * BSON values) is shared, so the copy keeps the driver's types.
+ */
+function copyData(value: unknown): unknown {
+  if (value instanceof Date) return new Date(value.getTime());
+  if (Array.isArray(value)) return value.map(copyData);
+  if (typeof value !== "object" || value === null) return value;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  const copy: Document = {};
+  for (const [key, field] of Object.entries(value)) Object.defineProperty(copy, key, { value: copyData(field), enumerable: true, writable: true, configurable: true });
+  return copy;
+}
+
+/** JSON.parse, or the text itself when it is no JSON (connect-mongo's own fallback). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 interface Config<S extends object> {
   collection: MongoCollectionLike;
   maxTimeMS: number;
   transformId: ((sessionId: string) => unknown) | undefined;
   unserialize: ((stored: unknown) => S | Promise<S>) | undefined;
+  cryptoAdapter: MongoCryptoAdapter | undefined;
 }
 
 function validate<S extends object>(options: MongoStoreOptions<S>): Config<S> {
@@ -140,7 +246,9 @@ function validate<S extends object>(options: MongoStoreOptions<S>): Config<S> {
     const hint = HINTS[key];
     throw new TypeError(`mongoStore: unknown option \`${key}\`${hint === undefined ? "" : `: ${hint}`}.`);
   }
-  const { collection, db, collectionName = DEFAULT_COLLECTION, maxTimeMS = DEFAULT_MAX_TIME_MS, transformId, unserialize } = options;
+  const { collection, db, collectionName = DEFAULT_COLLECTION, maxTimeMS = DEFAULT_MAX_TIME_MS, transformId, unserialize, cryptoAdapter } = options;
+  checkDriver("db", db);
+  checkDriver("collection", collection);
   if (collection !== undefined && db !== undefined) {
     throw new TypeError("mongoStore: pass either `collection` or `db` (with `collectionName`), not both.");
   }
@@ -159,6 +267,14 @@ function validate<S extends object>(options: MongoStoreOptions<S>): Config<S> {
   if (unserialize !== undefined && typeof unserialize !== "function") {
     throw new TypeError("mongoStore: `unserialize` must be a function (stored session field) => session.");
   }
+  if (
+    cryptoAdapter !== undefined &&
+    (typeof cryptoAdapter !== "object" || cryptoAdapter === null || typeof cryptoAdapter.decrypt !== "function" || typeof cryptoAdapter.encrypt !== "function")
+  ) {
+    throw new TypeError(
+      `mongoStore: \`cryptoAdapter\` must be connect-mongo's crypto adapter, with encrypt(text) and decrypt(text) (createWebCryptoAdapter({ secret }) or createKrupteinAdapter({ secret })); got ${describeGiven(cryptoAdapter)}.`,
+    );
+  }
   let resolved: unknown = collection;
   if (db !== undefined) {
     if (typeof db !== "object" || db === null || typeof (db as { collection?: unknown }).collection !== "function") {
@@ -175,5 +291,34 @@ function validate<S extends object>(options: MongoStoreOptions<S>): Config<S> {
         : "mongoStore: `collection` must be a MongoDB collection (client.db(name).collection(\"sessions\")), which has findOne().",
     );
   }
-  return { collection: resolved as MongoCollectionLike, maxTimeMS, transformId, unserialize };
+  return { collection: resolved as MongoCollectionLike, maxTimeMS, transformId, unserialize, cryptoAdapter };
+}
+
+/** Refuses, when the store is built, a driver object given for the wrong option. */
+function checkDriver(option: "db" | "collection", value: unknown): void {
+  if (value === undefined) return;
+  const kind = driverKind(value);
+  const wanted = option === "db" ? "Db" : "Collection";
+  if (kind === wanted || kind === "other") return;
+  let hint: string;
+  switch (kind) {
+    case "MongoClient":
+      hint = option === "db" ? "pass `db: client.db(dbName)`" : 'pass `collection: client.db(dbName).collection("sessions")`';
+      break;
+    case "Db":
+      hint = 'pass it as `db` (with `collectionName` if not "sessions"), or pass `collection: db.collection("sessions")`';
+      break;
+    case "Collection":
+      hint = "pass it as `collection`";
+      break;
+    case "express-session store":
+      hint = "that is the web app's session store: pass the database or collection it writes to (`db: client.db(dbName)`)";
+      break;
+    case "promise":
+      hint = "await the client first, then pass `db: client.db(dbName)`";
+      break;
+    default:
+      hint = option === "db" ? "pass `db: client.db(dbName)`" : 'pass `collection: client.db(dbName).collection("sessions")`';
+  }
+  throw new TypeError(`mongoStore: \`${option}\` must be a MongoDB ${wanted}; got ${describeGiven(value)}: ${hint}.`);
 }

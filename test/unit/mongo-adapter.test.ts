@@ -51,7 +51,13 @@ describe("mongoStore options", () => {
     [{ collection, transformId: "app:" }, /`transformId` must be a function/],
     [{ collection, unserialize: JSON }, /`unserialize` must be a function/],
     [{ collection: {} }, /`collection` must be a MongoDB collection/],
-    [{ collection: client }, /`collection` must be a MongoDB collection/],
+    [{ collection: client }, /`collection` must be a MongoDB Collection; got a MongoClient: pass `collection: client.db\(dbName\).collection\("sessions"\)`/],
+    [{ db: client }, /`db` must be a MongoDB Db; got a MongoClient: pass `db: client.db\(dbName\)`/],
+    [{ collection: client.db("app") }, /`collection` must be a MongoDB Collection; got a MongoDB Db: pass it as `db`/],
+    [{ db: client.db("app").collection("sessions") }, /`db` must be a MongoDB Db; got a MongoDB Collection: pass it as `collection`/],
+    [{ db: Promise.resolve(client) }, /`db` must be a MongoDB Db; got a promise/],
+    [{ collection, crypto: { secret: "s" } }, /unknown option `crypto`: pass `cryptoAdapter: createKrupteinAdapter\(\{ secret \}\)`/],
+    [{ collection, cryptoAdapter: { decrypt: async (text: string) => text } }, /`cryptoAdapter` must be connect-mongo's crypto adapter/],
     [{ db: {} }, /`db` must be a MongoDB Db/],
     [{ db: { collection: () => ({}) } }, /returned no collection with findOne/],
     [{ collection, stringify: false }, /unknown option `stringify`: the adapter reads both forms/],
@@ -97,15 +103,24 @@ describe("mongoStore reading", () => {
 
   it("parses a JSON string (stringify: true) and takes a sub-document as is (stringify: false)", async () => {
     const collection = table({ a: { session: '{"user":{"id":1}}', expires }, b: { session: { user: { id: 2 } }, expires } });
-    expect((await read(collection, "a")).record).toEqual({ session: { user: { id: 1 } }, expires });
-    expect((await read(collection, "b")).record).toEqual({ session: { user: { id: 2 } }, expires });
+    expect((await read(collection, "a")).record).toEqual({ session: { user: { id: 1 } }, expires, revision: '{"user":{"id":1}}' });
+    expect((await read(collection, "b")).record).toEqual({ session: { user: { id: 2 } }, expires, revision: { user: { id: 2 } } });
+  });
+
+  it("a sub-document session is the record's own copy: changing it leaves the revision as stored", async () => {
+    const stored = { user: { id: 2 }, items: [1], cookie: { expires } };
+    const { record } = await read(table({ b: { session: stored, expires } }), "b");
+    (record!.session as { items: number[] }).items.push(2);
+    (record!.session as { cookie: { expires: Date } }).cookie.expires.setTime(0);
+    expect(record!.revision).toBe(stored);
+    expect(stored).toEqual({ user: { id: 2 }, items: [1], cookie: { expires: new Date("2030-01-01T00:00:00Z") } });
   });
 
   it("reports a past expires as it is (the core refuses it as SESSION_EXPIRED), and no expires as null", async () => {
     const past = new Date(Date.now() - 1000);
     const collection = table({ old: { session: "{}", expires: past }, forever: { session: "{}" } });
-    expect((await read(collection, "old")).record).toEqual({ session: {}, expires: past });
-    expect((await read(collection, "forever")).record).toEqual({ session: {}, expires: null });
+    expect((await read(collection, "old")).record).toEqual({ session: {}, expires: past, revision: "{}" });
+    expect((await read(collection, "forever")).record).toEqual({ session: {}, expires: null, revision: "{}" });
   });
 
   it("treats expires: null as connect-mongo's own query does: no session", async () => {
@@ -115,7 +130,7 @@ describe("mongoStore reading", () => {
   });
 
   it.each([
-    ["bad JSON", { session: "{nope", expires }, SyntaxError, /JSON/],
+    ["bad JSON", { session: '{"token":"tok_live_SECRET', expires }, SyntaxError, /the `session` field is not valid JSON/],
     ["JSON that is not an object", { session: "[1,2]", expires }, TypeError, /holds an array/],
     ["a number", { session: 42, expires }, TypeError, /holds a number/],
     ["no session field", { expires }, TypeError, /no `session` field/],
@@ -126,12 +141,16 @@ describe("mongoStore reading", () => {
     expect(reports).toHaveLength(1);
     expect(reports[0]).toBeInstanceOf(type);
     expect(String(reports[0])).toMatch(message);
+    // The diagnosis never quotes the stored session.
+    expect(`${String(reports[0])} ${String((reports[0] as Error).cause)}`).not.toMatch(/tok_live|SECRET/);
   });
 
   it("unserialize replaces the parsing (connect-mongo's unserialize, or a decryption), and its failure is reported", async () => {
     const collection = table({ sid: { session: "dXNlcj0z", expires } });
     const decode = (stored: unknown) => ({ user: Buffer.from(String(stored), "base64").toString("utf8") });
-    expect((await read(collection, "sid", { unserialize: decode })).record).toEqual({ session: { user: "user=3" }, expires });
+    expect((await read(collection, "sid", { unserialize: decode })).record).toEqual({ session: { user: "user=3" }, expires, revision: "dXNlcj0z" });
+    // Without the matching serialize, the adapter cannot write what the web app would: no compareAndSet.
+    expect(mongoStore({ collection: { ...collection, updateOne: async () => ({ matchedCount: 1 }) }, unserialize: decode }).compareAndSet).toBeUndefined();
     const failing = await read(collection, "sid", { unserialize: async () => Promise.reject(new Error("bad tag")) });
     expect(failing.record).toBeNull();
     expect(String(failing.reports[0])).toContain("bad tag");

@@ -61,7 +61,7 @@ describe("redisStore reading", () => {
     const parse = (text: string) => JSON.parse(Buffer.from(text.slice(4), "base64").toString("utf8")) as unknown;
     for (const serializer of [{ parse }, { parse: async (text: string) => parse(text) }]) {
       const record = await redisStore({ client, serializer }).get("a", options());
-      expect(record).toEqual({ session: JSON.parse(past), expires: null });
+      expect(record).toEqual({ session: JSON.parse(past), expires: null, revision: `b64:${Buffer.from(past).toString("base64")}` });
     }
   });
 
@@ -77,13 +77,34 @@ describe("redisStore reading", () => {
     ["a JSON string", '"s"', TypeError],
     ["a JSON array", "[1,2]", TypeError],
     ["an empty string", "", SyntaxError],
-    ["a reply of the wrong type", 42, TypeError],
   ])("%s: null, and the cause is reported", async (_label, value, kind) => {
     const reports: Reports = [];
     const record = await redisStore({ client: promiseClient({ "sess:a": value }) }).get("a", options(undefined, reports));
     expect(record).toBeNull();
     expect(reports).toHaveLength(1);
     expect(reports[0]).toBeInstanceOf(kind);
+  });
+
+  it("a reply of the wrong type (a client mapped to other types) rejects with a TypeError: a misconfiguration, not an outage", async () => {
+    const reports: Reports = [];
+    await expect(redisStore({ client: promiseClient({ "sess:a": 42 }) }).get("a", options(undefined, reports))).rejects.toThrow(TypeError);
+    await expect(redisStore({ client: promiseClient({ "sess:a": { user: 1 } }) }).get("a", options())).rejects.toThrow(/returned an object for GET/);
+    expect(reports).toEqual([]);
+  });
+
+  it("an unparsable session is reported without quoting the stored bytes (V8's SyntaxError does)", async () => {
+    const reports: Reports = [];
+    const stored = '{"user":{"id":1},"token":"tok_live_SECRET';
+    expect(await redisStore({ client: promiseClient({ "sess:a": stored }) }).get("a", options(undefined, reports))).toBeNull();
+    expect(reports).toEqual([expect.any(SyntaxError)]);
+    const report = reports[0] as Error;
+    expect(report.message).toContain("the value under the session key");
+    expect(`${report.message} ${String(report.stack)} ${String(report.cause)}`).not.toMatch(/tok_live|SECRET|"user"/);
+  });
+
+  it("a record carries the stored text as its revision", async () => {
+    const record = await redisStore({ client: promiseClient({ "sess:a": '{"n":1}' }) }).get("a", options());
+    expect(record).toEqual({ session: { n: 1 }, expires: null, revision: '{"n":1}' });
   });
 
   it("a serializer that throws: null and reported, never a rejection", async () => {
@@ -231,5 +252,87 @@ describe("one client shared by many stores", () => {
     await stores[0]!.close!();
     expect(client.listenerCount("error")).toBe(before);
     client.disconnect();
+  });
+});
+
+describe("redisStore refuses a client of the wrong kind when it is built", () => {
+  // Real driver objects where they can exist here (node-redis v6, ioredis, mongodb, connect-redis); the
+  // shapes of drivers not installed (node-redis v3, v4's legacyMode) as their sources define them.
+  it.each([
+    ["node-redis v5+ `.legacy()`", async () => (await import("redis")).createClient().legacy(), /legacy-mode client.*not through `.legacy\(\)`/],
+    ["node-redis v4 `legacyMode: true`", async () => ({ isOpen: true, isReady: true, v4: {}, get: () => undefined, on() {} }), /legacy-mode client/],
+    ["node-redis v3", async () => ({ connected: true, send_command: () => true, get: () => true, on() {} }), /callback-style Redis client.*upgrade to node-redis v4/],
+    ["connect-redis's RedisStore", async () => {
+      const { RedisStore } = await import("connect-redis");
+      return new RedisStore({ client: (await import("redis")).createClient() });
+    }, /an express-session store \(RedisStore\).*pass the Redis client it was given/],
+    ["a promise of a client", async () => [(async () => ({ get: async () => null }))()], /a promise.*await it/],
+    ["a MongoClient", async () => new (await import("mongodb")).MongoClient("mongodb://127.0.0.1:1"), /a MongoClient.*use mongoStore/],
+    ["a function", async () => () => undefined, /got a function/],
+  ])("%s: a TypeError naming `client`, saying what was given and what to pass", async (_label, make, message) => {
+    const made = await make();
+    // A promise cannot come out of an async function as itself: it arrives wrapped in an array.
+    const given = Array.isArray(made) ? made[0] : made;
+    const build = () => redisStore({ client: given as never });
+    expect(build).toThrow(TypeError);
+    expect(build).toThrow(message);
+    expect(build).toThrow(/redisStore: `client`.*Pass a connected ioredis client/);
+  });
+
+  it("`subscriber`: the same kind as `client`, not the client itself, and a client at all", async () => {
+    const { Redis: IORedis } = await import("ioredis");
+    const { createClient } = await import("redis");
+    const io = new IORedis({ lazyConnect: true });
+    const other = new IORedis({ lazyConnect: true });
+    const node = createClient();
+    try {
+      expect(() => redisStore({ client: io, subscriber: io })).toThrow(/same object as `client`.*duplicate/);
+      expect(() => redisStore({ client: io, subscriber: node })).toThrow(/same kind as `client`.*a node-redis client beside an ioredis client/);
+      expect(() => redisStore({ client: io, subscriber: node.legacy() as never })).toThrow(/`subscriber` must be a Redis client; got a node-redis legacy-mode client/);
+      expect(() => redisStore({ client: promiseClient(), subscriber: other })).toThrow(/same kind as `client`/);
+      expect(redisStore({ client: io, subscriber: other }).subscribe).toEqual(expect.any(Function));
+      expect(redisStore({ client: io }).subscribe).toBeUndefined();
+    } finally {
+      io.disconnect();
+      other.disconnect();
+    }
+  });
+
+  it("compareAndSet only where the client's EVAL and the serializer's stringify are known", () => {
+    const ioredisLike = { status: "ready", get: async () => null, eval: async () => 1 };
+    expect(redisStore({ client: ioredisLike }).compareAndSet).toEqual(expect.any(Function));
+    expect(redisStore({ client: ioredisLike, serializer: { parse: JSON.parse } }).compareAndSet).toBeUndefined();
+    const unknownKind = { get: async () => null, eval: async () => 1 };
+    expect(redisStore({ client: unknownKind }).compareAndSet).toBeUndefined();
+  });
+});
+
+describe("redisStore({ subscriber }) on a server that refuses CONFIG (managed Redis)", () => {
+  it("warns once that it could not check notify-keyspace-events, and still subscribes", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => void warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const refused = Object.assign(new Error("ERR unknown command 'CONFIG', with args beginning with: 'GET' 'notify-keyspace-events'"), { name: "ReplyError" });
+      const client = { status: "ready", get: async () => null, config: async () => Promise.reject(refused) };
+      const subscribed: unknown[][] = [];
+      const subscriber = { status: "ready", get: async () => null, subscribe: async (...channels: unknown[]) => void subscribed.push(channels), unsubscribe: async () => undefined, on: () => undefined, off: () => undefined };
+      const store = redisStore({ client, subscriber });
+      const stop = store.subscribe!(() => {});
+      stop();
+      store.subscribe!(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const ours = warnings.filter((w) => (w as { code?: unknown }).code === "SOCKET_IO_SESSION_AUTH_KEYSPACE_EVENTS");
+      expect(ours).toHaveLength(1);
+      expect(ours[0]!.message).toMatch(/could not check the server's notify-keyspace-events \(CONFIG GET failed: ReplyError/);
+      expect(ours[0]!.message).not.toContain("unknown command");
+      expect(subscribed).toEqual([
+        ["__keyevent@0__:del", "__keyevent@0__:expired", "__keyevent@0__:evicted"],
+        ["__keyevent@0__:del", "__keyevent@0__:expired", "__keyevent@0__:evicted"],
+      ]);
+      await store.close!();
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 });
