@@ -1,3 +1,5 @@
+import type { ChildProcess } from "node:child_process";
+
 /** Messages between bench/run.ts and its two child processes (server.ts, client.ts), over Node's IPC. */
 
 export type Transport = "websocket" | "polling";
@@ -61,4 +63,35 @@ export function serveRunner<R>(handle: (request: R) => Promise<unknown>): void {
     );
   });
   process.on("disconnect", () => process.exit(0));
+}
+
+/** Request/reply over a child's IPC channel, each request bounded in time. */
+export function channel<Request>(child: ChildProcess, name: string) {
+  let seq = 0;
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  child.on("message", (reply: Reply) => {
+    const waiting = pending.get(reply.id);
+    if (waiting === undefined) return;
+    pending.delete(reply.id);
+    clearTimeout(waiting.timer);
+    if (reply.ok) waiting.resolve(reply.value);
+    else waiting.reject(new Error(`${name}: ${reply.error}`));
+  });
+  child.on("exit", (code, signal) => {
+    for (const waiting of pending.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new Error(`${name} exited (${signal ?? code})`));
+    }
+    pending.clear();
+  });
+  return <T>(request: Request, timeoutMs: number): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = ++seq;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`${name} did not answer ${JSON.stringify(request).slice(0, 80)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      child.send({ id, request });
+    });
 }

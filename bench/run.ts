@@ -17,7 +17,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { startRedisServer, type RedisServer } from "../test/support/redis-server.js";
-import type { ClientRequest, Mark, OpenResult, Reply, ServerRequest, Transport, VariantInfo } from "./protocol.js";
+import { channel, type ClientRequest, type Mark, type OpenResult, type ServerRequest, type Transport, type VariantInfo } from "./protocol.js";
 
 interface Settings {
   rounds: number;
@@ -41,7 +41,9 @@ const USAGE = `Usage: npm run bench [-- options]
   --transport t      websocket or polling (default both)
   --max-minutes M    stop starting new rounds after M minutes (default 12; quick 4)
   --json FILE        also write every batch's raw figures to FILE
-  --profile DIR      write a V8 CPU profile of the server process to DIR (slows it: not for figures)`;
+  --profile DIR      write a V8 CPU profile of the server process to DIR (slows it: not for figures)
+Then bench/push.bench.ts and bench/scale.ts (10,000 sockets on two nodes; 1,000 with --quick) run,
+unless --only narrows the run. Run the scale part alone with \`npx tsx bench/scale.ts\`.`;
 
 function parseArgs(argv: string[]): Settings {
   const quick = argv.includes("--quick");
@@ -105,37 +107,6 @@ function parseArgs(argv: string[]): Settings {
   }
   settings.warmup = Math.min(settings.warmup, settings.batch);
   return settings;
-}
-
-/** Request/reply over a child's IPC channel, each request bounded in time. */
-function channel<Request>(child: ChildProcess, name: string) {
-  let seq = 0;
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
-  child.on("message", (reply: Reply) => {
-    const waiting = pending.get(reply.id);
-    if (waiting === undefined) return;
-    pending.delete(reply.id);
-    clearTimeout(waiting.timer);
-    if (reply.ok) waiting.resolve(reply.value);
-    else waiting.reject(new Error(`${name}: ${reply.error}`));
-  });
-  child.on("exit", (code, signal) => {
-    for (const waiting of pending.values()) {
-      clearTimeout(waiting.timer);
-      waiting.reject(new Error(`${name} exited (${signal ?? code})`));
-    }
-    pending.clear();
-  });
-  return <T>(request: Request, timeoutMs: number): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const id = ++seq;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error(`${name} did not answer ${JSON.stringify(request).slice(0, 80)} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      child.send({ id, request });
-    });
 }
 
 function spawnChild(file: string, extra: string[] = []): ChildProcess {
@@ -447,9 +418,26 @@ function runPushBench(): void {
   if (result.status !== 0) throw new Error(`bench/push.bench.ts failed (${result.status ?? result.signal})`);
 }
 
+// The scale benchmark (10,000 sockets on two nodes over Redis; 1,000 with --quick): last, in its own
+// processes, under the same rule.
+function runScaleBench(): void {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--only") || argv.includes("--help")) return;
+  process.stderr.write("bench: scale (bench/scale.ts)\n");
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const result = spawnSync(process.execPath, ["--import", "tsx", `${here}scale.ts`, ...(argv.includes("--quick") ? ["--quick"] : [])], {
+    stdio: ["ignore", "inherit", "inherit"],
+    timeout: 20 * 60_000,
+  });
+  if (result.status !== 0) throw new Error(`bench/scale.ts failed (${result.status ?? result.signal})`);
+}
+
 main()
   .then(() => {
-    if (process.exitCode === undefined || process.exitCode === 0) runPushBench();
+    if (process.exitCode === undefined || process.exitCode === 0) {
+      runPushBench();
+      runScaleBench();
+    }
   })
   .catch((error: unknown) => {
     console.error(`bench failed: ${(error as Error)?.stack ?? String(error)}`);

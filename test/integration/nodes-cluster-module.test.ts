@@ -1,0 +1,136 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { RedisStore } from "connect-redis";
+import { createClient } from "redis";
+import type { Socket as ClientSocket } from "socket.io-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPushClient } from "socket.io-session-auth/push";
+import { eventually } from "../support/eventually.js";
+import { ask, connect, refusal, type ClientOptions } from "../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { startWebApp, sessionIdOf, type WebApp } from "../support/web-app.js";
+
+// Node's cluster module on one machine: docs/examples/several-nodes-cluster-module.ts run as it is (a
+// primary with @socket.io/sticky and two workers on @socket.io/cluster-adapter), as its own process tree.
+// The web app writes sessions with connect-redis to a real redis-server; the workers read them there.
+
+const SECRET = "keyboard cat";
+const TOKEN = "cluster-module-token-0123456789";
+const EXAMPLE = fileURLToPath(new URL("../../docs/examples/several-nodes-cluster-module.ts", import.meta.url));
+const available = redisServerAvailable();
+
+const TRANSPORTS = [
+  ["polling only (every request must reach the same worker)", { transports: ["polling"] }],
+  ["websocket only", { transports: ["websocket"] }],
+  ["polling, then upgrade", { transports: ["polling", "websocket"] }],
+] satisfies Array<[string, ClientOptions]>;
+
+interface WhoAmI {
+  userId: string | null;
+  worker: number;
+}
+
+describe.skipIf(!available)("two workers of Node's cluster module (cluster adapter + sticky)", () => {
+  let redis: RedisServer;
+  let web: WebApp;
+  let closeWriter: () => void;
+  let primary: ChildProcess;
+  let url: string;
+  const sockets: ClientSocket[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const writer = createClient({ url: redis.url });
+    writer.on("error", () => {});
+    await writer.connect();
+    closeWriter = () => writer.destroy();
+    web = await startWebApp({ store: new RedisStore({ client: writer }) });
+
+    // tsx's loader, so the example runs as TypeScript; the workers inherit it from the primary's execArgv.
+    primary = fork(EXAMPLE, [], {
+      execArgv: ["--import", "tsx"],
+      env: { ...process.env, PORT: "0", WORKERS: "2", REDIS_URL: redis.url, SESSION_SECRET: SECRET, PUSH_TOKEN: TOKEN },
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    });
+    url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the primary did not print its address within 20 s")), 20_000);
+      let text = "";
+      primary.stdout!.on("data", (chunk: Buffer) => {
+        text += chunk.toString("utf8");
+        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      primary.once("exit", (code) => reject(new Error(`the primary exited with ${code}`)));
+    });
+    // Both workers up and knowing each other: an acked push to nobody waits for every worker's count.
+    await eventually(async () => {
+      const res = await fetch(`${url}/push/health`, { signal: AbortSignal.timeout(2000) });
+      if (!res.ok) throw new Error(`health ${res.status}`);
+    }, 20_000);
+  }, 45_000);
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    if (primary !== undefined && primary.exitCode === null) {
+      const exited = once(primary, "exit");
+      primary.kill("SIGTERM"); // the workers exit with it (their IPC channel closes)
+      await exited;
+    }
+    await web?.close();
+    closeWriter?.();
+    await redis?.stop();
+  });
+
+  const push = () => createPushClient({ url: `${url}/push`, token: TOKEN });
+
+  /** Opens sockets for one user until they sit on both workers (least-connection alternates); at most 8. */
+  async function onBothWorkers(userId: string, options: ClientOptions = { transports: ["websocket"] }) {
+    const cookie = await web.login({ id: userId });
+    const mine: Array<{ socket: ClientSocket; worker: number }> = [];
+    for (let i = 0; i < 8 && new Set(mine.map((s) => s.worker)).size < 2; i++) {
+      const socket = await connect(url, { cookie, ...options });
+      sockets.push(socket);
+      mine.push({ socket, worker: (await ask<WhoAmI>(socket, "whoami")).worker });
+    }
+    expect(new Set(mine.map((s) => s.worker)).size).toBe(2);
+    return { cookie, sockets: mine.map((s) => s.socket) };
+  }
+
+  it.each(TRANSPORTS)("authenticates over %s, on both workers", async (_name, options) => {
+    const { sockets: opened } = await onBothWorkers(`t-${options.transports.join("-")}`, options);
+    for (const socket of opened) expect(await ask<WhoAmI>(socket, "whoami")).toMatchObject({ userId: `t-${options.transports.join("-")}` });
+  });
+
+  it("refuses a logged-out session over polling with the code in err.data", async () => {
+    const cookie = await web.login({ id: "gone" });
+    await web.logout(cookie);
+    expect(await refusal(url, { cookie, transports: ["polling"] })).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
+  });
+
+  it("a push over HTTP reaches the user's sockets on every worker, with ack counts from both", async () => {
+    const { sockets: opened } = await onBothWorkers("pat");
+    for (const socket of opened) socket.on("confirm", (_data: unknown, ack: (value: string) => void) => ack("ok"));
+    // The workers learn of each other by heartbeat through the primary: wait until both counts agree.
+    const answer = await eventually(async () => {
+      const sent = await push().send({ to: { user: "pat" }, event: "confirm", data: { id: 1 }, ack: { timeout: 2000 } });
+      expect(sent).toMatchObject({ recipients: opened.length, acked: opened.length, complete: true });
+      return sent;
+    });
+    expect(answer.recipients).toBe(opened.length);
+    expect(await push().presence(["pat", "nobody"])).toEqual({ pat: opened.length, nobody: 0 });
+  });
+
+  it("a logout that disconnects the session (POST /push/disconnect) ends its sockets on both workers", async () => {
+    const { cookie, sockets: opened } = await onBothWorkers("quinn");
+    const gone = opened.map((socket) => new Promise<string>((resolve) => socket.once("disconnect", resolve)));
+    // What the web app's logout route does: destroy the session, then end its sockets on every worker.
+    await web.logout(cookie);
+    expect(await push().disconnect({ to: { session: sessionIdOf(cookie) } })).toEqual({ ok: true });
+    expect(await Promise.all(gone)).toEqual(opened.map(() => "io server disconnect"));
+    expect((await refusal(url, { cookie, transports: ["websocket"] })).message).toBe("SESSION_NOT_FOUND");
+  });
+});
