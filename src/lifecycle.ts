@@ -47,6 +47,8 @@ const EXPIRY_MARGIN_MS = 25;
 // During a store outage a re-read is tried again this soon (or at the next interval, if sooner).
 const OUTAGE_RETRY_MS = 15_000;
 const UPDATE_ATTEMPTS = 5;
+// How long the end event may take to leave before the socket is disconnected anyway.
+const END_FLUSH_TIMEOUT_MS = 2_000;
 const KEY = /^[0-9a-f]{32}$/;
 
 export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecycle<S> {
@@ -182,19 +184,41 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     if (endedWith.has(socket)) return;
     endedWith.set(socket, reason);
     untrack(socket);
-    if (socket.connected) {
-      if (endEvent !== null) socket.emit(endEvent, { code: reason.code });
-      // Server-side: socket.io's client does not reconnect by itself; the page decides to log in again.
-      socket.disconnect();
-    }
-    log("ended a socket (%s): %s%s", reason.code, reason.message, causeOf(reason));
-    if (onSessionEnd !== undefined) {
+    const done = (): void => {
+      log("ended a socket (%s): %s%s", reason.code, reason.message, causeOf(reason));
+      if (onSessionEnd === undefined) return;
       try {
         onSessionEnd(reason, socket);
       } catch (error) {
         log("onSessionEnd threw: %s", describeFailure(error));
       }
+    };
+    if (!socket.connected) return done();
+    // Server-side: socket.io's client does not reconnect by itself; the page decides to log in again.
+    if (endEvent === null) {
+      socket.disconnect();
+      return done();
     }
+    // With connectionStateRecovery, socket.emit() goes through the adapter to get an offset, and a
+    // cluster adapter (streams) delivers it only after a round trip to Redis: disconnecting at once would
+    // overtake the event. Disconnect once the event is written (or after a bounded wait).
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      socket.offAnyOutgoing(written);
+      clearTimeout(timer);
+      socket.disconnect();
+      done();
+    };
+    // socket.io tells outgoing listeners just before it writes the packet: disconnect right after.
+    const written = (event: string): void => {
+      if (event === endEvent) process.nextTick(finish);
+    };
+    socket.onAnyOutgoing(written);
+    const timer = setTimeout(finish, END_FLUSH_TIMEOUT_MS);
+    timer.unref();
+    socket.emit(endEvent, { code: reason.code });
   }
 
   function endLocal(target: { key: string } | { user: string }, code: SessionAuthErrorCode, by: string): void {

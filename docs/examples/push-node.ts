@@ -14,7 +14,7 @@ export function startNode(options: { redisUrl: string; store: SessionStore; secr
   // The adapter carries broadcasts, acks, fetchSockets and socketsJoin to every node.
   const io = new Server(http, { adapter: createAdapter(pubClient, subClient) });
   const auth = sessionAuth({ store: options.store, secret: options.secret });
-  io.use(auth);
+  auth.attach(io); // io.use(auth) on every namespace, the recovery re-check and endSession's listener, at start
   // Idempotency keys in the same Redis: a retry that the load balancer sends to another node is answered
   // with the first answer, not delivered twice. Any connected client that is not subscribed will do.
   const push = createPushRouter(io, { tokens: options.pushTokens, auth, idempotency: { redis: pubClient } });
@@ -22,9 +22,10 @@ export function startNode(options: { redisUrl: string; store: SessionStore; secr
 
   async function close(): Promise<void> {
     await push.close(); // /health answers 503 from here on: the load balancer drains this node
+    await auth.close(); // the lifecycle's timers and listeners
     await io.close();
     await Promise.all([pubClient.quit(), subClient.quit()]);
   }
-  return { http, io, push, close };
+  return { http, io, auth, push, close };
 }
 // #endregion push-node

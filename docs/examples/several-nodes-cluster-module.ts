@@ -39,7 +39,7 @@ if (cluster.isPrimary) {
   const http = createServer(); // never listens: connections come from the primary
   const io = new Server(http, { adapter: createAdapter() });
   const auth = sessionAuth({ store: redisStore({ client: redis }), secret: process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET" });
-  io.use(auth);
+  auth.attach(io); // io.use(auth) on every namespace, the recovery re-check and endSession's listener, at start
   const push = createPushRouter(io, { tokens: [process.env.PUSH_TOKEN], auth }); // POST /push on any worker reaches all
   push.attach(http);
   io.on("connection", (socket) => {

@@ -24,12 +24,13 @@ export async function startShardedNode(options: { redis: string | string[]; secr
   const http = createServer();
   const io = new Server(http, { adapter: createShardedAdapter(client, subClient) });
   const auth = sessionAuth({ store: redisStore({ client }), secret: options.secret });
-  io.use(auth);
+  auth.attach(io); // io.use(auth) on every namespace, the recovery re-check and endSession's listener, at start
   const push = createPushRouter(io, { tokens: options.pushTokens, auth });
   push.attach(http);
 
   async function close(): Promise<void> {
     await push.close();
+    await auth.close(); // the lifecycle's timers and listeners
     await io.close();
     await Promise.all([client.close(), subClient.close()]);
   }

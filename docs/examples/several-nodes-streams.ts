@@ -26,12 +26,13 @@ export async function startStreamsNode(options: { redisUrl: string; secret: stri
     // destroyed while the socket was away cannot come back on any node.
     allowRequest: auth.allowRequest,
   });
-  io.use(auth);
+  auth.attach(io); // io.use(auth) on every namespace, the recovery re-check and endSession's listener, at start
   const push = createPushRouter(io, { tokens: options.pushTokens, auth });
   push.attach(http);
 
   async function close(): Promise<void> {
     await push.close();
+    await auth.close(); // the lifecycle's timers and listeners
     await io.close();
     await client.close();
   }

@@ -117,6 +117,21 @@ describe("ending a session: endSession and endUser", () => {
     expect(await seen2).toEqual({ event: undefined, reason: "io server disconnect" });
   });
 
+  it("with connectionStateRecovery (emits go through the adapter), the event still arrives before the disconnect", async () => {
+    const web = await startWebApp();
+    closers.push(web);
+    const auth = sessionAuth({ store: memoryStore(web.store), secret: SECRET });
+    closers.push({ close: () => auth.close() });
+    const realtime = await startRealtime((io) => void auth.attach(io), { connectionStateRecovery: {}, allowRequest: auth.allowRequest });
+    closers.push(realtime);
+    const cookie = await web.login({ id: 40 });
+    const socket = await connect(realtime.url, { cookie });
+    closers.push(socket);
+    const seen = ending(socket);
+    await auth.endSession(realtime.io, sessionIdOf(cookie));
+    expect(await seen).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
+  });
+
   it("refuses bad arguments with a TypeError", async () => {
     const { auth, io } = await setup();
     await expect(auth.endSession(io, "")).rejects.toThrow(TypeError);
