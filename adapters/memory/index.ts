@@ -74,7 +74,8 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
     get: (id, { report }) => read(id, report),
   };
   if (typeof handle.set === "function") {
-    store.set = (id, session) => call<void>(handle, "set", [id, session]);
+    // A copy, so a store that keeps objects (@fastify/session's) never keeps one the caller holds.
+    store.set = (id, session) => call<void>(handle, "set", [id, forWriting(session)]);
     store.compareAndSet = (id, revision, session, { signal }) =>
       serialized(handle, id, async () => {
         signal.throwIfAborted();
