@@ -53,7 +53,7 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
       // MemoryStore and memorystore parse the stored JSON inside get(): a SyntaxError is an unreadable
       // session, not an outage (which clients would be told to retry). Its message quotes the stored
       // JSON, so it is reported as a SyntaxError of our own.
-      if (error instanceof SyntaxError) {
+      if (error instanceof SyntaxError || (error as { name?: unknown } | null)?.name === "SyntaxError") {
         report(new SyntaxError("the session the store holds is not valid JSON (the parser's message is left out: it quotes the stored bytes)"));
         return null;
       }
