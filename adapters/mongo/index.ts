@@ -124,6 +124,10 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
       const query = Promise.resolve(collection.findOne({ _id: storedId(id) }, { projection: PROJECTION, maxTimeMS, signal }));
       const document = await abortable(query, signal);
       if (document === null || document === undefined) return null;
+      if (typeof document !== "object" || Array.isArray(document)) {
+        // A wrong kind of collection object (not the driver's), not an outage: a TypeError is not retried.
+        throw new TypeError(`mongoStore: the collection's findOne resolved ${describeValue(document)}, not a document or null`);
+      }
       const expires: unknown = document.expires;
       // connect-mongo's own query (`$or: [{ expires: { $exists: false } }, { expires: { $gt: now } }]`)
       // never matches `expires: null`: the web app cannot see that session, so neither do we.
