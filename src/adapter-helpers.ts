@@ -71,6 +71,7 @@ function withoutStoredText(cause: unknown, what: string): unknown {
 /** A type description for messages, never the value itself (it could be session data). */
 export function describeValue(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "undefined";
   if (Array.isArray(value)) return "an array";
   if (value instanceof Date) return "a Date";
   const type = typeof value;

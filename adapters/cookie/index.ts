@@ -1,4 +1,5 @@
 import type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "socket.io-session-auth";
+import { describeGiven, driverKind } from "../driver-kind.js";
 
 /**
  * How the session is encoded in the (already verified) cookie value.
@@ -76,6 +77,12 @@ export function cookieStore<S extends object = SessionData>(options: CookieStore
 function validate(options: CookieStoreOptions): CookieSessionFormat {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError('cookieStore: pass an options object (or nothing), e.g. cookieStore({ format: "cookie-session" }).');
+  }
+  if (driverKind(options) !== "other") {
+    // A store or a driver handed over out of habit: its own keys would only show up as "unknown option".
+    throw new TypeError(
+      `cookieStore: the options are ${describeGiven(options)}; cookie sessions live in the cookie and need no store or client: pass nothing, or { format }.`,
+    );
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {

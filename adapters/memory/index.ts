@@ -53,7 +53,7 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
       // MemoryStore and memorystore parse the stored JSON inside get(): a SyntaxError is an unreadable
       // session, not an outage (which clients would be told to retry). Its message quotes the stored
       // JSON, so it is reported as a SyntaxError of our own.
-      if (error instanceof SyntaxError) {
+      if (error instanceof SyntaxError || (error as { name?: unknown } | null)?.name === "SyntaxError") {
         report(new SyntaxError("the session the store holds is not valid JSON (the parser's message is left out: it quotes the stored bytes)"));
         return null;
       }
@@ -74,7 +74,8 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
     get: (id, { report }) => read(id, report),
   };
   if (typeof handle.set === "function") {
-    store.set = (id, session) => call<void>(handle, "set", [id, session]);
+    // A copy, so a store that keeps objects (@fastify/session's) never keeps one the caller holds.
+    store.set = (id, session) => call<void>(handle, "set", [id, forWriting(session)]);
     store.compareAndSet = (id, revision, session, { signal }) =>
       serialized(handle, id, async () => {
         signal.throwIfAborted();

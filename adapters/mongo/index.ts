@@ -103,7 +103,8 @@ const HINTS: Record<string, string> = {
  *
  * Each record carries the `session` field as stored as its `revision`. `compareAndSet` (without a
  * custom `unserialize`, whose matching `serialize` the adapter cannot know) is one `updateOne` filtered
- * on `_id` and on that field, which `$set`s only `session`, serialized as connect-mongo serializes it: a
+ * on `_id`, on that field and on connect-mongo's liveness condition (`expires` absent or in the
+ * future), which `$set`s only `session`, serialized as connect-mongo serializes it: a
  * JSON string, a sub-document (with `cookie.expires` as a date), or, with `cryptoAdapter`, the JSON
  * encrypted by the adapter. `expires` stays as it was.
  *
@@ -123,6 +124,10 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
       const query = Promise.resolve(collection.findOne({ _id: storedId(id) }, { projection: PROJECTION, maxTimeMS, signal }));
       const document = await abortable(query, signal);
       if (document === null || document === undefined) return null;
+      if (typeof document !== "object" || Array.isArray(document)) {
+        // A wrong kind of collection object (not the driver's), not an outage: a TypeError is not retried.
+        throw new TypeError(`mongoStore: the collection's findOne resolved ${describeValue(document)}, not a document or null`);
+      }
       const expires: unknown = document.expires;
       // connect-mongo's own query (`$or: [{ expires: { $exists: false } }, { expires: { $gt: now } }]`)
       // never matches `expires: null`: the web app cannot see that session, so neither do we.
@@ -159,7 +164,10 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
       // connect-mongo encrypts the JSON in both stringify modes; unencrypted, the stored form (a string or
       // a sub-document) says which mode the web app runs in.
       const value = cryptoAdapter !== undefined ? await cryptoAdapter.encrypt(json) : typeof revision === "string" ? json : asDocument(json);
-      const result = await abortable(Promise.resolve(updateOne.call(collection, { _id: storedId(id), session: revision }, { $set: { session: value } })), signal);
+      // connect-mongo's own liveness condition too: a document whose `expires` passed (the TTL monitor
+      // has not removed it yet) is a session that is gone, not one to write into.
+      const filter = { _id: storedId(id), session: revision, $or: [{ expires: { $exists: false } }, { expires: { $gt: new Date() } }] };
+      const result = await abortable(Promise.resolve(updateOne.call(collection, filter, { $set: { session: value } })), signal);
       const matched = (result as { matchedCount?: unknown } | null)?.matchedCount;
       if (typeof matched !== "number") throw new TypeError(`the collection answered updateOne with ${describeValue(result)} without a matchedCount`);
       return matched === 1;

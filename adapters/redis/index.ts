@@ -597,7 +597,8 @@ async function checkKeyspaceEvents(client: RedisClientLike, flavor: Flavor): Pro
       if (typeof flags !== "string") return "could not read the server's notify-keyspace-events (CONFIG GET answered something else); make sure it includes \"Egxe\", or deleted and expired sessions will not end their sockets at once.";
       const missing = missingFlags(flags);
       if (missing !== "") {
-        return `needs key-event notifications, but the server's notify-keyspace-events is "${flags}" (missing "${missing}"): set it to include "Egxe" (CONFIG SET notify-keyspace-events Egxe, or notify-keyspace-events in redis.conf${nodes.length > 1 ? ", on every master" : ""}); until then deleted and expired sessions end their sockets only at the next re-read.`;
+        const setting = nodes.length > 1 ? `the notify-keyspace-events of the master ${addressOf(node)}` : "the server's notify-keyspace-events";
+        return `needs key-event notifications, but ${setting} is "${flags}" (missing "${missing}"): set it to include "Egxe" (CONFIG SET notify-keyspace-events Egxe, or notify-keyspace-events in redis.conf${nodes.length > 1 ? ", on every master" : ""}); until then deleted and expired sessions end their sockets only at the next re-read.`;
       }
     }
     return undefined;
@@ -613,6 +614,14 @@ async function serversOf(client: RedisClientLike): Promise<unknown[]> {
     return Promise.all((cluster.masters as unknown[]).map((master) => (cluster.nodeClient as (node: unknown) => unknown).call(client, master)));
   }
   return [client];
+}
+
+/** A cluster node's address for a warning (host names and ports are no secret; credentials are left out). */
+function addressOf(node: unknown): string {
+  const options = (node as { options?: { host?: unknown; port?: unknown; socket?: { host?: unknown; port?: unknown } } }).options;
+  const host = options?.host ?? options?.socket?.host;
+  const port = options?.port ?? options?.socket?.port;
+  return typeof host === "string" && (typeof port === "number" || typeof port === "string") ? `${host}:${port}` : "(address unknown)";
 }
 
 /** The flags of `Egxe` that `flags` lacks ("A" stands for "g$lshzxetd", which includes g, x and e). */

@@ -303,7 +303,7 @@ describe("memoryStore refuses a wrong handle when it is built", () => {
     ["an ioredis client", () => ioredis, /an ioredis client.*use redisStore/],
     ["a MongoClient", () => mongo, /a MongoClient.*use mongoStore/],
     ["a Db", () => mongo.db("x"), /a MongoDB Db.*use mongoStore/],
-    ["nothing", () => undefined, /`handle` is undefined|`handle` is a undefined/],
+    ["nothing", () => undefined, /`handle` is undefined;/],
     ["a plain object", () => ({}), /`handle` is an object/],
   ])("%s: a TypeError naming `handle` and what was given", (_label, given, message) => {
     const build = () => memoryStore(given() as never);

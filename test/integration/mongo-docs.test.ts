@@ -17,6 +17,7 @@ let examples: {
   web: typeof import("../../docs/examples/mongo-web.js");
   realtime: typeof import("../../docs/examples/mongo-realtime.js");
   encrypted: typeof import("../../docs/examples/mongo-encrypted.js");
+  legacy: typeof import("../../docs/examples/mongo-encrypted-legacy.js");
 };
 
 beforeAll(async () => {
@@ -29,6 +30,7 @@ beforeAll(async () => {
     web: await import("../../docs/examples/mongo-web.js"),
     realtime: await import("../../docs/examples/mongo-realtime.js"),
     encrypted: await import("../../docs/examples/mongo-encrypted.js"),
+    legacy: await import("../../docs/examples/mongo-encrypted-legacy.js"),
   };
 }, 30_000);
 
@@ -37,6 +39,7 @@ afterAll(async () => {
   await examples?.web.client.close();
   await examples?.realtime.client.close();
   await examples?.encrypted.client.close();
+  await examples?.legacy.client.close();
   await target?.close();
   for (const [name, value] of Object.entries(saved)) {
     if (value === undefined) delete process.env[name];
@@ -86,6 +89,15 @@ describe(`docs/examples/mongo-*.ts against the ${MONGO_TARGET_LABEL}`, () => {
     expect(record!.expires).toBeInstanceOf(Date);
   });
 
+  it("mongo-encrypted-legacy: connect-mongo's `crypto` (kruptein) encrypts, the adapter with createKrupteinAdapter decrypts", async () => {
+    const { webStore, store } = examples.legacy;
+    const set = promisify(webStore.set.bind(webStore)) as (sid: string, session: unknown) => Promise<void>;
+    await set("legacy-sid", { cookie: { expires: new Date(Date.now() + 60_000).toISOString() }, userId: "8" });
+    const record = await store.get("legacy-sid", { signal: new AbortController().signal, report: (cause) => expect.fail(String(cause)) });
+    expect(record!.session).toMatchObject({ userId: "8" });
+    expect(record!.expires).toBeInstanceOf(Date);
+  });
+
   it("mongo-options.ts: each form of the options builds a store that reads connect-mongo's sessions", async () => {
     const { stores } = await import("../../docs/examples/mongo-options.js");
     const built = stores(examples.web.client);
@@ -99,6 +111,7 @@ describe(`docs/examples/mongo-*.ts against the ${MONGO_TARGET_LABEL}`, () => {
     ["mongo-web", "mongo-web"],
     ["mongo-realtime", "mongo-realtime"],
     ["mongo-encrypted", "mongo-encrypted"],
+    ["mongo-encrypted-legacy", "mongo-encrypted-legacy"],
   ])("docs/mongo.md includes the %s.ts region %s, and the region exists", (file, name) => {
     const example = readFileSync(new URL(`../../docs/examples/${file}.ts`, import.meta.url), "utf8");
     const lines = example.split("\n").map((line) => line.trim());

@@ -149,6 +149,14 @@ describe(`mongoStore.compareAndSet (${MONGO_TARGET_LABEL}), the edges`, () => {
     expect(await collection.findOne({ _id: id })).toBeNull();
   });
 
+  it("a session whose expires passed (not yet removed by the TTL monitor): false, and nothing is written", async () => {
+    const { store, id, collection } = await setup(MODES[0]!);
+    const record = await store.get(id, getOptions());
+    await collection.updateOne({ _id: id }, { $set: { expires: new Date(Date.now() - 1000) } });
+    expect(await store.compareAndSet!(id, record!.revision, { ...(record!.session as object), late: true }, { signal: signal() })).toBe(false);
+    expect((await collection.findOne({ _id: id }))!.session).toBe(record!.revision);
+  });
+
   it("an encrypted session read with the wrong secret is unreadable (SESSION_NOT_FOUND's cause), not an outage", async () => {
     const { id, collection } = await setup(MODES[2]!);
     const reports: unknown[] = [];

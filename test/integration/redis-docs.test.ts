@@ -14,7 +14,7 @@ import { redisServerAvailable, startRedisServer, type RedisServer } from "../sup
 // share only Redis, several socket.io nodes on one Redis, and the client's retry while Redis does not answer.
 
 const available = redisServerAvailable();
-const examples = ["redis-web-app", "redis-realtime", "redis-nodes", "redis-client-retry"] as const;
+const examples = ["redis-web-app", "redis-realtime", "redis-nodes", "redis-client-retry", "redis-keyspace"] as const;
 
 async function listen(http: HttpServer): Promise<string> {
   http.listen(0, "127.0.0.1");
@@ -131,6 +131,28 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
     io.on("connection", (socket) => socket.emit("hello", `you are ${socket.data.userId}`));
     const url = await listen(http);
     expect(await firstEvent(client(url, await login(11)), "hello")).toBe("you are 11");
+  });
+
+  it("redis-keyspace.ts: logout over HTTP calls the store's subscribers back with the session", async () => {
+    const { createKeyspaceServer } = await import("../../docs/examples/redis-keyspace.js");
+    await redis.command("CONFIG", "SET", "notify-keyspace-events", "Egxe");
+    const { client, subscriber, store, io } = await createKeyspaceServer(redis.url);
+    cleanup.unshift(() => io.close(), () => store.close!(), () => client.disconnect(), () => subscriber.disconnect());
+    const ended: Array<[string, string | undefined]> = [];
+    store.subscribe!((id, reason) => void ended.push([id, reason]));
+    const cookie = await login(12);
+    const id = decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1)).slice(2).split(".")[0]!;
+    // The subscription is live once a deletion is heard; log out until then (each login is a new session).
+    const deadline = Date.now() + 10_000;
+    let current = { cookie, id };
+    while (!ended.some(([ended]) => ended === current.id)) {
+      await fetch(`${webUrl}/logout`, { method: "POST", headers: { cookie: current.cookie } });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (ended.some(([ended]) => ended === current.id) || Date.now() > deadline) break;
+      const next = await login(12);
+      current = { cookie: next, id: decodeURIComponent(next.slice(next.indexOf("=") + 1)).slice(2).split(".")[0]! };
+    }
+    expect(ended).toContainEqual([current.id, "destroyed"]);
   });
 
   it.each([...examples, "redis-setup"])("docs/redis.md includes the region of %s.ts, and the region exists", (name) => {

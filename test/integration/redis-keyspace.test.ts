@@ -148,8 +148,11 @@ describe.skipIf(!available)("redisStore({ subscriber }) against a real redis-ser
       expect(ended.map(([id]) => id)).toEqual(["in-3-again"]);
     });
 
-    it("warns once, and never throws, when the server's notify-keyspace-events lacks the flags", async () => {
-      await redis.command("CONFIG", "SET", "notify-keyspace-events", "Kg");
+    it.each([
+      ["off", "", '"" \\(missing "Egxe"\\)'],
+      ["lacking E, x and e", "Kg", '"gK" \\(missing "Exe"\\)'],
+    ])("warns once, and never throws, when the server's notify-keyspace-events is %s", async (_label, flags, shown) => {
+      await redis.command("CONFIG", "SET", "notify-keyspace-events", flags);
       const { store: target } = await store(kind);
       const first = listen(target);
       first.stop();
@@ -158,7 +161,7 @@ describe.skipIf(!available)("redisStore({ subscriber }) against a real redis-ser
       await eventually(async () => expect(warnings).toHaveLength(1), 5000);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]!.message).toMatch(/notify-keyspace-events is "gK" \(missing "Exe"\).*CONFIG SET notify-keyspace-events Egxe/);
+      expect(warnings[0]!.message).toMatch(new RegExp(`notify-keyspace-events is ${shown}.*CONFIG SET notify-keyspace-events Egxe`));
     });
 
     it("survives the server's restart: the subscriber reconnects and listens again", async () => {

@@ -51,6 +51,19 @@ describe("cookieStore() options", () => {
     expect(() => cookieStore(null as never)).toThrow(TypeError);
   });
 
+  it("refuses a store or a driver given as the options, saying what it is", async () => {
+    const session = (await import("express-session")).default;
+    const { Redis } = await import("ioredis");
+    const client = new Redis({ lazyConnect: true });
+    try {
+      expect(() => cookieStore(new session.MemoryStore() as never)).toThrow(/the options are an express-session store \(MemoryStore\); cookie sessions .* need no store/);
+      expect(() => cookieStore(client as never)).toThrow(/the options are an ioredis client/);
+      expect(() => cookieStore(Promise.resolve({}) as never)).toThrow(/the options are a promise/);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it("rejects unknown options, and points signing options to sessionAuth", () => {
     expect(() => cookieStore({ keys: ["k"] } as never)).toThrow(/unknown option `keys`.*belongs to sessionAuth/);
     expect(() => cookieStore({ name: "session" } as never)).toThrow(/`name` belongs to sessionAuth/);

@@ -163,6 +163,12 @@ describe("mongoStore reading", () => {
     expect(collection.calls).toHaveLength(0);
   });
 
+  it("a findOne that resolves something other than a document rejects with a TypeError (a wrong collection object, not an outage)", async () => {
+    const store = mongoStore({ collection: { findOne: async () => "not a document" as never } });
+    await expect(store.get("sid", { signal: new AbortController().signal, report: () => {} })).rejects.toThrow(/findOne resolved a string, not a document/);
+    await expect(store.get("sid", { signal: new AbortController().signal, report: () => {} })).rejects.toBeInstanceOf(TypeError);
+  });
+
   it("passes a driver failure on as a rejection (the core makes it STORE_UNAVAILABLE)", async () => {
     const failure = Object.assign(new Error("connection refused"), { name: "MongoNetworkError" });
     const store = mongoStore({ collection: { findOne: () => Promise.reject(failure) } });

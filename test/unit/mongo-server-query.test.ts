@@ -52,6 +52,20 @@ describe("matches", () => {
     expect(matches({ s: { a: 1, b: 2 } }, { s: { b: 2, a: 1 } })).toBe(false);
   });
 
+  it("the adapter's compareAndSet filter: _id and the session field exactly as read (dates, nulls, arrays)", () => {
+    const stored = { cookie: { originalMaxAge: 60_000, expires: now, secure: null, path: "/" }, items: [1, 2], user: { id: 42 } };
+    const document = { _id: "sid", session: stored, expires: later };
+    expect(matches(document, { _id: "sid", session: { cookie: { originalMaxAge: 60_000, expires: new Date(now), secure: null, path: "/" }, items: [1, 2], user: { id: 42 } } })).toBe(true);
+    // Any change in between, even one the web app would not notice, makes the write miss.
+    expect(matches(document, { _id: "sid", session: { ...stored, items: [1, 2, 3] } })).toBe(false);
+    expect(matches(document, { _id: "sid", session: { ...stored, cookie: { ...stored.cookie, expires: later } } })).toBe(false);
+    expect(matches(document, { _id: "sid", session: { ...stored, cookie: { ...stored.cookie, secure: false } } })).toBe(false);
+    expect(matches(document, { _id: "sid", session: { user: { id: 42 } } })).toBe(false);
+    expect(matches({ _id: "sid", session: '{"a":1}' }, { _id: "sid", session: '{"a":1}' })).toBe(true);
+    expect(matches({ _id: "sid", session: '{"a":1}' }, { _id: "sid", session: '{"a":2}' })).toBe(false);
+    expect(matches({ _id: "sid", session: '{"a":1}' }, { _id: "other", session: '{"a":1}' })).toBe(false);
+  });
+
   it("dotted paths reach into sub-documents and through arrays of them", () => {
     const doc = { session: { user: { id: 42 } }, roles: [{ name: "admin" }, { name: "user" }], tags: ["a", "b"] };
     expect(matches(doc, { "session.user.id": 42 })).toBe(true);
