@@ -123,6 +123,15 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     return claim instanceof Promise ? track(claim.then((taken) => runClaimed(taken, run))) : runClaimed(claim, run);
   }
 
+  /** `run` as a promise, a synchronous throw included. */
+  function attempt<B>(run: () => B | Promise<B>): Promise<B> {
+    try {
+      return Promise.resolve(run());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   function runClaimed<B extends Outcome>(claim: Claim<B>, run: () => B | Promise<B>): Promise<B> {
     if (!claim.fresh) return claim.answer;
     let result: Promise<B>;
@@ -251,13 +260,7 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
           const claim = taken[index]!;
           if (claim.status === "rejected") return Promise.resolve(failed(claim.reason, op));
           const run = () => emit(op, messageId(op, undefined));
-          const outcome = claim.value === null ? (() => {
-            try {
-              return Promise.resolve(run());
-            } catch (error) {
-              return Promise.reject(error);
-            }
-          })() : runClaimed(claim.value, run);
+          const outcome = claim.value === null ? attempt(run) : runClaimed(claim.value, run);
           return outcome.then((done) => ({ status: done.status, ...done.body }), (error: unknown) => failed(error, op));
         });
         return { status: OK, body: { ok: true, results: await Promise.all(pending) } };

@@ -67,7 +67,13 @@ export interface PushRouter {
   readonly handler: PushHandler;
   /** Serves the endpoints on this server (the socket.io server's own, typically), leaving other paths to its other listeners. */
   attach(server: HttpServer | HttpsServer): void;
-  /** The same as `POST <path>`, in code: resolves with the same answer, rejects with a {@link PushError}. */
+  /**
+   * The same as `POST <path>`, in code: resolves with the same answer, rejects with a {@link PushError}
+   * with the status HTTP would have answered: 400 for a bad message (`path` names the field), 404
+   * `UNKNOWN_NAMESPACE`, 422 `IDEMPOTENCY_KEY_REUSED` (its `id` was first used with another payload),
+   * 409 `IDEMPOTENCY_KEY_IN_USE` and 503 `IDEMPOTENCY_UNAVAILABLE` (with `idempotency.redis`), 503
+   * `SHUTTING_DOWN`.
+   */
   send<M extends PushMessage>(message: M): Promise<PushAnswerFor<M>>;
   /** Refuses new work (503, health included), waits for pending acks, and forgets the idempotency keys. */
   close(): Promise<void>;

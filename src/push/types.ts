@@ -6,7 +6,11 @@ export type OneOrMany<T> = T | readonly T[];
  * once), or exactly `{ all: true }`. An empty `to` is refused, never taken for "everyone".
  */
 export interface PushTargets {
-  /** User ids, as `identify` returns them; each becomes the user room (`user:<id>` by default). */
+  /**
+   * User ids, as `identify` returns them; each becomes the user room (`user:<id>` by default). A number
+   * must be a safe integer (`Number.isSafeInteger`): a larger JSON number is rounded to another user's
+   * id, so it is a 400; send such ids as strings.
+   */
   user?: OneOrMany<string | number>;
   /** Room names, used as they are. */
   room?: OneOrMany<string>;
@@ -25,6 +29,7 @@ export type PushTo = PushTargets | PushToAll;
 
 /** Sockets left out even when `to` matches them. */
 export interface PushExcept {
+  /** As {@link PushTargets.user}: numbers must be safe integers. */
   user?: OneOrMany<string | number>;
   room?: OneOrMany<string>;
   socket?: OneOrMany<string>;
@@ -37,7 +42,10 @@ export interface PushAckOptions {
 
 /** A message for the router, over HTTP (`POST <path>`) or in code (`send()`). */
 export interface PushMessage {
-  /** Your id for this message; also its idempotency key when no `Idempotency-Key` header is sent. */
+  /**
+   * Your id for this message (1 to 200 characters); also its idempotency key when no `Idempotency-Key`
+   * header is sent. Used again with another payload, it is a 422 `IDEMPOTENCY_KEY_REUSED`.
+   */
   id?: string;
   to: PushTo;
   except?: PushExcept;
@@ -105,6 +113,7 @@ export interface PushRoomsRequest {
 
 /** `POST <path>/presence`. */
 export interface PushPresenceRequest {
+  /** User ids; numbers must be safe integers. */
   users: ReadonlyArray<string | number>;
   namespace?: string;
 }
@@ -118,6 +127,7 @@ export interface PushPresenceAnswer {
 /** `POST <path>/legacy`: the original blog format. `single` sends to a user, `room` to a room. */
 export interface PushLegacyMessage {
   type: "single" | "room" | "all";
+  /** The user id (`single`; a number must be a safe integer) or the room (`room`). */
   pointer?: string | number;
   content?: unknown;
 }

@@ -112,7 +112,17 @@ describe.skipIf(!redisServerAvailable())("push router while Redis fails (two nod
     expect(first).toMatchObject({ status: 202, body: { ok: true, id: "before-1" } });
     expect(await post(b, "", { to: { user: "6" }, event: "note", data: "once" }, { "idempotency-key": "before-1" })).toMatchObject({ status: 202, body: first.body });
     expect((await post(b, "", { to: { user: "5" }, event: "note", data: "other" }, { "idempotency-key": "before-1" })).body.error?.code).toBe("IDEMPOTENCY_KEY_REUSED");
-    await expect.poll(() => received.six, { timeout: 5000 }).toEqual(["once"]);
+    // A batch and its items: the retry on the other node gets the batch's answer; an item's id is
+    // remembered for a single message too.
+    const batch = { messages: [{ id: "item-1", to: { user: "6" }, event: "note", data: "item 1" }, { to: { user: "6" }, event: "note", data: "item 2" }] };
+    const firstBatch = await post(b, "/batch", batch, { "idempotency-key": "batch-1" });
+    expect(firstBatch.status).toBe(200);
+    expect(await post(a, "/batch", batch, { "idempotency-key": "batch-1" })).toMatchObject({ status: 200, body: firstBatch.body });
+    expect(await post(a, "", batch.messages[0]!)).toMatchObject({ status: 202, body: { ok: true, id: "item-1" } });
+    await expect.poll(() => received.six, { timeout: 5000 }).toEqual(["once", "item 1", "item 2"]);
+    const marker = await post(a, "", { to: { user: "6" }, event: "note", data: "marker" });
+    expect(marker.status).toBe(202);
+    await expect.poll(() => received.six, { timeout: 5000 }).toEqual(["once", "item 1", "item 2", "marker"]);
   });
 
   it("while Redis is down: presence is 503 within its deadline, a keyed push is 503 and sends nothing, acks say incomplete", async () => {
