@@ -50,8 +50,15 @@ export function sessionKey(sessionId: string): string {
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
 const sha256Hex = oneShot !== undefined ? (data: string) => oneShot("sha256", data, "hex") : (data: string) => crypto.createHash("sha256").update(data).digest("hex");
 
-/** The room of every socket of a user: `user:<userId>` by default. */
+/**
+ * The room of every socket of a user: `user:<userId>` by default. A number must be a safe integer
+ * (`Number.isSafeInteger`): a larger one has been rounded (by JSON, say) and would name another user's
+ * room; pass such ids as strings. Throws a `TypeError` otherwise.
+ */
 export function userRoom(userId: string | number, prefix: string = DEFAULT_ROOMS.user!): string {
+  if (typeof userId === "number" ? !Number.isSafeInteger(userId) : typeof userId !== "string" || userId === "") {
+    throw new TypeError(`userRoom: \`userId\` must be a non-empty string or a safe integer; got ${typeof userId === "number" ? "a number that is not a safe integer (rounded?)" : typeof userId}.`);
+  }
   return `${prefix}${userId}`;
 }
 
