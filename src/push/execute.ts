@@ -22,6 +22,8 @@ export interface ExecutorOptions {
   nodeSettle: number;
   /** Sees unexpected failures (adapter errors, bugs), with the cause attached. */
   onError: (error: PushError) => void;
+  /** With a full `sessionAuth` as `auth`: ends users and sessions through its lifecycle. */
+  lifecycle?: { endSession(sessionId: string): Promise<void>; endUser(userId: string): Promise<void> } | undefined;
 }
 
 export type IdempotencyConfig =
@@ -276,6 +278,13 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
       return remembered(`batch\n${key}`, print, { wait: longest + ACK_MARGIN_MS }, run);
     },
     disconnect(op) {
+      const lifecycle = options.lifecycle;
+      if (lifecycle !== undefined && op.ends !== null) {
+        // The lifecycle's path: the endEvent, onSessionEnd, on every node (through serverSideEmit).
+        for (const id of op.ends.sessions) lifecycle.endSession(id).catch((cause: unknown) => options.onError(new PushError("INTERNAL_ERROR", "endSession failed.", { cause })));
+        for (const id of op.ends.users) lifecycle.endUser(id).catch((cause: unknown) => options.onError(new PushError("INTERNAL_ERROR", "endUser failed.", { cause })));
+        return { status: ACCEPTED, body: { ok: true } };
+      }
       operator(op.scope).disconnectSockets(op.close);
       return { status: ACCEPTED, body: { ok: true } };
     },

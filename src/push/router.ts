@@ -5,7 +5,7 @@ import { rejectUnknownOptions } from "../options.js";
 import { resolveRooms, type RoomNaming, type RoomOptions } from "../rooms.js";
 import { PushError } from "./errors.js";
 import type { PushRedisClient } from "./idempotency.js";
-import { createExecutor, type IdempotencyConfig } from "./execute.js";
+import { createExecutor, type ExecutorOptions, type IdempotencyConfig } from "./execute.js";
 import { createHandler, type PushHandler } from "./http.js";
 import type { PushAnswerFor, PushMessage } from "./types.js";
 import { validateMessage, type ValidatorConfig } from "./validate.js";
@@ -17,8 +17,16 @@ export interface PushRouterOptions {
   path?: string;
   /** Room prefixes, as given to `sessionAuth({ rooms })` (default `user:` and `session:`). Or pass `auth`. */
   rooms?: RoomOptions | false;
-  /** The `sessionAuth(...)` in use: its `.rooms` is the naming in force. Not with `rooms`. */
-  auth?: { readonly rooms: RoomNaming };
+  /**
+   * The `sessionAuth(...)` in use: its `.rooms` is the naming in force (not with `rooms`), and
+   * `POST <path>/disconnect` of users and sessions goes through its lifecycle (`auth.endUser` /
+   * `auth.endSession`): each socket gets the `endEvent` and `onSessionEnd` runs, on every node.
+   */
+  auth?: {
+    readonly rooms: RoomNaming;
+    endSession?(io: Server, sessionId: string): Promise<void>;
+    endUser?(io: Server, userId: string): Promise<void>;
+  };
   /** Namespaces a message may name (default `["/"]`); any other is a 404. */
   namespaces?: readonly string[];
   /** Largest body accepted, in bytes (default 1 MiB); enforced while reading. */
@@ -119,6 +127,7 @@ export function createPushRouter<S extends Pick<Server, "of">>(io: S, options: P
     clusterTimeout: config.clusterTimeout,
     nodeSettle: NODE_SETTLE_MS,
     onError: config.onError,
+    lifecycle: lifecycleOf(io as unknown as Server, options.auth),
   });
   const { handler, owns } = createHandler({
     path: config.path,
@@ -162,6 +171,13 @@ export function createPushRouter<S extends Pick<Server, "of">>(io: S, options: P
       return closed;
     },
   };
+}
+
+/** The lifecycle calls of a full `sessionAuth` (an object with only `rooms` has none). */
+function lifecycleOf(io: Server, auth: PushRouterOptions["auth"]): ExecutorOptions["lifecycle"] {
+  const { endSession, endUser } = auth ?? {};
+  if (typeof endSession !== "function" || typeof endUser !== "function") return undefined;
+  return { endSession: (id) => endSession.call(auth, io, id), endUser: (id) => endUser.call(auth, io, id) };
 }
 
 interface Config {

@@ -35,6 +35,11 @@ export interface EmitOp {
 export interface DisconnectOp {
   readonly scope: Scope;
   readonly close: boolean;
+  /**
+   * The users and sessions of a `to` that names nothing else (no room, socket, `except`, namespace or
+   * `close`): what the session lifecycle can end on every node (`auth.endUser` / `auth.endSession`).
+   */
+  readonly ends: { readonly users: readonly string[]; readonly sessions: readonly string[] } | null;
 }
 
 export interface RoomsOp {
@@ -264,7 +269,20 @@ export function validateDisconnect(value: unknown, config: ValidatorConfig): Dis
   const scope = scopeOf(fields, "", config, new Budget(config.maxTargets));
   const close = field(fields, "close");
   if (close !== undefined && typeof close !== "boolean") throw invalid("close", "must be a boolean.");
-  return { scope, close: close === true };
+  return { scope, close: close === true, ends: endsOf(fields, config) };
+}
+
+// `to` was checked by scopeOf above; this only picks users and sessions out of a `to` made of nothing else.
+function endsOf(fields: Fields, config: ValidatorConfig): DisconnectOp["ends"] {
+  if (["except", "namespace", "close"].some((key) => field(fields, key) !== undefined)) return null;
+  const to = field(fields, "to") as Fields;
+  if (["room", "socket", "all"].some((key) => field(to, key) !== undefined)) return null;
+  const budget = new Budget(config.maxTargets);
+  const pick = (kind: "user" | "session"): string[] => {
+    const raw = field(to, kind);
+    return raw === undefined ? [] : names(raw, join("to", kind), kind, budget);
+  };
+  return { users: pick("user"), sessions: pick("session") };
 }
 
 export function validateRooms(value: unknown, config: ValidatorConfig): RoomsOp {

@@ -109,11 +109,22 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
     await expect.poll(count, { timeout: 5000 }).toBe(1);
   });
 
-  it("disconnects the user's sockets on node B", async () => {
+  it("disconnects the user's sockets on node B, through the session lifecycle (session:ended first)", async () => {
     const erin = await user("erin", b, b);
-    const gone = erin.sockets.map((socket) => new Promise<string>((resolve) => socket.once("disconnect", resolve)));
+    const gone = erin.sockets.map((socket) => Promise.all([next(socket, "session:ended"), next(socket, "disconnect")]));
     expect(await client().disconnect({ to: { user: "erin" } })).toEqual({ ok: true });
-    expect(await Promise.all(gone)).toEqual(["io server disconnect", "io server disconnect"]);
+    expect(await Promise.all(gone)).toEqual([
+      [{ code: "UNAUTHENTICATED" }, "io server disconnect"],
+      [{ code: "UNAUTHENTICATED" }, "io server disconnect"],
+    ]);
+    // A session by its id: SESSION_NOT_FOUND, on both nodes.
+    const fay = await user("fay", a, b);
+    const ended = fay.sockets.map((socket) => Promise.all([next(socket, "session:ended"), next(socket, "disconnect")]));
+    expect(await client().disconnect({ to: { session: sessionIdOf(fay.cookie) } })).toEqual({ ok: true });
+    expect(await Promise.all(ended)).toEqual([
+      [{ code: "SESSION_NOT_FOUND" }, "io server disconnect"],
+      [{ code: "SESSION_NOT_FOUND" }, "io server disconnect"],
+    ]);
   });
 
   it("a retry that lands on the other node is answered from Redis, not sent twice", async () => {

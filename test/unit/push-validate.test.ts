@@ -176,8 +176,17 @@ describe("the other bodies", () => {
   });
 
   it("disconnect, rooms and presence", () => {
-    expect(validateDisconnect({ to: { user: 1 } }, config())).toEqual({ scope: { namespace: "/", rooms: ["user:1"], except: [] }, close: false });
-    expect(validateDisconnect({ to: { all: true }, close: true, namespace: "/admin" }, config())).toMatchObject({ close: true, scope: { namespace: "/admin", rooms: null } });
+    expect(validateDisconnect({ to: { user: 1 } }, config())).toEqual({
+      scope: { namespace: "/", rooms: ["user:1"], except: [] },
+      close: false,
+      ends: { users: ["1"], sessions: [] },
+    });
+    expect(validateDisconnect({ to: { all: true }, close: true, namespace: "/admin" }, config())).toMatchObject({ close: true, scope: { namespace: "/admin", rooms: null }, ends: null });
+    // Only users and sessions, nothing else, go through the session lifecycle.
+    expect(validateDisconnect({ to: { user: "a", session: "sid" } }, config()).ends).toEqual({ users: ["a"], sessions: ["sid"] });
+    expect(validateDisconnect({ to: { user: "a", room: "r" } }, config()).ends).toBeNull();
+    expect(validateDisconnect({ to: { user: "a" }, except: { user: "b" } }, config()).ends).toBeNull();
+    expect(validateDisconnect({ to: { user: "a" }, close: true }, config()).ends).toBeNull();
     expect(refusal(() => validateDisconnect({ to: { user: 1 }, close: "yes" }, config()))).toMatchObject({ path: "close" });
     expect(validateRooms({ to: { user: 1 }, rooms: ["a", "a", "b"] }, config()).rooms).toEqual(["a", "b"]);
     expect(refusal(() => validateRooms({ to: { user: 1 } }, config()))).toMatchObject({ path: "rooms" });
