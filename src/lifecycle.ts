@@ -249,6 +249,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
 
   function listen(io: Server): void {
     if (closed || listening.has(io)) return;
+    // Subscribing takes a moment to become live (SUBSCRIBE round trips, a Cluster's masters): start at
+    // attach(), not at the first handshake, so the first sessions' ends are not missed.
+    subscribe();
     const handler = (payload: unknown): void => {
       const message = payload as { key?: unknown; user?: unknown; code?: unknown } | null;
       if (typeof message !== "object" || message === null || !isCode(message.code)) return;
