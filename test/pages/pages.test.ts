@@ -1,0 +1,195 @@
+/*
+ * THE PAGE CONVENTION: which code blocks of a page are whole, paste-runnable programs.
+ *
+ * A page is read as the reader sees it: VitePress includes (`<<< @/examples/file#region [title]`) are
+ * expanded, a region cut as VitePress cuts it. Then, in page order:
+ *
+ *   ```sh [install]        opens an app: its `npm install ...` lines (`-D` lines too) are everything the
+ *                          app needs besides Node. Every package its files import must be named here.
+ *   ```js [server.mjs]     a WHOLE FILE of that app, to be saved at that path (any language, any path:
+ *   <<< @/examples/x.mjs [server.mjs]                `[public/index.html]`, `[src/app.ts]`...).
+ *                          In VitePress pages, put the files in a `::: code-group` so the reader sees
+ *                          the file names (outside a group VitePress hides the title).
+ *   ```sh [run]            closes the app: its first command runs it in that folder (`node server.mjs`,
+ *                          `npx tsx server.ts`). The app reads `PORT` (default 3000) and prints
+ *                          `http://localhost:<port>` once it listens.
+ *
+ * This test writes each app's files, as the page shows them, into a fresh folder next to the package
+ * packed from a clean copy of the repository and the packages of the install line, runs the [run]
+ * command, and checks that the app does what the page says (the CHECKS below, one per app: a new app
+ * without a check fails here).
+ *
+ * EVERY OTHER js/ts/html code block of a checked page is a FRAGMENT: the prose just before it must say
+ * "fragment" and link to the whole file it comes from (a `docs/examples/...` file or a page anchor),
+ * e.g. "Fragment of [redis-web-app.ts](https://github.com/.../docs/examples/redis-web-app.ts):". Plain
+ * `sh` blocks without a title are commands, not checked.
+ */
+import { execFile } from "node:child_process";
+import { cpSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { chromiumAvailable, launchChromium } from "../support/browser.js";
+import { APP_PACKAGES, freshAppDir, packedInstall, repoRoot, type PackedInstall } from "../support/packed.js";
+import { importedPackages, readPage, type RunningApp, startApp } from "../support/pages.js";
+import { refusal } from "../support/realtime.js";
+
+const run = promisify(execFile);
+
+/** The pages this test holds to the convention, and what each of their apps must do. */
+type Check = (app: RunningApp, context: { dir: string }) => Promise<void>;
+const CHECKS: Record<string, Check[]> = {
+  "docs/getting-started.md": [checkGettingStarted, checkTyped],
+  "README.md": [checkQuickStart],
+};
+
+let install: PackedInstall;
+beforeAll(async () => {
+  install = await packedInstall();
+}, 240_000);
+
+const running: RunningApp[] = [];
+const sockets: ClientSocket[] = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.close();
+  for (const app of running.splice(0)) await app.stop();
+});
+
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .map((line) => line.split(";")[0])
+    .join("; ");
+const next = <T>(socket: ClientSocket, event: string) => new Promise<T>((resolve) => socket.once(event, resolve));
+const open = (url: string, cookie: string) => {
+  const socket = ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true });
+  sockets.push(socket);
+  return socket;
+};
+
+for (const [page, checks] of Object.entries(CHECKS)) {
+  describe(page, () => {
+    const { apps, fragments } = readPage(page);
+
+    it(`has ${checks.length} whole app(s), each with its install line and run command`, () => {
+      expect(apps.map((app) => app.files.map((file) => file.path))).toHaveLength(checks.length);
+      for (const app of apps) {
+        expect(app.files.length, `app at line ${app.line}`).toBeGreaterThan(0);
+        expect(app.packages).toContain("socket.io-session-auth");
+      }
+    });
+
+    it("names in each install line every package its files import, and only packages that exist", () => {
+      for (const app of apps) {
+        const imported = app.files.flatMap((file) => importedPackages(file.code));
+        for (const name of imported) expect(app.packages, `${page}:${app.line} imports ${name}`).toContain(name);
+        for (const name of app.packages.filter((name) => name !== "socket.io-session-auth")) expect(APP_PACKAGES as readonly string[]).toContain(name);
+      }
+    });
+
+    it("says of every other code block that it is a fragment, and links to the whole file", () => {
+      for (const fragment of fragments) {
+        const said = fragment.before.split(/\n\s*\n/).filter((paragraph) => paragraph.trim() !== "").at(-1) ?? "";
+        expect(/fragment/i.test(said) && /\]\([^)]+\)/.test(said), `${page}:${fragment.line} (${fragment.lang}) is neither a whole file nor a fragment that says so:\n${said}`).toBe(true);
+      }
+    });
+
+    apps.forEach((app, index) => {
+      it(`app ${index + 1} (line ${app.line}: ${app.files.map((file) => file.path).join(", ")}) runs as pasted and does what the page says`, async () => {
+        const dir = freshAppDir(install, page.replace(/\W+/g, "-") + index);
+        const started = await startApp(app, dir);
+        running.push(started);
+        try {
+          await checks[index]!(started, { dir });
+        } catch (error) {
+          (error as Error).message += `\n--- the app printed:\n${started.output()}`;
+          throw error;
+        }
+      }, 90_000);
+    });
+  });
+}
+
+async function login(url: string, name: string) {
+  const res = await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name }), redirect: "manual" });
+  expect(res.status).toBe(303);
+  expect(res.headers.get("location")).toBe("/");
+  return cookieOf(res);
+}
+
+async function checkGettingStarted({ url }: RunningApp): Promise<void> {
+  // The page is served where login sends the browser, with the client script socket.io serves.
+  const home = await fetch(`${url}/`);
+  expect(home.status).toBe(200);
+  expect(await home.text()).toContain('<script src="/socket.io/socket.io.js">');
+  expect((await fetch(`${url}/socket.io/socket.io.js`)).status).toBe(200);
+  expect((await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "no spaces" }) })).status).toBe(400);
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+
+  const ada = open(url, await login(url, "ada"));
+  const grace = open(url, await login(url, "grace"));
+  expect(await next(ada, "welcome")).toEqual({ userId: "ada", tabs: 1 });
+  await next(grace, "welcome");
+  const [heardByAda, heardByGrace] = [next(ada, "said"), next(grace, "said")];
+  ada.emit("say", "hello all");
+  expect(await heardByAda).toEqual({ from: "ada", text: "hello all" }); // the sender sees their own line
+  expect(await heardByGrace).toEqual({ from: "ada", text: "hello all" });
+  const whispered = next(grace, "whispered");
+  ada.emit("whisper", "grace", "psst");
+  expect(await whispered).toEqual({ from: "ada", text: "psst" });
+
+  // Logout closes this browser's socket, and its next handshake is refused; the other user stays.
+  const adaCookie = (ada.io.opts.extraHeaders as Record<string, string>).cookie!;
+  const closed = next(ada, "disconnect");
+  const out = await fetch(`${url}/logout`, { method: "POST", headers: { cookie: adaCookie }, redirect: "manual" });
+  expect(out.status).toBe(303);
+  expect(await closed).toBe("io server disconnect");
+  expect(grace.connected).toBe(true);
+  expect((await refusal(url, { cookie: adaCookie, transports: ["websocket"] })).data).toEqual({ code: "SESSION_NOT_FOUND", retryable: false });
+
+  if (chromiumAvailable()) await checkGettingStartedInBrowser(url);
+}
+
+/** The page itself, in chromium: refused before login, the feed after, own lines seen, logout. */
+async function checkGettingStartedInBrowser(url: string): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const feed = () => page.locator("#feed li").allTextContents();
+    await page.goto(`${url}/`);
+    await expect.poll(feed, { timeout: 10_000 }).toEqual(["not connected: NO_SESSION_COOKIE, log in first"]);
+    await page.fill('input[name="name"]', "ada");
+    await Promise.all([page.waitForURL(`${url}/`), page.click('form[action="/login"] button')]);
+    await expect.poll(feed, { timeout: 10_000 }).toEqual(["signed in as ada (1 tab(s))"]);
+    await page.fill('input[name="text"]', "hello from the page");
+    await page.click("#say button");
+    await expect.poll(feed, { timeout: 10_000 }).toEqual(["ada: hello from the page", "signed in as ada (1 tab(s))"]);
+    await Promise.all([page.waitForURL(`${url}/`), page.click('form[action="/logout"] button')]);
+    await expect.poll(feed, { timeout: 10_000 }).toEqual(["not connected: NO_SESSION_COOKIE, log in first"]);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promise<void> {
+  const as = async (plan: string) => cookieOf(await fetch(`${url}/login?plan=${plan}`, { method: "POST" }));
+  const pro = open(url, await as("pro"));
+  expect(await next(pro, "plan")).toBe("pro");
+  expect(await pro.timeout(5000).emitWithAck("whoami")).toBe("42");
+  expect((await refusal(url, { cookie: await as("free"), transports: ["websocket"] })).data).toEqual({ code: "FORBIDDEN", retryable: false });
+  // And it typechecks as pasted, strict, against the packed package's own declarations.
+  cpSync(join(repoRoot, "test/pages/tsconfig.app.json"), join(dir, "tsconfig.json"));
+  const tsc = await run("npx", ["--no-install", "tsc", "--noEmit", "-p", "."], { cwd: dir, timeout: 60_000 }).catch((error: { stdout: string }) => error);
+  expect(tsc.stdout).toBe("");
+}
+
+async function checkQuickStart({ url }: RunningApp): Promise<void> {
+  const home = await (await fetch(`${url}/`)).text();
+  expect(home).toContain("/socket.io/socket.io.js");
+  const res = await fetch(`${url}/login`, { method: "POST", redirect: "manual" });
+  expect(res.status).toBe(303);
+  const socket = open(url, cookieOf(res));
+  expect(await next(socket, "hello")).toBe("you are 42");
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+}
