@@ -56,6 +56,12 @@ const guide: DefaultTheme.SidebarItem[] = [
     ],
   },
   {
+    text: "Frameworks",
+    items: [
+      { text: "Fastify", link: "/fastify" },
+    ],
+  },
+  {
     text: "Stores",
     items: [
       { text: "Memory handle", link: "/memory" },
@@ -85,7 +91,7 @@ export default defineConfig({
   // Dead links fail the build (VitePress's default): keep it that way.
   themeConfig: {
     nav: [
-      { text: "Guide", link: "/getting-started", activeMatch: "^/(getting-started|security|errors|migrating)" },
+      { text: "Guide", link: "/getting-started", activeMatch: "^/(getting-started|security|errors|migrating|fastify|nest)" },
       { text: "Stores", link: "/memory", activeMatch: "^/(memory|redis|mongo|cookie-sessions|any-store|writing-an-adapter)" },
       { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },

@@ -70,6 +70,7 @@ const PAGES: Record<string, PageSpec> = {
   "README.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/redis.md": { apps: [{ check: checkQuickStart, needs: redisNeeds }], fragments: false },
   "docs/mongo.md": { apps: [{ check: checkQuickStart, needs: mongoNeeds }], fragments: false },
+  "docs/fastify.md": { apps: [{ check: checkQuickStart }], fragments: true },
 };
 
 let install: PackedInstall;
@@ -225,4 +226,20 @@ async function checkQuickStart({ url }: RunningApp): Promise<void> {
   const socket = open(url, cookieOf(res));
   expect(await next(socket, "hello")).toBe("you are 42");
   expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+  if (chromiumAvailable()) await checkQuickStartInBrowser(url);
+}
+
+/** The quick start's page in chromium: refused before login, told who it is after. */
+async function checkQuickStartInBrowser(url: string): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const status = () => page.locator("#status").textContent();
+    await page.goto(`${url}/`);
+    await expect.poll(status, { timeout: 10_000 }).toBe("not connected: NO_SESSION_COOKIE");
+    await Promise.all([page.waitForURL(`${url}/`), page.click('form[action="/login"] button')]);
+    await expect.poll(status, { timeout: 10_000 }).toBe("you are 42");
+  } finally {
+    await browser.close();
+  }
 }
