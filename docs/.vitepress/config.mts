@@ -59,6 +59,7 @@ const guide: DefaultTheme.SidebarItem[] = [
     text: "Frameworks",
     items: [
       { text: "Fastify", link: "/fastify" },
+      { text: "NestJS", link: "/nest" },
     ],
   },
   {

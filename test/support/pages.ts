@@ -181,3 +181,25 @@ export async function startApp(app: PageApp, dir: string, env: Record<string, st
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * The packages an install of `packages` brings: each one and its dependencies and peer dependencies
+ * (npm installs peers too), as the repository's node_modules has them. An app may import these.
+ */
+export function installedWith(packages: readonly string[]): Set<string> {
+  const found = new Set(packages);
+  for (const name of packages) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(repoRoot, "node_modules", name, "package.json"), "utf8")) as {
+        dependencies?: Record<string, string>;
+        peerDependencies?: Record<string, string>;
+        peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+      };
+      for (const dependency of Object.keys(manifest.dependencies ?? {})) found.add(dependency);
+      for (const peer of Object.keys(manifest.peerDependencies ?? {})) if (!manifest.peerDependenciesMeta?.[peer]?.optional) found.add(peer);
+    } catch {
+      // not installed here: the install-line check reports it
+    }
+  }
+  return found;
+}
