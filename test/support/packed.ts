@@ -70,7 +70,7 @@ async function build(dir: string, packages: readonly string[]): Promise<PackedIn
   await run("tar", ["-xzf", tarball, "-C", unpacked, "--strip-components=1"]);
   const manifest = JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
   for (const name of Object.keys(manifest.dependencies ?? {})) link(modules, name);
-  for (const name of packages) link(modules, name);
+  for (const name of packages) if (isInstalled(name) || !OPTIONAL_PACKAGES.has(name)) link(modules, name);
   writeFileSync(join(root, "package.json"), JSON.stringify({ name: "apps", private: true }));
   rmSync(clone, { recursive: true, force: true });
   return { tarball, files: packed!.files.map((file) => file.path), root };
@@ -109,7 +109,19 @@ export const APP_PACKAGES = [
   "@types/express",
   "@types/express-session",
   "@types/node",
+  "body-parser",
+  "passport",
+  "passport-local",
 ] as const;
+
+/**
+ * Packages of APP_PACKAGES that the repository may not have installed (not among its devDependencies
+ * yet): left out of the apps' node_modules when absent, and the apps that need them are skipped loudly.
+ */
+export const OPTIONAL_PACKAGES: ReadonlySet<string> = new Set(["passport", "passport-local"]);
+
+/** Whether the repository's node_modules has this package (so an app needing it can run). */
+export const isInstalled = (name: string): boolean => existsSync(join(repoModules, name, "package.json"));
 
 /**
  * The packed package, unpacked into a node_modules with `packages` beside it (linked from the
