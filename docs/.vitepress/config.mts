@@ -89,6 +89,7 @@ export default defineConfig({
   description: "Know whose socket it is: authenticate socket.io handshakes with the session cookie your web app already issues.",
   lang: "en-US",
   lastUpdated: false,
+  head: [["link", { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" }]],
   // Dead links fail the build (VitePress's default): keep it that way.
   themeConfig: {
     nav: [
