@@ -140,7 +140,7 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
     declare(
       title,
       function (this: unknown, ...args: unknown[]) {
-        return body((reason) => skipTest(this, args[0], reason));
+        return body((reason) => skipTest(this, args[0], reason)) as void | Promise<void>;
       },
       timeout,
     );

@@ -6,12 +6,23 @@
 export interface TestRunner {
   /** Groups the suite's tests under one name. */
   describe(name: string, body: () => void): unknown;
-  /** Declares one test. The suite passes its per-test timeout (ms) as the third argument, which Vitest and Jest honour. */
-  it(name: string, body: () => unknown, timeout?: number): unknown;
-  /** Runs before every test (a fresh harness each time). */
-  beforeEach(body: () => unknown, timeout?: number): unknown;
-  /** Runs after every test. */
-  afterEach(body: () => unknown, timeout?: number): unknown;
+  /**
+   * Declares one test. The suite also passes its per-test timeout (ms) as a third argument, which Vitest
+   * and Jest honour and node:test and Mocha ignore (the suite bounds its own waits either way).
+   */
+  it(name: string, body: () => void | Promise<void>): unknown;
+  /** Runs before every test (a fresh harness each time); gets the timeout as a second argument too. */
+  beforeEach(body: () => void | Promise<void>): unknown;
+  /** Runs after every test; gets the timeout as a second argument too. */
+  afterEach(body: () => void | Promise<void>): unknown;
+}
+
+/** The runner's functions with the timeout argument that Vitest and Jest take (and the others ignore). */
+export interface TimedRunner {
+  describe(name: string, body: () => void): unknown;
+  it(name: string, body: () => void | Promise<void>, timeout: number): unknown;
+  beforeEach(body: () => void | Promise<void>, timeout: number): unknown;
+  afterEach(body: () => void | Promise<void>, timeout: number): unknown;
 }
 
 const isRunner = (value: unknown): value is TestRunner =>
@@ -27,17 +38,17 @@ const isRunner = (value: unknown): value is TestRunner =>
  * vitest: importing a runner at load is what made the entry unusable from CommonJS and from every
  * other runner.
  */
-export function resolveRunner(given: unknown): TestRunner {
+export function resolveRunner(given: unknown): TimedRunner {
   if (given !== undefined) {
-    if (isRunner(given)) return given;
+    if (isRunner(given)) return given as TimedRunner;
     throw new TypeError(
       "describeSessionStore: `runner` must have describe, it, beforeEach and afterEach functions " +
         '(e.g. `import * as vitest from "vitest"`, `import * as nodeTest from "node:test"`, or Jest\'s globals)',
     );
   }
   const scope = globalThis as Record<string, unknown>;
-  if (isRunner(scope)) return scope as unknown as TestRunner;
-  if (isRunner(scope.__vitest_index__)) return scope.__vitest_index__;
+  if (isRunner(scope)) return scope as unknown as TimedRunner;
+  if (isRunner(scope.__vitest_index__)) return scope.__vitest_index__ as TimedRunner;
   throw new TypeError(
     "describeSessionStore: no test runner found. Pass one: describeSessionStore(name, setup, { runner }), where runner is " +
       '`import * as nodeTest from "node:test"`, `import * as vitest from "vitest"`, or any object with describe, it, beforeEach and afterEach',

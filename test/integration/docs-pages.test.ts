@@ -49,15 +49,6 @@ async function first<T>(url: string, cookie: string, event = "hello"): Promise<T
 const next = <T>(socket: ClientSocket, event: string) => new Promise<T>((resolve) => socket.once(event, resolve));
 
 describe("docs/any-store.md", () => {
-  it("memorystore: the web app's store object, read in place", async () => {
-    const { http, io, store } = await import("../../docs/examples/any-store-memorystore.js");
-    opened.push(() => store.stopInterval());
-    opened.push(() => io.close());
-    const url = await listen(http);
-    const cookie = cookieOf(await fetch(`${url}/login`, { method: "POST" }));
-    expect(await first(url, cookie)).toBe("memorystore-user");
-  });
-
   it("a store of your own: memoryStore reads it through get(sid, callback), and its expiry holds", async () => {
     const { auth, sessions, store } = await import("../../docs/examples/any-store-custom.js");
     const app = express();

@@ -67,6 +67,8 @@ const mongoNeeds: Needs = async () => {
 /** The pages this test holds to the convention, and what each of their apps must do. */
 const PAGES: Record<string, PageSpec> = {
   "docs/index.md": { apps: [], fragments: true },
+  "docs/writing-an-adapter.md": { apps: [], fragments: true },
+  "docs/any-store.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/getting-started.md": { apps: [{ check: checkGettingStarted }, { check: checkTyped }], fragments: true },
   "README.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/redis.md": { apps: [{ check: checkQuickStart, needs: redisNeeds }], fragments: false },

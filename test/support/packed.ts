@@ -85,6 +85,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const APP_PACKAGES = [
   "express",
   "express-session",
+  "memorystore",
   "socket.io",
   "socket.io-client",
   "redis",
