@@ -250,6 +250,11 @@ async function checkNest(app: RunningApp): Promise<void> {
   const socket = open(app.url, cookieOf(res));
   await next(socket, "hello");
   expect(await socket.timeout(5000).emitWithAck("whoami")).toBe("42");
+  // The namespace gateway: refused without a session, authenticated with one.
+  expect((await refusal(app.url, { namespace: "/chat", transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+  const chat = ioClient(`${app.url}/chat`, { extraHeaders: { cookie: cookieOf(res) }, transports: ["websocket"], reconnection: false, forceNew: true });
+  sockets.push(chat);
+  expect(await next(chat, "hello")).toBe("42 joined the chat");
 }
 
 async function checkExpressSessionPort({ url }: RunningApp): Promise<void> {

@@ -59,6 +59,14 @@ class FeedGateway implements OnGatewayConnection {
   }
 }
 
+// A gateway on a namespace of its own gets the same middleware, through the adapter's new_namespace hook.
+@WebSocketGateway({ namespace: "chat" })
+class ChatGateway implements OnGatewayConnection {
+  handleConnection(socket: SessionSocket) {
+    socket.emit("hello", `${socket.data.userId} joined the chat`);
+  }
+}
+
 @Controller()
 class AuthController {
   @Post("login")
@@ -85,7 +93,7 @@ class AuthController {
   }
 }
 
-@Module({ controllers: [AuthController], providers: [FeedGateway] })
+@Module({ controllers: [AuthController], providers: [FeedGateway, ChatGateway] })
 class AppModule {}
 
 async function bootstrap() {
