@@ -80,3 +80,19 @@ describe("the conformance kit under each runner, against the memory adapter", ()
     expect(report.numPassedTests).toBeGreaterThanOrEqual(12);
   });
 });
+
+describe("the conformance kit catches a broken adapter", () => {
+  it("fails the compareAndSet and expires checks of a store with those bugs, and only the checks that apply", async () => {
+    const { code, stdout } = await inApp("node", ["--test", "--test-reporter=tap", "kit.broken.mjs"]);
+    const failed = [...stdout.matchAll(/^\s*not ok \d+ - (.+)$/gm)].map((match) => match[1]!.trim()).filter((name) => !name.startsWith("SessionStore conformance"));
+    expect(code).not.toBe(0);
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        "compareAndSet() refuses once another write came in between",
+        "reports the expiry the library wrote, as a Date",
+      ]),
+    );
+    expect(failed).not.toContain("compareAndSet() writes on the revision just read, and a fresh get() sees the write");
+    expect(failed).not.toContain("resolves null for an id it has never seen");
+  });
+});
