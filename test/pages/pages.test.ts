@@ -228,8 +228,11 @@ async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promis
   expect((await refusal(url, { cookie: await as("free"), transports: ["websocket"] })).data).toEqual({ code: "FORBIDDEN", retryable: false });
   // And it typechecks as pasted, strict, against the packed package's own declarations.
   cpSync(join(repoRoot, "test/pages/tsconfig.app.json"), join(dir, "tsconfig.json"));
-  const tsc = await run("npx", ["--no-install", "tsc", "--noEmit", "-p", "."], { cwd: dir, timeout: 60_000 }).catch((error: { stdout: string }) => error);
-  expect(tsc.stdout).toBe("");
+  const tsc = await run("npx", ["--no-install", "tsc", "--noEmit", "-p", "."], { cwd: dir, timeout: 60_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, output: `${error.stdout ?? ""}${error.stderr ?? ""}` }),
+  );
+  expect(tsc).toEqual({ code: 0, output: "" });
 }
 
 async function checkQuickStart({ url }: RunningApp): Promise<void> {
