@@ -97,7 +97,15 @@ const cookieOf = (res: Response) =>
     .getSetCookie()
     .map((line) => line.split(";")[0])
     .join("; ");
-const next = <T>(socket: ClientSocket, event: string) => new Promise<T>((resolve) => socket.once(event, resolve));
+/** The next `event` on `socket`; rejects after 10 s, so a lost event fails with its name instead of hanging. */
+const next = <T>(socket: ClientSocket, event: string) =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${event}" within 10 s`)), 10_000);
+    socket.once(event, (value: T) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
 const open = (url: string, cookie: string) => {
   const socket = ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true });
   sockets.push(socket);
@@ -175,10 +183,13 @@ async function checkGettingStarted({ url }: RunningApp): Promise<void> {
   expect((await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "no spaces" }) })).status).toBe(400);
   expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
 
+  // Listening from the moment each socket opens: "welcome" comes right after the handshake.
   const ada = open(url, await login(url, "ada"));
+  const adaWelcome = next(ada, "welcome");
   const grace = open(url, await login(url, "grace"));
-  expect(await next(ada, "welcome")).toEqual({ userId: "ada", tabs: 1 });
-  await next(grace, "welcome");
+  const graceWelcome = next(grace, "welcome");
+  expect(await adaWelcome).toEqual({ userId: "ada", tabs: 1 });
+  await graceWelcome;
   const [heardByAda, heardByGrace] = [next(ada, "said"), next(grace, "said")];
   ada.emit("say", "hello all");
   expect(await heardByAda).toEqual({ from: "ada", text: "hello all" }); // the sender sees their own line
