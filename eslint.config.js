@@ -3,7 +3,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "docs/.vitepress/cache/", "docs/.vitepress/dist/", "coverage/"] },
+  { ignores: ["dist/", "node_modules/", "docs/.vitepress/cache/", "docs/.vitepress/dist/", "coverage/", "test-output/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -16,6 +16,13 @@ export default tseslint.config(
         { selector: "CallExpression[callee.property.name='only'][callee.object.name=/^(it|describe|test)$/]", message: "No focused tests." },
       ],
     },
+  },
+  {
+    // CommonJS on purpose: the fixtures and pages that show a package working from require(). The whole
+    // apps' .js files run in a user's folder, where a package.json without "type" makes them CommonJS.
+    files: ["**/*.cjs", "docs/examples/apps/**/*.js"],
+    languageOptions: { sourceType: "commonjs" },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
     files: ["src/**/*.ts", "adapters/**/*.ts"],

@@ -57,6 +57,13 @@ const guide: DefaultTheme.SidebarItem[] = [
     ],
   },
   {
+    text: "Frameworks",
+    items: [
+      { text: "Fastify", link: "/fastify" },
+      { text: "NestJS", link: "/nest" },
+    ],
+  },
+  {
     text: "Stores",
     items: [
       { text: "Memory handle", link: "/memory" },
@@ -83,10 +90,11 @@ export default defineConfig({
   description: "Know whose socket it is: authenticate socket.io handshakes with the session cookie your web app already issues.",
   lang: "en-US",
   lastUpdated: false,
+  head: [["link", { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" }]],
   // Dead links fail the build (VitePress's default): keep it that way.
   themeConfig: {
     nav: [
-      { text: "Guide", link: "/getting-started", activeMatch: "^/(getting-started|lifecycle|security|errors|migrating)" },
+      { text: "Guide", link: "/getting-started", activeMatch: "^/(getting-started|lifecycle|security|errors|migrating|fastify|nest)" },
       { text: "Stores", link: "/memory", activeMatch: "^/(memory|redis|mongo|cookie-sessions|any-store|writing-an-adapter)" },
       { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },

@@ -13,6 +13,6 @@ describeSessionStore(
       writeCorrupt: async (id) => void table.set(id, { json: "{not json", expiresAt: null }),
     };
   },
-  { capabilities: { destroy: true, expiry: "record" } },
+  { capabilities: { destroy: true, expiry: "record", expires: true, compareAndSet: true } },
 );
 // #endregion conformance

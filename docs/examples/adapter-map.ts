@@ -14,7 +14,15 @@ export function tableStore(table: SessionTable): SessionStore {
       const session = await readSession<SessionData>(row.json, report);
       if (session === null) return null;
       // Where this store keeps the truth about expiry; the core refuses a past one (SESSION_EXPIRED).
-      return { session, expires: row.expiresAt === null ? null : new Date(row.expiresAt) };
+      // The revision is what was read: compareAndSet writes only if the row still holds exactly that.
+      return { session, expires: row.expiresAt === null ? null : new Date(row.expiresAt), revision: row.json };
+    },
+    // For auth.update(): one synchronous step here (a Lua script, a filtered update elsewhere), expiry kept.
+    async compareAndSet(id, revision, session) {
+      const row = table.get(id);
+      if (row === undefined || row.json !== revision) return false; // gone, or written since it was read
+      table.set(id, { json: JSON.stringify(session), expiresAt: row.expiresAt });
+      return true;
     },
     async destroy(id) {
       table.delete(id);

@@ -1,9 +1,13 @@
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SessionRecord, SessionStore } from "../store.js";
+import { resolveRunner, skipTest, type TestRunner } from "./runner.js";
 
+// No test runner is imported here: `signSessionCookie` must load in a CommonJS script with no runner
+// installed, and the suite declares its tests with whichever runner the caller uses.
 export { signSessionCookie } from "../cookies.js";
 export type { SignCookieOptions } from "../cookies.js";
+export type { TestRunner } from "./runner.js";
 
 /** What an adapter author's `setup` hands the conformance suite, fresh for every test. */
 export interface StoreHarness<S extends object = Record<string, unknown>> {
@@ -30,25 +34,46 @@ export interface StoreHarness<S extends object = Record<string, unknown>> {
   teardown?(): Promise<void>;
 }
 
-/** What the adapter can do beyond `get`; the suite tests exactly what is declared, and that the rest is absent. */
+/**
+ * What the adapter can do beyond `get`; the suite tests exactly what is declared. `set`, `destroy` and
+ * `subscribe` left undeclared must also be absent; `compareAndSet` and `expires` left undeclared are
+ * not checked (the tests for them are skipped, so a store that gains them later does not fail).
+ */
 export interface StoreCapabilities {
   /** `set(id, session)` writes a session that `get` then reads back. */
   set?: boolean;
   /** `destroy(id)` removes a session. */
   destroy?: boolean;
-  /** `subscribe(cb)` reports destroyed ids. */
+  /** `subscribe(cb)` calls back with the id of a destroyed session, and stops after unsubscribe. */
   subscribe?: boolean;
   /**
    * How the store reports an expired session: `"record"` resolves it with a past `expires` (or null);
    * `"null"` resolves null; `false` when `write` cannot express expiry.
    */
   expiry?: "record" | "null" | false;
+  /**
+   * `get` reports the expiry `write` was given as `record.expires`, a `Date` (within a second: stores
+   * keep seconds, TTLs round).
+   */
+  expires?: boolean;
+  /**
+   * `compareAndSet(id, revision, session, { signal })`, the write-back behind `auth.update()`: `true` on
+   * the revision just read, and the write is then what a fresh `get` sees; `false` once another write
+   * came in between, and for a missing id; the stored expiry kept as it was.
+   */
+  compareAndSet?: boolean;
 }
 
 export interface DescribeSessionStoreOptions {
   capabilities?: StoreCapabilities;
-  /** Per-test timeout in ms (default 10 000). */
+  /** Per-test and per-hook timeout in ms (default 10 000); the suite also bounds its own waits by it. */
   timeout?: number;
+  /**
+   * The test runner to declare the tests with. Default: the runner's globals (Jest, Mocha, Vitest with
+   * `globals: true`), else Vitest's own API in a Vitest worker. node:test users pass
+   * `import * as nodeTest from "node:test"`.
+   */
+  runner?: TestRunner;
 }
 
 const SAMPLE = (): Record<string, unknown> => ({
@@ -60,21 +85,65 @@ const SAMPLE = (): Record<string, unknown> => ({
 
 const randomId = (): string => randomBytes(24).toString("base64url");
 
+/** Sessions travel as JSON in every store library: compare them as JSON, whatever prototype the adapter built. */
+const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+const sameSession = (actual: unknown, expected: unknown, message?: string) => assert.deepStrictEqual(json(actual), json(expected), message);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves with what `pending` settled to, or "still waiting" after `ms`: a hang becomes a failed assertion, not a stuck run. */
+function within<T>(pending: Promise<T>, ms: number): Promise<T | "still waiting"> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([pending, new Promise<"still waiting">((resolve) => (timer = setTimeout(resolve, ms, "still waiting")))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
 /**
- * The conformance suite every store adapter passes. Call it from a vitest test file:
+ * The conformance suite every store adapter passes, declared with any test runner.
  *
  * ```ts
+ * // Vitest (or Jest, Mocha: their globals are found)
  * describeSessionStore("my-store", async () => ({ store: myStore(client), write: (id, s) => writeLikeTheLibrary(id, s) }),
  *   { capabilities: { set: true, destroy: true } });
+ * // node:test
+ * import * as nodeTest from "node:test";
+ * describeSessionStore("my-store", setup, { runner: nodeTest });
  * ```
+ *
+ * `setup` runs before every test and returns a fresh harness. Throws a `TypeError` at once when no
+ * runner is given or found, or when `runner` lacks describe, it, beforeEach or afterEach.
  */
 export function describeSessionStore<S extends object = Record<string, unknown>>(
   name: string,
   setup: () => StoreHarness<S> | Promise<StoreHarness<S>>,
   options: DescribeSessionStoreOptions = {},
 ): void {
-  const capabilities: Required<StoreCapabilities> = { set: false, destroy: false, subscribe: false, expiry: "record", ...options.capabilities };
+  const capabilities: Required<StoreCapabilities> = {
+    set: false,
+    destroy: false,
+    subscribe: false,
+    expiry: "record",
+    expires: false,
+    compareAndSet: false,
+    ...options.capabilities,
+  };
   const timeout = options.timeout ?? 10_000;
+  const { describe, it: declare, beforeEach, afterEach } = resolveRunner(options.runner);
+
+  /**
+   * A test body as every runner can call it: no declared parameter (Jest and Mocha would take one as a
+   * `done` callback), the context (Vitest, node:test) read from `arguments`, `this` kept for Mocha.
+   */
+  type Body = (skip: (reason: string) => void) => unknown;
+  const it = (title: string, body: Body) =>
+    declare(
+      title,
+      function (this: unknown, ...args: unknown[]) {
+        return body((reason) => skipTest(this, args[0], reason)) as void | Promise<void>;
+      },
+      timeout,
+    );
 
   describe(`SessionStore conformance: ${name}`, () => {
     let harness: StoreHarness<S>;
@@ -95,121 +164,127 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
     }, timeout);
 
     it("has a name", () => {
-      expect(typeof harness.store.name).toBe("string");
-      expect(harness.store.name.length).toBeGreaterThan(0);
+      assert.equal(typeof harness.store.name, "string");
+      assert.ok(harness.store.name.length > 0, "an empty name");
     });
 
     it("resolves null for an id it has never seen", async () => {
-      await expect(get(newId())).resolves.toBeNull();
-      expect(reports).toEqual([]);
-    }, timeout);
+      assert.equal(await get(newId()), null);
+      assert.deepEqual(reports, []);
+    });
 
     it("reads back a session as the library wrote it", async () => {
       const id = newId();
       const session = sample();
       await harness.write(id, session);
       const record = await get(id);
-      expect(record).not.toBeNull();
-      expect(record!.session).toEqual(session);
-      if (record!.expires !== undefined && record!.expires !== null) {
-        expect(record!.expires).toBeInstanceOf(Date);
-        expect(record!.expires.getTime()).toBeGreaterThan(Date.now());
+      assert.ok(record !== null, "get() resolved null for a session just written");
+      sameSession(record.session, session);
+      if (record.expires !== undefined && record.expires !== null) {
+        assert.ok(record.expires instanceof Date, "expires must be a Date");
+        assert.ok(record.expires.getTime() > Date.now(), "a live session reported as already expired");
       }
-    }, timeout);
+    });
 
     it("keeps sessions apart, ids with dots, colons and unicode included", async () => {
       const ids = [newId(), `${newId()}.with.dots`, `${newId()}:colon`, `${newId()}-ünï☃`];
       await Promise.all(ids.map((id, index) => harness.write(id, { ...sample(), index } as S)));
       const records = await Promise.all(ids.map((id) => get(id)));
-      records.forEach((record, index) => expect((record!.session as Record<string, unknown>).index).toBe(index));
-      await expect(get(`${ids[0]}x`)).resolves.toBeNull();
-    }, timeout);
+      records.forEach((record, index) => assert.equal((record?.session as Record<string, unknown> | undefined)?.index, index, `session of ${ids[index]}`));
+      assert.equal(await get(`${ids[0]}x`), null);
+    });
 
     it("answers many concurrent lookups correctly", async () => {
       const ids = Array.from({ length: 50 }, newId);
       await Promise.all(ids.map((id, index) => harness.write(id, { ...sample(), index } as S)));
       const records = await Promise.all([...ids, ...ids].map((id) => get(id)));
-      records.forEach((record, index) => expect((record!.session as Record<string, unknown>).index).toBe(index % ids.length));
-    }, timeout);
+      records.forEach((record, index) => assert.equal((record?.session as Record<string, unknown> | undefined)?.index, index % ids.length));
+    });
 
     it("takes a session JSON with a __proto__ key without polluting any prototype", async () => {
       const id = newId();
       const session = JSON.parse('{"user":{"id":7},"__proto__":{"polluted":true}}') as S;
       await harness.write(id, session);
       const record = await get(id);
-      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      if (record !== null) expect((record.session as Record<string, unknown>).user).toEqual({ id: 7 });
-    }, timeout);
+      assert.equal(({} as Record<string, unknown>).polluted, undefined, "Object.prototype was polluted");
+      if (record !== null) sameSession((record.session as Record<string, unknown>).user, { id: 7 });
+    });
 
     if (capabilities.expiry !== false) {
       it("does not hand back an expired session as live", async () => {
         const id = newId();
         await harness.write(id, sample(), { expires: new Date(Date.now() - 1000) });
         const record = await get(id);
-        if (capabilities.expiry === "null") expect(record).toBeNull();
+        if (capabilities.expiry === "null") assert.equal(record, null);
         else if (record !== null) {
-          expect(record.expires).toBeInstanceOf(Date);
-          expect(record.expires!.getTime()).toBeLessThanOrEqual(Date.now());
+          assert.ok(record.expires instanceof Date, "an expired session must come back with its expires, a Date");
+          assert.ok(record.expires.getTime() <= Date.now(), "an expired session reported with a future expires");
         }
-      }, timeout);
+      });
     }
 
-    it("resolves null, and reports why, for a session it cannot read", async (context) => {
-      if (harness.writeCorrupt === undefined) {
-        context.skip();
-        return;
-      }
+    if (capabilities.expires) {
+      it("reports the expiry the library wrote, as a Date", async () => {
+        const id = newId();
+        const expires = new Date(Date.now() + 3_600_000);
+        await harness.write(id, sample(), { expires });
+        const record = await get(id);
+        assert.ok(record !== null, "get() resolved null for a session just written");
+        assert.ok(record.expires instanceof Date, "expires must be a Date");
+        assert.ok(Math.abs(record.expires.getTime() - expires.getTime()) <= 1000, `expires ${record.expires.toISOString()}, written ${expires.toISOString()}`);
+      });
+    }
+
+    it("resolves null, and reports why, for a session it cannot read", async (skip) => {
+      if (harness.writeCorrupt === undefined) return skip("the harness has no writeCorrupt");
       const id = newId();
       await harness.writeCorrupt(id);
-      await expect(get(id)).resolves.toBeNull();
-      expect(reports.length).toBeGreaterThan(0);
-    }, timeout);
+      assert.equal(await get(id), null);
+      assert.ok(reports.length > 0, "report(cause) was not called");
+    });
 
-    it("rejects, rather than resolving null, when the store itself fails", async (context) => {
-      if (harness.breakStore === undefined) {
-        context.skip();
-        return;
-      }
+    it("rejects, rather than resolving null, when the store itself fails", async (skip) => {
+      if (harness.breakStore === undefined) return skip("the harness has no breakStore");
       const id = newId();
       await harness.write(id, sample());
       await harness.breakStore();
-      const outcome = await Promise.race([
+      const outcome = await within(
         get(id).then(
           (record) => `resolved ${record === null ? "null" : "a record"}`,
           () => "rejected",
         ),
-        new Promise((resolve) => setTimeout(resolve, timeout / 2, "still waiting")),
-      ]);
-      expect(outcome).toBe("rejected");
-    }, timeout);
+        timeout / 2,
+      );
+      assert.equal(outcome, "rejected");
+    });
 
     it("settles promptly when handed an already aborted signal", async () => {
       const id = newId();
       await harness.write(id, sample());
       const controller = new AbortController();
       controller.abort(new Error("handshake gave up"));
-      const outcome = await Promise.race([
+      const outcome = await within(
         get(id, controller.signal).then(
           () => "settled",
           () => "settled",
         ),
-        new Promise((resolve) => setTimeout(resolve, timeout / 2, "still waiting")),
-      ]);
-      expect(outcome).toBe("settled");
-    }, timeout);
+        timeout / 2,
+      );
+      assert.equal(outcome, "settled");
+    });
 
     if (capabilities.set) {
       it("set() writes a session that get() reads back", async () => {
         const id = newId();
         const session = sample();
         await harness.store.set!(id, session);
-        expect((await get(id))!.session).toEqual(session);
+        sameSession((await get(id))?.session, session);
         const changed = { ...session, changed: true } as S;
         await harness.store.set!(id, changed);
-        expect((await get(id))!.session).toEqual(changed);
-      }, timeout);
+        sameSession((await get(id))?.session, changed);
+      });
     } else {
-      it("declares no set()", () => expect(harness.store.set).toBeUndefined());
+      it("declares no set()", () => assert.equal(harness.store.set, undefined));
     }
 
     if (capabilities.destroy) {
@@ -217,20 +292,20 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
         const id = newId();
         await harness.write(id, sample());
         await harness.store.destroy!(id);
-        await expect(get(id)).resolves.toBeNull();
-        await expect(harness.store.destroy!(newId())).resolves.toBeUndefined();
-      }, timeout);
+        assert.equal(await get(id), null);
+        assert.equal(await harness.store.destroy!(newId()), undefined);
+      });
     } else {
-      it("declares no destroy()", () => expect(harness.store.destroy).toBeUndefined());
+      it("declares no destroy()", () => assert.equal(harness.store.destroy, undefined));
     }
 
     if (capabilities.subscribe && !capabilities.destroy) {
       // Checked when the suite is declared, so a wrong harness fails loudly rather than hanging.
-      it("has a way to remove a session for the subscribe() check", () => expect(typeof harness.remove).toBe("function"));
+      it("has a way to remove a session for the subscribe() check", () => assert.equal(typeof harness.remove, "function"));
     }
 
     if (capabilities.subscribe) {
-      it("subscribe() reports a destroyed session, and stops after unsubscribe", async () => {
+      it("subscribe() calls back with the id of a destroyed session, and stops after unsubscribe", async () => {
         const id = newId();
         await harness.write(id, sample());
         const seen: string[] = [];
@@ -242,22 +317,76 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
         });
         const remove = (target: string) => (capabilities.destroy ? harness.store.destroy!(target) : harness.remove!(target));
         await remove(id);
-        await arrived;
+        const outcome = await within(arrived, timeout / 2);
         unsubscribe();
-        expect(seen).toContain(id);
+        assert.notEqual(outcome, "still waiting", "subscribe() never called back for the destroyed session");
+        assert.ok(seen.includes(id));
         const later = newId();
         await harness.write(later, sample());
         await remove(later);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        expect(seen).not.toContain(later);
-      }, timeout);
+        await sleep(200);
+        assert.ok(!seen.includes(later), "subscribe() called back after unsubscribe");
+      });
     } else {
-      it("declares no subscribe()", () => expect(harness.store.subscribe).toBeUndefined());
+      it("declares no subscribe()", () => assert.equal(harness.store.subscribe, undefined));
+    }
+
+    if (capabilities.compareAndSet) {
+      const cas = (id: string, revision: unknown, session: S) =>
+        harness.store.compareAndSet!(id, revision, session, { signal: new AbortController().signal });
+
+      it("compareAndSet() writes on the revision just read, and a fresh get() sees the write", async () => {
+        assert.equal(typeof harness.store.compareAndSet, "function");
+        const id = newId();
+        await harness.write(id, sample());
+        const read = await get(id);
+        assert.ok(read !== null, "get() resolved null for a session just written");
+        const changed = { ...read.session, cart: ["book"] } as S;
+        assert.equal(await cas(id, read.revision, changed), true);
+        sameSession((await get(id))?.session, changed);
+      });
+
+      it("compareAndSet() refuses once another write came in between", async () => {
+        const id = newId();
+        await harness.write(id, sample());
+        const read = await get(id);
+        assert.ok(read !== null, "get() resolved null for a session just written");
+        const other = { ...sample(), writer: "the web app" } as S;
+        await harness.write(id, other);
+        assert.equal(await cas(id, read.revision, { ...read.session, writer: "a socket" } as S), false);
+        sameSession((await get(id))?.session, other, "the refused write must leave the other write in place");
+      });
+
+      it("compareAndSet() refuses a missing id, and does not create it", async () => {
+        const id = newId();
+        await harness.write(id, sample());
+        const read = await get(id);
+        assert.ok(read !== null, "get() resolved null for a session just written");
+        const missing = newId();
+        assert.equal(await cas(missing, read.revision, read.session), false);
+        assert.equal(await get(missing), null);
+      });
+
+      it("compareAndSet() keeps the stored expiry", async (skip) => {
+        if (capabilities.expiry === false) return skip("write cannot express expiry");
+        const id = newId();
+        const expires = new Date(Date.now() + 60_000);
+        await harness.write(id, sample(), { expires });
+        const before = await get(id);
+        assert.ok(before !== null, "get() resolved null for a session just written");
+        assert.equal(await cas(id, before.revision, { ...before.session, touched: true } as S), true);
+        const after = await get(id);
+        assert.ok(after !== null, "the session is gone after compareAndSet()");
+        if (before.expires instanceof Date) {
+          assert.ok(after.expires instanceof Date, "compareAndSet() dropped the expiry");
+          assert.ok(Math.abs(after.expires.getTime() - before.expires.getTime()) <= 1000, "compareAndSet() moved the expiry");
+        }
+      });
     }
 
     it("close() can be called twice", async () => {
       await harness.store.close?.();
       await harness.store.close?.();
-    }, timeout);
+    });
   });
 }

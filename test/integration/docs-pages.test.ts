@@ -10,8 +10,9 @@ import { memoryStore } from "socket.io-session-auth/memory";
 import { connect, refusal } from "../support/realtime.js";
 import { startWebApp, sessionIdOf } from "../support/web-app.js";
 
-// Runs the examples of docs/getting-started.md, any-store.md, migrating.md, cookie-sessions.md (the web
-// side) and writing-an-adapter.md: what the pages show is what these tests exercise.
+// Runs the examples of docs/any-store.md, migrating.md, cookie-sessions.md (the web
+// side) and writing-an-adapter.md: what the pages show is what these tests exercise. (Getting started and
+// the README's quick start are whole apps: test/pages runs them as pasted.)
 
 const opened: Array<() => unknown> = [];
 afterEach(async () => {
@@ -47,63 +48,7 @@ async function first<T>(url: string, cookie: string, event = "hello"): Promise<T
 /** Resolves with the next event of that name. */
 const next = <T>(socket: ClientSocket, event: string) => new Promise<T>((resolve) => socket.once(event, resolve));
 
-describe("docs/getting-started.md", () => {
-  it("logs in with a form, the socket knows whose it is, talks to everyone and to one user; logout closes it and refuses it", async () => {
-    const { http, io } = await import("../../docs/examples/getting-started-server.js");
-    const { openLiveFeed } = await import("../../docs/examples/getting-started-client.js");
-    const url = await listen(http);
-    opened.push(() => io.close());
-
-    const login = async (name: string) => {
-      const res = await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name }), redirect: "manual" });
-      expect(res.status).toBe(303);
-      return cookieOf(res);
-    };
-    expect((await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "no spaces" }) })).status).toBe(400);
-
-    const ada = await login("ada");
-    const grace = await login("grace");
-    const adaLines: string[] = [];
-    const graceLines: string[] = [];
-    const feed = (lines: string[], cookie: string) =>
-      track(openLiveFeed((line) => lines.push(line), url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false }));
-    const adaSocket = feed(adaLines, ada);
-    const graceSocket = feed(graceLines, grace);
-    await Promise.all([next(adaSocket, "welcome"), next(graceSocket, "welcome")]);
-    expect(adaLines).toEqual(["signed in as ada (1 tab(s))"]);
-
-    const heard = next(graceSocket, "said");
-    adaSocket.emit("say", "hello all");
-    await heard;
-    const whispered = next(graceSocket, "whispered");
-    adaSocket.emit("whisper", "grace", "psst");
-    await whispered;
-    expect(graceLines).toEqual(["signed in as grace (1 tab(s))", "ada: hello all", "ada (to you): psst"]);
-
-    // Logout: the server closes this session's socket; the next handshake is refused with a code.
-    const closed = next(adaSocket, "disconnect");
-    const out = await fetch(`${url}/logout`, { method: "POST", headers: { cookie: ada }, redirect: "manual" });
-    expect(out.status).toBe(303);
-    await closed;
-    expect(adaLines.at(-1)).toBe("signed out");
-    expect(graceSocket.connected).toBe(true);
-
-    const refused = track(openLiveFeed((line) => adaLines.push(line), url, { extraHeaders: { cookie: ada }, transports: ["websocket"], reconnection: false }));
-    await next(refused, "connect_error");
-    expect(adaLines.at(-1)).toBe("not connected: SESSION_NOT_FOUND");
-  });
-});
-
 describe("docs/any-store.md", () => {
-  it("memorystore: the web app's store object, read in place", async () => {
-    const { http, io, store } = await import("../../docs/examples/any-store-memorystore.js");
-    opened.push(() => store.stopInterval());
-    opened.push(() => io.close());
-    const url = await listen(http);
-    const cookie = cookieOf(await fetch(`${url}/login`, { method: "POST" }));
-    expect(await first(url, cookie)).toBe("memorystore-user");
-  });
-
   it("a store of your own: memoryStore reads it through get(sid, callback), and its expiry holds", async () => {
     const { auth, sessions, store } = await import("../../docs/examples/any-store-custom.js");
     const app = express();

@@ -277,16 +277,28 @@
     return `Delivered to ${sockets}, ${acked}.`;
   }
 
+  /** The push form's target, as the server's Notice names it. */
+  function formTarget() {
+    const kind = pushTarget();
+    if (kind === "user") return { kind, name: $("push-user").value.trim() };
+    if (kind === "room") return { kind, name: $("push-room").value };
+    return { kind: "all" };
+  }
+
   $("push-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.currentTarget;
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     showPushResult("Pushing…");
+    const sent = { from: me, to: formTarget(), text: $("push-text").value.trim() };
     try {
       const reply = await post(form.action, new FormData(form)).catch(() => ({ ok: false, error: "The server did not answer." }));
       if (reply.ok) {
         showPushResult(describeDelivery(reply), reply.recipients === 0 ? "warn" : "ok");
+        // The sender sees what they pushed, in their own feed too: as a recipient it is there already
+        // (the router answers after the acknowledgements), otherwise it is added here, once.
+        addNotice({ ...sent, id: reply.id, at: Date.now() });
         $("push-text").value = "";
       } else {
         showPushResult(reply.error, "bad");
@@ -362,10 +374,19 @@
     if (typeof data !== "object" || data === null) return { from: "a service", text: String(data), at: Date.now() };
     const text = typeof data.text === "string" ? data.text : JSON.stringify(data);
     const to = data.to && ["user", "room", "all"].includes(data.to.kind) ? data.to : undefined;
-    return { from: typeof data.from === "string" ? data.from : "a service", to, text, at: Number.isFinite(data.at) ? data.at : Date.now() };
+    const id = typeof data.id === "string" ? data.id : undefined;
+    return { id, from: typeof data.from === "string" ? data.from : "a service", to, text, at: Number.isFinite(data.at) ? data.at : Date.now() };
   }
 
-  function addNotice({ from, to, text, at }) {
+  // Ids of the notices in the feed: one push shows once, whether it came as a recipient or as the sender.
+  const shownNotices = new Set();
+
+  function addNotice({ id, from, to, text, at }) {
+    if (id !== undefined) {
+      if (shownNotices.has(id)) return;
+      shownNotices.add(id);
+      if (shownNotices.size > 500) shownNotices.delete(shownNotices.values().next().value);
+    }
     const item = document.createElement("li");
     item.className = "notice";
     item.dataset.kind = "push";

@@ -1,4 +1,3 @@
-// #region server
 import { createServer } from "node:http";
 import express from "express";
 import session from "express-session";
@@ -7,8 +6,9 @@ import { sessionAuth, sessionRoom, userRoom } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 
 const secret = process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET";
-const store = new session.MemoryStore(); // in production: connect-redis, connect-mongo... (see Stores)
+const store = new session.MemoryStore(); // one process; for several, Redis or MongoDB (see Stores)
 
+// 1. The web app: an ordinary express-session setup.
 const app = express();
 app.use(express.urlencoded({ extended: false }));
 app.use(
@@ -20,9 +20,9 @@ app.use(
     cookie: { httpOnly: true, sameSite: "lax", maxAge: 8 * 60 * 60 * 1000 },
   }),
 );
-// #endregion server
+app.use(express.static("public")); // public/index.html: the login form and the live feed
 
-// #region login
+// 2. Login and logout.
 app.post("/login", (req, res, next) => {
   const name = typeof req.body?.name === "string" ? req.body.name : "";
   if (!/^[\w-]{1,32}$/.test(name)) {
@@ -38,41 +38,35 @@ app.post("/login", (req, res, next) => {
 });
 
 app.post("/logout", (req, res, next) => {
-  const room = sessionRoom(req.sessionID); // this browser's sockets, on every node
+  const room = sessionRoom(req.sessionID); // this browser's sockets
   req.session.destroy((err) => {
     if (err) return next(err);
-    io.in(room).disconnectSockets(true); // the next handshake is refused: SESSION_NOT_FOUND
+    io.in(room).disconnectSockets(true); // and its next handshake is refused: SESSION_NOT_FOUND
     res.clearCookie("connect.sid").redirect(303, "/");
   });
 });
-// #endregion login
 
-// #region socket
+// 3. The socket.io server, on the same HTTP server: same store object, same secret.
 const http = createServer(app);
-const io = new Server(http); // same origin as the pages: no CORS setup needed
+const io = new Server(http);
 
 io.use(sessionAuth({ store: memoryStore(store), secret }));
 
 io.on("connection", (socket) => {
   // Set by sessionAuth before "connection": read server-side, never sent by the client.
-  const userId: string = socket.data.userId; // the session's user ("ada")
+  const userId = socket.data.userId; // the session's user ("ada")
   socket.emit("welcome", { userId, tabs: io.of("/").adapter.rooms.get(userRoom(userId))?.size ?? 1 });
 
-  socket.on("say", (text: unknown) => {
+  socket.on("say", (text) => {
     if (typeof text !== "string" || text.length > 500) return;
-    io.emit("said", { from: userId, text }); // everyone
+    io.emit("said", { from: userId, text }); // everyone, the sender too
   });
-  socket.on("whisper", (to: unknown, text: unknown) => {
-    if (typeof to !== "string" || typeof text !== "string") return;
+  socket.on("whisper", (to, text) => {
+    if (typeof to !== "string" || typeof text !== "string" || text.length > 500) return;
     io.to(userRoom(to)).emit("whispered", { from: userId, text }); // every tab of one user
   });
 });
-// #endregion socket
 
-declare module "express-session" {
-  interface SessionData {
-    userId: string;
-  }
-}
-
-export { app, http, io, store };
+// 4. Listen.
+const port = Number(process.env.PORT ?? 3000);
+http.listen(port, () => console.log(`listening on http://localhost:${http.address().port}`));

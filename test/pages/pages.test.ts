@@ -1,0 +1,325 @@
+/*
+ * THE PAGE CONVENTION: which code blocks of a page are whole, paste-runnable programs.
+ *
+ * A page is read as the reader sees it: VitePress includes (`<<< @/examples/file#region [title]`) are
+ * expanded, a region cut as VitePress cuts it. Then, in page order:
+ *
+ *   ```sh [install]        opens an app: its `npm install ...` lines (`-D` lines too) are everything the
+ *                          app needs besides Node. Every package its files import must be named here.
+ *   ```js [server.mjs]     a WHOLE FILE of that app, to be saved at that path (any language, any path:
+ *   <<< @/examples/x.mjs [server.mjs]                `[public/index.html]`, `[src/app.ts]`...).
+ *                          In VitePress pages, put the files in a `::: code-group` so the reader sees
+ *                          the file names (outside a group VitePress hides the title).
+ *   ```sh [run]            closes the app: its first command runs it in that folder (`node server.mjs`,
+ *                          `npx tsx server.ts`). The app reads `PORT` (default 3000) and prints
+ *                          `http://localhost:<port>` once it listens.
+ *
+ * This test writes each app's files, as the page shows them, into a fresh folder next to the package
+ * packed from a clean copy of the repository and the packages of the install line, runs the [run]
+ * command, and checks that the app does what the page says (PAGES below: a check per app; a new app
+ * without a check fails here).
+ *
+ * EVERY OTHER js/ts/html code block of a checked page is a FRAGMENT: the prose just before it must say
+ * "fragment" and link to the whole file it comes from (a `docs/examples/...` file or a page anchor),
+ * e.g. "Fragment of [redis-web-app.ts](https://github.com/.../docs/examples/redis-web-app.ts):". Plain
+ * `sh` blocks without a title are commands, not checked.
+ */
+import { execFile } from "node:child_process";
+import { cpSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { chromiumAvailable, launchChromium } from "../support/browser.js";
+import { APP_PACKAGES, freshAppDir, isInstalled, OPTIONAL_PACKAGES, packedInstall, repoRoot, type PackedInstall } from "../support/packed.js";
+import { importedPackages, installedWith, readPage, type RunningApp, startApp } from "../support/pages.js";
+import { startMongoServer } from "../support/mongo-server/index.js";
+import { refusal } from "../support/realtime.js";
+import { redisServerAvailable, startRedisServer } from "../support/redis-server.js";
+
+const run = promisify(execFile);
+
+/** What one app must do, once running. */
+type Check = (app: RunningApp, context: { dir: string }) => Promise<void>;
+/** Services an app needs, started for its run and handed to it as environment variables. */
+type Needs = () => Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+
+interface PageSpec {
+  /** One per app, in page order. */
+  apps: Array<{ check: Check; needs?: Needs }>;
+  /**
+   * Whether every other code block must be a fragment that says so. Off for pages whose later sections
+   * are other engineers' (the lead turns it on once they are marked); their apps are held all the same.
+   */
+  fragments: boolean;
+}
+
+const redisNeeds: Needs = async () => {
+  if (!redisServerAvailable()) throw new Error("redis-server is not installed (apt-get install -y redis-server)");
+  const redis = await startRedisServer();
+  return { env: { REDIS_URL: redis.url }, stop: () => redis.stop() };
+};
+const mongoNeeds: Needs = async () => {
+  const mongo = await startMongoServer();
+  return { env: { MONGODB_URI: mongo.uri("app") }, stop: () => mongo.stop() };
+};
+
+/** The pages this test holds to the convention, and what each of their apps must do. */
+const PAGES: Record<string, PageSpec> = {
+  "docs/index.md": { apps: [], fragments: true },
+  "docs/writing-an-adapter.md": { apps: [], fragments: true },
+  "docs/any-store.md": { apps: [{ check: checkQuickStart }], fragments: true },
+  "docs/getting-started.md": { apps: [{ check: checkGettingStarted }, { check: checkTyped }], fragments: true },
+  "README.md": { apps: [{ check: checkQuickStart }], fragments: true },
+  "docs/redis.md": { apps: [{ check: checkQuickStart, needs: redisNeeds }], fragments: false },
+  "docs/mongo.md": { apps: [{ check: checkQuickStart, needs: mongoNeeds }], fragments: false },
+  "docs/fastify.md": { apps: [{ check: checkQuickStart }], fragments: true },
+  "docs/nest.md": { apps: [{ check: checkNest }], fragments: true },
+  "docs/migrating.md": { apps: [{ check: checkExpressSessionPort }, { check: checkPassportPort }], fragments: true },
+};
+
+let install: PackedInstall;
+beforeAll(async () => {
+  install = await packedInstall();
+}, 240_000);
+
+const running: RunningApp[] = [];
+const sockets: ClientSocket[] = [];
+const stopping: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.close();
+  for (const app of running.splice(0)) await app.stop();
+  for (const stop of stopping.splice(0)) await stop();
+});
+
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .map((line) => line.split(";")[0])
+    .join("; ");
+/** The next `event` on `socket`; rejects after 10 s, so a lost event fails with its name instead of hanging. */
+const next = <T>(socket: ClientSocket, event: string) =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${event}" within 10 s`)), 10_000);
+    socket.once(event, (value: T) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+const open = (url: string, cookie: string) => {
+  const socket = ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true });
+  sockets.push(socket);
+  return socket;
+};
+
+for (const [page, spec] of Object.entries(PAGES)) {
+  describe(page, () => {
+    const { apps, fragments } = readPage(page);
+
+    it(`has ${spec.apps.length} whole app(s), each with its install line and run command`, () => {
+      expect(apps.map((app) => app.files.map((file) => file.path))).toHaveLength(spec.apps.length);
+      for (const app of apps) {
+        expect(app.files.length, `app at line ${app.line}`).toBeGreaterThan(0);
+        expect(app.packages).toContain("socket.io-session-auth");
+      }
+    });
+
+    it("names in each install line every package its files import, and only packages that exist", () => {
+      for (const app of apps) {
+        const imported = app.files.flatMap((file) => importedPackages(file.code));
+        const available = installedWith(app.packages.filter((name) => name !== "socket.io-session-auth"));
+        for (const name of imported.filter((name) => name !== "socket.io-session-auth")) {
+          expect([...available], `${page}:${app.line} imports ${name}, which its install line does not bring`).toContain(name);
+        }
+        for (const name of app.packages.filter((name) => name !== "socket.io-session-auth")) expect(APP_PACKAGES as readonly string[]).toContain(name);
+      }
+    });
+
+    it.runIf(spec.fragments)("says of every other code block that it is a fragment, and links to the whole file", () => {
+      for (const fragment of fragments) {
+        const said = fragment.before.split(/\n\s*\n/).filter((paragraph) => paragraph.trim() !== "").at(-1) ?? "";
+        expect(/fragment/i.test(said) && /\]\([^)]+\)/.test(said), `${page}:${fragment.line} (${fragment.lang}) is neither a whole file nor a fragment that says so:\n${said}`).toBe(true);
+      }
+    });
+
+    apps.forEach((app, index) => {
+      it(`app ${index + 1} (line ${app.line}: ${app.files.map((file) => file.path).join(", ")}) runs as pasted and does what the page says`, async (context) => {
+        const missing = app.packages.filter((name) => OPTIONAL_PACKAGES.has(name) && !isInstalled(name));
+        if (missing.length > 0) {
+          console.warn(`!!! SKIPPING ${page}:${app.line}: ${missing.join(", ")} not installed in this repository (add them to devDependencies to run it)`);
+          context.skip();
+          return;
+        }
+        const { check, needs } = spec.apps[index]!;
+        const services = await needs?.();
+        if (services) stopping.push(services.stop);
+        const dir = freshAppDir(install, page.replace(/\W+/g, "-") + index);
+        const started = await startApp(app, dir, services?.env);
+        running.push(started);
+        try {
+          await check(started, { dir });
+        } catch (error) {
+          (error as Error).message += `\n--- the app printed:\n${started.output()}`;
+          throw error;
+        }
+      }, 90_000);
+    });
+  });
+}
+
+async function login(url: string, name: string) {
+  const res = await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name }), redirect: "manual" });
+  expect(res.status).toBe(303);
+  expect(res.headers.get("location")).toBe("/");
+  return cookieOf(res);
+}
+
+async function checkGettingStarted({ url }: RunningApp): Promise<void> {
+  // The page is served where login sends the browser, with the client script socket.io serves.
+  const home = await fetch(`${url}/`);
+  expect(home.status).toBe(200);
+  expect(await home.text()).toContain('<script src="/socket.io/socket.io.js">');
+  expect((await fetch(`${url}/socket.io/socket.io.js`)).status).toBe(200);
+  expect((await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "no spaces" }) })).status).toBe(400);
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+
+  // Listening from the moment each socket opens: "welcome" comes right after the handshake.
+  const ada = open(url, await login(url, "ada"));
+  const adaWelcome = next(ada, "welcome");
+  const grace = open(url, await login(url, "grace"));
+  const graceWelcome = next(grace, "welcome");
+  expect(await adaWelcome).toEqual({ userId: "ada", tabs: 1 });
+  await graceWelcome;
+  const [heardByAda, heardByGrace] = [next(ada, "said"), next(grace, "said")];
+  ada.emit("say", "hello all");
+  expect(await heardByAda).toEqual({ from: "ada", text: "hello all" }); // the sender sees their own line
+  expect(await heardByGrace).toEqual({ from: "ada", text: "hello all" });
+  const whispered = next(grace, "whispered");
+  ada.emit("whisper", "grace", "psst");
+  expect(await whispered).toEqual({ from: "ada", text: "psst" });
+
+  // Logout closes this browser's socket, and its next handshake is refused; the other user stays.
+  const adaCookie = (ada.io.opts.extraHeaders as Record<string, string>).cookie!;
+  const closed = next(ada, "disconnect");
+  const out = await fetch(`${url}/logout`, { method: "POST", headers: { cookie: adaCookie }, redirect: "manual" });
+  expect(out.status).toBe(303);
+  expect(await closed).toBe("io server disconnect");
+  expect(grace.connected).toBe(true);
+  expect((await refusal(url, { cookie: adaCookie, transports: ["websocket"] })).data).toEqual({ code: "SESSION_NOT_FOUND", retryable: false });
+
+  if (chromiumAvailable()) await checkInBrowser(url);
+}
+
+/** The page itself, in chromium: refused before login, the feed after, own lines seen, logout. */
+async function checkInBrowser(url: string): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const feed = () => page.locator("#feed li").allTextContents();
+    await page.goto(`${url}/`);
+    await expect.poll(feed, { timeout: 10_000 }).toEqual(["not connected: NO_SESSION_COOKIE, log in first"]);
+    await page.fill('input[name="name"]', "ada");
+    await Promise.all([page.waitForURL(`${url}/`), page.click('form[action="/login"] button')]);
+    await expect.poll(feed, { timeout: 10_000 }).toEqual(["signed in as ada (1 tab(s))"]);
+    await page.fill('input[name="text"]', "hello from the page");
+    await page.click("#say button");
+    await expect.poll(feed, { timeout: 10_000 }).toEqual(["ada: hello from the page", "signed in as ada (1 tab(s))"]);
+    await Promise.all([page.waitForURL(`${url}/`), page.click('form[action="/logout"] button')]);
+    await expect.poll(feed, { timeout: 10_000 }).toEqual(["not connected: NO_SESSION_COOKIE, log in first"]);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promise<void> {
+  const as = async (plan: string) => cookieOf(await fetch(`${url}/login?plan=${plan}`, { method: "POST" }));
+  const pro = open(url, await as("pro"));
+  expect(await next(pro, "plan")).toBe("pro");
+  expect(await pro.timeout(5000).emitWithAck("whoami")).toBe("42");
+  expect((await refusal(url, { cookie: await as("free"), transports: ["websocket"] })).data).toEqual({ code: "FORBIDDEN", retryable: false });
+  // And it typechecks as pasted, strict, against the packed package's own declarations.
+  cpSync(join(repoRoot, "test/pages/tsconfig.app.json"), join(dir, "tsconfig.json"));
+  const tsc = await run("npx", ["--no-install", "tsc", "--noEmit", "-p", "."], { cwd: dir, timeout: 60_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, output: `${error.stdout ?? ""}${error.stderr ?? ""}` }),
+  );
+  expect(tsc).toEqual({ code: 0, output: "" });
+}
+
+async function checkQuickStart({ url }: RunningApp): Promise<void> {
+  const home = await (await fetch(`${url}/`)).text();
+  expect(home).toContain("/socket.io/socket.io.js");
+  const res = await fetch(`${url}/login`, { method: "POST", redirect: "manual" });
+  expect(res.status).toBe(303);
+  const socket = open(url, cookieOf(res));
+  expect(await next(socket, "hello")).toBe("you are 42");
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+  if (chromiumAvailable()) await checkQuickStartInBrowser(url);
+}
+
+async function checkNest(app: RunningApp): Promise<void> {
+  await checkQuickStart(app);
+  // The gateway's message handler sees the same typed socket.data; a namespace gateway would too.
+  const res = await fetch(`${app.url}/login`, { method: "POST", redirect: "manual" });
+  const socket = open(app.url, cookieOf(res));
+  await next(socket, "hello");
+  expect(await socket.timeout(5000).emitWithAck("whoami")).toBe("42");
+  // The namespace gateway: refused without a session, authenticated with one.
+  expect((await refusal(app.url, { namespace: "/chat", transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+  const chat = ioClient(`${app.url}/chat`, { extraHeaders: { cookie: cookieOf(res) }, transports: ["websocket"], reconnection: false, forceNew: true });
+  sockets.push(chat);
+  expect(await next(chat, "hello")).toBe("42 joined the chat");
+}
+
+async function checkExpressSessionPort({ url }: RunningApp): Promise<void> {
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+  const home = await fetch(`${url}/`);
+  expect(await home.text()).toContain("Increment with emit()");
+  const cookie = cookieOf(home); // the visitor's session (saveUninitialized: true)
+  const socket = open(url, cookie);
+  const counts: number[] = [];
+  socket.on("current count", (count: number) => counts.push(count));
+  await next(socket, "connect");
+  const incr = () => fetch(`${url}/incr`, { method: "POST", headers: { cookie } }).then((res) => res.text());
+  expect(await incr()).toBe("1");
+  await expect.poll(() => counts).toEqual([1]); // the session's room reached the socket
+  expect(await socket.timeout(5000).emitWithAck("incr")).toBe(2); // written through the store...
+  expect(await incr()).toBe("3"); // ...where the next HTTP request reads it
+  const closed = next(socket, "disconnect");
+  expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie } })).status).toBe(204);
+  expect(await closed).toBe("io server disconnect");
+  expect((await refusal(url, { cookie, transports: ["websocket"] })).data).toEqual({ code: "SESSION_NOT_FOUND", retryable: false });
+}
+
+async function checkPassportPort({ url }: RunningApp): Promise<void> {
+  expect((await fetch(`${url}/`, { redirect: "manual" })).headers.get("location")).toBe("/login");
+  const login = (password: string) =>
+    fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ username: "john", password }), redirect: "manual" });
+  const wrong = await login("wrong");
+  expect((await refusal(url, { cookie: cookieOf(wrong), transports: ["websocket"] })).data).toEqual({ code: "UNAUTHENTICATED", retryable: false });
+  const right = await login("changeit");
+  expect(right.headers.get("location")).toBe("/");
+  const cookie = cookieOf(right);
+  expect(await (await fetch(`${url}/`, { headers: { cookie } })).text()).toContain("Authenticated!");
+  const socket = open(url, cookie);
+  await next(socket, "connect");
+  expect(await socket.timeout(5000).emitWithAck("whoami")).toBe("john");
+  const closed = next(socket, "disconnect");
+  expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie } })).status).toBe(204);
+  expect(await closed).toBe("io server disconnect");
+}
+
+/** The quick start's page in chromium: refused before login, told who it is after. */
+async function checkQuickStartInBrowser(url: string): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const status = () => page.locator("#status").textContent();
+    await page.goto(`${url}/`);
+    await expect.poll(status, { timeout: 10_000 }).toBe("not connected: NO_SESSION_COOKIE");
+    await Promise.all([page.waitForURL(`${url}/`), page.click('form[action="/login"] button')]);
+    await expect.poll(status, { timeout: 10_000 }).toBe("you are 42");
+  } finally {
+    await browser.close();
+  }
+}

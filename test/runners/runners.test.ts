@@ -1,0 +1,98 @@
+import { execFile } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { cpSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { freshAppDir, packedInstall, type PackedInstall } from "../support/packed.js";
+
+// The package as users get it (packed from a clean copy, unpacked into node_modules) under each test
+// runner an adapter author may use: the conformance kit against our memory adapter under Jest,
+// node:test and Vitest, and `signSessionCookie` from CommonJS with no runner loaded.
+
+const run = promisify(execFile);
+const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
+let install: PackedInstall;
+let dir: string;
+
+beforeAll(async () => {
+  install = await packedInstall();
+  dir = freshAppDir(install, "runners");
+  cpSync(fixtures, dir, { recursive: true });
+}, 240_000);
+
+/** Runs a command in the app folder; resolves stdout and stderr whatever the exit code, with the code. */
+async function inApp(command: string, args: string[], timeout = 90_000) {
+  try {
+    const { stdout, stderr } = await run(command, args, { cwd: dir, timeout, env: { ...process.env, CI: "true", NODE_OPTIONS: "" } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
+  }
+}
+
+describe("the packed package", () => {
+  it("carries the built code of every entry point, ESM and CommonJS with types", () => {
+    const manifest = JSON.parse(readFileSync(join(install.root, "node_modules/socket.io-session-auth/package.json"), "utf8")) as {
+      exports: Record<string, { import?: { default: string; types: string }; require?: { default: string; types: string } }>;
+    };
+    const targets = Object.values(manifest.exports).flatMap((entry) =>
+      entry.import && entry.require ? [entry.import.default, entry.import.types, entry.require.default, entry.require.types] : [],
+    );
+    expect(targets.length).toBeGreaterThanOrEqual(7 * 4);
+    for (const target of targets) expect(install.files).toContain(target.replace(/^\.\//, ""));
+    expect(install.files.some((file) => file.startsWith("src/") || file.startsWith("test/"))).toBe(false);
+  });
+
+  it("requires /testing from CommonJS with no runner loaded, and signs as express-session does", async () => {
+    const { code, stdout, stderr } = await inApp("node", ["sign.cjs"]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const { cookie, loaded } = JSON.parse(stdout) as { cookie: string; loaded: string[] };
+    const mac = createHmac("sha256", "s3cret").update("abc").digest("base64").replace(/=+$/, "");
+    expect(cookie).toBe(`connect.sid=${encodeURIComponent(`s:abc.${mac}`)}`);
+    expect(loaded).toEqual([]);
+  });
+});
+
+describe("the conformance kit under each runner, against the memory adapter", () => {
+  it("Jest (CommonJS, its globals)", async () => {
+    const { code, stdout, stderr } = await inApp("npx", ["--no-install", "jest", "--ci", "--json", "--rootDir", ".", "--testMatch", "**/kit.jest.test.cjs"]);
+    const report = JSON.parse(stdout) as { numPassedTests: number; numFailedTests: number; numTotalTests: number };
+    expect({ code, failed: report.numFailedTests }, stderr).toEqual({ code: 0, failed: 0 });
+    expect(report.numPassedTests).toBeGreaterThanOrEqual(12);
+  });
+
+  it("node:test (ESM, the runner passed)", async () => {
+    const { code, stdout, stderr } = await inApp("node", ["--test", "--test-reporter=tap", "kit.node-test.mjs"]);
+    const count = (what: string) => Number(new RegExp(`^# ${what} (\\d+)$`, "m").exec(stdout)?.[1]);
+    expect({ code, fail: count("fail") }, `${stdout}\n${stderr}`).toEqual({ code: 0, fail: 0 });
+    expect(count("pass")).toBeGreaterThanOrEqual(12);
+    expect(count("skipped")).toBe(1); // breakStore: a MemoryStore cannot fail
+  });
+
+  it("Vitest (no globals, nothing passed: found by itself)", async () => {
+    const { code, stdout, stderr } = await inApp("npx", ["--no-install", "vitest", "run", "--root", ".", "--config", "vitest.config.mjs", "--reporter=json"]);
+    const report = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { numPassedTests: number; numFailedTests: number };
+    expect({ code, failed: report.numFailedTests }, stderr).toEqual({ code: 0, failed: 0 });
+    expect(report.numPassedTests).toBeGreaterThanOrEqual(12);
+  });
+});
+
+describe("the conformance kit catches a broken adapter", () => {
+  it("fails the compareAndSet and expires checks of a store with those bugs, and only the checks that apply", async () => {
+    const { code, stdout } = await inApp("node", ["--test", "--test-reporter=tap", "kit.broken.mjs"]);
+    const failed = [...stdout.matchAll(/^\s*not ok \d+ - (.+)$/gm)].map((match) => match[1]!.trim()).filter((name) => !name.startsWith("SessionStore conformance"));
+    expect(code).not.toBe(0);
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        "compareAndSet() refuses once another write came in between",
+        "reports the expiry the library wrote, as a Date",
+      ]),
+    );
+    expect(failed).not.toContain("compareAndSet() writes on the revision just read, and a fresh get() sees the write");
+    expect(failed).not.toContain("resolves null for an id it has never seen");
+  });
+});
