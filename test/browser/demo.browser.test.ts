@@ -108,7 +108,7 @@ describe.skipIf(!available)("the demo in a real browser (Debian's chromium, head
       const inRoom = await textOf(alice, '#messages li[data-kind="push"][data-target="room"]', "v2.0 is out");
       expect(inRoom).toMatch(/^bob pushed to #releases \d.* v2\.0 is out$/);
       expect(await textOf(bob, "#push-result", "Delivered")).toBe("Delivered to 1 socket, all acknowledged.");
-      expect(await bob.locator('#messages li[data-kind="push"]').count()).toBe(0); // neither was for bob
+      expect(await bob.locator('#messages li[data-kind="push"]').count()).toBe(2); // the sender sees both of his pushes, once each
       saved.push(await screenshot(bob, "3-push-sent"));
 
       // A back-end service pushes through the router's own endpoint, with the token only it holds.
