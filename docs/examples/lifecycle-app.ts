@@ -1,6 +1,4 @@
 // #region app
-// server.ts: run with `npx tsx server.ts`, then open http://localhost:3000
-// npm install express express-session socket.io socket.io-session-auth tsx
 import { createServer } from "node:http";
 import express from "express";
 import session from "express-session";

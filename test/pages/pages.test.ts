@@ -76,6 +76,7 @@ const PAGES: Record<string, PageSpec> = {
   "docs/fastify.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/nest.md": { apps: [{ check: checkNest }], fragments: true },
   "docs/migrating.md": { apps: [{ check: checkExpressSessionPort }, { check: checkPassportPort }], fragments: true },
+  "docs/lifecycle.md": { apps: [{ check: checkLifecycle }], fragments: true },
 };
 
 let install: PackedInstall;
@@ -244,6 +245,22 @@ async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promis
     (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, output: `${error.stdout ?? ""}${error.stderr ?? ""}` }),
   );
   expect(tsc).toEqual({ code: 0, output: "" });
+}
+
+/** The lifecycle page's app: update() from the socket, seen over HTTP; logout ends the socket with the event first. */
+async function checkLifecycle({ url }: RunningApp): Promise<void> {
+  const login = await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "ada" }), redirect: "manual" });
+  expect(login.status).toBe(303);
+  const cookie = cookieOf(login);
+  const socket = open(url, cookie);
+  const ended = next(socket, "session:ended");
+  const closed = next(socket, "disconnect");
+  expect(await socket.timeout(5000).emitWithAck("cart:add", "apple")).toEqual({ ok: true, cart: ["apple"] });
+  expect(await socket.timeout(5000).emitWithAck("cart:add", "pear")).toEqual({ ok: true, cart: ["apple", "pear"] });
+  expect(await (await fetch(`${url}/`, { headers: { cookie } })).text()).toContain('Cart: <span id="cart">apple, pear</span>');
+  expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" })).status).toBe(303);
+  expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
+  expect(await closed).toBe("io server disconnect");
 }
 
 async function checkQuickStart({ url }: RunningApp): Promise<void> {

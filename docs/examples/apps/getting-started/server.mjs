@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import express from "express";
 import session from "express-session";
 import { Server } from "socket.io";
-import { sessionAuth, sessionRoom, userRoom } from "socket.io-session-auth";
+import { sessionAuth, userRoom } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 
 const secret = process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET";
@@ -38,10 +38,11 @@ app.post("/login", (req, res, next) => {
 });
 
 app.post("/logout", (req, res, next) => {
-  const room = sessionRoom(req.sessionID); // this browser's sockets
+  const sessionId = req.sessionID; // read it before destroy()
   req.session.destroy((err) => {
     if (err) return next(err);
-    io.in(room).disconnectSockets(true); // and its next handshake is refused: SESSION_NOT_FOUND
+    // This browser's sockets, every tab, every node: "session:ended" { code }, then disconnected.
+    void auth.endSession(io, sessionId);
     res.clearCookie("connect.sid").redirect(303, "/");
   });
 });
@@ -50,7 +51,8 @@ app.post("/logout", (req, res, next) => {
 const http = createServer(app);
 const io = new Server(http);
 
-io.use(sessionAuth({ store: memoryStore(store), secret }));
+const auth = sessionAuth({ store: memoryStore(store), secret });
+auth.attach(io); // io.use(auth) on every namespace; the socket then follows its session (logout, expiry)
 
 io.on("connection", (socket) => {
   // Set by sessionAuth before "connection": read server-side, never sent by the client.

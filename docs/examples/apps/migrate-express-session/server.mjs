@@ -40,11 +40,12 @@ app.post("/incr", (req, res) => {
 });
 
 app.post("/logout", (req, res) => {
-  // ported: the room is computed before the session (and its id) goes away.
-  const room = sessionRoom(req.sessionID);
+  // ported: the id is read before the session goes away.
+  const sessionId = req.sessionID;
   req.session.destroy(() => {
-    // disconnect all Socket.IO connections linked to this session ID
-    io.in(room).disconnectSockets();
+    // ported: disconnect all Socket.IO connections linked to this session ID, on every node
+    // ("session:ended" { code } first): auth.endSession instead of io.in(room).disconnectSockets().
+    void auth.endSession(io, sessionId);
     res.status(204).end();
   });
 });
@@ -60,14 +61,15 @@ io.on("connection", (socket) => {
   // ported: no socket.join(req.session.id): the socket is already in sessionRoom(its session id).
 
   socket.on("incr", async (cb) => {
-    // ported: req.session.reload() + save() become a fresh read and a write through the same store.
-    // (A concurrent HTTP request can still overwrite it, as it could with reload/save.)
+    // ported: req.session.reload() + save() become auth.update(): a fresh read, the change, and a
+    // write-back only if the store still holds what was read (retried); the next HTTP request sees it.
     try {
-      const { sessionId, session } = await auth.authenticate(socket.request);
-      session.count = (session.count || 0) + 1;
-      store.set(sessionId, session, (err) => (err ? socket.disconnect() : cb(session.count)));
+      const session = await auth.update(socket, (session) => {
+        session.count = (session.count || 0) + 1;
+      });
+      cb(session.count);
     } catch {
-      // the session is gone (logout, expiry): the same as the example's reload error
+      // the session is gone (logout, expiry; the socket was ended), or kept changing: the example's reload error
       socket.disconnect();
     }
   });
