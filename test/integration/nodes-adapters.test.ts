@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { RedisStore } from "connect-redis";
 import { Redis } from "ioredis";
 import { createClient, createCluster } from "redis";
@@ -286,6 +287,19 @@ describe.each(SETUPS)("two nodes on the $name", (setup) => {
     } finally {
       client.disconnect();
       subscriber.disconnect();
+    }
+  });
+});
+
+describe("docs/several-nodes.md", () => {
+  it("shows every set-up tested here as its complete example file", () => {
+    const page = readFileSync(new URL("../../docs/several-nodes.md", import.meta.url), "utf8");
+    for (const region of ["push-node", "several-nodes-sharded", "several-nodes-streams", "several-nodes-cluster-module"]) {
+      const file = region === "push-node" ? "push-node.ts" : `${region}.ts`;
+      expect(page).toContain(`<<< @/examples/${file}#${region}`);
+      const source = readFileSync(new URL(`../../docs/examples/${file}`, import.meta.url), "utf8");
+      expect(source).toContain(`// #region ${region}\n`);
+      expect(source).toContain(`// #endregion ${region}`);
     }
   });
 });
