@@ -65,7 +65,9 @@ async function setup(request: Extract<NodeRequest, { type: "setup" }>): Promise<
     push.attach(http);
   }
   io.on("connection", () => {});
-  http.listen(0, "127.0.0.1");
+  // A storm opens thousands of connections at once: with Node's default backlog (511) the kernel drops
+  // SYNs and clients wait out TCP retransmits, which would time the kernel rather than the server.
+  http.listen({ port: 0, host: "127.0.0.1", backlog: 4096 });
   await once(http, "listening");
   return { port: (http.address() as AddressInfo).port };
 }

@@ -18,6 +18,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { RedisStore } from "connect-redis";
@@ -32,20 +33,27 @@ import { SCALE_SECRET, type NodeMark, type NodeRequest, type PushOutcome, type S
 
 interface Settings {
   sockets: number;
+  rounds: number;
   quick: boolean;
 }
 
-const USAGE = `Usage: tsx bench/scale.ts [--quick] [--sockets N]
-  --quick      1,000 sockets instead of 10,000
-  --sockets N  sockets in all, split over the two nodes (from 100 to 20,000)`;
+const USAGE = `Usage: tsx bench/scale.ts [--quick] [--sockets N] [--rounds N]
+  --quick      1,000 sockets and one round instead of 10,000 and two
+  --sockets N  sockets in all, split over the two nodes (from 100 to 20,000)
+  --rounds N   rounds of (bare, ours), the order alternating (default 2; quick 1); medians are reported`;
 
 function parseArgs(argv: string[]): Settings {
-  const settings: Settings = { sockets: 10_000, quick: false };
+  const settings: Settings = { sockets: 10_000, rounds: 2, quick: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--quick") {
       settings.quick = true;
       settings.sockets = 1_000;
+      settings.rounds = 1;
+    } else if (arg === "--rounds") {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value < 1 || value > 10) throw new Error(`--rounds must be an integer from 1 to 10\n${USAGE}`);
+      settings.rounds = value;
     } else if (arg === "--sockets") {
       const value = Number(argv[++i]);
       if (!Number.isInteger(value) || value < 100 || value > 20_000) throw new Error(`--sockets must be an integer from 100 to 20000\n${USAGE}`);
@@ -105,6 +113,19 @@ async function redisCalls(admin: Redis): Promise<Record<string, number>> {
   return calls;
 }
 
+/** The kernel's count of connections refused by a full listen queue (Linux, machine-wide), or null elsewhere. */
+function listenOverflows(): number | null {
+  try {
+    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((line) => line.startsWith("TcpExt:"));
+    const names = lines[0]!.trim().split(/\s+/);
+    const values = lines[1]!.trim().split(/\s+/);
+    const index = names.indexOf("ListenOverflows");
+    return index < 0 ? null : Number(values[index]);
+  } catch {
+    return null;
+  }
+}
+
 async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -132,6 +153,8 @@ interface Row {
   loadBusy: number;
   /** Both nodes' CPU over the storm, as a share of the storm's wall time summed over the two nodes. */
   nodesBusy: number;
+  /** Connections the kernel refused during the storm for a full listen queue (machine-wide), or null. */
+  listenOverflows: number | null;
 }
 
 async function measure(variant: ScaleVariant, settings: Settings, redis: RedisServer, admin: Redis, cookies: string[]): Promise<Row> {
@@ -199,7 +222,9 @@ async function measure(variant: ScaleVariant, settings: Settings, redis: RedisSe
     const before = await marks(false);
     const loadBefore = await Promise.all(toLoad.map((ask) => ask<{ user: number; system: number }>({ type: "cpu" }, 10_000)));
     const callsBefore = await redisCalls(admin);
+    const overflowsBefore = listenOverflows();
     const stormMs = check(await openAll(n));
+    const overflowsAfter = listenOverflows();
     const callsAfter = await redisCalls(admin);
     const after = await marks(false);
     const loadAfter = await Promise.all(toLoad.map((ask) => ask<{ user: number; system: number }>({ type: "cpu" }, 10_000)));
@@ -228,16 +253,46 @@ async function measure(variant: ScaleVariant, settings: Settings, redis: RedisSe
       stormCommands,
       loadBusy: loadCpu / 1000 / stormMs / 2,
       nodesBusy: nodesCpu / 1000 / stormMs / 2,
+      listenOverflows: overflowsBefore === null || overflowsAfter === null ? null : overflowsAfter - overflowsBefore,
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill();
   }
 }
 
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** One row per variant: the median of each figure over the rounds (texts and commands: the last round's). */
+function combine(rows: Row[], variant: ScaleVariant): Row {
+  const mine = rows.filter((r) => r.variant === variant);
+  const last = mine.at(-1)!;
+  const of = (key: keyof Row) => median(mine.map((r) => r[key] as number));
+  const overflows = mine.map((r) => r.listenOverflows);
+  return {
+    ...last,
+    connectMs: of("connectMs"),
+    heapPerSocket: of("heapPerSocket"),
+    rssPerSocket: of("rssPerSocket"),
+    pushLastMs: of("pushLastMs"),
+    ackLastMs: of("ackLastMs"),
+    ackAnswerMs: of("ackAnswerMs"),
+    stormMs: of("stormMs"),
+    stormCpuPerConn: of("stormCpuPerConn"),
+    loadBusy: of("loadBusy"),
+    nodesBusy: of("nodesBusy"),
+    listenOverflows: overflows.includes(null) ? null : Math.max(...(overflows as number[])),
+  };
+}
+
 function render(settings: Settings, rows: Row[], startedAt: number, redisVersion: string): string {
   const cpus = os.cpus();
-  const bare = rows.find((r) => r.variant === "bare")!;
-  const ours = rows.find((r) => r.variant === "ours")!;
+  const bare = combine(rows, "bare");
+  const ours = combine(rows, "ours");
+  const rounds = rows.length / 2;
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
   const ms = (value: number) => `${Math.round(value)} ms`;
   const times = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
@@ -246,9 +301,10 @@ function render(settings: Settings, rows: Row[], startedAt: number, redisVersion
   const lines = [
     `## Scale: ${settings.sockets.toLocaleString("en")} sockets on two nodes over Redis`,
     "",
-    `- Command: \`tsx bench/scale.ts${settings.quick ? " --quick" : settings.sockets === 10_000 ? "" : ` --sockets ${settings.sockets}`}\` (also the last part of \`npm run bench\`), ${new Date(startedAt).toISOString()}, ${((Date.now() - startedAt) / 60_000).toFixed(1)} min`,
+    `- Command: \`tsx bench/scale.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(" ")}` : ""}\` (also the last part of \`npm run bench\`), ${new Date(startedAt).toISOString()}, ${((Date.now() - startedAt) / 60_000).toFixed(1)} min`,
     `- Machine: ${cpus[0]?.model.trim() ?? "?"}, ${cpus.length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; Node ${process.version}, redis-server ${redisVersion}; load average after ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")}`,
-    "- Set-up: two socket.io nodes on @socket.io/redis-adapter, one redis-server (sessions and adapter); two load-generator processes (socket.io-client, websocket), one per node; everything on 127.0.0.1, all on the same machine",
+    "- Set-up: two socket.io nodes on @socket.io/redis-adapter, one redis-server (sessions and adapter); two load-generator processes (socket.io-client, websocket), one per node; everything on 127.0.0.1, all on the same machine; listen backlog 4096 on each node",
+    `- ${rounds} round${rounds === 1 ? "" : "s"} of (bare, ours), the order alternating, fresh processes for each; figures are medians over the rounds`,
     "",
     "| figure | bare socket.io | sessionAuth + redisStore + push router | ours ÷ bare |",
     "|---|---:|---:|---:|",
@@ -263,10 +319,18 @@ function render(settings: Settings, rows: Row[], startedAt: number, redisVersion
     `| reconnect storm: Redis commands per connection | ${commands(bare.stormCommands)} | ${commands(ours.stormCommands)} | |`,
     `| reconnect storm: load generators busy (1.00 = each saturates a core) | ${bare.loadBusy.toFixed(2)} | ${ours.loadBusy.toFixed(2)} | |`,
     `| reconnect storm: nodes busy (1.00 = each saturates a core) | ${bare.nodesBusy.toFixed(2)} | ${ours.nodesBusy.toFixed(2)} | |`,
+    `| reconnect storm: connections the kernel dropped for a full listen queue (machine-wide, worst round) | ${bare.listenOverflows ?? "n/a"} | ${ours.listenOverflows ?? "n/a"} | |`,
     "",
   ];
   const exact = Math.abs((ours.stormCommands.get ?? 0) - 1) < 1e-9 && Object.keys(ours.stormCommands).length === 1;
   lines.push(`- Redis during the storm, ours: ${exact ? "exactly one GET per connection and nothing else" : `NOT exactly one GET per connection (${commands(ours.stormCommands)})`}.`);
+  const load = os.loadavg()[0]!;
+  if (Math.max(bare.nodesBusy, ours.nodesBusy, bare.loadBusy, ours.loadBusy) < 0.5) {
+    lines.push(
+      `- Neither the nodes nor the load generators were saturated during the storm (load average ${load.toFixed(1)} on ${cpus.length} CPUs when it ended): ` +
+        "its wall time is mostly waiting (for a CPU on a shared machine, for TCP retransmits after listen-queue drops), not work. The CPU per connection is the figure to compare.",
+    );
+  }
   if (cpus.length < 4 || Math.max(bare.loadBusy, ours.loadBusy) > 0.8) {
     lines.push(
       `- The load generators share this machine's ${cpus.length} CPUs with the nodes and Redis${Math.max(bare.loadBusy, ours.loadBusy) > 0.8 ? ", and were busy most of the storm" : ""}: ` +
@@ -288,7 +352,10 @@ async function main(): Promise<void> {
     process.stderr.write(`bench scale: writing ${settings.sockets} sessions with connect-redis\n`);
     const cookies = await writeSessions(redis.port, settings.sockets);
     const rows: Row[] = [];
-    for (const variant of ["bare", "ours"] as const) rows.push(await measure(variant, settings, redis, admin, cookies));
+    for (let round = 0; round < settings.rounds; round++) {
+      const order: ScaleVariant[] = round % 2 === 0 ? ["bare", "ours"] : ["ours", "bare"];
+      for (const variant of order) rows.push(await measure(variant, settings, redis, admin, cookies));
+    }
     const version = /^redis_version:(\S+)/m.exec(await admin.info("server"))?.[1] ?? "?";
     console.log(render(settings, rows, startedAt, version));
   } finally {

@@ -80,7 +80,11 @@ export interface SessionAuth<S extends object = SessionData> {
   attach<T extends Server>(io: T): T;
   /** The room prefixes in force (the push router names rooms with them). */
   readonly rooms: RoomNaming;
-  /** Stops the lifecycle (timers, store subscriptions, listeners); connected sockets stay as they are. */
+  /**
+   * Stops what runs by itself (re-read timers, the store subscription); connected sockets stay as they
+   * are, and `endSession`, `endUser` and `reload`/`update` keep working (a draining server still honours
+   * logouts).
+   */
   close(): Promise<void>;
 }
 
@@ -91,6 +95,8 @@ export interface Checked<S extends object> {
   /** When the store says the session ends (ms since the epoch), or null when it does not say. */
   expires: number | null;
   revision: unknown;
+  /** When the store read began (ms since the epoch): an end of the session after it may have been missed. */
+  readAt: number;
 }
 
 /** An accepted handshake: the public result plus what the lifecycle needs. */
@@ -106,7 +112,7 @@ export interface Pipeline<S extends object> {
   /** A re-read of a known session: lookup, expiry, identity (`authorize` is the caller's, per socket). */
   reread(sessionId: string): Promise<Checked<S>>;
   /** Expiry and identity of a record (throws the refusal). */
-  check(record: SessionRecord<S>): Checked<S>;
+  check(record: SessionRecord<S>, readAt: number): Checked<S>;
   authorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void>;
   /** `store.compareAndSet` under the same timeout as lookups. */
   write(sessionId: string, revision: unknown, session: S): Promise<boolean>;
@@ -154,7 +160,8 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
         );
       }
       const { id, secretIndex } = readCookieExplained(req);
-      const checked = check(await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`));
+      const readAt = Date.now();
+      const checked = check(await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`), readAt);
       if (authorize !== undefined) await applyAuthorize(checked.session, checked.userId, handshake ?? handshakeOf(req));
       return { ...checked, result: { sessionId: id, session: checked.session, userId: checked.userId, secretIndex } };
     } catch (error) {
@@ -258,7 +265,7 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
     }
   }
 
-  function check(record: SessionRecord<S>): Checked<S> {
+  function check(record: SessionRecord<S>, readAt: number): Checked<S> {
     const session = record.session;
     let expires: number | null = null;
     if (record.expires !== null && record.expires !== undefined) {
@@ -277,7 +284,7 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
           : `The session identifies no user the default way, though ${found}: pass \`identify: (session) => ...\` returning the user's id from it.`,
       );
     }
-    return { session, userId, expires, revision: record.revision };
+    return { session, userId, expires, revision: record.revision, readAt };
   }
 
   function identifyUser(session: S): string | null {
@@ -315,7 +322,10 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
   return {
     config,
     authenticate,
-    reread: async (sessionId) => check(await lookup(sessionId, "re-read of a connected session")),
+    reread: async (sessionId) => {
+      const readAt = Date.now();
+      return check(await lookup(sessionId, "re-read of a connected session"), readAt);
+    },
     check,
     authorize: (session, userId, handshake) => (authorize === undefined ? Promise.resolve() : applyAuthorize(session, userId, handshake)),
     write: (sessionId, revision, session) => {

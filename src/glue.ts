@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
 import type { Accepted, Pipeline } from "./auth.js";
-import type { SessionAuthError, SessionAuthErrorCode } from "./errors.js";
+import { copySession } from "./copy.js";
+import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { sessionKey } from "./rooms.js";
 
@@ -28,13 +29,23 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   // Each warning once per `sessionAuth`, however many servers or namespaces it serves.
   const warned = new Set<string>();
 
+  // Accepted by the middleware, not yet connected by socket.io (later middlewares may still refuse it).
+  const pending = new WeakMap<Socket, Accepted<S>>();
+
   function admit(socket: Socket, accepted: Accepted<S>): void {
     authenticated.add(socket);
+    // Set now: middlewares after ours and the app's "connection" handlers read them.
+    socket.data.session = copySession(accepted.session);
+    socket.data.userId = accepted.userId;
     const joined: string[] = [];
     if (rooms.user !== null && accepted.userId !== null) joined.push(rooms.user + accepted.userId);
     if (rooms.session !== null) joined.push(rooms.session + sessionKey(accepted.result.sessionId));
-    if (joined.length > 0) void socket.join(joined);
-    lifecycle.track(socket, accepted.result.sessionId, accepted);
+    // An adapter whose join() rejects must not become an unhandled rejection.
+    if (joined.length > 0) Promise.resolve(socket.join(joined)).catch(() => {});
+    // The lifecycle follows connected sockets only: one refused later, or dropped before connecting,
+    // fires no "disconnect" and would stay tracked forever.
+    if (socket.connected) lifecycle.track(socket, accepted.result.sessionId, accepted);
+    else pending.set(socket, accepted);
   }
 
   function watchServer(io: Server): void {
@@ -51,7 +62,13 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // socket.io lets a recovered socket (connectionStateRecovery) skip middlewares: a session destroyed
     // during the blip would come back unchecked. Check those again with their new handshake's cookie.
     nsp.prependListener("connection", (socket: Socket) => {
-      if (socket.recovered && !authenticated.has(socket)) recheck(socket);
+      const accepted = pending.get(socket);
+      if (accepted !== undefined) {
+        pending.delete(socket);
+        lifecycle.track(socket, accepted.result.sessionId, accepted);
+      } else if (socket.recovered && !authenticated.has(socket)) {
+        recheck(socket);
+      }
     });
   }
 
@@ -64,15 +81,18 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       if (verdict === true) next();
       else if (verdict === undefined) held.push(() => next());
     });
-    const refuse = () => {
+    const refuse = (reason: SessionAuthError) => {
       verdict = false;
       held.length = 0;
-      socket.disconnect();
+      // The lifecycle's way: the end event, a server-side disconnect, onSessionEnd.
+      lifecycle.end(socket, reason);
     };
     pipeline.authenticate(socket.request, socket.handshake).then((accepted) => {
       if (!socket.connected) return;
       // Another user's cookie: the restored rooms and data belong to someone else. Start afresh.
-      if (accepted.userId !== previousUser) return refuse();
+      if (accepted.userId !== previousUser) {
+        return refuse(new SessionAuthError("UNAUTHENTICATED", "A recovered socket came back with another user's session."));
+      }
       if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
       admit(socket, accepted);
       verdict = true;
@@ -85,18 +105,39 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // Wired twice (attach and io.use): the first run decided.
     if (authenticated.has(socket)) return next();
     const ready = preauthorized.get(socket.request);
+    // Reuse allowRequest's result, unless the session (or its user) was ended since its store read.
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
-      admit(socket, ready.accepted);
-      next();
-      return;
+      const { accepted } = ready;
+      if (lifecycle.endedSince(accepted.result.sessionId, accepted.userId, accepted.readAt) === undefined) {
+        admitThen(socket, accepted, next);
+        return;
+      }
+      preauthorized.delete(socket.request);
     }
     pipeline.authenticate(socket.request, socket.handshake).then(
-      (accepted) => {
-        admit(socket, accepted);
-        next();
-      },
+      (accepted) => admitThen(socket, accepted, next),
       (error: SessionAuthError) => next(clientError(error)),
     );
+  }
+
+  function admitThen(socket: Socket, accepted: Accepted<S>, next: (err?: ExtendedError) => void): void {
+    if (socket.recovered) {
+      // connectionStateRecovery with skipMiddlewares: false runs us for a recovered socket: its restored
+      // rooms and data are the previous user's. Another user (or none) starts afresh, never mixed.
+      if ((socket.data?.userId ?? null) !== accepted.userId) {
+        next(clientError(new SessionAuthError("UNAUTHENTICATED", "A recovered socket came back with another user's session.")));
+        return;
+      }
+      if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
+    }
+    try {
+      admit(socket, accepted);
+    } catch {
+      // Never a hung handshake: a failure here refuses, to stay safe.
+      next(clientError(new SessionAuthError("FORBIDDEN", "Unexpected failure while admitting the socket.")));
+      return;
+    }
+    next();
   }
 
   const allowRequest: Glue["allowRequest"] = (req, callback) => {

@@ -15,8 +15,15 @@ import { sessionKey } from "./rooms.js";
  * the sockets of a session on this node.
  */
 export interface Lifecycle<S extends object> {
-  /** Gives an accepted socket its copy of the session and follows the session for it. */
+  /**
+   * Follows the session for a socket that socket.io has just connected (its `socket.data` is already
+   * set). Ends it at once when its session was ended after its store read began.
+   */
   track(socket: Socket, sessionId: string, checked: Checked<S>): void;
+  /** Whether the session (or its user) was ended after `since`: a result read before then is stale. */
+  endedSince(sessionId: string, userId: string | null, since: number): SessionAuthError | undefined;
+  /** Ends one socket the lifecycle's way: the end event, a server-side disconnect, `onSessionEnd`. */
+  end(socket: Socket, reason: SessionAuthError): void;
   /** Listens on `io` for ends sent by other nodes (once per server). */
   listen(io: Server): void;
   endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<void>;
@@ -36,8 +43,15 @@ interface Entry {
   /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
   nextRead: number;
   timer: NodeJS.Timeout | undefined;
+  /** During a store outage: no re-read before this (ms since the epoch), whatever is due. */
+  retryAt: number;
   /** `update`s of this session on this node run one after another: they never conflict with each other. */
   writes: Promise<unknown>;
+}
+
+interface Ended {
+  at: number;
+  reason: SessionAuthError;
 }
 
 /** The event nodes exchange through the adapter's `serverSideEmit`. Carries a session key, never an id. */
@@ -49,6 +63,10 @@ const OUTAGE_RETRY_MS = 15_000;
 const UPDATE_ATTEMPTS = 5;
 // How long the end event may take to leave before the socket is disconnected anyway.
 const END_FLUSH_TIMEOUT_MS = 2_000;
+// Ends are remembered this long (and at most this many), for handshakes whose store read was in flight
+// when the session ended: their result is stale, and they are ended as they connect.
+const ENDED_MEMORY_MS = 30_000;
+const ENDED_MEMORY_MAX = 10_000;
 const KEY = /^[0-9a-f]{32}$/;
 
 export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecycle<S> {
@@ -58,13 +76,16 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   const entryOf = new WeakMap<Socket, Entry>();
   const endedWith = new WeakMap<Socket, SessionAuthError>();
   const listening = new Map<Server, (payload: unknown) => void>();
+  const endedKeys = new Map<string, Ended>();
+  const endedUsers = new Map<string, Ended>();
   let unsubscribe: (() => void) | undefined;
+  let warnedSubscribe = false;
   let closed = false;
 
   function track(socket: Socket, sessionId: string, checked: Checked<S>): void {
-    socket.data.session = copySession(checked.session);
-    socket.data.userId = checked.userId;
-    if (closed) return;
+    if (!socket.connected || endedWith.has(socket)) return;
+    const stale = endedSince(sessionId, checked.userId, checked.readAt);
+    if (stale !== undefined) return endSocket(socket, stale);
     subscribe();
     const key = sessionKey(sessionId);
     let entry = entries.get(key);
@@ -83,6 +104,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         // Spread over the second half of the first interval: a reconnect storm does not re-read all at once.
         nextRead: revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate * (0.5 + Math.random() / 2),
         timer: undefined,
+        retryAt: 0,
         writes: Promise.resolve(),
       };
       entries.set(key, entry);
@@ -97,6 +119,24 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     entryOf.set(socket, entry);
     socket.once("disconnect", () => untrack(socket));
     schedule(entry);
+  }
+
+  function endedSince(sessionId: string, userId: string | null, since: number): SessionAuthError | undefined {
+    const byKey = endedKeys.get(sessionKey(sessionId));
+    if (byKey !== undefined && byKey.at >= since) return byKey.reason;
+    const byId = userId === null ? undefined : endedUsers.get(userId);
+    if (byId !== undefined && byId.at >= since) return byId.reason;
+    return undefined;
+  }
+
+  function remember(memory: Map<string, Ended>, name: string, reason: SessionAuthError): void {
+    const now = Date.now();
+    memory.delete(name); // re-inserted last: the map stays in time order
+    memory.set(name, { at: now, reason });
+    for (const [oldest, ended] of memory) {
+      if (memory.size <= ENDED_MEMORY_MAX && now - ended.at < ENDED_MEMORY_MS) break;
+      memory.delete(oldest);
+    }
   }
 
   function untrack(socket: Socket): void {
@@ -121,7 +161,8 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     if (closed || entry.sockets.size === 0) return;
     const due = Math.min(entry.nextRead, entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS);
     if (due === Number.POSITIVE_INFINITY) return;
-    const delay = Math.max(0, Math.min(due - Date.now(), MAX_TIMEOUT_MS));
+    // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
+    const delay = Math.max(0, Math.min(Math.max(due, entry.retryAt) - Date.now(), MAX_TIMEOUT_MS));
     entry.timer = setTimeout(() => void onTimer(entry), delay);
     entry.timer.unref();
   }
@@ -150,13 +191,26 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
       const reason = isSessionAuthError(error) ? error : new SessionAuthError("FORBIDDEN", "Unexpected failure while re-reading the session.", { cause: error });
       if (reason.code === "STORE_UNAVAILABLE") {
         log("kept a session's sockets through a store outage: %s%s", reason.message, causeOf(reason));
-        entry.nextRead = Math.min(entry.nextRead, Date.now() + OUTAGE_RETRY_MS);
+        // Not before a while (jittered, so sessions do not all retry at once), however overdue.
+        const wait = Math.min(OUTAGE_RETRY_MS, revalidate ?? OUTAGE_RETRY_MS) * (0.75 + Math.random() / 4);
+        entry.retryAt = Date.now() + wait;
+        entry.nextRead = Math.min(entry.nextRead, entry.retryAt);
         throw reason;
       }
       // A record gone at or after its known expiry expired, whoever removed it.
       const expired = reason.code === "SESSION_NOT_FOUND" && entry.expires !== null && Date.now() >= entry.expires;
       throw endEntry(entry, expired ? new SessionAuthError("SESSION_EXPIRED", "The session expired.") : reason);
     }
+    entry.retryAt = 0;
+    await apply(entry, checked);
+    return checked;
+  }
+
+  /**
+   * A session just read (or written) is the session now: it must still be the entry's user's, and
+   * `authorize` must still accept each socket (one refused is ended alone); the others get a fresh copy.
+   */
+  async function apply(entry: Entry, checked: Checked<S>): Promise<void> {
     if (checked.userId !== entry.userId) {
       throw endEntry(entry, new SessionAuthError("UNAUTHENTICATED", "The session now identifies another user (or none): logged out, or logged in as someone else."));
     }
@@ -166,13 +220,13 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         try {
           await pipeline.authorize(checked.session, checked.userId, socket.handshake);
         } catch (error) {
-          endSocket(socket, error as SessionAuthError);
+          // Not a socket that left on its own meanwhile.
+          if (entryOf.get(socket) === entry) endSocket(socket, error as SessionAuthError);
           return;
         }
         if (entryOf.get(socket) === entry) socket.data.session = copySession(checked.session);
       }),
     );
-    return checked;
   }
 
   function endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError {
@@ -223,6 +277,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
 
   function endLocal(target: { key: string } | { user: string }, code: SessionAuthErrorCode, by: string): void {
     const reason = new SessionAuthError(code, `Ended by ${by}.`);
+    // Also for handshakes whose store read is in flight here: they are ended as they connect.
+    if ("key" in target) remember(endedKeys, target.key, reason);
+    else remember(endedUsers, target.user, reason);
     if ("key" in target) {
       const entry = entries.get(target.key);
       if (entry !== undefined) endEntry(entry, reason);
@@ -232,23 +289,27 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   }
 
   function subscribe(): void {
-    if (unsubscribe !== undefined || store.subscribe === undefined) return;
+    if (closed || unsubscribe !== undefined || store.subscribe === undefined) return;
     try {
       unsubscribe = store.subscribe((id, why) => {
         if (typeof id !== "string" || closed) return;
-        const entry = entries.get(sessionKey(id));
-        if (entry === undefined) return;
+        const key = sessionKey(id);
         const code = why === "expired" ? "SESSION_EXPIRED" : "SESSION_NOT_FOUND";
-        endEntry(entry, new SessionAuthError(code, `The store reported the session ${why === "expired" ? "expired" : "destroyed"}.`));
+        const reason = new SessionAuthError(code, `The store reported the session ${why === "expired" ? "expired" : "destroyed"}.`);
+        remember(endedKeys, key, reason);
+        const entry = entries.get(key);
+        if (entry !== undefined) endEntry(entry, reason);
       });
     } catch (cause) {
-      // Not a refusal: the handshake goes on, and the next one tries to subscribe again.
+      // Not a refusal: the handshake goes on, and the next one tries to subscribe again (warned once).
+      if (warnedSubscribe) return;
+      warnedSubscribe = true;
       process.emitWarning(`socket.io-session-auth: store "${store.name}" failed to subscribe (${describeFailure(cause)}); live revocation is off until it succeeds.`);
     }
   }
 
   function listen(io: Server): void {
-    if (closed || listening.has(io)) return;
+    if (listening.has(io)) return;
     // Subscribing takes a moment to become live (SUBSCRIBE round trips, a Cluster's masters): start at
     // attach(), not at the first handshake, so the first sessions' ends are not missed.
     subscribe();
@@ -296,11 +357,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     if (entry !== undefined) return entry;
     const ended = endedWith.get(socket);
     if (ended !== undefined) throw ended;
-    throw new TypeError(
-      closed
-        ? `${method}: this sessionAuth was closed.`
-        : `${method}: this socket was not authenticated by this sessionAuth (or has disconnected).`,
-    );
+    throw new TypeError(`${method}: this socket was not authenticated by this sessionAuth (or has disconnected).`);
   }
 
   async function reload(socket: Socket): Promise<S> {
@@ -334,24 +391,29 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   }
 
   async function write(entry: Entry, socket: Socket, mutate: (session: S) => void | Promise<void>): Promise<S> {
+    // The socket must still be on this session at each step: a socket ended (or gone) meanwhile writes nothing.
+    const stillHere = (): void => {
+      if (entryOf.get(socket) === entry) return;
+      throw endedWith.get(socket) ?? new Error("update: the socket disconnected before the write; nothing was written.");
+    };
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      entryFor("update", socket);
+      stillHere();
       const fresh = await refresh(entry);
+      stillHere();
       const draft = copySession(fresh.session);
       await mutate(draft);
+      stillHere();
       if (await pipeline.write(entry.sessionId, fresh.revision, draft)) {
-        // What was written is the session now: it must still be this user's, as a re-read would check.
+        // What was written is the session now: the same checks as a re-read (user, authorize).
         let saved: Checked<S>;
         try {
-          saved = pipeline.check({ session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) });
+          saved = pipeline.check({ session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) }, Date.now());
         } catch (error) {
           throw endEntry(entry, error as SessionAuthError);
         }
-        if (saved.userId !== entry.userId) {
-          throw endEntry(entry, new SessionAuthError("UNAUTHENTICATED", "update() changed who the session belongs to; its sockets ended."));
-        }
-        for (const each of entry.sockets) each.data.session = copySession(draft);
-        return sessionOf(socket);
+        await apply(entry, saved);
+        stillHere();
+        return socket.data.session as S;
       }
       // Another writer (the web app, another node) got in between: back off a little, then read again.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
@@ -359,21 +421,20 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     throw new SessionAuthError("SESSION_CONFLICT", `The session kept changing under update() (${UPDATE_ATTEMPTS} attempts); nothing was written by the last one.`);
   }
 
+  // Stops what runs by itself (timers, the store subscription). The bookkeeping stays, so endSession,
+  // endUser (from this node or another) and the push router's /disconnect still end sockets while the
+  // server drains: logouts keep coming during a graceful shutdown.
   async function close(): Promise<void> {
     closed = true;
     for (const entry of entries.values()) {
       clearTimeout(entry.timer);
       entry.timer = undefined;
     }
-    entries.clear();
-    byUser.clear();
-    for (const [io, handler] of listening) (io.of("/") as unknown as NodeJS.EventEmitter).off(END_EVENT, handler);
-    listening.clear();
     unsubscribe?.();
     unsubscribe = undefined;
   }
 
-  return { track, listen, endSession, endUser, reload, update, close };
+  return { track, endedSince, end: endSocket, listen, endSession, endUser, reload, update, close };
 }
 
 function isCode(value: unknown): value is SessionAuthErrorCode {

@@ -30,9 +30,8 @@ if (cluster.isPrimary) {
     http.listen(port, "127.0.0.1", () => console.log(`listening on http://127.0.0.1:${(http.address() as AddressInfo).port}`));
   });
   for (let i = 0; i < workers; i++) cluster.fork();
-  cluster.on("exit", (worker, code) => {
-    if (code !== 0 && !worker.exitedAfterDisconnect) cluster.fork(); // replace a crashed worker
-  });
+  // No automatic replacement of a crashed worker here: sticky would hand it connections before it is
+  // ready. Restart the whole tree from your process manager, or fork and wait for its "ready" first.
 } else {
   // Each worker: socket.io on the cluster adapter, sessions read from the Redis that connect-redis writes.
   const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");

@@ -1,6 +1,6 @@
 import session from "express-session";
 import type { Server, Socket } from "socket.io";
-import type { Socket as ClientSocket } from "socket.io-client";
+import { Manager, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, SessionAuthError, type SessionAuthOptions, type SessionData } from "socket.io-session-auth";
 import { cookieStore } from "socket.io-session-auth/cookie";
@@ -379,5 +379,151 @@ describe("update() where the store cannot write", () => {
   it("reload() of a socket it never authenticated is a TypeError", async () => {
     const { auth } = await setup();
     await expect(auth.reload({} as Socket)).rejects.toThrow(TypeError);
+  });
+});
+
+describe("races and edges (from the second read)", () => {
+  /** A store of fixed sessions that counts reads, can fail, and writes with a revision (compare-and-set). */
+  function fixedStore() {
+    const data = new Map<string, { session: SessionData; expires: Date | null; rev: number }>();
+    const store = {
+      name: "fixed",
+      reads: 0,
+      down: false,
+      data,
+      async get(id: string) {
+        store.reads++;
+        if (store.down) throw Object.assign(new Error("refused"), { code: "ECONNREFUSED" });
+        const record = data.get(id);
+        return record ? { session: structuredClone(record.session), expires: record.expires, revision: record.rev } : null;
+      },
+      async compareAndSet(id: string, revision: unknown, session: SessionData) {
+        const record = data.get(id);
+        if (record === undefined || record.rev !== revision) return false;
+        record.session = structuredClone(session);
+        record.rev++;
+        return true;
+      },
+    };
+    return store;
+  }
+
+  async function serve(store: ReturnType<typeof fixedStore>, options: Partial<SessionAuthOptions>, setup: (io: Server) => void = () => {}) {
+    const ends: string[] = [];
+    const auth = sessionAuth({ store, secret: SECRET, onSessionEnd: (error) => ends.push(error.code), ...options });
+    closers.push({ close: () => auth.close() });
+    let io!: Server;
+    const realtime = await startRealtime((server) => {
+      io = server;
+      auth.attach(server);
+      setup(server);
+    });
+    closers.push(realtime);
+    const open = (id: string) => connect(realtime.url, { cookie: signSessionCookie({ value: id, secret: SECRET }), transports: ["websocket"] });
+    return { auth, io, ends, open, url: realtime.url };
+  }
+
+  it("a socket refused by a later middleware is not followed (no re-reads, no onSessionEnd)", async () => {
+    const store = fixedStore();
+    store.data.set("sid", { session: { userId: "1" }, expires: null, rev: 0 });
+    const { ends, open } = await serve(store, { revalidate: 100 }, (io) => io.use((_socket, next) => next(new Error("rate limited"))));
+    await expect(open("sid")).rejects.toMatchObject({ message: "rate limited" });
+    const reads = store.reads;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(store.reads).toBe(reads);
+    expect(ends).toEqual([]);
+  });
+
+  it("a session ended while a later middleware runs ends the socket as it connects", async () => {
+    const store = fixedStore();
+    store.data.set("sid", { session: { userId: "2" }, expires: null, rev: 0 });
+    const { auth, io, ends, open } = await serve(store, { revalidate: false }, (server) => server.use((_socket, next) => void setTimeout(next, 200)));
+    const connecting = open("sid");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    store.data.delete("sid");
+    await auth.endSession(io, "sid");
+    const socket = await connecting.catch(() => undefined);
+    if (socket !== undefined) {
+      closers.push(socket);
+      await expect.poll(() => socket.connected).toBe(false);
+    }
+    expect(io.of("/").sockets.size).toBe(0);
+    expect(ends).toEqual(["SESSION_NOT_FOUND"]);
+  });
+
+  it("a store outage once the known expiry has passed is retried in a while, not in a loop", async () => {
+    const store = fixedStore();
+    store.data.set("sid", { session: { userId: "3" }, expires: new Date(Date.now() + 300), rev: 0 });
+    const { open } = await serve(store, {});
+    const socket = await open("sid");
+    closers.push(socket);
+    store.down = true;
+    const before = store.reads;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(store.reads - before).toBeLessThanOrEqual(2);
+    expect(socket.connected).toBe(true);
+  });
+
+  it("update(): nothing is written for a socket that disconnects during mutate, or that authorize now refuses", async () => {
+    const store = fixedStore();
+    store.data.set("sid", { session: { userId: "4", cart: [] }, expires: null, rev: 0 });
+    let banned = false;
+    const { auth, io, open } = await serve(store, { revalidate: false, authorize: () => !banned });
+    const first = await open("sid");
+    const [server] = io.of("/").sockets.values();
+    const leaving = auth.update(server!, async (session) => {
+      first.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      (session.cart as string[]).push("book");
+    });
+    await expect(leaving).rejects.toThrow(/disconnected/);
+    expect(store.data.get("sid")!.session.cart).toEqual([]);
+
+    const second = await open("sid");
+    closers.push(second);
+    const [other] = io.of("/").sockets.values();
+    banned = true;
+    let mutated = false;
+    await expect(auth.update(other!, () => void (mutated = true))).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(mutated).toBe(false);
+    expect(store.data.get("sid")!.session.cart).toEqual([]);
+  });
+
+  it("allowRequest's result is not reused by another namespace of the connection once the session ended", async () => {
+    const store = fixedStore();
+    store.data.set("sid", { session: { userId: "6" }, expires: null, rev: 0 });
+    const auth = sessionAuth({ store, secret: SECRET });
+    closers.push({ close: () => auth.close() });
+    const realtime = await startRealtime((server) => {
+      server.of("/public"); // created before attach(): no auth there, and it keeps the connection open
+      auth.attach(server);
+      server.of("/chat");
+    }, { allowRequest: auth.allowRequest });
+    closers.push(realtime);
+    const manager = new Manager(realtime.url, { reconnection: false, transports: ["websocket"], extraHeaders: { cookie: signSessionCookie({ value: "sid", secret: SECRET }) } });
+    const open = manager.socket("/public");
+    const main = manager.socket("/");
+    closers.push(open, main);
+    await Promise.all([open, main].map((socket) => new Promise<void>((resolve) => socket.once("connect", () => resolve()))));
+    const ended = ending(main);
+    store.data.delete("sid");
+    await auth.endSession(realtime.io, "sid");
+    await ended;
+    const chat = manager.socket("/chat");
+    closers.push(chat);
+    const refused = await new Promise<Error & { data?: unknown }>((resolve) => chat.once("connect_error", resolve));
+    expect(refused.data).toEqual({ code: "SESSION_NOT_FOUND", retryable: false });
+  });
+
+  it("after close(), endSession and endUser still end sockets (a draining server still honours logouts)", async () => {
+    const store = fixedStore();
+    store.data.set("sid", { session: { userId: "5" }, expires: null, rev: 0 });
+    const { auth, io, open } = await serve(store, {});
+    const socket = await open("sid");
+    closers.push(socket);
+    await auth.close();
+    const seen = ending(socket);
+    await auth.endUser(io, "5");
+    expect(await seen).toEqual({ event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" });
   });
 });

@@ -78,7 +78,7 @@ describeSessionStore(
     };
   },
   // MemoryStore deletes an expired session on get and reports a miss.
-  { capabilities: { set: true, destroy: true, expiry: "null" } },
+  { capabilities: { set: true, destroy: true, expiry: "null", expires: true, compareAndSet: true } },
 );
 
 describeSessionStore(
@@ -97,7 +97,7 @@ describeSessionStore(
     };
   },
   // The LRU decides expiry: an entry past its age is a miss.
-  { capabilities: { set: true, destroy: true, expiry: "null" } },
+  { capabilities: { set: true, destroy: true, expiry: "null", expires: true, compareAndSet: true } },
 );
 
 for (const [label, Store] of [

@@ -61,12 +61,15 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
   }
 
   /** The same, wired with `io.use(auth)` only (or with `wire`), as most apps do today. */
-  async function middlewareOnlyNode(wire: (io: Server, auth: ReturnType<typeof sessionAuth>) => void = (io, auth) => void io.use(auth)): Promise<Node> {
+  async function middlewareOnlyNode(
+    wire: (io: Server, auth: ReturnType<typeof sessionAuth>) => void = (io, auth) => void io.use(auth),
+    skipMiddlewares = true,
+  ): Promise<Node> {
     const client = createClient({ url: redis.url });
     client.on("error", () => {});
     await client.connect();
     const http = createServer();
-    const io = new Server(http, { adapter: createAdapter(client), connectionStateRecovery: { maxDisconnectionDuration: 60_000 } });
+    const io = new Server(http, { adapter: createAdapter(client), connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares } });
     wire(io, sessionAuth({ store: redisStore({ client }), secret: SECRET }));
     await listen(http);
     const close = async () => {
@@ -167,6 +170,50 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
     const outcome = await settle(socket, 1500);
     expect(outcome).toMatchObject({ connected: false, serverDisconnected: true });
     expect([...b.io.of("/").sockets.values()].map((s) => s.data.userId)).toEqual(["someone"]);
+  });
+
+  // With the docs' wiring: allowRequest checks that the new cookie holds a live session, and the re-check
+  // that attach() installs on every node at start checks that it is still the recovered socket's user.
+  // A browser that logged out and in as someone else while away is never recovered into the first
+  // user's rooms and socket.data.
+  it("with the docs' wiring, a socket recovered with another user's cookie on a node that never ran the middleware is not kept as the old user", async () => {
+    const [a, b] = [await docsNode(), await docsNode()];
+    await untilServerCount([a.io, b.io], 2);
+    const proxy = await startSwitchProxy(a.port);
+    perTest.push(() => proxy.close());
+    const { socket } = await connectedThrough(proxy, a, "pia");
+    // Logged in as someone else in the same browser: the next handshake carries the new cookie.
+    const other = await web.login({ id: "quentin" });
+    (socket.io.opts.extraHeaders as Record<string, string>).cookie = other;
+    const handshakes: Array<{ cookie: string | undefined; recovered: boolean }> = [];
+    b.io.on("connection", (s) => handshakes.push({ cookie: s.handshake.headers.cookie, recovered: s.recovered }));
+    moveTo(proxy, b);
+    const outcome = await settle(socket, 1500);
+    // The set-up did what it says (these hold with or without the hole): B recovered it, with the new cookie.
+    expect(handshakes).toEqual([{ cookie: other, recovered: true }]);
+    expect(outcome.recovered).toBe(true);
+    // Either ended, or (had it been re-checked) never pia's any more.
+    expect(outcome.connected && [...b.io.of("/").sockets.values()].some((s) => s.data.userId === "pia")).toBe(false);
+  });
+
+  // With `skipMiddlewares: false` socket.io runs the middleware on recovered sockets too, on every node:
+  // the middleware refuses a recovered socket whose user changed, never mixing the new user into the old
+  // user's restored rooms.
+  it("with skipMiddlewares: false, a recovered socket whose cookie is now another user's never mixes the two users", async () => {
+    const [a, b] = [await middlewareOnlyNode(undefined, false), await middlewareOnlyNode(undefined, false)];
+    await untilServerCount([a.io, b.io], 2);
+    const proxy = await startSwitchProxy(a.port);
+    perTest.push(() => proxy.close());
+    const { socket } = await connectedThrough(proxy, a, "rae");
+    const other = await web.login({ id: "sid-other" });
+    (socket.io.opts.extraHeaders as Record<string, string>).cookie = other;
+    const refused = new Promise<unknown>((resolve) => socket.once("connect_error", (error: Error & { data?: unknown }) => resolve(error.data)));
+    moveTo(proxy, b);
+    const outcome = await settle(socket, 1500);
+    // B's middleware saw the recovery attempt with the new cookie and refused it: never the old user's socket.
+    expect(await refused).toEqual({ code: "UNAUTHENTICATED", retryable: false });
+    const mixed = [...b.io.of("/").sockets.values()].some((s) => s.data.userId === "sid-other" && s.rooms.has(userRoom("rae")));
+    expect(outcome.connected && mixed).toBe(false);
   });
 
   // The limit of `io.use(auth)` alone: the middleware is the first call the auth sees, so a node whose

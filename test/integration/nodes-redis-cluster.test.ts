@@ -21,8 +21,14 @@ const available = redisClusterAvailable();
 
 const newNodeRedisCluster = (cluster: RedisCluster) => createCluster({ rootNodes: [...cluster.rootNodes] });
 type NodeRedisCluster = ReturnType<typeof newNodeRedisCluster>;
-type Reader = "ioredis Cluster" | "node-redis createCluster";
+type Reader = "ioredis Cluster" | "node-redis createCluster" | "node-redis createCluster, disableOfflineQueue";
 const READERS: Reader[] = ["ioredis Cluster", "node-redis createCluster"];
+// node-redis queues a command for a node that is down until it is back; without that queue it fails at once.
+const OUTAGE_READERS: Array<[Reader, number]> = [
+  ["ioredis Cluster", 2000], // gives up after its redirection retries (about 1 s here)
+  ["node-redis createCluster", 2000], // waits: the refusal comes at sessionAuth's timeout
+  ["node-redis createCluster, disableOfflineQueue", 500],
+];
 
 describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
   let cluster: RedisCluster;
@@ -59,7 +65,8 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
       perTest.push(() => client.disconnect());
       return client;
     }
-    const client = newNodeRedisCluster(cluster);
+    const client =
+      kind === "node-redis createCluster" ? newNodeRedisCluster(cluster) : createCluster({ rootNodes: [...cluster.rootNodes], defaults: { disableOfflineQueue: true } });
     await client.connect();
     perTest.push(() => client.destroy());
     return client;
@@ -211,7 +218,7 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
   });
 
   // Runs last: it kills a master (SIGKILL, as a crash) and starts it again.
-  describe.each(READERS)("a master lost mid-run, read over %s", (kind) => {
+  describe.each(OUTAGE_READERS)("a master lost mid-run, read over %s", (kind, within) => {
     const TIMEOUT = 1000;
 
     it("refuses its slots with STORE_UNAVAILABLE within the timeout, serves the other masters' sessions, and recovers after the restart", async () => {
@@ -229,7 +236,7 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
         const failure = await refusal(url, { cookie: victim.cookie, transports: ["websocket"] });
         const took = Date.now() - started;
         expect(failure).toMatchObject({ message: "STORE_UNAVAILABLE", data: { code: "STORE_UNAVAILABLE", retryable: true } });
-        expect(took).toBeLessThan(TIMEOUT + 1000);
+        expect(took).toBeLessThan(within);
         // The store's failure reaches the server's log, with no session id in the diagnosis.
         expect(errors.at(-1)?.code).toBe("STORE_UNAVAILABLE");
         expect(errors.at(-1)?.message).not.toContain(sessionIdOf(victim.cookie));

@@ -277,7 +277,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
         teardown: async () => client.disconnect(),
       };
     },
-    { capabilities: { set: true, destroy: true, expiry: "null" } },
+    { capabilities: { set: true, destroy: true, expiry: "null", compareAndSet: true } },
   );
 
   describeSessionStore(
@@ -296,7 +296,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
         },
       };
     },
-    { capabilities: { set: true, destroy: true, expiry: "null" } },
+    { capabilities: { set: true, destroy: true, expiry: "null", compareAndSet: true } },
   );
 });
 
