@@ -263,12 +263,11 @@ describe.each(SETUPS)("two nodes on the $name", (setup) => {
 });
 
 // Live revocation is per node (each node's store subscribes to Redis keyspace events for itself), so the
-// adapter plays no part: one pair of nodes shows it. Needs redisStore's `subscriber` (adapters/redis, another
-// engineer) and the lifecycle's endEvent (the lead); enable once both are merged. Expects: a logout over
-// HTTP (connect-redis `destroy`) ends the session's sockets on both nodes with `session:ended`
-// { code: "SESSION_NOT_FOUND" } then a server-side disconnect, with no call to the library.
+// adapter plays no part: one pair of nodes shows it. A logout over HTTP (connect-redis `destroy`) ends the
+// session's sockets on both nodes with `session:ended` { code: "SESSION_NOT_FOUND" } then a server-side
+// disconnect, with no call to the library.
 describe.skipIf(!serverAvailable)("live revocation across two nodes", () => {
-  it.skip("a logout over HTTP ends the session's sockets on both nodes (keyspace events)", async () => {
+  it("a logout over HTTP ends the session's sockets on both nodes (keyspace events)", async () => {
     await redisServer!.command("CONFIG", "SET", "notify-keyspace-events", "Egx");
     const { web, close: closeWeb } = await webOnServer(redisServer!);
     const clients: Redis[] = [];
