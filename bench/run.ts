@@ -42,7 +42,8 @@ const USAGE = `Usage: npm run bench [-- options]
   --max-minutes M    stop starting new rounds after M minutes (default 12; quick 4)
   --json FILE        also write every batch's raw figures to FILE
   --profile DIR      write a V8 CPU profile of the server process to DIR (slows it: not for figures)
-Then bench/push.bench.ts and bench/scale.ts (10,000 sockets on two nodes; 1,000 with --quick) run,
+Then bench/push.bench.ts, bench/scale.ts (10,000 sockets on two nodes; 1,000 with --quick) and
+bench/lifecycle.ts (10,000 sockets over 1,000 sessions; 1,000 with --quick) run,
 unless --only narrows the run. Run the scale part alone with \`npx tsx bench/scale.ts\`.`;
 
 function parseArgs(argv: string[]): Settings {
@@ -432,11 +433,26 @@ function runScaleBench(): void {
   if (result.status !== 0) throw new Error(`bench/scale.ts failed (${result.status ?? result.signal})`);
 }
 
+// The lifecycle benchmark (10,000 sockets over 1,000 sessions; 1,000 over 100 with --quick): re-reads per
+// session per interval, timers and heap per socket beside bare socket.io, in its own processes.
+function runLifecycleBench(): void {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--only") || argv.includes("--help")) return;
+  process.stderr.write("bench: lifecycle (bench/lifecycle.ts)\n");
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const result = spawnSync(process.execPath, ["--import", "tsx", `${here}lifecycle.ts`, ...(argv.includes("--quick") ? ["--quick"] : [])], {
+    stdio: ["ignore", "inherit", "inherit"],
+    timeout: 10 * 60_000,
+  });
+  if (result.status !== 0) throw new Error(`bench/lifecycle.ts failed (${result.status ?? result.signal})`);
+}
+
 main()
   .then(() => {
     if (process.exitCode === undefined || process.exitCode === 0) {
       runPushBench();
       runScaleBench();
+      runLifecycleBench();
     }
   })
   .catch((error: unknown) => {

@@ -1,0 +1,129 @@
+/**
+ * `npx tsx bench/lifecycle.ts` (run by `npm run bench`): what following sessions costs once sockets are
+ * connected. N sockets over N/10 sessions (10 tabs each) on one socket.io server, bare and with
+ * `sessionAuth` + `memoryStore` over express-session's MemoryStore, each in fresh processes, in the same
+ * run. Reported: store reads per handshake, re-reads per session per `revalidate` interval (the goal: one
+ * per session, not per socket), timers the lifecycle keeps (the goal: they grow with sessions, not sockets),
+ * and heap per connected socket beside bare socket.io.
+ *
+ * Three processes: this runner, the server (bench/lifecycle-node.ts) and the load (bench/scale-client.ts,
+ * real socket.io-client connections over websocket). Traffic on 127.0.0.1 only; every wait is bounded.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import type { LifecycleMark, LifecycleRequest } from "./lifecycle-node.js";
+import { channel } from "./protocol.js";
+import type { LoadOpened, LoadRequest } from "./scale-client.js";
+
+const USAGE = `Usage: npx tsx bench/lifecycle.ts [--quick] [--sockets N] [--interval MS]
+  --quick        1,000 sockets over 100 sessions (default 10,000 over 1,000)
+  --sockets N    sockets (10 per session)
+  --interval MS  the revalidate interval measured (default 3000); 3 intervals are watched`;
+
+interface Settings {
+  sockets: number;
+  interval: number;
+}
+
+function parseArgs(argv: string[]): Settings {
+  const settings: Settings = { sockets: argv.includes("--quick") ? 1_000 : 10_000, interval: 3_000 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const int = (min: number, max: number): number => {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${arg} must be an integer from ${min} to ${max}\n${USAGE}`);
+      return value;
+    };
+    if (arg === "--quick") continue;
+    else if (arg === "--sockets") settings.sockets = int(100, 20_000);
+    else if (arg === "--interval") settings.interval = int(500, 60_000);
+    else if (arg === "--help" || arg === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
+  }
+  return settings;
+}
+
+function spawnChild(file: string, extra: string[] = []): ChildProcess {
+  const path = fileURLToPath(new URL(file, import.meta.url));
+  // The hard file-descriptor limit as the soft one: 10,000 sockets need more than the usual 1,024.
+  return spawn("bash", ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...process.execArgv, ...extra, path], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+}
+
+interface Row {
+  variant: "bare" | "ours";
+  connected: number;
+  handshakeReads: number;
+  rereadsPerSessionPerInterval: number;
+  timers: number;
+  heapPerSocket: number;
+}
+
+async function measure(variant: "bare" | "ours", settings: Settings): Promise<Row> {
+  const sessions = Math.max(1, Math.floor(settings.sockets / 10));
+  const children: ChildProcess[] = [];
+  try {
+    const node = spawnChild("./lifecycle-node.ts", ["--expose-gc"]);
+    const load = spawnChild("./scale-client.ts");
+    children.push(node, load);
+    const toNode = channel<LifecycleRequest>(node, "lifecycle node");
+    const toLoad = channel<LoadRequest>(load, "lifecycle load");
+    const { port, cookies } = await toNode<{ port: number; cookies: string[] }>({ type: "setup", variant, sessions, revalidate: settings.interval }, 60_000);
+    const mark = (gc: boolean) => toNode<LifecycleMark>({ type: "mark", gc }, 60_000);
+    const before = await mark(true);
+    const tabs = Array.from({ length: settings.sockets }, (_, i) => cookies[i % sessions]!);
+    const opened = await toLoad<LoadOpened>({ type: "open", url: `http://127.0.0.1:${port}`, cookies: tabs, concurrency: 64, timeoutMs: 60_000 }, 300_000);
+    if (opened.failed > 0) throw new Error(`${variant}: ${opened.failed} sockets failed to connect (${opened.sample ?? "?"})`);
+    const connected = await mark(true);
+    // The first re-read of a session comes between half an interval and one after its handshake; from
+    // then on one per interval. Let the first ones pass, then watch three whole intervals.
+    await new Promise((resolve) => setTimeout(resolve, settings.interval * 1.25));
+    const settled = await mark(false);
+    const watchedIntervals = 3;
+    await new Promise((resolve) => setTimeout(resolve, settings.interval * watchedIntervals));
+    const later = await mark(false);
+    return {
+      variant,
+      connected: connected.sockets,
+      handshakeReads: connected.reads / settings.sockets,
+      rereadsPerSessionPerInterval: variant === "bare" ? 0 : (later.reads - settled.reads) / sessions / watchedIntervals,
+      timers: connected.timers,
+      heapPerSocket: (connected.heapUsed - before.heapUsed) / settings.sockets,
+    };
+  } finally {
+    for (const child of children) child.kill("SIGKILL");
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = parseArgs(process.argv.slice(2));
+  const sessions = Math.max(1, Math.floor(settings.sockets / 10));
+  process.stderr.write(`bench: lifecycle, ${settings.sockets} sockets over ${sessions} sessions, revalidate ${settings.interval} ms\n`);
+  const bare = await measure("bare", settings);
+  const ours = await measure("ours", settings);
+  const kib = (bytes: number) => (bytes / 1024).toFixed(2);
+  const lines = [
+    `### The session lifecycle at ${settings.sockets.toLocaleString("en")} sockets over ${sessions.toLocaleString("en")} sessions`,
+    "",
+    `${os.cpus()[0]?.model ?? "?"} × ${os.cpus().length}, Node ${process.version}; one socket.io server, express-session's MemoryStore, websocket clients in another process; \`revalidate: ${settings.interval}\`, three intervals watched once the first re-reads have passed.`,
+    "",
+    "| figure | bare socket.io | ours | goal |",
+    "|---|---|---|---|",
+    `| sockets connected | ${bare.connected} | ${ours.connected} | all |`,
+    `| store reads while connecting, per socket | — | ${ours.handshakeReads.toFixed(2)} | 1 per handshake, plus the first re-reads that fall due while the others connect |`,
+    `| re-reads per session per interval | — | ${ours.rereadsPerSessionPerInterval.toFixed(2)} | 1 (not ${(settings.sockets / sessions).toFixed(0)}, one per socket) |`,
+    `| live timers made with setTimeout | ${bare.timers} | ${ours.timers} (+${ours.timers - bare.timers}) | + about one per session (${sessions}), not per socket |`,
+    `| JS heap per connected socket | ${kib(bare.heapPerSocket)} KiB | ${kib(ours.heapPerSocket)} KiB (+${kib(ours.heapPerSocket - bare.heapPerSocket)}) | reported |`,
+    "",
+  ];
+  console.log(lines.join("\n"));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
