@@ -71,12 +71,18 @@ const PAGES: Record<string, PageSpec> = {
   "docs/any-store.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/getting-started.md": { apps: [{ check: checkGettingStarted }, { check: checkTyped }], fragments: true },
   "README.md": { apps: [{ check: checkQuickStart }], fragments: true },
-  "docs/redis.md": { apps: [{ check: checkQuickStart, needs: redisNeeds }], fragments: false },
-  "docs/mongo.md": { apps: [{ check: checkQuickStart, needs: mongoNeeds }], fragments: false },
+  "docs/redis.md": { apps: [{ check: checkQuickStart, needs: redisNeeds }], fragments: true },
+  "docs/mongo.md": { apps: [{ check: checkQuickStart, needs: mongoNeeds }], fragments: true },
   "docs/fastify.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/nest.md": { apps: [{ check: checkNest }], fragments: true },
   "docs/migrating.md": { apps: [{ check: checkExpressSessionPort }, { check: checkPassportPort }], fragments: true },
   "docs/lifecycle.md": { apps: [{ check: checkLifecycle }], fragments: true },
+  "docs/memory.md": { apps: [], fragments: true },
+  "docs/cookie-sessions.md": { apps: [], fragments: true },
+  "docs/security.md": { apps: [], fragments: true },
+  "docs/errors.md": { apps: [], fragments: true },
+  "docs/push.md": { apps: [], fragments: true },
+  "docs/several-nodes.md": { apps: [], fragments: true },
 };
 
 let install: PackedInstall;
