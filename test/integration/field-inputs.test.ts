@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
 import { format } from "node:util";
 import createDebug from "debug";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import { sessionIdOf, startWebApp } from "../support/web-app.js";
 // session library that writes it, a real socket.io server and client.
 
 const SECRET = "keyboard cat";
+const require = createRequire(import.meta.url);
 const closers: Array<{ close(): unknown }> = [];
 afterEach(async () => {
   for (const each of closers.splice(0).reverse()) await each.close();
@@ -194,3 +196,42 @@ describe("logging the socket.io way", () => {
     }
   });
 });
+
+describe("Passport for real", () => {
+  it("serializeUser((user, done) => done(null, user)) stores the whole user: the default identify reads its id", async () => {
+    const { default: express } = await import("express");
+    const { default: session } = await import("express-session");
+    // passport ships no types (and @types/passport is not installed): only what this test uses.
+    const passport = require("passport") as PassportLike;
+    const { Strategy } = require("passport-local") as { Strategy: new (verify: (u: string, p: string, done: (e: unknown, user?: unknown) => void) => void) => unknown };
+    const store = new session.MemoryStore();
+    const app = express();
+    app.use(express.urlencoded({ extended: false }));
+    app.use(session({ store, secret: SECRET, resave: false, saveUninitialized: false }));
+    passport.use(new Strategy((username, password, done) => done(null, username === "john" && password === "changeit" ? { id: 17, username: "john" } : false)));
+    passport.serializeUser((user, done) => done(null, user)); // the whole user, as socket.io's passport example does
+    passport.deserializeUser((user, done) => done(null, user));
+    app.use(passport.session());
+    app.post("/login", passport.authenticate("local", { successRedirect: "/", failureRedirect: "/login" }));
+    const http = (await import("node:http")).createServer(app);
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    closers.push({ close: () => new Promise<void>((resolve) => http.close(() => resolve())) });
+    const port = (http.address() as { port: number }).port;
+    const res = await fetch(`http://127.0.0.1:${port}/login`, { method: "POST", body: new URLSearchParams({ username: "john", password: "changeit" }), redirect: "manual" });
+    expect(res.headers.get("location")).toBe("/");
+    const cookie = res.headers.getSetCookie()[0]!.split(";")[0]!;
+    const auth = sessionAuth({ store: memoryStore(store), secret: SECRET });
+    closers.push({ close: () => auth.close() });
+    const result = await auth.authenticate(request({ cookie }));
+    expect(result.userId).toBe("17");
+    expect((result.session as { passport?: unknown }).passport).toEqual({ user: { id: 17, username: "john" } });
+  });
+});
+
+interface PassportLike {
+  use(strategy: unknown): void;
+  serializeUser(fn: (user: unknown, done: (error: unknown, value: unknown) => void) => void): void;
+  deserializeUser(fn: (value: unknown, done: (error: unknown, user: unknown) => void) => void): void;
+  session(): import("express").RequestHandler;
+  authenticate(strategy: string, options: object): import("express").RequestHandler;
+}
