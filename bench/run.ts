@@ -419,40 +419,28 @@ function runPushBench(): void {
   if (result.status !== 0) throw new Error(`bench/push.bench.ts failed (${result.status ?? result.signal})`);
 }
 
-// The scale benchmark (10,000 sockets on two nodes over Redis; 1,000 with --quick): last, in its own
-// processes, under the same rule.
-function runScaleBench(): void {
+/**
+ * A benchmark of its own (bench/scale.ts: 10,000 sockets on two nodes over Redis; bench/lifecycle.ts:
+ * 10,000 sockets over 1,000 sessions; 1,000 with --quick), in its own processes, after the table above.
+ */
+function runChildBench(file: string, timeoutMs: number): void {
   const argv = process.argv.slice(2);
   if (argv.includes("--only") || argv.includes("--help")) return;
-  process.stderr.write("bench: scale (bench/scale.ts)\n");
+  process.stderr.write(`bench: bench/${file}\n`);
   const here = fileURLToPath(new URL(".", import.meta.url));
-  const result = spawnSync(process.execPath, ["--import", "tsx", `${here}scale.ts`, ...(argv.includes("--quick") ? ["--quick"] : [])], {
+  const result = spawnSync(process.execPath, ["--import", "tsx", `${here}${file}`, ...(argv.includes("--quick") ? ["--quick"] : [])], {
     stdio: ["ignore", "inherit", "inherit"],
-    timeout: 20 * 60_000,
+    timeout: timeoutMs,
   });
-  if (result.status !== 0) throw new Error(`bench/scale.ts failed (${result.status ?? result.signal})`);
-}
-
-// The lifecycle benchmark (10,000 sockets over 1,000 sessions; 1,000 over 100 with --quick): re-reads per
-// session per interval, timers and heap per socket beside bare socket.io, in its own processes.
-function runLifecycleBench(): void {
-  const argv = process.argv.slice(2);
-  if (argv.includes("--only") || argv.includes("--help")) return;
-  process.stderr.write("bench: lifecycle (bench/lifecycle.ts)\n");
-  const here = fileURLToPath(new URL(".", import.meta.url));
-  const result = spawnSync(process.execPath, ["--import", "tsx", `${here}lifecycle.ts`, ...(argv.includes("--quick") ? ["--quick"] : [])], {
-    stdio: ["ignore", "inherit", "inherit"],
-    timeout: 10 * 60_000,
-  });
-  if (result.status !== 0) throw new Error(`bench/lifecycle.ts failed (${result.status ?? result.signal})`);
+  if (result.status !== 0) throw new Error(`bench/${file} failed (${result.status ?? result.signal})`);
 }
 
 main()
   .then(() => {
     if (process.exitCode === undefined || process.exitCode === 0) {
       runPushBench();
-      runScaleBench();
-      runLifecycleBench();
+      runChildBench("scale.ts", 20 * 60_000);
+      runChildBench("lifecycle.ts", 10 * 60_000);
     }
   })
   .catch((error: unknown) => {

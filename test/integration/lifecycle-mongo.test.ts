@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuthError, type SessionData } from "socket.io-session-auth";
 import { mongoStore } from "socket.io-session-auth/mongo";
 import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
-import { ask, connect, startRealtime } from "../support/realtime.js";
+import { ask, connect, ending, startRealtime } from "../support/realtime.js";
 import { sessionIdOf, startWebApp } from "../support/web-app.js";
 
 // The lifecycle with sessions in MongoDB: real express-session + connect-mongo writing through the real
@@ -88,12 +88,7 @@ describe.each([true, false])(`the lifecycle on MongoDB (connect-mongo, ${MONGO_T
     const { web, open } = await setup({ stringify, maxAge: 1_200 });
     const socket = await open(await web.login({ id: 2 }));
     const started = Date.now();
-    const ended = await new Promise<{ event: unknown; reason: string }>((resolve) => {
-      let event: unknown;
-      socket.on("session:ended", (payload: unknown) => void (event = payload));
-      socket.once("disconnect", (reason) => resolve({ event, reason }));
-    });
-    expect(ended).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
+    expect(await ending(socket)).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 });

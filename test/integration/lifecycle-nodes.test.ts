@@ -8,7 +8,7 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuth, type SessionAuthError, type SessionAuthOptions } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { connect } from "../support/realtime.js";
+import { connect, ending } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
 
@@ -69,13 +69,6 @@ describe.skipIf(!redisServerAvailable())("the lifecycle across two nodes (redis 
     return socket;
   }
 
-  const ending = (socket: ClientSocket) =>
-    new Promise<{ event: unknown; reason: string }>((resolve) => {
-      let event: unknown;
-      socket.on("session:ended", (payload: unknown) => void (event = payload));
-      socket.once("disconnect", (reason) => resolve({ event, reason }));
-    });
-
   beforeAll(async () => {
     redis = await startRedisServer();
     web = await startWebApp();
@@ -94,7 +87,7 @@ describe.skipIf(!redisServerAvailable())("the lifecycle across two nodes (redis 
     const onA = await open(a, cookie);
     const onB = await open(b, cookie);
     const otherTab = await open(b, await web.login({ id: "ann" })); // the same user, another session
-    const seen = [onA, onB].map(ending);
+    const seen = [onA, onB].map((socket) => ending(socket));
     const started = Date.now();
     await web.logout(cookie);
     await a.auth.endSession(a.io, sessionIdOf(cookie));
@@ -114,7 +107,7 @@ describe.skipIf(!redisServerAvailable())("the lifecycle across two nodes (redis 
     const first = await open(a, await web.login({ id: "bob" }));
     const second = await open(b, await web.login({ id: "bob" }));
     const stranger = await open(a, await web.login({ id: "cat" }));
-    const seen = [first, second].map(ending);
+    const seen = [first, second].map((socket) => ending(socket));
     await b.auth.endUser(b.io, "bob");
     expect(await Promise.all(seen)).toEqual([
       { event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" },

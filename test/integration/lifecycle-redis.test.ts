@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuth, type SessionAuthError, type SessionAuthOptions, type SessionData } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { eventually } from "../support/eventually.js";
-import { ask, connect } from "../support/realtime.js";
+import { ask, connect, ending } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
 
@@ -100,13 +100,6 @@ describe.skipIf(!available)("the lifecycle on Redis (connect-redis, keyspace not
     return socket;
   }
 
-  const ending = (socket: ClientSocket) =>
-    new Promise<{ event: unknown; reason: string }>((resolve) => {
-      let event: unknown;
-      socket.on("session:ended", (payload: unknown) => void (event = payload));
-      socket.once("disconnect", (reason) => resolve({ event, reason }));
-    });
-
   /** Waits until keyspace events reach the store's subscriber on `where` (its SUBSCRIBE is asynchronous). */
   async function listening(where: Node, web: WebApp): Promise<void> {
     await eventually(async () => {
@@ -134,7 +127,7 @@ describe.skipIf(!available)("the lifecycle on Redis (connect-redis, keyspace not
     await listening(a, web);
     await listening(b, web);
     const cookie = await web.login({ id: "ann" });
-    const seen = [await open(a, cookie), await open(b, cookie)].map(ending);
+    const seen = [await open(a, cookie), await open(b, cookie)].map((socket) => ending(socket));
     const other = await open(b, await web.login({ id: "ann" }));
     const started = Date.now();
     await web.logout(cookie); // no endSession: the keyspace event does it

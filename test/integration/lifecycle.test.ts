@@ -1,12 +1,12 @@
 import session from "express-session";
 import type { Server, Socket } from "socket.io";
-import { Manager, type Socket as ClientSocket } from "socket.io-client";
+import { Manager } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, SessionAuthError, type SessionAuthOptions, type SessionData } from "socket.io-session-auth";
 import { cookieStore } from "socket.io-session-auth/cookie";
 import { memoryStore, type ExpressSessionStoreLike } from "socket.io-session-auth/memory";
 import { signSessionCookie } from "socket.io-session-auth/testing";
-import { ask, connect, startRealtime } from "../support/realtime.js";
+import { ask, connect, ending, startRealtime } from "../support/realtime.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
 
 // The session lifecycle on one node, against real express-session (its MemoryStore, shared in process),
@@ -17,18 +17,6 @@ const closers: Array<{ close(): unknown }> = [];
 afterEach(async () => {
   for (const each of closers.splice(0).reverse()) await each.close();
 });
-
-interface Ended {
-  event: unknown;
-  reason: string;
-}
-
-/** Resolves with what the client saw when the server ended it: the end event's payload (if any), then the disconnect reason. */
-function ending(socket: ClientSocket, endEvent = "session:ended"): Promise<Ended> {
-  let event: unknown;
-  socket.on(endEvent, (payload: unknown) => void (event = payload));
-  return new Promise((resolve) => socket.once("disconnect", (reason) => resolve({ event, reason })));
-}
 
 /** Counts the store lookups the lifecycle makes, by delegating to express-session's real MemoryStore. */
 function counted(store: session.Store): ExpressSessionStoreLike & { reads: number } {

@@ -96,3 +96,16 @@ export function serveWhoami(io: Server, extra: (socket: Socket) => Record<string
     );
   });
 }
+
+/** What a client saw when the server ended its socket: the end event's payload (if any), then the disconnect reason. */
+export interface Ended {
+  event: unknown;
+  reason: string;
+}
+
+/** Resolves with {@link Ended} once the socket disconnects; listen before ending it. */
+export function ending(socket: ClientSocket, endEvent = "session:ended"): Promise<Ended> {
+  let event: unknown;
+  socket.on(endEvent, (payload: unknown) => void (event = payload));
+  return new Promise((resolve) => socket.once("disconnect", (reason) => resolve({ event, reason })));
+}
