@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Server, Socket } from "socket.io";
 import { validate, unreadUser, type Config, type HandshakeInfo, type SessionAuthOptions } from "./config.js";
 import { createCookieReader } from "./cookies.js";
+import { copySession } from "./copy.js";
 import { isSessionAuthError, SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import { createGlue } from "./glue.js";
 import { createLifecycle } from "./lifecycle.js";
@@ -133,7 +134,9 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
   const glue = createGlue(pipeline, lifecycle);
   return Object.assign(glue.middleware as SessionAuth<S>, {
     allowRequest: glue.allowRequest,
-    authenticate: (req: IncomingMessage) => pipeline.authenticate(req, undefined).then((accepted) => accepted.result),
+    // A copy for the caller, as for a socket: never an object the store (or the web app) holds.
+    authenticate: (req: IncomingMessage) =>
+      pipeline.authenticate(req, undefined).then(({ result }) => ({ ...result, session: copySession(result.session) })),
     endSession: lifecycle.endSession,
     endUser: lifecycle.endUser,
     reload: lifecycle.reload,

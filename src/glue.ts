@@ -31,20 +31,29 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
 
   // Accepted by the middleware, not yet connected by socket.io (later middlewares may still refuse it).
   const pending = new WeakMap<Socket, Accepted<S>>();
+  // Session keys by accepted result: one SHA-256 per handshake, however many namespaces reuse it.
+  const keys = new WeakMap<Accepted<S>, string>();
+  const keyOf = (accepted: Accepted<S>): string => {
+    let key = keys.get(accepted);
+    if (key === undefined) keys.set(accepted, (key = sessionKey(accepted.result.sessionId)));
+    return key;
+  };
 
   function admit(socket: Socket, accepted: Accepted<S>): void {
     authenticated.add(socket);
     // Set now: middlewares after ours and the app's "connection" handlers read them.
     socket.data.session = copySession(accepted.session);
     socket.data.userId = accepted.userId;
+    // The public stand-in for the id (SHA-256), computed once per handshake for the room and the lifecycle.
+    const key = keyOf(accepted);
     const joined: string[] = [];
     if (rooms.user !== null && accepted.userId !== null) joined.push(rooms.user + accepted.userId);
-    if (rooms.session !== null) joined.push(rooms.session + sessionKey(accepted.result.sessionId));
+    if (rooms.session !== null) joined.push(rooms.session + key);
     // An adapter whose join() rejects must not become an unhandled rejection.
     if (joined.length > 0) Promise.resolve(socket.join(joined)).catch(() => {});
     // The lifecycle follows connected sockets only: one refused later, or dropped before connecting,
     // fires no "disconnect" and would stay tracked forever.
-    if (socket.connected) lifecycle.track(socket, accepted.result.sessionId, accepted);
+    if (socket.connected) lifecycle.track(socket, accepted.result.sessionId, key, accepted);
     else pending.set(socket, accepted);
   }
 
@@ -65,7 +74,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       const accepted = pending.get(socket);
       if (accepted !== undefined) {
         pending.delete(socket);
-        lifecycle.track(socket, accepted.result.sessionId, accepted);
+        lifecycle.track(socket, accepted.result.sessionId, keyOf(accepted), accepted);
       } else if (socket.recovered && !authenticated.has(socket)) {
         recheck(socket);
       }
@@ -108,7 +117,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // Reuse allowRequest's result, unless the session (or its user) was ended since its store read.
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
       const { accepted } = ready;
-      if (lifecycle.endedSince(accepted.result.sessionId, accepted.userId, accepted.readAt) === undefined) {
+      if (lifecycle.endedSince(keyOf(accepted), accepted.userId, accepted.readAt) === undefined) {
         admitThen(socket, accepted, next);
         return;
       }

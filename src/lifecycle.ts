@@ -19,9 +19,9 @@ export interface Lifecycle<S extends object> {
    * Follows the session for a socket that socket.io has just connected (its `socket.data` is already
    * set). Ends it at once when its session was ended after its store read began.
    */
-  track(socket: Socket, sessionId: string, checked: Checked<S>): void;
-  /** Whether the session (or its user) was ended after `since`: a result read before then is stale. */
-  endedSince(sessionId: string, userId: string | null, since: number): SessionAuthError | undefined;
+  track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void;
+  /** Whether the session (by its key) or its user was ended after `since`: a result read before then is stale. */
+  endedSince(key: string, userId: string | null, since: number): SessionAuthError | undefined;
   /** Ends one socket the lifecycle's way: the end event, a server-side disconnect, `onSessionEnd`. */
   end(socket: Socket, reason: SessionAuthError): void;
   /** Listens on `io` for ends sent by other nodes (once per server). */
@@ -82,12 +82,11 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   let warnedSubscribe = false;
   let closed = false;
 
-  function track(socket: Socket, sessionId: string, checked: Checked<S>): void {
+  function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
     if (!socket.connected || endedWith.has(socket)) return;
-    const stale = endedSince(sessionId, checked.userId, checked.readAt);
+    const stale = endedSince(key, checked.userId, checked.readAt);
     if (stale !== undefined) return endSocket(socket, stale);
     subscribe();
-    const key = sessionKey(sessionId);
     let entry = entries.get(key);
     if (entry !== undefined && entry.userId !== checked.userId) {
       // The session now belongs to someone else: its older sockets here must not stay as the other person.
@@ -121,8 +120,8 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     schedule(entry);
   }
 
-  function endedSince(sessionId: string, userId: string | null, since: number): SessionAuthError | undefined {
-    const byKey = endedKeys.get(sessionKey(sessionId));
+  function endedSince(key: string, userId: string | null, since: number): SessionAuthError | undefined {
+    const byKey = endedKeys.get(key);
     if (byKey !== undefined && byKey.at >= since) return byKey.reason;
     const byId = userId === null ? undefined : endedUsers.get(userId);
     if (byId !== undefined && byId.at >= since) return byId.reason;
