@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Server, Socket } from "socket.io";
 import { validate, unreadUser, type Config, type HandshakeInfo, type SessionAuthOptions } from "./config.js";
 import { createCookieReader } from "./cookies.js";
+import { monotonicNow } from "./clock.js";
 import { copySession } from "./copy.js";
 import { isSessionAuthError, SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import { createGlue } from "./glue.js";
@@ -96,7 +97,7 @@ export interface Checked<S extends object> {
   /** When the store says the session ends (ms since the epoch), or null when it does not say. */
   expires: number | null;
   revision: unknown;
-  /** When the store read began (ms since the epoch): an end of the session after it may have been missed. */
+  /** When the store read began (on {@link monotonicNow}'s clock): an end of the session after it may have been missed. */
   readAt: number;
 }
 
@@ -163,7 +164,7 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
         );
       }
       const { id, secretIndex } = readCookieExplained(req);
-      const readAt = Date.now();
+      const readAt = monotonicNow();
       const checked = check(await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`), readAt);
       if (authorize !== undefined) await applyAuthorize(checked.session, checked.userId, handshake ?? handshakeOf(req));
       return { ...checked, result: { sessionId: id, session: checked.session, userId: checked.userId, secretIndex } };
@@ -326,7 +327,7 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
     config,
     authenticate,
     reread: async (sessionId) => {
-      const readAt = Date.now();
+      const readAt = monotonicNow();
       return check(await lookup(sessionId, "re-read of a connected session"), readAt);
     },
     check,

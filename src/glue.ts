@@ -93,8 +93,10 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     const refuse = (reason: SessionAuthError) => {
       verdict = false;
       held.length = 0;
-      // The lifecycle's way: the end event, a server-side disconnect, onSessionEnd.
-      lifecycle.end(socket, reason);
+      // A store outage is no end of the session: a plain disconnect, and the client's next try is a new
+      // handshake. Anything else ends it the lifecycle's way: the end event, a disconnect, onSessionEnd.
+      if (reason.retryable) socket.disconnect();
+      else lifecycle.end(socket, reason);
     };
     pipeline.authenticate(socket.request, socket.handshake).then((accepted) => {
       if (!socket.connected) return;
@@ -103,7 +105,11 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
         return refuse(new SessionAuthError("UNAUTHENTICATED", "A recovered socket came back with another user's session."));
       }
       if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
-      admit(socket, accepted);
+      try {
+        admit(socket, accepted);
+      } catch {
+        return refuse(new SessionAuthError("FORBIDDEN", "Unexpected failure while admitting a recovered socket."));
+      }
       verdict = true;
       for (const release of held.splice(0)) release();
     }, refuse);

@@ -2,6 +2,7 @@ import type { Server, Socket } from "socket.io";
 import type { Checked, Pipeline } from "./auth.js";
 import { causeOf, describeFailure } from "./auth.js";
 import { MAX_TIMEOUT_MS } from "./config.js";
+import { monotonicNow } from "./clock.js";
 import { copySession } from "./copy.js";
 import { isSessionAuthError, SESSION_AUTH_ERROR_CODES, SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import { log } from "./log.js";
@@ -78,6 +79,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   const listening = new Map<Server, (payload: unknown) => void>();
   const endedKeys = new Map<string, Ended>();
   const endedUsers = new Map<string, Ended>();
+  // Store events come for every session of the store, most with no socket here: kept apart, so a busy
+  // store cannot crowd out the ends this app asked for.
+  const endedInStore = new Map<string, Ended>();
   let unsubscribe: (() => void) | undefined;
   let warnedSubscribe = false;
   let closed = false;
@@ -123,13 +127,15 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   function endedSince(key: string, userId: string | null, since: number): SessionAuthError | undefined {
     const byKey = endedKeys.get(key);
     if (byKey !== undefined && byKey.at >= since) return byKey.reason;
+    const inStore = endedInStore.get(key);
+    if (inStore !== undefined && inStore.at >= since) return inStore.reason;
     const byId = userId === null ? undefined : endedUsers.get(userId);
     if (byId !== undefined && byId.at >= since) return byId.reason;
     return undefined;
   }
 
   function remember(memory: Map<string, Ended>, name: string, reason: SessionAuthError): void {
-    const now = Date.now();
+    const now = monotonicNow();
     memory.delete(name); // re-inserted last: the map stays in time order
     memory.set(name, { at: now, reason });
     for (const [oldest, ended] of memory) {
@@ -168,7 +174,8 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
 
   async function onTimer(entry: Entry): Promise<void> {
     entry.timer = undefined;
-    if (revalidate !== null && Date.now() >= entry.nextRead) entry.nextRead = Date.now() + revalidate;
+    // Due (or overdue after an outage): the next periodic read is one interval on, or never.
+    if (Date.now() >= entry.nextRead) entry.nextRead = revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate;
     try {
       await refresh(entry);
     } catch {
@@ -193,7 +200,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         // Not before a while (jittered, so sessions do not all retry at once), however overdue.
         const wait = Math.min(OUTAGE_RETRY_MS, revalidate ?? OUTAGE_RETRY_MS) * (0.75 + Math.random() / 4);
         entry.retryAt = Date.now() + wait;
-        entry.nextRead = Math.min(entry.nextRead, entry.retryAt);
+        // With periodic re-reads, the retry is one of them; without, only an overdue expiry re-check
+        // retries (schedule() holds it back until retryAt).
+        if (revalidate !== null) entry.nextRead = Math.min(entry.nextRead, entry.retryAt);
         throw reason;
       }
       // A record gone at or after its known expiry expired, whoever removed it.
@@ -295,7 +304,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         const key = sessionKey(id);
         const code = why === "expired" ? "SESSION_EXPIRED" : "SESSION_NOT_FOUND";
         const reason = new SessionAuthError(code, `The store reported the session ${why === "expired" ? "expired" : "destroyed"}.`);
-        remember(endedKeys, key, reason);
+        remember(endedInStore, key, reason);
         const entry = entries.get(key);
         if (entry !== undefined) endEntry(entry, reason);
       });
@@ -411,8 +420,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
           throw endEntry(entry, error as SessionAuthError);
         }
         await apply(entry, saved);
-        stillHere();
-        return socket.data.session as S;
+        // Written: resolve what was written even if the socket left meanwhile (a caller that retried on
+        // "nothing was written" would write twice).
+        return entryOf.get(socket) === entry ? (socket.data.session as S) : copySession(draft);
       }
       // Another writer (the web app, another node) got in between: back off a little, then read again.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));

@@ -452,6 +452,43 @@ describe("races and edges (from the second read)", () => {
     expect(socket.connected).toBe(true);
   });
 
+  it("with revalidate: false, an outage during an expiry re-check is retried once the store is back, then reads stop", async () => {
+    const store = fixedStore();
+    store.data.set("sid", { session: { userId: "7" }, expires: new Date(Date.now() + 200), rev: 0 });
+    const { auth, io, open } = await serve(store, { revalidate: false });
+    const socket = await open("sid");
+    closers.push(socket);
+    store.down = true;
+    // The web app extends the session meanwhile (rolling): the re-check must find it alive, then rest.
+    store.data.get("sid")!.expires = new Date(Date.now() + 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    store.down = false;
+    const [server] = io.of("/").sockets.values();
+    await auth.reload(server!);
+    const after = store.reads;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(store.reads - after).toBeLessThanOrEqual(1);
+    expect(socket.connected).toBe(true);
+  });
+
+  it("update() resolves what it wrote even when the socket leaves while the write is in flight", async () => {
+    const store = fixedStore();
+    store.data.set("sid", { session: { userId: "8", cart: [] }, expires: null, rev: 0 });
+    const write = store.compareAndSet.bind(store);
+    const opened: { client?: Awaited<ReturnType<typeof connect>> } = {};
+    store.compareAndSet = async (id, revision, session) => {
+      opened.client?.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return write(id, revision, session);
+    };
+    const { auth, io, open } = await serve(store, { revalidate: false });
+    opened.client = await open("sid");
+    const [server] = io.of("/").sockets.values();
+    const saved = await auth.update(server!, (session) => void (session.cart as string[]).push("item"));
+    expect(saved.cart).toEqual(["item"]);
+    expect(store.data.get("sid")!.session.cart).toEqual(["item"]);
+  });
+
   it("update(): nothing is written for a socket that disconnects during mutate, or that authorize now refuses", async () => {
     const store = fixedStore();
     store.data.set("sid", { session: { userId: "4", cart: [] }, expires: null, rev: 0 });
