@@ -62,6 +62,7 @@ const EXPIRY_MARGIN_MS = 25;
 // During a store outage a re-read is tried again this soon (or at the next interval, if sooner).
 const OUTAGE_RETRY_MS = 15_000;
 const UPDATE_ATTEMPTS = 5;
+const TIMER_SLACK_MS = 5;
 // How long the end event may take to leave before the socket is disconnected anyway.
 const END_FLUSH_TIMEOUT_MS = 2_000;
 // Ends are remembered this long (and at most this many), for handshakes whose store read was in flight
@@ -105,7 +106,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         sockets: new Set(),
         expires: checked.expires,
         // Spread over the second half of the first interval: a reconnect storm does not re-read all at once.
-        nextRead: revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate * (0.5 + Math.random() / 2),
+        nextRead: revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
         timer: undefined,
         retryAt: 0,
         writes: Promise.resolve(),
@@ -175,7 +176,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   async function onTimer(entry: Entry): Promise<void> {
     entry.timer = undefined;
     // Due (or overdue after an outage): the next periodic read is one interval on, or never.
-    if (Date.now() >= entry.nextRead) entry.nextRead = revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate;
+    // Timers may fire a millisecond early: within TIMER_SLACK_MS the read counts as the one due, or it
+    // would be read again at once.
+    if (Date.now() + TIMER_SLACK_MS >= entry.nextRead) entry.nextRead = revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate;
     try {
       await refresh(entry);
     } catch {
@@ -198,7 +201,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
       if (reason.code === "STORE_UNAVAILABLE") {
         log("kept a session's sockets through a store outage: %s%s", reason.message, causeOf(reason));
         // Not before a while (jittered, so sessions do not all retry at once), however overdue.
-        const wait = Math.min(OUTAGE_RETRY_MS, revalidate ?? OUTAGE_RETRY_MS) * (0.75 + Math.random() / 4);
+        const wait = Math.round(Math.min(OUTAGE_RETRY_MS, revalidate ?? OUTAGE_RETRY_MS) * (0.75 + Math.random() / 4));
         entry.retryAt = Date.now() + wait;
         // With periodic re-reads, the retry is one of them; without, only an overdue expiry re-check
         // retries (schedule() holds it back until retryAt).
