@@ -9,8 +9,8 @@ import { createGlue } from "./glue.js";
 import { createLifecycle } from "./lifecycle.js";
 import { log } from "./log.js";
 import { createOriginCheck } from "./origin.js";
-import type { RoomNaming } from "./rooms.js";
-import type { SessionData, SessionRecord } from "./store.js";
+import { sessionKey, type RoomNaming } from "./rooms.js";
+import type { SessionData, SessionRecord, StoreGetOptions } from "./store.js";
 
 export { defaultIdentify } from "./config.js";
 export type { AuthorizeContext, HandshakeInfo, SessionAuthOptions } from "./config.js";
@@ -104,6 +104,8 @@ export interface Checked<S extends object> {
 /** An accepted handshake: the public result plus what the lifecycle needs. */
 export interface Accepted<S extends object> extends Checked<S> {
   result: AuthResult<S>;
+  /** `sessionKey(result.sessionId)`: the public stand-in for the id, for the session room and the lifecycle. */
+  key: string;
 }
 
 /** The pipeline, as the glue and the lifecycle use it. */
@@ -167,7 +169,7 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
       const readAt = monotonicNow();
       const checked = check(await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`), readAt);
       if (authorize !== undefined) await applyAuthorize(checked.session, checked.userId, handshake ?? handshakeOf(req));
-      return { ...checked, result: { sessionId: id, session: checked.session, userId: checked.userId, secretIndex } };
+      return { ...checked, key: sessionKey(id), result: { sessionId: id, session: checked.session, userId: checked.userId, secretIndex } };
     } catch (error) {
       const refusal = isSessionAuthError(error)
         ? error
@@ -216,9 +218,7 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
 
   async function lookup(id: string, verified: string): Promise<SessionRecord<S>> {
     let reported: unknown;
-    const record = await withTimeout(`Store "${store.name}"`, verified, (options) =>
-      store.get(id, { get signal() { return options.signal; }, report: (cause) => void (reported ??= cause) }),
-    );
+    const record = await withTimeout(`Store "${store.name}"`, verified, (options) => store.get(id, options), (cause) => void (reported ??= cause));
     if (record === null || record === undefined) {
       throw new SessionAuthError(
         "SESSION_NOT_FOUND",
@@ -237,13 +237,19 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
   // One store call under `timeout`, with an AbortSignal made only when the store reads it (in-process
   // stores never do, and cost nothing). Failures become STORE_UNAVAILABLE; a TypeError and its kin are
   // a misconfiguration (a callback-style client, a wrong object), which no retry fixes.
-  async function withTimeout<T>(what: string, verified: string, call: (options: { readonly signal: AbortSignal }) => Promise<T>): Promise<T> {
+  async function withTimeout<T>(
+    what: string,
+    verified: string,
+    call: (options: StoreGetOptions) => Promise<T>,
+    report: (cause: unknown) => void = () => {},
+  ): Promise<T> {
     let controller: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const options = {
+    const options: StoreGetOptions = {
       get signal() {
         return (controller ??= new AbortController()).signal;
       },
+      report,
     };
     try {
       return await new Promise<T>((resolve, reject) => {
@@ -251,8 +257,12 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
           controller?.abort(new Error(`timeout after ${timeout} ms`));
           reject(new SessionAuthError("STORE_UNAVAILABLE", `${what} did not answer within ${timeout} ms (${verified}).`));
         }, timeout);
-        // A store that throws instead of rejecting lands in the catch below all the same.
-        new Promise<T>((inner) => inner(call(options))).then(resolve, reject);
+        try {
+          Promise.resolve(call(options)).then(resolve, reject);
+        } catch (error) {
+          // A store that throws instead of rejecting lands in the catch below all the same.
+          reject(error);
+        }
       });
     } catch (cause) {
       if (isSessionAuthError(cause)) throw cause;

@@ -4,7 +4,6 @@ import type { Accepted, Pipeline } from "./auth.js";
 import { copySession } from "./copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
-import { sessionKey } from "./rooms.js";
 
 /** The socket.io side of `sessionAuth`: the middleware, `allowRequest`, `attach`, and recovered sockets. */
 export interface Glue {
@@ -31,29 +30,20 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
 
   // Accepted by the middleware, not yet connected by socket.io (later middlewares may still refuse it).
   const pending = new WeakMap<Socket, Accepted<S>>();
-  // Session keys by accepted result: one SHA-256 per handshake, however many namespaces reuse it.
-  const keys = new WeakMap<Accepted<S>, string>();
-  const keyOf = (accepted: Accepted<S>): string => {
-    let key = keys.get(accepted);
-    if (key === undefined) keys.set(accepted, (key = sessionKey(accepted.result.sessionId)));
-    return key;
-  };
 
   function admit(socket: Socket, accepted: Accepted<S>): void {
     authenticated.add(socket);
     // Set now: middlewares after ours and the app's "connection" handlers read them.
     socket.data.session = copySession(accepted.session);
     socket.data.userId = accepted.userId;
-    // The public stand-in for the id (SHA-256), computed once per handshake for the room and the lifecycle.
-    const key = keyOf(accepted);
     const joined: string[] = [];
     if (rooms.user !== null && accepted.userId !== null) joined.push(rooms.user + accepted.userId);
-    if (rooms.session !== null) joined.push(rooms.session + key);
+    if (rooms.session !== null) joined.push(rooms.session + accepted.key);
     // An adapter whose join() rejects must not become an unhandled rejection.
     if (joined.length > 0) Promise.resolve(socket.join(joined)).catch(() => {});
     // The lifecycle follows connected sockets only: one refused later, or dropped before connecting,
     // fires no "disconnect" and would stay tracked forever.
-    if (socket.connected) lifecycle.track(socket, accepted.result.sessionId, key, accepted);
+    if (socket.connected) lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted);
     else pending.set(socket, accepted);
   }
 
@@ -74,15 +64,27 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       const accepted = pending.get(socket);
       if (accepted !== undefined) {
         pending.delete(socket);
-        lifecycle.track(socket, accepted.result.sessionId, keyOf(accepted), accepted);
+        lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted);
       } else if (socket.recovered && !authenticated.has(socket)) {
         recheck(socket);
       }
     });
   }
 
+  /**
+   * A recovered socket comes back with the rooms and `socket.data` of its previous connection: another
+   * user's cookie (or none) must not inherit them (a refusal to return); the same user's socket leaves
+   * its restored session rooms, which admit() joins afresh.
+   */
+  function resume(socket: Socket, accepted: Accepted<S>): SessionAuthError | undefined {
+    if ((socket.data?.userId ?? null) !== accepted.userId) {
+      return new SessionAuthError("UNAUTHENTICATED", "A recovered socket came back with another user's session.");
+    }
+    if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
+    return undefined;
+  }
+
   function recheck(socket: Socket): void {
-    const previousUser: unknown = socket.data?.userId ?? null;
     let verdict: boolean | undefined;
     const held: Array<() => void> = [];
     // Hold the client's events until the session is confirmed.
@@ -100,11 +102,8 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     };
     pipeline.authenticate(socket.request, socket.handshake).then((accepted) => {
       if (!socket.connected) return;
-      // Another user's cookie: the restored rooms and data belong to someone else. Start afresh.
-      if (accepted.userId !== previousUser) {
-        return refuse(new SessionAuthError("UNAUTHENTICATED", "A recovered socket came back with another user's session."));
-      }
-      if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
+      const mixed = resume(socket, accepted);
+      if (mixed !== undefined) return refuse(mixed);
       try {
         admit(socket, accepted);
       } catch {
@@ -123,7 +122,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // Reuse allowRequest's result, unless the session (or its user) was ended since its store read.
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
       const { accepted } = ready;
-      if (lifecycle.endedSince(keyOf(accepted), accepted.userId, accepted.readAt) === undefined) {
+      if (lifecycle.endedSince(accepted.key, accepted.userId, accepted.readAt) === undefined) {
         admitThen(socket, accepted, next);
         return;
       }
@@ -136,15 +135,9 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   }
 
   function admitThen(socket: Socket, accepted: Accepted<S>, next: (err?: ExtendedError) => void): void {
-    if (socket.recovered) {
-      // connectionStateRecovery with skipMiddlewares: false runs us for a recovered socket: its restored
-      // rooms and data are the previous user's. Another user (or none) starts afresh, never mixed.
-      if ((socket.data?.userId ?? null) !== accepted.userId) {
-        next(clientError(new SessionAuthError("UNAUTHENTICATED", "A recovered socket came back with another user's session.")));
-        return;
-      }
-      if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
-    }
+    // connectionStateRecovery with skipMiddlewares: false runs us for recovered sockets too.
+    const mixed = socket.recovered ? resume(socket, accepted) : undefined;
+    if (mixed !== undefined) return next(clientError(mixed));
     try {
       admit(socket, accepted);
     } catch {

@@ -288,13 +288,13 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
 
   function endLocal(target: { key: string } | { user: string }, code: SessionAuthErrorCode, by: string): void {
     const reason = new SessionAuthError(code, `Ended by ${by}.`);
-    // Also for handshakes whose store read is in flight here: they are ended as they connect.
-    if ("key" in target) remember(endedKeys, target.key, reason);
-    else remember(endedUsers, target.user, reason);
+    // Remembered too, for handshakes whose store read is in flight here: they are ended as they connect.
     if ("key" in target) {
+      remember(endedKeys, target.key, reason);
       const entry = entries.get(target.key);
       if (entry !== undefined) endEntry(entry, reason);
     } else {
+      remember(endedUsers, target.user, reason);
       for (const entry of [...(byUser.get(target.user) ?? [])]) endEntry(entry, reason);
     }
   }
@@ -418,7 +418,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         // What was written is the session now: the same checks as a re-read (user, authorize).
         let saved: Checked<S>;
         try {
-          saved = pipeline.check({ session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) }, Date.now());
+          saved = pipeline.check({ session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) }, monotonicNow());
         } catch (error) {
           throw endEntry(entry, error as SessionAuthError);
         }
