@@ -1,9 +1,10 @@
 /**
- * A deep copy of a session for one socket, so that no socket ever holds an object that a store, the web
- * app or another socket holds (an in-process store such as @fastify/session's MemoryStore hands out its
- * live object). Plain objects, arrays, Dates and byte arrays are copied; other class instances (a BSON
- * ObjectId, a Decimal128) are immutable values in practice and are shared, keeping their prototype.
- * Cycles are kept as cycles.
+ * A deep copy of a session. The core gives one to every socket (and to `authenticate()`'s caller), so
+ * no socket ever holds an object that a store, the web app or another socket holds (an in-process store
+ * such as @fastify/session's MemoryStore hands out its live object); adapter authors may use it to hand
+ * out records that share nothing with what their store keeps. Plain objects, arrays, Dates and byte
+ * arrays are copied; other class instances (a BSON ObjectId, a Decimal128) are immutable values in
+ * practice and are shared, keeping their prototype. Cycles stay cycles; a `__proto__` key stays an own key.
  */
 export function copySession<S extends object>(session: S): S {
   return copy(session, new Map()) as S;

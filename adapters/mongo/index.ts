@@ -1,4 +1,4 @@
-import { abortable, describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import { abortable, copySession, describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
 import { describeGiven, driverKind } from "../driver-kind.js";
 
 /** A BSON document as the driver hands it over (typed here so that this entry point needs no driver types). */
@@ -147,7 +147,7 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
       }
       // A sub-document is handed to the record as a copy: the revision must stay the field as read
       // (compareAndSet filters on it), whatever the record's holder does to its session.
-      const stored = typeof document.session === "object" ? copyData(document.session) : document.session;
+      const stored = typeof document.session === "object" ? copySession(document.session as object) : document.session;
       const session = await readSession<S>(stored, report, { parse, what: "the `session` field" });
       if (session === null) return null;
       return { session, expires: expires ?? null, revision: document.session };
@@ -211,21 +211,6 @@ async function decrypted<S>(adapter: MongoCryptoAdapter, stored: unknown, unseri
     if (typeof value === "string" && unserialize === undefined) value = JSON.parse(value);
   }
   return unserialize === undefined ? value : unserialize(value);
-}
-
-/**
- * A deep copy of plain documents, arrays and dates; any other value (an ObjectId, a Binary: immutable
- * BSON values) is shared, so the copy keeps the driver's types.
- */
-function copyData(value: unknown): unknown {
-  if (value instanceof Date) return new Date(value.getTime());
-  if (Array.isArray(value)) return value.map(copyData);
-  if (typeof value !== "object" || value === null) return value;
-  const prototype = Object.getPrototypeOf(value) as unknown;
-  if (prototype !== Object.prototype && prototype !== null) return value;
-  const copy: Document = {};
-  for (const [key, field] of Object.entries(value)) Object.defineProperty(copy, key, { value: copyData(field), enumerable: true, writable: true, configurable: true });
-  return copy;
 }
 
 /** JSON.parse, or the text itself when it is no JSON (connect-mongo's own fallback). */
