@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import MongoStore from "connect-mongo";
 import { MongoClient } from "mongodb";
-import type { Socket } from "socket.io";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuthError, type SessionData } from "socket.io-session-auth";
+import { sessionAuth } from "socket.io-session-auth";
 import { mongoStore } from "socket.io-session-auth/mongo";
 import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
-import { ask, connect, ending, startRealtime } from "../support/realtime.js";
+import { ask, connect, ending, serveLifecycle, startRealtime } from "../support/realtime.js";
 import { sessionIdOf, startWebApp } from "../support/web-app.js";
 
 // The lifecycle with sessions in MongoDB: real express-session + connect-mongo writing through the real
@@ -46,13 +45,7 @@ async function setup(options: { stringify: boolean; maxAge?: number }) {
   closers.push(() => auth.close());
   const realtime = await startRealtime((io) => {
     auth.attach(io);
-    io.on("connection", (socket: Socket) => {
-      socket.on("add", (item: number, ack: (value: unknown) => void) =>
-        auth.update(socket, (session: SessionData) => {
-          session.items = [...((session.items as number[] | undefined) ?? []), item];
-        }).then(() => ack({ ok: true }), (error: SessionAuthError) => ack({ ok: false, code: error.code })),
-      );
-    });
+    serveLifecycle(io, auth);
   });
   closers.push(() => realtime.close());
   const open = async (cookie: string) => {

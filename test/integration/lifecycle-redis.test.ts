@@ -5,13 +5,13 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import { RedisStore } from "connect-redis";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { Server, type Socket } from "socket.io";
+import { Server } from "socket.io";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuth, type SessionAuthError, type SessionAuthOptions, type SessionData } from "socket.io-session-auth";
+import { sessionAuth, type SessionAuth, type SessionAuthOptions } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { eventually } from "../support/eventually.js";
-import { ask, connect, ending } from "../support/realtime.js";
+import { ask, connect, ending, serveLifecycle } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
 
@@ -67,16 +67,7 @@ describe.skipIf(!available)("the lifecycle on Redis (connect-redis, keyspace not
     const io = new Server(http, { adapter: createAdapter(pub, sub) });
     const auth = sessionAuth({ store, secret: SECRET, ...options });
     auth.attach(io);
-    io.on("connection", (socket: Socket) => {
-      socket.on("add", (item: number, ack: (value: unknown) => void) =>
-        auth.update(socket, (session: SessionData) => {
-          session.items = [...((session.items as number[] | undefined) ?? []), item];
-        }).then(() => ack({ ok: true }), (error: SessionAuthError) => ack({ ok: false, code: error.code })),
-      );
-      socket.on("reload", (ack: (value: unknown) => void) =>
-        auth.reload(socket).then(() => ack({ ok: true }), (error: SessionAuthError) => ack({ ok: false, code: error.code })),
-      );
-    });
+    serveLifecycle(io, auth);
     http.listen(0, "127.0.0.1");
     await once(http, "listening");
     const made: Node = {

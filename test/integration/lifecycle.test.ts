@@ -6,7 +6,7 @@ import { sessionAuth, SessionAuthError, type SessionAuthOptions, type SessionDat
 import { cookieStore } from "socket.io-session-auth/cookie";
 import { memoryStore, type ExpressSessionStoreLike } from "socket.io-session-auth/memory";
 import { signSessionCookie } from "socket.io-session-auth/testing";
-import { ask, connect, ending, startRealtime } from "../support/realtime.js";
+import { ask, connect, ending, serveLifecycle, startRealtime } from "../support/realtime.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
 
 // The session lifecycle on one node, against real express-session (its MemoryStore, shared in process),
@@ -40,11 +40,9 @@ async function setup(options: Partial<SessionAuthOptions> = {}, web?: WebApp) {
   const realtime = await startRealtime((server) => {
     io = server;
     auth.attach(server);
+    serveLifecycle(server, auth);
     server.on("connection", (socket: Socket) => {
       socket.on("whoami", (ack: (value: unknown) => void) => ack({ userId: socket.data.userId, session: socket.data.session }));
-      socket.on("reload", (ack: (value: unknown) => void) =>
-        auth.reload(socket).then((fresh) => ack({ ok: true, session: fresh }), (error: SessionAuthError) => ack({ ok: false, code: error.code })),
-      );
     });
   });
   closers.push(realtime);
@@ -261,13 +259,7 @@ describe("update(): safe writes from a socket", () => {
     closers.push({ close: () => auth.close() });
     const realtime = await startRealtime((io) => {
       auth.attach(io);
-      io.on("connection", (socket) => {
-        socket.on("add", (item: string, ack: (value: unknown) => void) =>
-          auth.update(socket, (session) => {
-            session.items = [...((session.items as string[] | undefined) ?? []), item];
-          }).then((saved) => ack({ ok: true, count: (saved.items as string[]).length }), (error: SessionAuthError) => ack({ ok: false, code: error.code })),
-        );
-      });
+      serveLifecycle(io, auth);
     });
     closers.push(realtime);
     const cookie = await web.login({ id: 30 });

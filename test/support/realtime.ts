@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server, type ServerOptions, type Socket } from "socket.io";
+import type { SessionAuth, SessionAuthError, SessionData } from "socket.io-session-auth";
 import { io as ioClient, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from "socket.io-client";
 
 export interface Realtime {
@@ -108,4 +109,23 @@ export function ending(socket: ClientSocket, endEvent = "session:ended"): Promis
   let event: unknown;
   socket.on(endEvent, (payload: unknown) => void (event = payload));
   return new Promise((resolve) => socket.once("disconnect", (reason) => resolve({ event, reason })));
+}
+
+/**
+ * Serves the lifecycle's calls to a client, answered by acknowledgement: `add(item)` appends `item` to
+ * `session.items` through `auth.update` (`{ ok: true, count }`), `reload()` re-reads through
+ * `auth.reload` (`{ ok: true, session }`); a refusal answers `{ ok: false, code }`.
+ */
+export function serveLifecycle(io: Server, auth: SessionAuth): void {
+  const failed = (ack: (value: unknown) => void) => (error: SessionAuthError) => ack({ ok: false, code: error.code });
+  io.on("connection", (socket) => {
+    socket.on("add", (item: unknown, ack: (value: unknown) => void) =>
+      auth
+        .update(socket, (session: SessionData) => {
+          session.items = [...((session.items as unknown[] | undefined) ?? []), item];
+        })
+        .then((saved) => ack({ ok: true, count: (saved.items as unknown[]).length }), failed(ack)),
+    );
+    socket.on("reload", (ack: (value: unknown) => void) => auth.reload(socket).then((session) => ack({ ok: true, session }), failed(ack)));
+  });
 }
