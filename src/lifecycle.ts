@@ -47,7 +47,7 @@ interface Entry {
   /** During a store outage: no re-read before this (ms since the epoch), whatever is due. */
   retryAt: number;
   /** `update`s of this session on this node run one after another: they never conflict with each other. */
-  writes: Promise<unknown>;
+  writes: Promise<unknown> | undefined;
 }
 
 interface Ended {
@@ -109,7 +109,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         nextRead: revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
         timer: undefined,
         retryAt: 0,
-        writes: Promise.resolve(),
+        writes: undefined,
       };
       entries.set(key, entry);
       if (checked.userId !== null) {
@@ -396,7 +396,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     }
     if (typeof mutate !== "function") throw new TypeError("update: `mutate` must be a function (session) => void, changing the session it is given.");
     const entry = entryFor("update", socket);
-    const run = entry.writes.then(() => write(entry, socket, mutate));
+    const run = (entry.writes ?? Promise.resolve()).then(() => write(entry, socket, mutate));
     entry.writes = run.catch(() => {});
     return run;
   }
