@@ -10,7 +10,10 @@ import { createLifecycle } from "../../src/lifecycle.js";
 // socket is a stand-in (the integration tests use real ones); the store read is the pipeline's reread.
 
 beforeEach(() => void vi.useFakeTimers());
-afterEach(() => void vi.useRealTimers());
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
 
 function standInSocket(): Socket {
   const socket = new EventEmitter() as EventEmitter & Record<string, unknown>;
@@ -64,17 +67,18 @@ it("revalidate: false: an expiry re-check that fails in an outage is retried onc
 });
 
 it("revalidate on: an outage brings the next read closer, then reads go back to one per interval", async () => {
+  // The spreading jitter at its middle: the first read 45 s after the handshake, outage retries after 13.1 s.
+  vi.spyOn(Math, "random").mockReturnValue(0.5);
   const { rereads, setDown, lifecycle } = harness(60_000, 3_600_000);
-  await vi.advanceTimersByTimeAsync(60_000); // the first read: between half an interval and one
-  expect(rereads).toHaveBeenCalledTimes(1);
-  setDown(true);
   await vi.advanceTimersByTimeAsync(60_000);
-  expect(rereads).toHaveBeenCalledTimes(2); // failed
+  expect(rereads).toHaveBeenCalledTimes(1); // at 45 s
+  setDown(true);
+  await vi.advanceTimersByTimeAsync(46_000);
+  expect(rereads).toHaveBeenCalledTimes(2); // at 105 s, failed
   setDown(false);
   await vi.advanceTimersByTimeAsync(16_000);
-  expect(rereads).toHaveBeenCalledTimes(3); // retried within 15 s, not a minute
+  expect(rereads).toHaveBeenCalledTimes(3); // retried at about 118 s, not a minute later
   await vi.advanceTimersByTimeAsync(10 * 60_000);
-  expect(rereads.mock.calls.length).toBeGreaterThanOrEqual(12);
-  expect(rereads.mock.calls.length).toBeLessThanOrEqual(14); // about one per interval
+  expect(rereads).toHaveBeenCalledTimes(13); // then one per interval
   await lifecycle.close();
 });
