@@ -136,13 +136,7 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
 
   function runClaimed<B extends Outcome>(claim: Claim<B>, run: () => B | Promise<B>): Promise<B> {
     if (!claim.fresh) return claim.answer;
-    let result: Promise<B>;
-    try {
-      result = Promise.resolve(run());
-    } catch (error) {
-      claim.abandon(error);
-      return Promise.reject(error);
-    }
+    const result = attempt(run);
     result.then((outcome) => claim.settle(outcome), (error: unknown) => claim.abandon(error));
     return result;
   }
@@ -216,13 +210,16 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     return wrapped;
   }
 
-  /** The answer of a fire-and-forget message, known before it runs. */
-  const accepted = (id: string): Outcome<PushAccepted> => ({ status: ACCEPTED, body: { ok: true, id } });
+  /**
+   * How a repeat of a message is answered while it runs: a fire-and-forget one's answer is known before
+   * it runs; an acked one's is waited for, up to its ack timeout.
+   */
+  const planOf = (op: EmitOp, id: string): ClaimPlan<Outcome<PushAccepted | PushDelivered>> =>
+    op.ackTimeout === null ? { known: { status: ACCEPTED, body: { ok: true, id } }, wait: 0 } : { wait: op.ackTimeout + ACK_MARGIN_MS };
 
   function once(kind: "message" | "legacy", op: EmitOp, key: string): Promise<Outcome<PushAccepted | PushDelivered>> {
     const id = messageId(op, key);
-    const plan = op.ackTimeout === null ? { known: accepted(id), wait: 0 } : { wait: op.ackTimeout + ACK_MARGIN_MS };
-    return remembered(`${kind}\n${key}`, printOf(kind, op), plan, () => emit(op, id));
+    return remembered(`${kind}\n${key}`, printOf(kind, op), planOf(op, id), () => emit(op, id));
   }
 
   return {
@@ -250,9 +247,7 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
         const claims = ops.map((op) => {
           if (op.id === undefined || store === null) return Promise.resolve(null);
           try {
-            const id = op.id;
-            const plan = op.ackTimeout === null ? { known: accepted(id), wait: 0 } : { wait: op.ackTimeout + ACK_MARGIN_MS };
-            return Promise.resolve(store.claim<Outcome<PushAccepted | PushDelivered>>(`message\n${id}`, printOf("message", op), plan));
+            return Promise.resolve(store.claim(`message\n${op.id}`, printOf("message", op), planOf(op, op.id)));
           } catch (error) {
             return Promise.reject(error);
           }
