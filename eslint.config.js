@@ -3,7 +3,9 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "docs/.vitepress/cache/", "docs/.vitepress/dist/", "coverage/", "test-output/"] },
+  {
+    ignores: ["dist/", "node_modules/", "docs/.vitepress/cache/", "docs/.vitepress/dist/", "coverage/", "test-output/"],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -13,7 +15,10 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
       "no-restricted-syntax": [
         "error",
-        { selector: "CallExpression[callee.property.name='only'][callee.object.name=/^(it|describe|test)$/]", message: "No focused tests." },
+        {
+          selector: "CallExpression[callee.property.name='only'][callee.object.name=/^(it|describe|test)$/]",
+          message: "No focused tests.",
+        },
       ],
     },
   },

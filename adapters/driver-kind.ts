@@ -50,7 +50,8 @@ export function driverKind(value: unknown): DriverKind {
   if (value instanceof Map) return "Map";
   // express-session's Store base class gives every store these two (connect-redis, connect-mongo,
   // MemoryStore, memorystore...); drivers have neither.
-  if (typeof probe.createSession === "function" && typeof probe.regenerate === "function") return "express-session store";
+  if (typeof probe.createSession === "function" && typeof probe.regenerate === "function")
+    return "express-session store";
   if (typeof probe.status === "string" && typeof probe.get === "function") return "ioredis client";
   if (typeof probe.isOpen === "boolean") {
     // node-redis v4's `legacyMode: true` keeps the promise API under `client.v4` and makes the
@@ -59,12 +60,18 @@ export function driverKind(value: unknown): DriverKind {
   }
   // node-redis v5+ `client.legacy()`: a RedisLegacyClient has the commands and sendCommand, callback-style,
   // and none of the client's state (isOpen, isReady) nor its events.
-  if (typeof probe.sendCommand === "function" && typeof probe.get === "function" && probe.isReady === undefined && probe.status === undefined) {
+  if (
+    typeof probe.sendCommand === "function" &&
+    typeof probe.get === "function" &&
+    probe.isReady === undefined &&
+    probe.status === undefined
+  ) {
     return "node-redis legacy client";
   }
   // node-redis v3 and older (and clients modelled on it): callback commands and send_command.
   if (typeof probe.send_command === "function") return "callback redis client";
-  if (typeof probe.db === "function" && typeof probe.collection !== "function" && typeof probe.findOne !== "function") return "MongoClient";
+  if (typeof probe.db === "function" && typeof probe.collection !== "function" && typeof probe.findOne !== "function")
+    return "MongoClient";
   if (typeof probe.collection === "function" && typeof probe.databaseName === "string") return "Db";
   if (typeof probe.findOne === "function" && typeof probe.collectionName === "string") return "Collection";
   return "other";
@@ -96,7 +103,9 @@ export function describeGiven(value: unknown): string {
   const phrase = PHRASES[kind];
   if (kind === "express-session store") {
     const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-    return typeof name === "string" && /^[A-Za-z_$][\w$]{0,63}$/.test(name) && name !== "Object" ? `${phrase} (${name})` : phrase;
+    return typeof name === "string" && /^[A-Za-z_$][\w$]{0,63}$/.test(name) && name !== "Object"
+      ? `${phrase} (${name})`
+      : phrase;
   }
   return phrase;
 }

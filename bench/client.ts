@@ -12,7 +12,12 @@ const open: Socket[] = [];
  * One connection, to the end the variant should reach. Accepted over polling-first means connected *and*
  * upgraded to websocket: the upgrade's requests are part of what a connection costs the server.
  */
-function one(url: string, cookie: string, transport: Transport, timeoutMs: number): Promise<"accepted" | "refused" | string> {
+function one(
+  url: string,
+  cookie: string,
+  transport: Transport,
+  timeoutMs: number,
+): Promise<"accepted" | "refused" | string> {
   const socket = ioClient(url, {
     forceNew: true,
     reconnection: false,

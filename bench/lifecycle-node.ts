@@ -34,10 +34,14 @@ const live = new Set<unknown>();
 const originalSet = globalThis.setTimeout;
 const originalClear = globalThis.clearTimeout;
 globalThis.setTimeout = ((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-  const timer = originalSet((...inner: unknown[]) => {
-    live.delete(timer);
-    callback(...inner);
-  }, ms, ...args);
+  const timer = originalSet(
+    (...inner: unknown[]) => {
+      live.delete(timer);
+      callback(...inner);
+    },
+    ms,
+    ...args,
+  );
   live.add(timer);
   return timer;
 }) as typeof setTimeout;
@@ -50,13 +54,18 @@ let io: Server | undefined;
 let auth: SessionAuth | undefined;
 let reads = 0;
 
-async function setup(request: Extract<LifecycleRequest, { type: "setup" }>): Promise<{ port: number; cookies: string[] }> {
+async function setup(
+  request: Extract<LifecycleRequest, { type: "setup" }>,
+): Promise<{ port: number; cookies: string[] }> {
   const store = new session.MemoryStore();
   const cookies: string[] = [];
   const maxAge = 3_600_000;
   for (let i = 0; i < request.sessions; i++) {
     const sid = `bench-session-${i}-${Math.random().toString(36).slice(2)}`;
-    store.set(sid, { cookie: { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge), httpOnly: true, path: "/" }, user: { id: i } } as never);
+    store.set(sid, {
+      cookie: { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge), httpOnly: true, path: "/" },
+      user: { id: i },
+    } as never);
     cookies.push(signSessionCookie({ value: sid, secret: LIFECYCLE_SECRET }));
   }
   // The very MemoryStore, with its reads counted.
@@ -87,7 +96,12 @@ async function handle(request: LifecycleRequest): Promise<unknown> {
         globalThis.gc();
         globalThis.gc();
       }
-      return { sockets: io?.of("/").sockets.size ?? 0, reads, timers: live.size, heapUsed: process.memoryUsage().heapUsed } satisfies LifecycleMark;
+      return {
+        sockets: io?.of("/").sockets.size ?? 0,
+        reads,
+        timers: live.size,
+        heapUsed: process.memoryUsage().heapUsed,
+      } satisfies LifecycleMark;
     }
     case "exit":
       await auth?.close();

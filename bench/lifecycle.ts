@@ -34,7 +34,8 @@ function parseArgs(argv: string[]): Settings {
     const arg = argv[i]!;
     const int = (min: number, max: number): number => {
       const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${arg} must be an integer from ${min} to ${max}\n${USAGE}`);
+      if (!Number.isInteger(value) || value < min || value > max)
+        throw new Error(`${arg} must be an integer from ${min} to ${max}\n${USAGE}`);
       return value;
     };
     if (arg === "--quick") continue;
@@ -52,9 +53,13 @@ function parseArgs(argv: string[]): Settings {
 function spawnChild(file: string, extra: string[] = []): ChildProcess {
   const path = fileURLToPath(new URL(file, import.meta.url));
   // The hard file-descriptor limit as the soft one: 10,000 sockets need more than the usual 1,024.
-  return spawn("bash", ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...process.execArgv, ...extra, path], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  return spawn(
+    "bash",
+    ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...process.execArgv, ...extra, path],
+    {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    },
+  );
 }
 
 interface Row {
@@ -75,12 +80,19 @@ async function measure(variant: "bare" | "ours", settings: Settings): Promise<Ro
     children.push(node, load);
     const toNode = channel<LifecycleRequest>(node, "lifecycle node");
     const toLoad = channel<LoadRequest>(load, "lifecycle load");
-    const { port, cookies } = await toNode<{ port: number; cookies: string[] }>({ type: "setup", variant, sessions, revalidate: settings.interval }, 60_000);
+    const { port, cookies } = await toNode<{ port: number; cookies: string[] }>(
+      { type: "setup", variant, sessions, revalidate: settings.interval },
+      60_000,
+    );
     const mark = (gc: boolean) => toNode<LifecycleMark>({ type: "mark", gc }, 60_000);
     const before = await mark(true);
     const tabs = Array.from({ length: settings.sockets }, (_, i) => cookies[i % sessions]!);
-    const opened = await toLoad<LoadOpened>({ type: "open", url: `http://127.0.0.1:${port}`, cookies: tabs, concurrency: 64, timeoutMs: 60_000 }, 300_000);
-    if (opened.failed > 0) throw new Error(`${variant}: ${opened.failed} sockets failed to connect (${opened.sample ?? "?"})`);
+    const opened = await toLoad<LoadOpened>(
+      { type: "open", url: `http://127.0.0.1:${port}`, cookies: tabs, concurrency: 64, timeoutMs: 60_000 },
+      300_000,
+    );
+    if (opened.failed > 0)
+      throw new Error(`${variant}: ${opened.failed} sockets failed to connect (${opened.sample ?? "?"})`);
     const connected = await mark(true);
     // The first re-read of a session comes between half an interval and one after its handshake; from
     // then on one per interval. Let the first ones pass, then watch three whole intervals.
@@ -93,7 +105,8 @@ async function measure(variant: "bare" | "ours", settings: Settings): Promise<Ro
       variant,
       connected: connected.sockets,
       handshakeReads: connected.reads / settings.sockets,
-      rereadsPerSessionPerInterval: variant === "bare" ? 0 : (later.reads - settled.reads) / sessions / watchedIntervals,
+      rereadsPerSessionPerInterval:
+        variant === "bare" ? 0 : (later.reads - settled.reads) / sessions / watchedIntervals,
       timers: connected.timers,
       heapPerSocket: (connected.heapUsed - before.heapUsed) / settings.sockets,
     };
@@ -105,7 +118,9 @@ async function measure(variant: "bare" | "ours", settings: Settings): Promise<Ro
 async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
   const sessions = Math.max(1, Math.floor(settings.sockets / settings.tabs));
-  process.stderr.write(`bench: lifecycle, ${settings.sockets} sockets over ${sessions} sessions, revalidate ${settings.interval} ms\n`);
+  process.stderr.write(
+    `bench: lifecycle, ${settings.sockets} sockets over ${sessions} sessions, revalidate ${settings.interval} ms\n`,
+  );
   const bare = await measure("bare", settings);
   const ours = await measure("ours", settings);
   const kib = (bytes: number) => (bytes / 1024).toFixed(2);

@@ -24,7 +24,16 @@ export type ServerRequest =
   | { type: "exit" };
 
 export type ClientRequest =
-  | { type: "open"; url: string; cookie: string; transport: Transport; outcome: Outcome; count: number; concurrency: number; timeoutMs: number }
+  | {
+      type: "open";
+      url: string;
+      cookie: string;
+      transport: Transport;
+      outcome: Outcome;
+      count: number;
+      concurrency: number;
+      timeoutMs: number;
+    }
   | { type: "close" }
   | { type: "exit" };
 
@@ -59,7 +68,8 @@ export function serveRunner<R>(handle: (request: R) => Promise<unknown>): void {
   process.on("message", (raw: { id: number; request: R }) => {
     handle(raw.request).then(
       (value) => process.send!({ id: raw.id, ok: true, value } satisfies Reply),
-      (error: unknown) => process.send!({ id: raw.id, ok: false, error: String((error as Error)?.stack ?? error) } satisfies Reply),
+      (error: unknown) =>
+        process.send!({ id: raw.id, ok: false, error: String((error as Error)?.stack ?? error) } satisfies Reply),
     );
   });
   process.on("disconnect", () => process.exit(0));
@@ -68,7 +78,10 @@ export function serveRunner<R>(handle: (request: R) => Promise<unknown>): void {
 /** Request/reply over a child's IPC channel, each request bounded in time. */
 export function channel<Request>(child: ChildProcess, name: string) {
   let seq = 0;
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }
+  >();
   child.on("message", (reply: Reply) => {
     const waiting = pending.get(reply.id);
     if (waiting === undefined) return;

@@ -22,7 +22,11 @@ import { createPushRouter } from "socket.io-session-auth/push";
 
 const TOKEN = "bench-token-0123456789abcdef";
 const IN_FLIGHT = 32;
-const BODY = JSON.stringify({ to: { user: "offline-user" }, event: "order:shipped", data: { orderId: 12345, items: ["a", "b", "c"], total: 42.5 } });
+const BODY = JSON.stringify({
+  to: { user: "offline-user" },
+  event: "order:shipped",
+  data: { orderId: 12345, items: ["a", "b", "c"], total: 42.5 },
+});
 
 type Role = "load" | "clients";
 const role = process.argv.find((arg) => arg.startsWith("--role="))?.slice("--role=".length) as Role | undefined;
@@ -129,12 +133,21 @@ async function main(): Promise<void> {
       const started = performance.now();
       const answer = await push.send({ to: { all: true }, event: "fanout-ack", data: { i }, ack: { timeout: 30_000 } });
       acked.push(performance.now() - started);
-      if (answer.acked !== sockets || !answer.complete) throw new Error(`ack round: ${answer.acked}/${answer.recipients}, complete ${answer.complete}`);
+      if (answer.acked !== sockets || !answer.complete)
+        throw new Error(`ack round: ${answer.acked}/${answer.recipients}, complete ${answer.complete}`);
     }
     clients.kill();
     await until(() => io.of("/").sockets.size === 0);
-    rows.push([`one push reaches all of ${fmt(sockets)} sockets`, `${median(reach).toFixed(1)} ms`, `median of ${repeats} (min ${Math.min(...reach).toFixed(1)} ms); clients in a child process`]);
-    rows.push([`same push with \`ack\`, until all ${fmt(sockets)} acked`, `${median(acked).toFixed(1)} ms`, `median of ${repeats} (min ${Math.min(...acked).toFixed(1)} ms)`]);
+    rows.push([
+      `one push reaches all of ${fmt(sockets)} sockets`,
+      `${median(reach).toFixed(1)} ms`,
+      `median of ${repeats} (min ${Math.min(...reach).toFixed(1)} ms); clients in a child process`,
+    ]);
+    rows.push([
+      `same push with \`ack\`, until all ${fmt(sockets)} acked`,
+      `${median(acked).toFixed(1)} ms`,
+      `median of ${repeats} (min ${Math.min(...acked).toFixed(1)} ms)`,
+    ]);
   }
 
   await push.close();
@@ -143,7 +156,9 @@ async function main(): Promise<void> {
 
   const [one, five, fifteen] = loadavg();
   console.log(`### Push router${quick ? " (quick)" : ""}\n`);
-  console.log(`Node ${process.version}, ${cpus().length} cores, load average ${one!.toFixed(2)} / ${five!.toFixed(2)} / ${fifteen!.toFixed(2)} (shared machine: figures are noisy).\n`);
+  console.log(
+    `Node ${process.version}, ${cpus().length} cores, load average ${one!.toFixed(2)} / ${five!.toFixed(2)} / ${fifteen!.toFixed(2)} (shared machine: figures are noisy).\n`,
+  );
   console.log("| measure | result | notes |");
   console.log("|---|---|---|");
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
@@ -152,7 +167,9 @@ async function main(): Promise<void> {
 
 function spawn(which: Role): ChildProcess {
   // fork() reuses this process's execArgv, so the child runs under tsx like the parent.
-  const child = fork(fileURLToPath(import.meta.url), [`--role=${which}`], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(fileURLToPath(import.meta.url), [`--role=${which}`], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   child.on("exit", (code, signal) => {
     if (code !== 0 && code !== null && signal === null) {
       console.error(`bench ${which} worker exited with ${code}`);
@@ -215,7 +232,14 @@ async function loadWorker(): Promise<void> {
       new Promise<void>((resolve) => {
         const t0 = performance.now();
         const req = request(
-          { agent, host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { ...job.headers, "content-length": Buffer.byteLength(job.body) } },
+          {
+            agent,
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: "POST",
+            headers: { ...job.headers, "content-length": Buffer.byteLength(job.body) },
+          },
           (res) => {
             res.resume();
             res.on("end", () => {
@@ -239,7 +263,13 @@ async function loadWorker(): Promise<void> {
     );
     const seconds = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
-    return { requests, errors, seconds, p50: latencies[latencies.length >> 1] ?? 0, p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0 };
+    return {
+      requests,
+      errors,
+      seconds,
+      p50: latencies[latencies.length >> 1] ?? 0,
+      p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    };
   }
 }
 

@@ -17,7 +17,15 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { startRedisServer, type RedisServer } from "../test/support/redis-server.js";
-import { channel, type ClientRequest, type Mark, type OpenResult, type ServerRequest, type Transport, type VariantInfo } from "./protocol.js";
+import {
+  channel,
+  type ClientRequest,
+  type Mark,
+  type OpenResult,
+  type ServerRequest,
+  type Transport,
+  type VariantInfo,
+} from "./protocol.js";
 
 interface Settings {
   rounds: number;
@@ -61,7 +69,8 @@ function parseArgs(argv: string[]): Settings {
   };
   const int = (name: string, value: string | undefined, min: number, max: number): number => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new Error(`${name} must be an integer from ${min} to ${max}`);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max)
+      throw new Error(`${name} must be an integer from ${min} to ${max}`);
     return parsed;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -147,7 +156,11 @@ interface Sample {
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length === 0 ? Number.NaN : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length === 0
+    ? Number.NaN
+    : sorted.length % 2 === 1
+      ? sorted[mid]!
+      : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
 function version(pkg: string): string {
@@ -185,27 +198,46 @@ async function main(): Promise<void> {
 
   try {
     redis = await startRedisServer().catch((error: unknown) => {
-      throw new Error(`the benchmark needs redis-server (apt-get install -y redis-server): ${(error as Error).message}`);
+      throw new Error(
+        `the benchmark needs redis-server (apt-get install -y redis-server): ${(error as Error).message}`,
+      );
     });
     admin = new Redis(redis.port, "127.0.0.1");
     admin.on("error", () => {});
-    server = spawnChild("./server.ts", ["--expose-gc", ...(settings.profile ? ["--cpu-prof", `--cpu-prof-dir=${settings.profile}`] : [])]);
+    server = spawnChild("./server.ts", [
+      "--expose-gc",
+      ...(settings.profile ? ["--cpu-prof", `--cpu-prof-dir=${settings.profile}`] : []),
+    ]);
     client = spawnChild("./client.ts");
     const toServer = channel<ServerRequest>(server, "bench server");
     const toClient = channel<ClientRequest>(client, "bench client");
 
     const all = await toServer<VariantInfo[]>({ type: "setup", redisPort: redis.port }, 30_000);
     const unknown = settings.only?.filter((id) => !all.some((v) => v.id === id)) ?? [];
-    if (unknown.length > 0) throw new Error(`unknown variant(s) ${unknown.join(", ")}; known: ${all.map((v) => v.id).join(", ")}`);
+    if (unknown.length > 0)
+      throw new Error(`unknown variant(s) ${unknown.join(", ")}; known: ${all.map((v) => v.id).join(", ")}`);
     const variants = all.filter((v) => v.id === "bare" || settings.only === undefined || settings.only.includes(v.id));
     const cells = settings.transports.flatMap((transport) => variants.map((variant) => ({ variant, transport })));
     const batchTimeout = 10_000 + settings.batch * 200;
 
-    const runBatch = async (variant: VariantInfo, transport: Transport, count: number): Promise<Omit<Sample, "round">> => {
+    const runBatch = async (
+      variant: VariantInfo,
+      transport: Transport,
+      count: number,
+    ): Promise<Omit<Sample, "round">> => {
       const redisBefore = await redisStats(admin!);
       const before = await toServer<Mark>({ type: "mark", collect: true }, 30_000);
       const result = await toClient<OpenResult>(
-        { type: "open", url: `http://127.0.0.1:${variant.port}`, cookie: variant.cookie, transport, outcome: variant.outcome, count, concurrency: settings.concurrency, timeoutMs: 10_000 },
+        {
+          type: "open",
+          url: `http://127.0.0.1:${variant.port}`,
+          cookie: variant.cookie,
+          transport,
+          outcome: variant.outcome,
+          count,
+          concurrency: settings.concurrency,
+          timeoutMs: 10_000,
+        },
         batchTimeout,
       );
       const after = await toServer<Mark>({ type: "mark", collect: false }, 30_000);
@@ -213,7 +245,9 @@ async function main(): Promise<void> {
       await toClient({ type: "close" }, 30_000);
       await toServer({ type: "drain", variant: variant.id, timeoutMs: 30_000 }, 35_000);
       if (result.wrong > 0) {
-        throw new Error(`${variant.id} over ${transport}: ${result.wrong} of ${count} connections did not ${variant.outcome} (e.g. ${result.sample})`);
+        throw new Error(
+          `${variant.id} over ${transport}: ${result.wrong} of ${count} connections did not ${variant.outcome} (e.g. ${result.sample})`,
+        );
       }
       const commands: Record<string, number> = {};
       for (const [name, calls] of Object.entries(redisAfter.calls)) {
@@ -242,11 +276,20 @@ async function main(): Promise<void> {
       const rotated = cells.map((_, i) => cells[(i + round) % cells.length]!);
       const order = round % 2 === 1 ? rotated.reverse() : rotated;
       process.stderr.write(`bench: round ${round + 1}/${settings.rounds}\n`);
-      for (const { variant, transport } of order) samples.push({ ...(await runBatch(variant, transport, settings.batch)), round });
+      for (const { variant, transport } of order)
+        samples.push({ ...(await runBatch(variant, transport, settings.batch)), round });
       roundsDone++;
     }
 
-    const report = render({ settings, variants, samples, roundsDone, startedAt, loadBefore, redisVersion: await redisVersion(admin) });
+    const report = render({
+      settings,
+      variants,
+      samples,
+      roundsDone,
+      startedAt,
+      loadBefore,
+      redisVersion: await redisVersion(admin),
+    });
     console.log(report);
     if (settings.json !== undefined) {
       const { writeFileSync } = await import("node:fs");
@@ -255,7 +298,9 @@ async function main(): Promise<void> {
     // Let both children exit by themselves (the server writes its --profile then), then cleanup kills
     // whatever is still running.
     const exited = (child: ChildProcess) =>
-      child.exitCode !== null ? Promise.resolve() : Promise.race([once(child, "exit"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      child.exitCode !== null
+        ? Promise.resolve()
+        : Promise.race([once(child, "exit"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
     await toServer({ type: "exit" }, 10_000).catch(() => {});
     await toClient({ type: "exit" }, 10_000).catch(() => {});
     await Promise.all([exited(server), exited(client)]);
@@ -292,7 +337,9 @@ interface Cell {
 function summarize(samples: Sample[], variant: string, transport: Transport): Cell | undefined {
   const mine = samples.filter((s) => s.variant === variant && s.transport === transport);
   if (mine.length === 0) return undefined;
-  const bare = new Map(samples.filter((s) => s.variant === "bare" && s.transport === transport).map((s) => [s.round, s]));
+  const bare = new Map(
+    samples.filter((s) => s.variant === "bare" && s.transport === transport).map((s) => [s.round, s]),
+  );
   const perConn = (s: Sample) => s.cpuMicros / s.connections;
   const ratios = mine.flatMap((s) => {
     const base = bare.get(s.round);
@@ -300,7 +347,8 @@ function summarize(samples: Sample[], variant: string, transport: Transport): Ce
   });
   const connections = mine.reduce((sum, s) => sum + s.connections, 0);
   const commands: Record<string, number> = {};
-  for (const s of mine) for (const [name, calls] of Object.entries(s.commands)) commands[name] = (commands[name] ?? 0) + calls;
+  for (const s of mine)
+    for (const [name, calls] of Object.entries(s.commands)) commands[name] = (commands[name] ?? 0) + calls;
   for (const name of Object.keys(commands)) commands[name]! /= connections;
   const cpu = median(mine.map(perConn));
   const bareCpu = median([...bare.values()].map(perConn));
@@ -318,7 +366,9 @@ function summarize(samples: Sample[], variant: string, transport: Transport): Ce
 }
 
 function formatCommands(commands: Record<string, number>): string {
-  const entries = Object.entries(commands).sort(([a], [b]) => (a === "get" ? -1 : b === "get" ? 1 : a.localeCompare(b)));
+  const entries = Object.entries(commands).sort(([a], [b]) =>
+    a === "get" ? -1 : b === "get" ? 1 : a.localeCompare(b),
+  );
   if (entries.length === 0) return "none";
   return entries.map(([name, perConn]) => `${name.toUpperCase()} ${perConn.toFixed(2)}`).join(", ");
 }
@@ -332,7 +382,10 @@ function render(input: RenderInput): string {
   lines.push(`- Command: \`${commandLine()}\` (${new Date(startedAt).toISOString()}, ${minutes} min)`);
   lines.push(
     `- Machine: ${cpus[0]?.model.trim() ?? "?"}, ${cpus.length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; ` +
-      `load average ${loadBefore.map((l) => l.toFixed(2)).join(" / ")} before, ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")} after`,
+      `load average ${loadBefore.map((l) => l.toFixed(2)).join(" / ")} before, ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" / ")} after`,
   );
   lines.push(
     `- Node ${process.version}; socket.io ${version("socket.io")}, socket.io-client ${version("socket.io-client")}, redis-server ${input.redisVersion}, ` +
@@ -358,7 +411,9 @@ function render(input: RenderInput): string {
   const cells = new Map<string, Cell>();
   for (const transport of settings.transports) {
     lines.push(`### ${label[transport]}`, "");
-    lines.push("| variant | outcome | server CPU µs/conn | × bare | × bare, range over rounds | Redis commands/conn | Redis CPU µs/conn |");
+    lines.push(
+      "| variant | outcome | server CPU µs/conn | × bare | × bare, range over rounds | Redis commands/conn | Redis CPU µs/conn |",
+    );
     lines.push("|---|---|---:|---:|---:|---|---:|");
     for (const variant of variants) {
       const cell = summarize(samples, variant.id, transport);
@@ -377,19 +432,30 @@ function render(input: RenderInput): string {
   for (const transport of settings.transports) {
     const get = (id: string) => cells.get(`${id}/${transport}`);
     const memory = get("memory");
-    if (memory) goals.push(`| core | sessionAuth + memoryStore ≤ 1.02× bare (${transport}) | ${memory.ratio.toFixed(2)}× | ${mark(memory.ratio <= 1.02)} |`);
+    if (memory)
+      goals.push(
+        `| core | sessionAuth + memoryStore ≤ 1.02× bare (${transport}) | ${memory.ratio.toFixed(2)}× | ${mark(memory.ratio <= 1.02)} |`,
+      );
     const plain = get("refuse-plain");
     for (const id of ["badsig", "badsig-engine"]) {
       const bad = get(id);
       const scale = bad && plain ? `; a plain io.use refusal: ${plain.ratio.toFixed(2)}×` : "";
-      if (bad) goals.push(`| core | ${id === "badsig" ? "bad signature (io.use)" : "bad signature (allowRequest)"} < 1.00× an accepted bare connection (${transport}) | ${bad.ratio.toFixed(2)}×${scale} | ${mark(bad.ratio < 1)} |`);
-      if (bad) goals.push(`| redis | no Redis command for a bad signature: ${id} (${transport}) | ${formatCommands(bad.commands)} | ${mark(Object.keys(bad.commands).length === 0)} |`);
+      if (bad)
+        goals.push(
+          `| core | ${id === "badsig" ? "bad signature (io.use)" : "bad signature (allowRequest)"} < 1.00× an accepted bare connection (${transport}) | ${bad.ratio.toFixed(2)}×${scale} | ${mark(bad.ratio < 1)} |`,
+        );
+      if (bad)
+        goals.push(
+          `| redis | no Redis command for a bad signature: ${id} (${transport}) | ${formatCommands(bad.commands)} | ${mark(Object.keys(bad.commands).length === 0)} |`,
+        );
     }
     for (const id of ["redis", "redis-engine"]) {
       const cell = get(id);
       if (!cell) continue;
       const exact = Math.abs((cell.commands.get ?? 0) - 1) < 1e-9 && Object.keys(cell.commands).length === 1;
-      goals.push(`| redis | exactly one GET and nothing else: ${id} (${transport}) | ${formatCommands(cell.commands)} | ${mark(exact)} |`);
+      goals.push(
+        `| redis | exactly one GET and nothing else: ${id} (${transport}) | ${formatCommands(cell.commands)} | ${mark(exact)} |`,
+      );
     }
     const redisCell = get("redis");
     const hand = get("handwritten");
@@ -412,10 +478,14 @@ function runPushBench(): void {
   if (argv.includes("--only") || argv.includes("--help")) return;
   process.stderr.write("bench: the push router (bench/push.bench.ts)\n");
   const here = fileURLToPath(new URL(".", import.meta.url));
-  const result = spawnSync(process.execPath, ["--import", "tsx", `${here}push.bench.ts`, ...(argv.includes("--quick") ? ["--quick"] : [])], {
-    stdio: ["ignore", "inherit", "inherit"],
-    timeout: 15 * 60_000,
-  });
+  const result = spawnSync(
+    process.execPath,
+    ["--import", "tsx", `${here}push.bench.ts`, ...(argv.includes("--quick") ? ["--quick"] : [])],
+    {
+      stdio: ["ignore", "inherit", "inherit"],
+      timeout: 15 * 60_000,
+    },
+  );
   if (result.status !== 0) throw new Error(`bench/push.bench.ts failed (${result.status ?? result.signal})`);
 }
 
@@ -428,10 +498,14 @@ function runChildBench(file: string, timeoutMs: number): void {
   if (argv.includes("--only") || argv.includes("--help")) return;
   process.stderr.write(`bench: bench/${file}\n`);
   const here = fileURLToPath(new URL(".", import.meta.url));
-  const result = spawnSync(process.execPath, ["--import", "tsx", `${here}${file}`, ...(argv.includes("--quick") ? ["--quick"] : [])], {
-    stdio: ["ignore", "inherit", "inherit"],
-    timeout: timeoutMs,
-  });
+  const result = spawnSync(
+    process.execPath,
+    ["--import", "tsx", `${here}${file}`, ...(argv.includes("--quick") ? ["--quick"] : [])],
+    {
+      stdio: ["ignore", "inherit", "inherit"],
+      timeout: timeoutMs,
+    },
+  );
   if (result.status !== 0) throw new Error(`bench/${file} failed (${result.status ?? result.signal})`);
 }
 

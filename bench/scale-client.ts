@@ -32,7 +32,13 @@ const open: Socket[] = [];
 let arrivals: number[] = [];
 
 function one(url: string, cookie: string, timeoutMs: number): Promise<string | null> {
-  const socket = ioClient(url, { forceNew: true, reconnection: false, timeout: timeoutMs, transports: ["websocket"], extraHeaders: { cookie } });
+  const socket = ioClient(url, {
+    forceNew: true,
+    reconnection: false,
+    timeout: timeoutMs,
+    transports: ["websocket"],
+    extraHeaders: { cookie },
+  });
   open.push(socket);
   socket.on("fanout", (_data: unknown, ack?: (value: string) => void) => {
     arrivals.push(Date.now());

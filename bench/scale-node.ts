@@ -55,7 +55,11 @@ async function setup(request: Extract<NodeRequest, { type: "setup" }>): Promise<
   const sub = pub.duplicate();
   const sessions = pub.duplicate();
   for (const client of [pub, sub, sessions]) client.on("error", () => {});
-  closers.push(() => pub.disconnect(), () => sub.disconnect(), () => sessions.disconnect());
+  closers.push(
+    () => pub.disconnect(),
+    () => sub.disconnect(),
+    () => sessions.disconnect(),
+  );
   const http = createServer();
   io = new Server(http, { adapter: createAdapter(pub, sub) });
   if (variant === "ours") {
@@ -99,7 +103,13 @@ async function fanOut(ack: boolean, timeoutMs: number): Promise<PushOutcome> {
       : await push!.send({ to: { all: true }, event: "fanout", data: { sentAt } });
     // Without ack the answer is { ok, id } (202): no counts to give.
     const counted = answer as { recipients?: number; acked?: number; complete?: boolean };
-    return { sentAt, answeredAt: Date.now(), recipients: counted.recipients ?? null, acked: counted.acked ?? null, complete: counted.complete ?? null };
+    return {
+      sentAt,
+      answeredAt: Date.now(),
+      recipients: counted.recipients ?? null,
+      acked: counted.acked ?? null,
+      complete: counted.complete ?? null,
+    };
   }
   if (!ack) {
     io!.emit("fanout", { sentAt });

@@ -52,11 +52,13 @@ function parseArgs(argv: string[]): Settings {
       settings.rounds = 1;
     } else if (arg === "--rounds") {
       const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value < 1 || value > 10) throw new Error(`--rounds must be an integer from 1 to 10\n${USAGE}`);
+      if (!Number.isInteger(value) || value < 1 || value > 10)
+        throw new Error(`--rounds must be an integer from 1 to 10\n${USAGE}`);
       settings.rounds = value;
     } else if (arg === "--sockets") {
       const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value < 100 || value > 20_000) throw new Error(`--sockets must be an integer from 100 to 20000\n${USAGE}`);
+      if (!Number.isInteger(value) || value < 100 || value > 20_000)
+        throw new Error(`--sockets must be an integer from 100 to 20000\n${USAGE}`);
       settings.sockets = value;
     } else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
@@ -71,14 +73,21 @@ function parseArgs(argv: string[]): Settings {
 /** A child on the IPC channel, with the hard file-descriptor limit as its soft limit (bash's ulimit). */
 function spawnChild(file: string, extra: string[] = []): ChildProcess {
   const path = fileURLToPath(new URL(file, import.meta.url));
-  return spawn("bash", ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...process.execArgv, ...extra, path], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  return spawn(
+    "bash",
+    ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...process.execArgv, ...extra, path],
+    {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    },
+  );
 }
 
 function sessionObject(user: number): SessionData {
   const maxAge = 24 * 3_600_000;
-  return { cookie: { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge), httpOnly: true, path: "/" }, user: { id: user } } as unknown as SessionData;
+  return {
+    cookie: { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge), httpOnly: true, path: "/" },
+    user: { id: user },
+  } as unknown as SessionData;
 }
 
 /** N sessions written by connect-redis over node-redis, as the web app would; their Cookie headers. */
@@ -116,7 +125,9 @@ async function redisCalls(admin: Redis): Promise<Record<string, number>> {
 /** The kernel's count of connections refused by a full listen queue (Linux, machine-wide), or null elsewhere. */
 function listenOverflows(): number | null {
   try {
-    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((line) => line.startsWith("TcpExt:"));
+    const lines = readFileSync("/proc/net/netstat", "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("TcpExt:"));
     const names = lines[0]!.trim().split(/\s+/);
     const values = lines[1]!.trim().split(/\s+/);
     const index = names.indexOf("ListenOverflows");
@@ -157,7 +168,13 @@ interface Row {
   listenOverflows: number | null;
 }
 
-async function measure(variant: ScaleVariant, settings: Settings, redis: RedisServer, admin: Redis, cookies: string[]): Promise<Row> {
+async function measure(
+  variant: ScaleVariant,
+  settings: Settings,
+  redis: RedisServer,
+  admin: Redis,
+  cookies: string[],
+): Promise<Row> {
   const n = settings.sockets;
   const children: ChildProcess[] = [];
   try {
@@ -166,19 +183,37 @@ async function measure(variant: ScaleVariant, settings: Settings, redis: RedisSe
     children.push(...nodes, ...loads);
     const toNode = nodes.map((child, i) => channel<NodeRequest>(child, `scale node ${"AB"[i]}`));
     const toLoad = loads.map((child, i) => channel<LoadRequest>(child, `scale load ${i}`));
-    const ports = await Promise.all(toNode.map((ask) => ask<{ port: number }>({ type: "setup", variant, redisPort: redis.port }, 30_000)));
+    const ports = await Promise.all(
+      toNode.map((ask) => ask<{ port: number }>({ type: "setup", variant, redisPort: redis.port }, 30_000)),
+    );
     const marks = (gc: boolean) => Promise.all(toNode.map((ask) => ask<NodeMark>({ type: "mark", gc }, 60_000)));
-    await until("both nodes' adapters counting 2 servers", async () => ((await marks(false)).every((m) => m.servers === 2) ? true : undefined), 15_000);
+    await until(
+      "both nodes' adapters counting 2 servers",
+      async () => ((await marks(false)).every((m) => m.servers === 2) ? true : undefined),
+      15_000,
+    );
     const halves = [cookies.slice(0, n >> 1), cookies.slice(n >> 1, n)];
     const openAll = (concurrency: number) =>
       Promise.all(
         toLoad.map((ask, i) =>
-          ask<LoadOpened>({ type: "open", url: `http://127.0.0.1:${ports[i]!.port}`, cookies: halves[i]!, concurrency, timeoutMs: 60_000 }, 180_000),
+          ask<LoadOpened>(
+            {
+              type: "open",
+              url: `http://127.0.0.1:${ports[i]!.port}`,
+              cookies: halves[i]!,
+              concurrency,
+              timeoutMs: 60_000,
+            },
+            180_000,
+          ),
         ),
       );
     const check = (opened: LoadOpened[]) => {
       const failed = opened.reduce((sum, o) => sum + o.failed, 0);
-      if (failed > 0) throw new Error(`${variant}: ${failed} of ${n} sockets did not connect (e.g. ${opened.find((o) => o.sample)?.sample})`);
+      if (failed > 0)
+        throw new Error(
+          `${variant}: ${failed} of ${n} sockets did not connect (e.g. ${opened.find((o) => o.sample)?.sample})`,
+        );
       return Math.max(...opened.map((o) => o.doneAt)) - Math.min(...opened.map((o) => o.startedAt));
     };
 
@@ -188,7 +223,8 @@ async function measure(variant: ScaleVariant, settings: Settings, redis: RedisSe
     const connectMs = check(await openAll(200));
     const full = await marks(true);
     const sum = (values: NodeMark[], key: "heapUsed" | "rss") => values.reduce((total, m) => total + m[key], 0);
-    if (full.reduce((total, m) => total + m.sockets, 0) !== n) throw new Error(`${variant}: the nodes hold ${full.map((m) => m.sockets).join(" + ")} sockets, not ${n}`);
+    if (full.reduce((total, m) => total + m.sockets, 0) !== n)
+      throw new Error(`${variant}: the nodes hold ${full.map((m) => m.sockets).join(" + ")} sockets, not ${n}`);
 
     // 2. One push to all, then one with an ack.
     process.stderr.write(`bench scale: ${variant}: fan-out\n`);
@@ -198,7 +234,9 @@ async function measure(variant: ScaleVariant, settings: Settings, redis: RedisSe
       await until(
         `${n} sockets receiving the push`,
         async () => {
-          for (const got of await Promise.all(toLoad.map((ask) => ask<LoadArrivals>({ type: "arrivals", since }, 10_000)))) {
+          for (const got of await Promise.all(
+            toLoad.map((ask) => ask<LoadArrivals>({ type: "arrivals", since }, 10_000)),
+          )) {
             received += got.received;
             if (got.last !== null) last = Math.max(last, got.last);
           }
@@ -213,21 +251,31 @@ async function measure(variant: ScaleVariant, settings: Settings, redis: RedisSe
     const acked = await toNode[0]!<PushOutcome>({ type: "push", ack: true, timeoutMs: 30_000 }, 60_000);
     const ackLastMs = await lastArrival(acked.sentAt);
     const ackAnswer =
-      variant === "ours" ? `recipients ${acked.recipients}, acked ${acked.acked}, complete ${acked.complete}` : `${acked.acked ?? "no"} responses${acked.complete ? "" : " (timed out)"}`;
+      variant === "ours"
+        ? `recipients ${acked.recipients}, acked ${acked.acked}, complete ${acked.complete}`
+        : `${acked.acked ?? "no"} responses${acked.complete ? "" : " (timed out)"}`;
 
     // 3. Reconnect storm.
     process.stderr.write(`bench scale: ${variant}: reconnect storm\n`);
     await Promise.all(toLoad.map((ask) => ask({ type: "close" }, 60_000)));
-    await until("the nodes to see every socket gone", async () => ((await marks(false)).every((m) => m.sockets === 0) ? true : undefined), 60_000);
+    await until(
+      "the nodes to see every socket gone",
+      async () => ((await marks(false)).every((m) => m.sockets === 0) ? true : undefined),
+      60_000,
+    );
     const before = await marks(false);
-    const loadBefore = await Promise.all(toLoad.map((ask) => ask<{ user: number; system: number }>({ type: "cpu" }, 10_000)));
+    const loadBefore = await Promise.all(
+      toLoad.map((ask) => ask<{ user: number; system: number }>({ type: "cpu" }, 10_000)),
+    );
     const callsBefore = await redisCalls(admin);
     const overflowsBefore = listenOverflows();
     const stormMs = check(await openAll(n));
     const overflowsAfter = listenOverflows();
     const callsAfter = await redisCalls(admin);
     const after = await marks(false);
-    const loadAfter = await Promise.all(toLoad.map((ask) => ask<{ user: number; system: number }>({ type: "cpu" }, 10_000)));
+    const loadAfter = await Promise.all(
+      toLoad.map((ask) => ask<{ user: number; system: number }>({ type: "cpu" }, 10_000)),
+    );
     const cpu = (m: NodeMark | { user: number; system: number }) => m.user + m.system;
     const nodesCpu = after.reduce((total, m, i) => total + cpu(m) - cpu(before[i]!), 0);
     const loadCpu = loadAfter.reduce((total, m, i) => total + cpu(m) - cpu(loadBefore[i]!), 0);
@@ -297,12 +345,19 @@ function render(settings: Settings, rows: Row[], startedAt: number, redisVersion
   const ms = (value: number) => `${Math.round(value)} ms`;
   const times = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const commands = (c: Record<string, number>) =>
-    Object.keys(c).length === 0 ? "none" : Object.entries(c).map(([name, perConn]) => `${name.toUpperCase()} ${perConn.toFixed(2)}`).join(", ");
+    Object.keys(c).length === 0
+      ? "none"
+      : Object.entries(c)
+          .map(([name, perConn]) => `${name.toUpperCase()} ${perConn.toFixed(2)}`)
+          .join(", ");
   const lines = [
     `## Scale: ${settings.sockets.toLocaleString("en")} sockets on two nodes over Redis`,
     "",
     `- Command: \`tsx bench/scale.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(" ")}` : ""}\` (also the last part of \`npm run bench\`), ${new Date(startedAt).toISOString()}, ${((Date.now() - startedAt) / 60_000).toFixed(1)} min`,
-    `- Machine: ${cpus[0]?.model.trim() ?? "?"}, ${cpus.length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; Node ${process.version}, redis-server ${redisVersion}; load average after ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")}`,
+    `- Machine: ${cpus[0]?.model.trim() ?? "?"}, ${cpus.length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; Node ${process.version}, redis-server ${redisVersion}; load average after ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" / ")}`,
     "- Set-up: two socket.io nodes on @socket.io/redis-adapter, one redis-server (sessions and adapter); two load-generator processes (socket.io-client, websocket), one per node; everything on 127.0.0.1, all on the same machine; listen backlog 4096 on each node",
     `- ${rounds} round${rounds === 1 ? "" : "s"} of (bare, ours), the order alternating, fresh processes for each; figures are medians over the rounds`,
     "",
@@ -323,7 +378,9 @@ function render(settings: Settings, rows: Row[], startedAt: number, redisVersion
     "",
   ];
   const exact = Math.abs((ours.stormCommands.get ?? 0) - 1) < 1e-9 && Object.keys(ours.stormCommands).length === 1;
-  lines.push(`- Redis during the storm, ours: ${exact ? "exactly one GET per connection and nothing else" : `NOT exactly one GET per connection (${commands(ours.stormCommands)})`}.`);
+  lines.push(
+    `- Redis during the storm, ours: ${exact ? "exactly one GET per connection and nothing else" : `NOT exactly one GET per connection (${commands(ours.stormCommands)})`}.`,
+  );
   const load = os.loadavg()[0]!;
   if (Math.max(bare.nodesBusy, ours.nodesBusy, bare.loadBusy, ours.loadBusy) < 0.5) {
     lines.push(

@@ -70,7 +70,11 @@ async function listen(spec: VariantSpec): Promise<void> {
   http.listen(0, "127.0.0.1");
   await once(http, "listening");
   const { id, label, cookie, outcome, redis } = spec;
-  running.set(id, { info: { id, label, port: (http.address() as AddressInfo).port, cookie, outcome, redis }, io, http });
+  running.set(id, {
+    info: { id, label, port: (http.address() as AddressInfo).port, cookie, outcome, redis },
+    io,
+    http,
+  });
 }
 
 async function setup(redisPort: number): Promise<VariantInfo[]> {
@@ -81,7 +85,10 @@ async function setup(redisPort: number): Promise<VariantInfo[]> {
   const ioredis = new Redis(redisPort, "127.0.0.1");
   ioredis.on("error", () => {});
   if (ioredis.status !== "ready") await once(ioredis, "ready");
-  closers.push(() => nodeRedis.destroy(), () => ioredis.disconnect());
+  closers.push(
+    () => nodeRedis.destroy(),
+    () => ioredis.disconnect(),
+  );
 
   const connectRedis = new RedisStore({ client: nodeRedis });
   const memory = new session.MemoryStore();
@@ -90,10 +97,19 @@ async function setup(redisPort: number): Promise<VariantInfo[]> {
   await connectRedis.set(redisSid, sessionObject());
   const redisCookie = cookieFor(redisSid);
   const memorySid = newSid();
-  await new Promise<void>((resolve, reject) => memory.set(memorySid, sessionObject(), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    memory.set(memorySid, sessionObject(), (err) => (err ? reject(err) : resolve())),
+  );
   const memoryCookie = cookieFor(memorySid);
 
-  await listen({ id: "bare", label: "bare socket.io", cookie: redisCookie, outcome: "accept", redis: false, setup: () => {} });
+  await listen({
+    id: "bare",
+    label: "bare socket.io",
+    cookie: redisCookie,
+    outcome: "accept",
+    redis: false,
+    setup: () => {},
+  });
 
   const memoryAuth = sessionAuth({ store: memoryStore(memory), secret: SECRET });
   await listen({
@@ -180,7 +196,12 @@ async function setup(redisPort: number): Promise<VariantInfo[]> {
   // socket.io's documented recipe ("How to use with express-session"): the session middleware on the
   // engine, so it runs on every HTTP request of the connection, then a check in io.use. resave and
   // saveUninitialized off, as a production app sets them (the docs' `true` would add a SET per request).
-  const sessionMiddleware = session({ secret: SECRET, store: new RedisStore({ client: nodeRedis }), resave: false, saveUninitialized: false });
+  const sessionMiddleware = session({
+    secret: SECRET,
+    store: new RedisStore({ client: nodeRedis }),
+    resave: false,
+    saveUninitialized: false,
+  });
   await listen({
     id: "recipe",
     label: "recipe: io.engine.use(session({ store: RedisStore }))",
@@ -228,7 +249,8 @@ async function drain(variant: string, timeoutMs: number): Promise<void> {
   if (target === undefined) throw new Error(`unknown variant ${variant}`);
   const deadline = Date.now() + timeoutMs;
   while (target.io.engine.clientsCount > 0) {
-    if (Date.now() > deadline) throw new Error(`${variant}: ${target.io.engine.clientsCount} engine clients still open after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${variant}: ${target.io.engine.clientsCount} engine clients still open after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -44,13 +44,20 @@ export async function readSession<S extends object>(
 ): Promise<S | null> {
   let value: unknown;
   try {
-    value = options.parse !== undefined ? await options.parse(stored) : typeof stored === "string" ? JSON.parse(stored) : stored;
+    value =
+      options.parse !== undefined
+        ? await options.parse(stored)
+        : typeof stored === "string"
+          ? JSON.parse(stored)
+          : stored;
   } catch (cause) {
     report(withoutStoredText(cause, options.what ?? "the stored session"));
     return null;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    report(new TypeError(`${options.what ?? "the stored session"} holds ${describeValue(value)}, not a session object`));
+    report(
+      new TypeError(`${options.what ?? "the stored session"} holds ${describeValue(value)}, not a session object`),
+    );
     return null;
   }
   return value as S;

@@ -167,13 +167,22 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
       }
       const { id, secretIndex } = readCookieExplained(req);
       const readAt = monotonicNow();
-      const checked = check(await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`), readAt);
+      const checked = check(
+        await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`),
+        readAt,
+      );
       if (authorize !== undefined) await applyAuthorize(checked.session, checked.userId, handshake ?? handshakeOf(req));
-      return { ...checked, key: sessionKey(id), result: { sessionId: id, session: checked.session, userId: checked.userId, secretIndex } };
+      return {
+        ...checked,
+        key: sessionKey(id),
+        result: { sessionId: id, session: checked.session, userId: checked.userId, secretIndex },
+      };
     } catch (error) {
       const refusal = isSessionAuthError(error)
         ? error
-        : new SessionAuthError("FORBIDDEN", "Unexpected failure while authenticating; refused to stay safe.", { cause: error });
+        : new SessionAuthError("FORBIDDEN", "Unexpected failure while authenticating; refused to stay safe.", {
+            cause: error,
+          });
       log("refused a handshake: %s (%s)%s", refusal.code, refusal.message, causeOf(refusal));
       if (onError !== undefined) {
         try {
@@ -197,7 +206,7 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
         "NO_SESSION_COOKIE",
         `${error.message} The page is on another site (${site}): browsers send a cookie on a cross-site request only when it is ` +
           "`SameSite=None; Secure` (express-session's default leaves SameSite to the browser, which treats it as Lax), and the client " +
-          "must connect with `withCredentials: true`. Serve the page and the socket from one site, or set the cookie `sameSite: \"none\", secure: true`.",
+          'must connect with `withCredentials: true`. Serve the page and the socket from one site, or set the cookie `sameSite: "none", secure: true`.',
       );
     }
   }
@@ -218,7 +227,12 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
 
   async function lookup(id: string, verified: string): Promise<SessionRecord<S>> {
     let reported: unknown;
-    const record = await withTimeout(`Store "${store.name}"`, verified, (options) => store.get(id, options), (cause) => void (reported ??= cause));
+    const record = await withTimeout(
+      `Store "${store.name}"`,
+      verified,
+      (options) => store.get(id, options),
+      (cause) => void (reported ??= cause),
+    );
     if (record === null || record === undefined) {
       throw new SessionAuthError(
         "SESSION_NOT_FOUND",
@@ -229,7 +243,10 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
       );
     }
     if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
-      throw new SessionAuthError("SESSION_NOT_FOUND", `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`);
+      throw new SessionAuthError(
+        "SESSION_NOT_FOUND",
+        `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
+      );
     }
     return record;
   }
@@ -255,7 +272,9 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
       return await new Promise<T>((resolve, reject) => {
         timer = setTimeout(() => {
           controller?.abort(new Error(`timeout after ${timeout} ms`));
-          reject(new SessionAuthError("STORE_UNAVAILABLE", `${what} did not answer within ${timeout} ms (${verified}).`));
+          reject(
+            new SessionAuthError("STORE_UNAVAILABLE", `${what} did not answer within ${timeout} ms (${verified}).`),
+          );
         }, timeout);
         try {
           Promise.resolve(call(options)).then(resolve, reject);
@@ -285,7 +304,10 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
     if (record.expires !== null && record.expires !== undefined) {
       expires = timeOf(record.expires);
       if (!(expires > Date.now())) {
-        throw new SessionAuthError("SESSION_EXPIRED", `The session expired (store "${store.name}"; its record ended ${formatDate(expires)}).`);
+        throw new SessionAuthError(
+          "SESSION_EXPIRED",
+          `The session expired (store "${store.name}"; its record ended ${formatDate(expires)}).`,
+        );
       }
     }
     const userId = identifyUser(session);
@@ -320,7 +342,10 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
           "it could name another user. Keep such ids as strings, or return a string from `identify`.",
       );
     }
-    throw new SessionAuthError("UNAUTHENTICATED", `\`identify\` returned a ${typeof raw}; it must return a string, a number, or null.`);
+    throw new SessionAuthError(
+      "UNAUTHENTICATED",
+      `\`identify\` returned a ${typeof raw}; it must return a string, a number, or null.`,
+    );
   }
 
   async function applyAuthorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void> {
@@ -341,7 +366,8 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
       return check(await lookup(sessionId, "re-read of a connected session"), readAt);
     },
     check,
-    authorize: (session, userId, handshake) => (authorize === undefined ? Promise.resolve() : applyAuthorize(session, userId, handshake)),
+    authorize: (session, userId, handshake) =>
+      authorize === undefined ? Promise.resolve() : applyAuthorize(session, userId, handshake),
     write: (sessionId, revision, session) => {
       const compareAndSet = store.compareAndSet!;
       return withTimeout(`Store "${store.name}" (compareAndSet)`, "write of a connected session", ({ signal }) =>
@@ -363,7 +389,9 @@ function crossSite(req: IncomingMessage): string | undefined {
     return undefined;
   }
   const hostName = host.replace(/:\d+$/, "").toLowerCase();
-  return originHost === hostName ? undefined : `Origin ${JSON.stringify(new URL(origin).host)}, Host ${JSON.stringify(host)}`;
+  return originHost === hostName
+    ? undefined
+    : `Origin ${JSON.stringify(new URL(origin).host)}, Host ${JSON.stringify(host)}`;
 }
 
 export function handshakeOf(req: IncomingMessage): HandshakeInfo {

@@ -103,12 +103,32 @@ const DEFAULT_TIMEOUT_MS = 2000;
 const DEFAULT_REVALIDATE_MS = 300_000;
 export const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit
 const KNOWN_OPTIONS = new Set([
-  "store", "secret", "name", "signing", "algorithm", "origins", "identify", "allowAnonymous",
-  "authorize", "timeout", "rooms", "onError", "revalidate", "endEvent", "onSessionEnd",
+  "store",
+  "secret",
+  "name",
+  "signing",
+  "algorithm",
+  "origins",
+  "identify",
+  "allowAnonymous",
+  "authorize",
+  "timeout",
+  "rooms",
+  "onError",
+  "revalidate",
+  "endEvent",
+  "onSessionEnd",
 ]);
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 token
 // Events socket.io reserves on a socket: emitting one of them would throw or confuse the client.
-const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]);
+const RESERVED_EVENTS = new Set([
+  "connect",
+  "connect_error",
+  "disconnect",
+  "disconnecting",
+  "newListener",
+  "removeListener",
+]);
 
 /**
  * The default `identify`: Passport (what `serializeUser` stored: an id, or a user object with `id` /
@@ -140,19 +160,27 @@ export function unreadUser(session: object): string | undefined {
 function shapeOf(value: unknown): string {
   if (typeof value !== "object" || value === null) return `a ${typeof value}`;
   if (Array.isArray(value)) return "an array";
-  const keys = Object.keys(value).slice(0, 6).map((k) => JSON.stringify(k.length > 30 ? `${k.slice(0, 30)}…` : k));
+  const keys = Object.keys(value)
+    .slice(0, 6)
+    .map((k) => JSON.stringify(k.length > 30 ? `${k.slice(0, 30)}…` : k));
   return keys.length === 0 ? "an empty object" : `an object with keys ${keys.join(", ")}`;
 }
 
 function own(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null && Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === "object" && value !== null && Object.hasOwn(value, key)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
 }
 
 function asId(value: unknown): string | number | undefined {
   if (typeof value === "string" && value !== "") return value;
   if (typeof value === "number" && Number.isFinite(value)) return value;
   // A BSON ObjectId (connect-mongo with `stringify: false`).
-  if (typeof value === "object" && value !== null && typeof (value as { toHexString?: unknown }).toHexString === "function") {
+  if (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { toHexString?: unknown }).toHexString === "function"
+  ) {
     return (value as { toHexString(): string }).toHexString();
   }
   return undefined;
@@ -163,7 +191,15 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
     throw new TypeError("sessionAuth: pass an options object, e.g. sessionAuth({ store, secret }).");
   }
   rejectUnknownOptions("sessionAuth", options, KNOWN_OPTIONS, {
-    hints: { secrets: "secret", keys: "secret", cookieName: "name", key: "name", revalidateInterval: "revalidate", interval: "revalidate", onEnd: "onSessionEnd" },
+    hints: {
+      secrets: "secret",
+      keys: "secret",
+      cookieName: "name",
+      key: "name",
+      revalidateInterval: "revalidate",
+      interval: "revalidate",
+      onEnd: "onSessionEnd",
+    },
   });
   const {
     store,
@@ -182,18 +218,27 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
     onSessionEnd,
   } = options;
 
-  if (typeof store !== "object" || store === null || typeof store.get !== "function" || typeof store.name !== "string") {
+  if (
+    typeof store !== "object" ||
+    store === null ||
+    typeof store.get !== "function" ||
+    typeof store.name !== "string"
+  ) {
     throw new TypeError(
       "sessionAuth: `store` is required: a SessionStore such as memoryStore(expressSessionStore), redisStore({ client }), mongoStore({ collection }) or cookieStore().",
     );
   }
   if (!SIGNING_SCHEMES.includes(signing)) {
-    throw new TypeError(`sessionAuth: \`signing\` must be one of ${SIGNING_SCHEMES.map((s) => `"${s}"`).join(", ")}; got ${JSON.stringify(signing)}.`);
+    throw new TypeError(
+      `sessionAuth: \`signing\` must be one of ${SIGNING_SCHEMES.map((s) => `"${s}"`).join(", ")}; got ${JSON.stringify(signing)}.`,
+    );
   }
   if (algorithm !== undefined) {
     if (signing !== "keygrip") throw new TypeError('sessionAuth: `algorithm` applies only to `signing: "keygrip"`.');
     if (!KEYGRIP_ALGORITHMS.includes(algorithm)) {
-      throw new TypeError(`sessionAuth: \`algorithm\` must be one of ${KEYGRIP_ALGORITHMS.map((a) => `"${a}"`).join(", ")}.`);
+      throw new TypeError(
+        `sessionAuth: \`algorithm\` must be one of ${KEYGRIP_ALGORITHMS.map((a) => `"${a}"`).join(", ")}.`,
+      );
     }
   }
   let secrets: readonly string[] = [];
@@ -205,25 +250,36 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
       );
     }
   } else if (secret !== undefined) {
-    throw new TypeError('sessionAuth: `secret` was given with `signing: "none"`, which verifies nothing; pick the signing scheme of your session library.');
+    throw new TypeError(
+      'sessionAuth: `secret` was given with `signing: "none"`, which verifies nothing; pick the signing scheme of your session library.',
+    );
   }
   if (typeof name !== "string" || !COOKIE_NAME.test(name)) {
-    throw new TypeError(`sessionAuth: \`name\` must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~); got ${JSON.stringify(name)}.`);
+    throw new TypeError(
+      `sessionAuth: \`name\` must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~); got ${JSON.stringify(name)}.`,
+    );
   }
   if (!isDuration(timeout)) {
-    throw new TypeError(`sessionAuth: \`timeout\` must be a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}; got ${String(timeout)}.`);
+    throw new TypeError(
+      `sessionAuth: \`timeout\` must be a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}; got ${String(timeout)}.`,
+    );
   }
   if (revalidate !== false && !isDuration(revalidate)) {
-    throw new TypeError(`sessionAuth: \`revalidate\` must be false or a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}; got ${String(revalidate)}.`);
+    throw new TypeError(
+      `sessionAuth: \`revalidate\` must be false or a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}; got ${String(revalidate)}.`,
+    );
   }
   if (endEvent !== false && (typeof endEvent !== "string" || endEvent === "" || RESERVED_EVENTS.has(endEvent))) {
     throw new TypeError(
       `sessionAuth: \`endEvent\` must be false or an event name that socket.io does not reserve (not ${[...RESERVED_EVENTS].join(", ")}); got ${JSON.stringify(endEvent)}.`,
     );
   }
-  if (typeof identify !== "function") throw new TypeError("sessionAuth: `identify` must be a function (session) => userId.");
-  if (authorize !== undefined && typeof authorize !== "function") throw new TypeError("sessionAuth: `authorize` must be a function.");
-  if (onError !== undefined && typeof onError !== "function") throw new TypeError("sessionAuth: `onError` must be a function (error, req) => void.");
+  if (typeof identify !== "function")
+    throw new TypeError("sessionAuth: `identify` must be a function (session) => userId.");
+  if (authorize !== undefined && typeof authorize !== "function")
+    throw new TypeError("sessionAuth: `authorize` must be a function.");
+  if (onError !== undefined && typeof onError !== "function")
+    throw new TypeError("sessionAuth: `onError` must be a function (error, req) => void.");
   if (onSessionEnd !== undefined && typeof onSessionEnd !== "function") {
     throw new TypeError("sessionAuth: `onSessionEnd` must be a function (error, socket) => void.");
   }

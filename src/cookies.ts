@@ -78,7 +78,8 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
       try {
         return verify(candidate);
       } catch (error) {
-        if (failure === undefined || (error as SessionAuthError).code === "BAD_SIGNATURE") failure = error as SessionAuthError;
+        if (failure === undefined || (error as SessionAuthError).code === "BAD_SIGNATURE")
+          failure = error as SessionAuthError;
       }
     }
     throw candidates.length > 1 ? withCount(failure!, candidates.length) : failure!;
@@ -103,7 +104,9 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
           throw new SessionAuthError(
             "MALFORMED_COOKIE",
             `The "${name}" cookie is not signed the express-session way (it does not start with "s:")` +
-              (value.includes(".") && !value.startsWith('"') ? '; if @fastify/session wrote it, use `signing: "fastify"`.' : "."),
+              (value.includes(".") && !value.startsWith('"')
+                ? '; if @fastify/session wrote it, use `signing: "fastify"`.'
+                : "."),
           );
         }
         const body = prefix === "" ? value : value.slice(prefix.length);
@@ -143,7 +146,8 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
           for (let index = 0; index < secrets.length; index++) {
             const expected = Buffer.from(createHmac(algorithm, secrets[index]!).update(data).digest("base64url"));
             for (const given of givens) {
-              if (expected.length === given.length && timingSafeEqual(expected, given)) return { id: value, secretIndex: index };
+              if (expected.length === given.length && timingSafeEqual(expected, given))
+                return { id: value, secretIndex: index };
             }
           }
           throw badSignature(name, secrets.length);
@@ -245,7 +249,9 @@ function describeNames(cookies: Record<string, string | undefined>): string {
   const names = Object.keys(cookies);
   if (names.length === 0) return "none";
   const shown = names.slice(0, MAX_NAMES_SHOWN).map((n) => JSON.stringify(n.length > 40 ? `${n.slice(0, 40)}…` : n));
-  return names.length > MAX_NAMES_SHOWN ? `${shown.join(", ")} and ${names.length - MAX_NAMES_SHOWN} more` : shown.join(", ");
+  return names.length > MAX_NAMES_SHOWN
+    ? `${shown.join(", ")} and ${names.length - MAX_NAMES_SHOWN} more`
+    : shown.join(", ");
 }
 
 /** What to put in a Cookie header for a given session id or cookie-session value, signed by `secret`. */
@@ -269,7 +275,9 @@ export function signSessionCookie(options: SignCookieOptions): string {
   const { value, name = "connect.sid", signing = "express", algorithm = "sha1" } = options;
   const secret = Array.isArray(options.secret) ? options.secret[0] : options.secret;
   if (signing !== "none" && (typeof secret !== "string" || secret === "")) {
-    throw new TypeError("signSessionCookie: `secret` must be a non-empty string (or an array whose first entry is one).");
+    throw new TypeError(
+      "signSessionCookie: `secret` must be a non-empty string (or an array whose first entry is one).",
+    );
   }
   switch (signing) {
     case "express":

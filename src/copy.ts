@@ -31,7 +31,8 @@ function copy(value: unknown, seen: Map<object, unknown>): unknown {
     const item = copy((value as Record<string, unknown>)[key], seen);
     // A "__proto__" key (JSON.parse makes own ones) must stay an own key: assigning it would set the
     // copy's prototype. Every other key is a plain assignment, which is much cheaper on this hot path.
-    if (key === "__proto__") Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+    if (key === "__proto__")
+      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
     else out[key] = item;
   }
   return out;

@@ -72,6 +72,8 @@ export class SessionAuthError extends Error {
 export function isSessionAuthError(value: unknown): value is SessionAuthError {
   return (
     value instanceof SessionAuthError ||
-    (value instanceof Error && value.name === "SessionAuthError" && typeof (value as { code?: unknown }).code === "string")
+    (value instanceof Error &&
+      value.name === "SessionAuthError" &&
+      typeof (value as { code?: unknown }).code === "string")
   );
 }

@@ -80,7 +80,8 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     if ((socket.data?.userId ?? null) !== accepted.userId) {
       return new SessionAuthError("UNAUTHENTICATED", "A recovered socket came back with another user's session.");
     }
-    if (rooms.session !== null) for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
+    if (rooms.session !== null)
+      for (const room of socket.rooms) if (room.startsWith(rooms.session)) void socket.leave(room);
     return undefined;
   }
 
@@ -190,7 +191,7 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
   const recovery = opts.connectionStateRecovery;
   if (recovery !== undefined && recovery.skipMiddlewares !== false && engineOpts?.allowRequest !== allowRequest) {
     warn(
-      "socket.io-session-auth: connectionStateRecovery skips middlewares for recovered sockets, so your io.on(\"connection\") " +
+      'socket.io-session-auth: connectionStateRecovery skips middlewares for recovered sockets, so your io.on("connection") ' +
         "handlers run for a recovered socket (and what they emit reaches it) before its session is checked again, even if it was " +
         "revoked meanwhile. Wire `allowRequest: auth.allowRequest` in the Server options (refused at the engine), or set " +
         "`connectionStateRecovery: { skipMiddlewares: false }`.",
@@ -203,7 +204,7 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
     if (blocked.length > 0) {
       warn(
         `socket.io-session-auth: \`origins\` lists ${blocked.map((o) => JSON.stringify(o)).join(", ")}, but socket.io's \`cors\` option ` +
-          "does not let those pages poll with cookies, so their browsers fail with only \"xhr poll error\". Give the Server " +
+          'does not let those pages poll with cookies, so their browsers fail with only "xhr poll error". Give the Server ' +
           "`cors: { origin: [...the same origins], credentials: true }`.",
         "SIO_SESSION_AUTH_CORS",
       );
@@ -225,7 +226,11 @@ function originsCorsBlocks(origins: readonly string[], cors: EngineOptions["cors
   if (typeof allowed === "function") return [];
   if (cors.credentials !== true) return [...origins];
   const matches = (origin: string, rule: unknown): boolean =>
-    rule === true || rule === "*" ? false /* "*" never works with credentials */ : rule instanceof RegExp ? rule.test(origin) : typeof rule === "string" && new URL(rule).origin === new URL(origin).origin;
+    rule === true || rule === "*"
+      ? false /* "*" never works with credentials */
+      : rule instanceof RegExp
+        ? rule.test(origin)
+        : typeof rule === "string" && new URL(rule).origin === new URL(origin).origin;
   const rules = Array.isArray(allowed) ? allowed : [allowed];
   // cors `origin: true` reflects the request's Origin: it allows every page, credentials included.
   if (allowed === true) return [];

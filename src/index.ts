@@ -1,5 +1,12 @@
 export { sessionAuth, defaultIdentify } from "./auth.js";
-export type { AuthResult, AuthorizeContext, HandshakeInfo, SessionAuth, SessionAuthOptions, SessionSocketData } from "./auth.js";
+export type {
+  AuthResult,
+  AuthorizeContext,
+  HandshakeInfo,
+  SessionAuth,
+  SessionAuthOptions,
+  SessionSocketData,
+} from "./auth.js";
 export { SessionAuthError, isSessionAuthError, SESSION_AUTH_ERROR_CODES } from "./errors.js";
 export type { SessionAuthErrorCode } from "./errors.js";
 export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";

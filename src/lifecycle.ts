@@ -106,7 +106,10 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         sockets: new Set(),
         expires: checked.expires,
         // Spread over the second half of the first interval: a reconnect storm does not re-read all at once.
-        nextRead: revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
+        nextRead:
+          revalidate === null
+            ? Number.POSITIVE_INFINITY
+            : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
         timer: undefined,
         retryAt: 0,
         writes: undefined,
@@ -165,7 +168,10 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     clearTimeout(entry.timer);
     entry.timer = undefined;
     if (closed || entry.sockets.size === 0) return;
-    const due = Math.min(entry.nextRead, entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS);
+    const due = Math.min(
+      entry.nextRead,
+      entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS,
+    );
     if (due === Number.POSITIVE_INFINITY) return;
     // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
     const delay = Math.max(0, Math.min(Math.max(due, entry.retryAt) - Date.now(), MAX_TIMEOUT_MS));
@@ -178,7 +184,8 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     // Due (or overdue after an outage): the next periodic read is one interval on, or never.
     // Timers may fire a millisecond early: within TIMER_SLACK_MS the read counts as the one due, or it
     // would be read again at once.
-    if (Date.now() + TIMER_SLACK_MS >= entry.nextRead) entry.nextRead = revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate;
+    if (Date.now() + TIMER_SLACK_MS >= entry.nextRead)
+      entry.nextRead = revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate;
     try {
       await refresh(entry);
     } catch {
@@ -197,7 +204,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     try {
       checked = await pipeline.reread(entry.sessionId);
     } catch (error) {
-      const reason = isSessionAuthError(error) ? error : new SessionAuthError("FORBIDDEN", "Unexpected failure while re-reading the session.", { cause: error });
+      const reason = isSessionAuthError(error)
+        ? error
+        : new SessionAuthError("FORBIDDEN", "Unexpected failure while re-reading the session.", { cause: error });
       if (reason.code === "STORE_UNAVAILABLE") {
         log("kept a session's sockets through a store outage: %s%s", reason.message, causeOf(reason));
         // Not before a while (jittered, so sessions do not all retry at once), however overdue.
@@ -223,7 +232,13 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
    */
   async function apply(entry: Entry, checked: Checked<S>): Promise<void> {
     if (checked.userId !== entry.userId) {
-      throw endEntry(entry, new SessionAuthError("UNAUTHENTICATED", "The session now identifies another user (or none): logged out, or logged in as someone else."));
+      throw endEntry(
+        entry,
+        new SessionAuthError(
+          "UNAUTHENTICATED",
+          "The session now identifies another user (or none): logged out, or logged in as someone else.",
+        ),
+      );
     }
     entry.expires = checked.expires;
     await Promise.all(
@@ -306,7 +321,10 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         if (typeof id !== "string" || closed) return;
         const key = sessionKey(id);
         const code = why === "expired" ? "SESSION_EXPIRED" : "SESSION_NOT_FOUND";
-        const reason = new SessionAuthError(code, `The store reported the session ${why === "expired" ? "expired" : "destroyed"}.`);
+        const reason = new SessionAuthError(
+          code,
+          `The store reported the session ${why === "expired" ? "expired" : "destroyed"}.`,
+        );
         remember(endedInStore, key, reason);
         const entry = entries.get(key);
         if (entry !== undefined) endEntry(entry, reason);
@@ -315,7 +333,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
       // Not a refusal: the handshake goes on, and the next one tries to subscribe again (warned once).
       if (warnedSubscribe) return;
       warnedSubscribe = true;
-      process.emitWarning(`socket.io-session-auth: store "${store.name}" failed to subscribe (${describeFailure(cause)}); live revocation is off until it succeeds.`);
+      process.emitWarning(
+        `socket.io-session-auth: store "${store.name}" failed to subscribe (${describeFailure(cause)}); live revocation is off until it succeeds.`,
+      );
     }
   }
 
@@ -327,23 +347,33 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     const handler = (payload: unknown): void => {
       const message = payload as { key?: unknown; user?: unknown; code?: unknown } | null;
       if (typeof message !== "object" || message === null || !isCode(message.code)) return;
-      if (typeof message.key === "string" && KEY.test(message.key)) endLocal({ key: message.key }, message.code, "endSession on another node");
-      else if (typeof message.user === "string") endLocal({ user: message.user }, message.code, "endUser on another node");
+      if (typeof message.key === "string" && KEY.test(message.key))
+        endLocal({ key: message.key }, message.code, "endSession on another node");
+      else if (typeof message.user === "string")
+        endLocal({ user: message.user }, message.code, "endUser on another node");
     };
     listening.set(io, handler);
     (io.of("/") as unknown as NodeJS.EventEmitter).on(END_EVENT, handler);
   }
 
   // Other nodes hear of it through the adapter; the in-memory adapter has no other node (and would warn).
-  function broadcast(io: Server, payload: { key: string; code: SessionAuthErrorCode } | { user: string; code: SessionAuthErrorCode }): void {
+  function broadcast(
+    io: Server,
+    payload: { key: string; code: SessionAuthErrorCode } | { user: string; code: SessionAuthErrorCode },
+  ): void {
     const main = io.of("/");
     if (!hasOtherNodes(main.adapter)) return;
     (main.serverSideEmit as (event: string, ...args: unknown[]) => boolean)(END_EVENT, payload);
   }
 
-  async function endSession(io: Server, sessionId: string, code: SessionAuthErrorCode = "SESSION_NOT_FOUND"): Promise<void> {
+  async function endSession(
+    io: Server,
+    sessionId: string,
+    code: SessionAuthErrorCode = "SESSION_NOT_FOUND",
+  ): Promise<void> {
     checkServer("endSession", io);
-    if (typeof sessionId !== "string" || sessionId === "") throw new TypeError("endSession: `sessionId` must be the session id (a non-empty string), e.g. req.sessionID.");
+    if (typeof sessionId !== "string" || sessionId === "")
+      throw new TypeError("endSession: `sessionId` must be the session id (a non-empty string), e.g. req.sessionID.");
     checkCode("endSession", code);
     listen(io);
     const key = sessionKey(sessionId);
@@ -351,9 +381,16 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     broadcast(io, { key, code });
   }
 
-  async function endUser(io: Server, userId: string | number, code: SessionAuthErrorCode = "UNAUTHENTICATED"): Promise<void> {
+  async function endUser(
+    io: Server,
+    userId: string | number,
+    code: SessionAuthErrorCode = "UNAUTHENTICATED",
+  ): Promise<void> {
     checkServer("endUser", io);
-    if (!(typeof userId === "string" && userId !== "") && !(typeof userId === "number" && Number.isSafeInteger(userId))) {
+    if (
+      !(typeof userId === "string" && userId !== "") &&
+      !(typeof userId === "number" && Number.isSafeInteger(userId))
+    ) {
       throw new TypeError("endUser: `userId` must be a non-empty string or a safe integer, as `identify` returns it.");
     }
     checkCode("endUser", code);
@@ -394,7 +431,8 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
             : ""),
       );
     }
-    if (typeof mutate !== "function") throw new TypeError("update: `mutate` must be a function (session) => void, changing the session it is given.");
+    if (typeof mutate !== "function")
+      throw new TypeError("update: `mutate` must be a function (session) => void, changing the session it is given.");
     const entry = entryFor("update", socket);
     const run = (entry.writes ?? Promise.resolve()).then(() => write(entry, socket, mutate));
     entry.writes = run.catch(() => {});
@@ -405,7 +443,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     // The socket must still be on this session at each step: a socket ended (or gone) meanwhile writes nothing.
     const stillHere = (): void => {
       if (entryOf.get(socket) === entry) return;
-      throw endedWith.get(socket) ?? new Error("update: the socket disconnected before the write; nothing was written.");
+      throw (
+        endedWith.get(socket) ?? new Error("update: the socket disconnected before the write; nothing was written.")
+      );
     };
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       stillHere();
@@ -418,7 +458,10 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         // What was written is the session now: the same checks as a re-read (user, authorize).
         let saved: Checked<S>;
         try {
-          saved = pipeline.check({ session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) }, monotonicNow());
+          saved = pipeline.check(
+            { session: draft, expires: fresh.expires === null ? null : new Date(fresh.expires) },
+            monotonicNow(),
+          );
         } catch (error) {
           throw endEntry(entry, error as SessionAuthError);
         }
@@ -430,7 +473,10 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
       // Another writer (the web app, another node) got in between: back off a little, then read again.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
     }
-    throw new SessionAuthError("SESSION_CONFLICT", `The session kept changing under update() (${UPDATE_ATTEMPTS} attempts); nothing was written by the last one.`);
+    throw new SessionAuthError(
+      "SESSION_CONFLICT",
+      `The session kept changing under update() (${UPDATE_ATTEMPTS} attempts); nothing was written by the last one.`,
+    );
   }
 
   // Stops what runs by itself (timers, the store subscription). The bookkeeping stays, so endSession,
@@ -454,7 +500,10 @@ function isCode(value: unknown): value is SessionAuthErrorCode {
 }
 
 function checkCode(method: string, code: unknown): void {
-  if (!isCode(code)) throw new TypeError(`${method}: \`code\` must be one of ${SESSION_AUTH_ERROR_CODES.join(", ")}; got ${JSON.stringify(code)}.`);
+  if (!isCode(code))
+    throw new TypeError(
+      `${method}: \`code\` must be one of ${SESSION_AUTH_ERROR_CODES.join(", ")}; got ${JSON.stringify(code)}.`,
+    );
 }
 
 function checkServer(method: string, io: unknown): void {
@@ -470,7 +519,8 @@ function checkServer(method: string, io: unknown): void {
  */
 function hasOtherNodes(adapter: object): boolean {
   let proto: object | null = Object.getPrototypeOf(adapter) as object | null;
-  while (proto !== null && !Object.hasOwn(proto, "serverSideEmit")) proto = Object.getPrototypeOf(proto) as object | null;
+  while (proto !== null && !Object.hasOwn(proto, "serverSideEmit"))
+    proto = Object.getPrototypeOf(proto) as object | null;
   if (proto === null) return false;
   const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
   return name !== "Adapter" && name !== "SessionAwareAdapter";

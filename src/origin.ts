@@ -5,7 +5,8 @@ import type { IncomingMessage } from "node:http";
  * - a list of origins (`"https://app.example.com"`): exactly those; a request without `Origin` passes;
  * - a function: called with the request's `Origin` (or `undefined`) and decides.
  */
-export type OriginPolicy = readonly string[] | ((origin: string | undefined, req: IncomingMessage) => boolean | Promise<boolean>);
+export type OriginPolicy =
+  readonly string[] | ((origin: string | undefined, req: IncomingMessage) => boolean | Promise<boolean>);
 
 /** A decided policy: true to accept. */
 export type OriginCheck = (req: IncomingMessage) => boolean | Promise<boolean>;
@@ -24,7 +25,14 @@ export function createOriginCheck(policy: OriginPolicy | undefined): OriginCheck
   for (const entry of policy) {
     const url = typeof entry === "string" ? parseUrl(entry) : undefined;
     const normalized = typeof entry === "string" ? normalizeOrigin(entry) : undefined;
-    if (normalized === undefined || url === undefined || url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "") {
+    if (
+      normalized === undefined ||
+      url === undefined ||
+      url.pathname !== "/" ||
+      url.search !== "" ||
+      url.hash !== "" ||
+      url.username !== ""
+    ) {
       throw new TypeError(
         `sessionAuth: \`origins\` entries must be origins like "https://app.example.com" (scheme, host, optional port; no path); got ${JSON.stringify(entry)}.`,
       );

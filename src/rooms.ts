@@ -33,8 +33,10 @@ export function resolveRooms(option: RoomOptions | false | undefined, owner = "s
   const naming = { user: pick("user"), session: pick("session") };
   // An empty prefix would put a user in the room of a socket id or a session key that happens to equal
   // their id; equal prefixes would mix users and sessions.
-  if (naming.user === "" || naming.session === "") throw new TypeError(`${owner}: \`rooms\` prefixes must not be empty (use false to join none).`);
-  if (naming.user !== null && naming.user === naming.session) throw new TypeError(`${owner}: \`rooms.user\` and \`rooms.session\` must differ.`);
+  if (naming.user === "" || naming.session === "")
+    throw new TypeError(`${owner}: \`rooms\` prefixes must not be empty (use false to join none).`);
+  if (naming.user !== null && naming.user === naming.session)
+    throw new TypeError(`${owner}: \`rooms.user\` and \`rooms.session\` must differ.`);
   return naming;
 }
 
@@ -48,7 +50,10 @@ export function sessionKey(sessionId: string): string {
 
 // crypto.hash (Node 20.12+, 21.7+) hashes in one call, without a Hash object: this runs once per handshake.
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
-const sha256Hex = oneShot !== undefined ? (data: string) => oneShot("sha256", data, "hex") : (data: string) => crypto.createHash("sha256").update(data).digest("hex");
+const sha256Hex =
+  oneShot !== undefined
+    ? (data: string) => oneShot("sha256", data, "hex")
+    : (data: string) => crypto.createHash("sha256").update(data).digest("hex");
 
 /**
  * The room of every socket of a user: `user:<userId>` by default. A number must be a safe integer
@@ -57,7 +62,9 @@ const sha256Hex = oneShot !== undefined ? (data: string) => oneShot("sha256", da
  */
 export function userRoom(userId: string | number, prefix: string = DEFAULT_ROOMS.user!): string {
   if (typeof userId === "number" ? !Number.isSafeInteger(userId) : typeof userId !== "string" || userId === "") {
-    throw new TypeError(`userRoom: \`userId\` must be a non-empty string or a safe integer; got ${typeof userId === "number" ? "a number that is not a safe integer (rounded?)" : typeof userId}.`);
+    throw new TypeError(
+      `userRoom: \`userId\` must be a non-empty string or a safe integer; got ${typeof userId === "number" ? "a number that is not a safe integer (rounded?)" : typeof userId}.`,
+    );
   }
   return `${prefix}${userId}`;
 }

@@ -76,7 +76,9 @@ export function cookieStore<S extends object = SessionData>(options: CookieStore
 
 function validate(options: CookieStoreOptions): CookieSessionFormat {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError('cookieStore: pass an options object (or nothing), e.g. cookieStore({ format: "cookie-session" }).');
+    throw new TypeError(
+      'cookieStore: pass an options object (or nothing), e.g. cookieStore({ format: "cookie-session" }).',
+    );
   }
   if (driverKind(options) !== "other") {
     // A store or a driver handed over out of habit: its own keys would only show up as "unknown option".
@@ -94,7 +96,9 @@ function validate(options: CookieStoreOptions): CookieSessionFormat {
   }
   const { format = "cookie-session" } = options;
   if (!FORMATS.includes(format)) {
-    throw new TypeError(`cookieStore: \`format\` must be one of ${FORMATS.map((f) => `"${f}"`).join(", ")}; got ${describeOption(format)}.`);
+    throw new TypeError(
+      `cookieStore: \`format\` must be one of ${FORMATS.map((f) => `"${f}"`).join(", ")}; got ${describeOption(format)}.`,
+    );
   }
   return format;
 }
@@ -124,7 +128,9 @@ function decodeCookieSession(value: string): SessionRecord<Record<string, unknow
     const expire = session[KOA_EXPIRE];
     if (typeof expire !== "number" || !Number.isFinite(expire) || Math.abs(expire) > MAX_DATE_MS) {
       // koa-session writes Date.now() + maxAge; anything else is a payload we cannot judge the age of.
-      return new TypeError(`the session's koa-session \`_expire\` is not a time in epoch milliseconds (${describeType(expire)})`);
+      return new TypeError(
+        `the session's koa-session \`_expire\` is not a time in epoch milliseconds (${describeType(expire)})`,
+      );
     }
     expires = new Date(expire);
   }
@@ -181,7 +187,8 @@ function scrub(root: object): Error | undefined {
       if (Object.hasOwn(node, "__proto__")) delete node["__proto__"];
       if (Object.hasOwn(node, "constructor")) {
         const constructor = node["constructor"];
-        if (typeof constructor === "object" && constructor !== null && Object.hasOwn(constructor, "prototype")) delete node["constructor"];
+        if (typeof constructor === "object" && constructor !== null && Object.hasOwn(constructor, "prototype"))
+          delete node["constructor"];
       }
     }
     for (const key of Object.keys(node)) {

@@ -1,4 +1,10 @@
-import { describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import {
+  describeValue,
+  readSession,
+  type SessionData,
+  type SessionRecord,
+  type SessionStore,
+} from "socket.io-session-auth";
 import { describeGiven, driverKind } from "../driver-kind.js";
 
 type Callback<T> = (err?: unknown, value?: T) => void;
@@ -54,7 +60,11 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
       // session, not an outage (which clients would be told to retry). Its message quotes the stored
       // JSON, so it is reported as a SyntaxError of our own.
       if (error instanceof SyntaxError || (error as { name?: unknown } | null)?.name === "SyntaxError") {
-        report(new SyntaxError("the session the store holds is not valid JSON (the parser's message is left out: it quotes the stored bytes)"));
+        report(
+          new SyntaxError(
+            "the session the store holds is not valid JSON (the parser's message is left out: it quotes the stored bytes)",
+          ),
+        );
         return null;
       }
       throw error;
@@ -97,10 +107,25 @@ function validate(handle: unknown): void {
       "memoryStore: `handle` is a function (express-session's middleware?); pass the store object given to session({ store }), e.g. the `new session.MemoryStore()` you created.",
     );
   }
-  const driver = kind === "ioredis client" || kind === "node-redis client" || kind === "node-redis legacy client" || kind === "callback redis client";
+  const driver =
+    kind === "ioredis client" ||
+    kind === "node-redis client" ||
+    kind === "node-redis legacy client" ||
+    kind === "callback redis client";
   const mongo = kind === "MongoClient" || kind === "Db" || kind === "Collection";
-  if (kind === "class" || kind === "promise" || kind === "Map" || driver || mongo || typeof (handle as { get?: unknown } | null)?.get !== "function") {
-    const hint = driver ? "; for sessions in Redis use redisStore" : mongo ? "; for sessions in MongoDB use mongoStore" : "";
+  if (
+    kind === "class" ||
+    kind === "promise" ||
+    kind === "Map" ||
+    driver ||
+    mongo ||
+    typeof (handle as { get?: unknown } | null)?.get !== "function"
+  ) {
+    const hint = driver
+      ? "; for sessions in Redis use redisStore"
+      : mongo
+        ? "; for sessions in MongoDB use mongoStore"
+        : "";
     throw new TypeError(
       `memoryStore: \`handle\` is ${describeGiven(handle)}; pass the express-session store object itself (the one given to session({ store })), which has get(sid, callback)${hint}.`,
     );
@@ -195,7 +220,11 @@ function call<T>(handle: ExpressSessionStoreLike, method: "get" | "set" | "destr
         (value) => callback(undefined, value as T),
         (error: unknown) => callback(error ?? new Error(`store.${method} rejected`)),
       );
-    } else if (method === "get" && returned !== handle && (returned === null || typeof returned === "object" || typeof returned === "string")) {
+    } else if (
+      method === "get" &&
+      returned !== handle &&
+      (returned === null || typeof returned === "object" || typeof returned === "string")
+    ) {
       // A synchronous store that returns the session (or null for none) instead of calling back.
       callback(undefined, returned as T);
     }

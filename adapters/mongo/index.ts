@@ -1,4 +1,12 @@
-import { abortable, copySession, describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import {
+  abortable,
+  copySession,
+  describeValue,
+  readSession,
+  type SessionData,
+  type SessionRecord,
+  type SessionStore,
+} from "socket.io-session-auth";
 import { describeGiven, driverKind } from "../driver-kind.js";
 
 /** A BSON document as the driver hands it over (typed here so that this entry point needs no driver types). */
@@ -74,7 +82,15 @@ const DEFAULT_MAX_TIME_MS = 2000;
 const MAX_TIME_LIMIT = 2_147_483_647; // maxTimeMS is a 32-bit signed integer on the server
 // Only what a lookup needs comes over the wire: not _id (we asked for it), nor lastModified / timestamps.
 const PROJECTION: Document = Object.freeze({ _id: 0, session: 1, expires: 1 });
-const KNOWN_OPTIONS = new Set(["collection", "db", "collectionName", "maxTimeMS", "transformId", "unserialize", "cryptoAdapter"]);
+const KNOWN_OPTIONS = new Set([
+  "collection",
+  "db",
+  "collectionName",
+  "maxTimeMS",
+  "transformId",
+  "unserialize",
+  "cryptoAdapter",
+]);
 const HINTS: Record<string, string> = {
   stringify: "the adapter reads both forms (a JSON string and a sub-document) without being told; remove it",
   client: "pass `db: client.db(dbName)` or `collection`; the adapter never opens or closes connections",
@@ -115,18 +131,23 @@ const HINTS: Record<string, string> = {
 export function mongoStore<S extends object = SessionData>(options: MongoStoreOptions<S>): SessionStore<S> {
   const { collection, maxTimeMS, transformId, unserialize, cryptoAdapter } = validate(options);
   const storedId = (id: string): unknown => (transformId === undefined ? id : transformId(id));
-  const parse = cryptoAdapter === undefined ? unserialize : (stored: unknown) => decrypted(cryptoAdapter, stored, unserialize);
+  const parse =
+    cryptoAdapter === undefined ? unserialize : (stored: unknown) => decrypted(cryptoAdapter, stored, unserialize);
 
   const store: SessionStore<S> = {
     name: "mongo",
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
       signal.throwIfAborted();
-      const query = Promise.resolve(collection.findOne({ _id: storedId(id) }, { projection: PROJECTION, maxTimeMS, signal }));
+      const query = Promise.resolve(
+        collection.findOne({ _id: storedId(id) }, { projection: PROJECTION, maxTimeMS, signal }),
+      );
       const document = await abortable(query, signal);
       if (document === null || document === undefined) return null;
       if (typeof document !== "object" || Array.isArray(document)) {
         // A wrong kind of collection object (not the driver's), not an outage: a TypeError is not retried.
-        throw new TypeError(`mongoStore: the collection's findOne resolved ${describeValue(document)}, not a document or null`);
+        throw new TypeError(
+          `mongoStore: the collection's findOne resolved ${describeValue(document)}, not a document or null`,
+        );
       }
       const expires: unknown = document.expires;
       // connect-mongo's own query (`$or: [{ expires: { $exists: false } }, { expires: { $gt: now } }]`)
@@ -158,18 +179,33 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
     store.compareAndSet = async (id, revision, session, { signal }) => {
       signal.throwIfAborted();
       if (typeof revision !== "string" && (typeof revision !== "object" || revision === null)) {
-        throw new TypeError(`mongoStore.compareAndSet: the revision must be the \`session\` field a record carried; got ${describeValue(revision)}`);
+        throw new TypeError(
+          `mongoStore.compareAndSet: the revision must be the \`session\` field a record carried; got ${describeValue(revision)}`,
+        );
       }
       const json = JSON.stringify(session);
       // connect-mongo encrypts the JSON in both stringify modes; unencrypted, the stored form (a string or
       // a sub-document) says which mode the web app runs in.
-      const value = cryptoAdapter !== undefined ? await cryptoAdapter.encrypt(json) : typeof revision === "string" ? json : asDocument(json);
+      const value =
+        cryptoAdapter !== undefined
+          ? await cryptoAdapter.encrypt(json)
+          : typeof revision === "string"
+            ? json
+            : asDocument(json);
       // connect-mongo's own liveness condition too: a document whose `expires` passed (the TTL monitor
       // has not removed it yet) is a session that is gone, not one to write into.
-      const filter = { _id: storedId(id), session: revision, $or: [{ expires: { $exists: false } }, { expires: { $gt: new Date() } }] };
-      const result = await abortable(Promise.resolve(updateOne.call(collection, filter, { $set: { session: value } })), signal);
+      const filter = {
+        _id: storedId(id),
+        session: revision,
+        $or: [{ expires: { $exists: false } }, { expires: { $gt: new Date() } }],
+      };
+      const result = await abortable(
+        Promise.resolve(updateOne.call(collection, filter, { $set: { session: value } })),
+        signal,
+      );
       const matched = (result as { matchedCount?: unknown } | null)?.matchedCount;
-      if (typeof matched !== "number") throw new TypeError(`the collection answered updateOne with ${describeValue(result)} without a matchedCount`);
+      if (typeof matched !== "number")
+        throw new TypeError(`the collection answered updateOne with ${describeValue(result)} without a matchedCount`);
       return matched === 1;
     };
   }
@@ -202,11 +238,16 @@ function asDocument(json: string): Document {
  * `parseDecryptedPayload`): the decrypted text is JSON, once (connect-mongo's WebCrypto adapter) or twice
  * (kruptein JSON-encodes the JSON string it is given); a field that is not a string was never encrypted.
  */
-async function decrypted<S>(adapter: MongoCryptoAdapter, stored: unknown, unserialize: ((stored: unknown) => S | Promise<S>) | undefined): Promise<unknown> {
+async function decrypted<S>(
+  adapter: MongoCryptoAdapter,
+  stored: unknown,
+  unserialize: ((stored: unknown) => S | Promise<S>) | undefined,
+): Promise<unknown> {
   let value: unknown = stored;
   if (typeof stored === "string") {
     const plaintext = await adapter.decrypt(stored);
-    if (typeof plaintext !== "string") throw new TypeError(`the cryptoAdapter's decrypt resolved ${describeValue(plaintext)}, not a string`);
+    if (typeof plaintext !== "string")
+      throw new TypeError(`the cryptoAdapter's decrypt resolved ${describeValue(plaintext)}, not a string`);
     value = parseJson(plaintext);
     if (typeof value === "string" && unserialize === undefined) value = JSON.parse(value);
   }
@@ -239,7 +280,15 @@ function validate<S extends object>(options: MongoStoreOptions<S>): Config<S> {
     const hint = HINTS[key];
     throw new TypeError(`mongoStore: unknown option \`${key}\`${hint === undefined ? "" : `: ${hint}`}.`);
   }
-  const { collection, db, collectionName = DEFAULT_COLLECTION, maxTimeMS = DEFAULT_MAX_TIME_MS, transformId, unserialize, cryptoAdapter } = options;
+  const {
+    collection,
+    db,
+    collectionName = DEFAULT_COLLECTION,
+    maxTimeMS = DEFAULT_MAX_TIME_MS,
+    transformId,
+    unserialize,
+    cryptoAdapter,
+  } = options;
   checkDriver("db", db);
   checkDriver("collection", collection);
   if (collection !== undefined && db !== undefined) {
@@ -249,20 +298,29 @@ function validate<S extends object>(options: MongoStoreOptions<S>): Config<S> {
     throw new TypeError("mongoStore: `collectionName` goes with `db`; a `collection` already has its name.");
   }
   if (typeof collectionName !== "string" || collectionName === "") {
-    throw new TypeError(`mongoStore: \`collectionName\` must be a nonempty string (connect-mongo's collectionName; default "${DEFAULT_COLLECTION}").`);
+    throw new TypeError(
+      `mongoStore: \`collectionName\` must be a nonempty string (connect-mongo's collectionName; default "${DEFAULT_COLLECTION}").`,
+    );
   }
   if (!Number.isInteger(maxTimeMS) || maxTimeMS <= 0 || maxTimeMS > MAX_TIME_LIMIT) {
-    throw new TypeError(`mongoStore: \`maxTimeMS\` must be a positive integer of milliseconds (at most ${MAX_TIME_LIMIT}).`);
+    throw new TypeError(
+      `mongoStore: \`maxTimeMS\` must be a positive integer of milliseconds (at most ${MAX_TIME_LIMIT}).`,
+    );
   }
   if (transformId !== undefined && typeof transformId !== "function") {
-    throw new TypeError("mongoStore: `transformId` must be a function (sessionId) => _id, the one given to connect-mongo.");
+    throw new TypeError(
+      "mongoStore: `transformId` must be a function (sessionId) => _id, the one given to connect-mongo.",
+    );
   }
   if (unserialize !== undefined && typeof unserialize !== "function") {
     throw new TypeError("mongoStore: `unserialize` must be a function (stored session field) => session.");
   }
   if (
     cryptoAdapter !== undefined &&
-    (typeof cryptoAdapter !== "object" || cryptoAdapter === null || typeof cryptoAdapter.decrypt !== "function" || typeof cryptoAdapter.encrypt !== "function")
+    (typeof cryptoAdapter !== "object" ||
+      cryptoAdapter === null ||
+      typeof cryptoAdapter.decrypt !== "function" ||
+      typeof cryptoAdapter.encrypt !== "function")
   ) {
     throw new TypeError(
       `mongoStore: \`cryptoAdapter\` must be connect-mongo's crypto adapter, with encrypt(text) and decrypt(text) (createWebCryptoAdapter({ secret }) or createKrupteinAdapter({ secret })); got ${describeGiven(cryptoAdapter)}.`,
@@ -275,13 +333,19 @@ function validate<S extends object>(options: MongoStoreOptions<S>): Config<S> {
     }
     resolved = db.collection(collectionName);
   } else if (collection === undefined) {
-    throw new TypeError("mongoStore: pass `collection` (client.db(name).collection(\"sessions\")) or `db` (client.db(name)).");
+    throw new TypeError(
+      'mongoStore: pass `collection` (client.db(name).collection("sessions")) or `db` (client.db(name)).',
+    );
   }
-  if (typeof resolved !== "object" || resolved === null || typeof (resolved as { findOne?: unknown }).findOne !== "function") {
+  if (
+    typeof resolved !== "object" ||
+    resolved === null ||
+    typeof (resolved as { findOne?: unknown }).findOne !== "function"
+  ) {
     throw new TypeError(
       db !== undefined
         ? "mongoStore: `db.collection(collectionName)` returned no collection with findOne()."
-        : "mongoStore: `collection` must be a MongoDB collection (client.db(name).collection(\"sessions\")), which has findOne().",
+        : 'mongoStore: `collection` must be a MongoDB collection (client.db(name).collection("sessions")), which has findOne().',
     );
   }
   return { collection: resolved as MongoCollectionLike, maxTimeMS, transformId, unserialize, cryptoAdapter };
@@ -296,22 +360,30 @@ function checkDriver(option: "db" | "collection", value: unknown): void {
   let hint: string;
   switch (kind) {
     case "MongoClient":
-      hint = option === "db" ? "pass `db: client.db(dbName)`" : 'pass `collection: client.db(dbName).collection("sessions")`';
+      hint =
+        option === "db"
+          ? "pass `db: client.db(dbName)`"
+          : 'pass `collection: client.db(dbName).collection("sessions")`';
       break;
     case "Db":
-      hint = 'pass it as `db` (with `collectionName` if not "sessions"), or pass `collection: db.collection("sessions")`';
+      hint =
+        'pass it as `db` (with `collectionName` if not "sessions"), or pass `collection: db.collection("sessions")`';
       break;
     case "Collection":
       hint = "pass it as `collection`";
       break;
     case "express-session store":
-      hint = "that is the web app's session store: pass the database or collection it writes to (`db: client.db(dbName)`)";
+      hint =
+        "that is the web app's session store: pass the database or collection it writes to (`db: client.db(dbName)`)";
       break;
     case "promise":
       hint = "await the client first, then pass `db: client.db(dbName)`";
       break;
     default:
-      hint = option === "db" ? "pass `db: client.db(dbName)`" : 'pass `collection: client.db(dbName).collection("sessions")`';
+      hint =
+        option === "db"
+          ? "pass `db: client.db(dbName)`"
+          : 'pass `collection: client.db(dbName).collection("sessions")`';
   }
   throw new TypeError(`mongoStore: \`${option}\` must be a MongoDB ${wanted}; got ${describeGiven(value)}: ${hint}.`);
 }

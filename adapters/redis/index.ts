@@ -1,4 +1,11 @@
-import { abortable, describeValue, readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import {
+  abortable,
+  describeValue,
+  readSession,
+  type SessionData,
+  type SessionRecord,
+  type SessionStore,
+} from "socket.io-session-auth";
 import { describeGiven, driverKind } from "../driver-kind.js";
 
 /**
@@ -49,7 +56,8 @@ const KNOWN_OPTIONS = new Set(["client", "prefix", "serializer", "ttl", "subscri
  * still holds ARGV[1] (the text the revision was read as), and keeps the key's TTL (KEEPTTL, Redis 6.0+)
  * rather than recomputing it. One key, so it runs on a Cluster too.
  */
-const COMPARE_AND_SET = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
+const COMPARE_AND_SET =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
 /** The key events that end a session, and the reason each one reports. */
 const KEY_EVENTS = { del: "destroyed", expired: "expired", evicted: "destroyed" } as const;
 const DEFAULT_TTL_S = 86_400; // connect-redis's default
@@ -95,7 +103,8 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
   const probe = client as RedisClientLike & ClientProbe;
 
   const watch = watchClient(client as object, probe);
-  const subscriberWatch = subscriber === undefined ? undefined : watchClient(subscriber as object, subscriber as ClientProbe);
+  const subscriberWatch =
+    subscriber === undefined ? undefined : watchClient(subscriber as object, subscriber as ClientProbe);
   let closed = false;
 
   function unavailable(): Error | undefined {
@@ -103,16 +112,25 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
     if (flavor === "ioredis") {
       // "wait" is ioredis's lazyConnect before the first command: sending one is what connects it.
       if (probe.status === "ready" || probe.status === "wait") return undefined;
-      state = probe.status === "end" ? 'status "end": the client was closed and will not reconnect' : `status "${String(probe.status)}"`;
+      state =
+        probe.status === "end"
+          ? 'status "end": the client was closed and will not reconnect'
+          : `status "${String(probe.status)}"`;
     } else if (flavor === "node-redis") {
       const ready = typeof probe.isReady === "boolean" ? probe.isReady : probe.isOpen;
       if (ready === true) return undefined;
-      state = probe.isOpen === false ? "not open: call `await client.connect()` (it will not reconnect by itself)" : "reconnecting";
+      state =
+        probe.isOpen === false
+          ? "not open: call `await client.connect()` (it will not reconnect by itself)"
+          : "reconnecting";
     } else {
       return undefined;
     }
     return Object.assign(
-      new Error(`the Redis client is not ready (${state})`, watch.lastError === undefined ? undefined : { cause: watch.lastError }),
+      new Error(
+        `the Redis client is not ready (${state})`,
+        watch.lastError === undefined ? undefined : { cause: watch.lastError },
+      ),
       { code: "REDIS_NOT_READY" },
     );
   }
@@ -129,7 +147,9 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
     }
     if (!isPromiseLike(pending)) {
       return Promise.reject(
-        new TypeError("redisStore: the client did not return a promise (a callback-style client such as node-redis v3 or legacyMode?); pass ioredis or node-redis v4+."),
+        new TypeError(
+          "redisStore: the client did not return a promise (a callback-style client such as node-redis v3 or legacyMode?); pass ioredis or node-redis v4+.",
+        ),
       );
     }
     if (signal === undefined) return Promise.resolve(pending);
@@ -144,7 +164,10 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
       const raw = await command(() => client.get(prefix + id), signal);
       if (raw === null || raw === undefined) return null;
       const text = textOf(raw);
-      const session = await readSession<S>(text, report, { parse: (stored) => serializer.parse(stored as string), what: "the value under the session key" });
+      const session = await readSession<S>(text, report, {
+        parse: (stored) => serializer.parse(stored as string),
+        what: "the value under the session key",
+      });
       // The key's TTL is the expiry, and Redis already enforced it: no second round trip (PTTL) per handshake.
       return session === null ? null : { session, expires: null, revision: text };
     },
@@ -175,17 +198,23 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
       if (subscription === undefined && !closed) {
         const { db, keyPrefix } = addressing(client);
         const fullPrefix = keyPrefix + prefix;
-        subscription = subscribeKeyEvents(subscriber, flavor, db, (event, key) => {
-          if (!key.startsWith(fullPrefix)) return;
-          const id = key.slice(fullPrefix.length);
-          for (const each of [...callbacks]) {
-            try {
-              each(id, KEY_EVENTS[event]);
-            } catch {
-              // One subscriber's failure must not keep the others from hearing of the end.
+        subscription = subscribeKeyEvents(
+          subscriber,
+          flavor,
+          db,
+          (event, key) => {
+            if (!key.startsWith(fullPrefix)) return;
+            const id = key.slice(fullPrefix.length);
+            for (const each of [...callbacks]) {
+              try {
+                each(id, KEY_EVENTS[event]);
+              } catch {
+                // One subscriber's failure must not keep the others from hearing of the end.
+              }
             }
-          }
-        }, warnOnce);
+          },
+          warnOnce,
+        );
         void checkKeyspaceEvents(client, flavor).then((problem) => {
           if (problem !== undefined) warnOnce(`socket.io-session-auth: redisStore({ subscriber }) ${problem}`);
         });
@@ -202,7 +231,8 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
 
   const del = probe.del;
   if (flavor !== "promise" && typeof del === "function") {
-    const remove = (key: string): Promise<unknown> => command(() => (del as (key: string) => PromiseLike<unknown>).call(client, key));
+    const remove = (key: string): Promise<unknown> =>
+      command(() => (del as (key: string) => PromiseLike<unknown>).call(client, key));
     store.destroy = async (id) => void (await remove(prefix + id));
 
     const set = probe.set;
@@ -219,7 +249,9 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
         const text = stringify.call(serializer, session);
         const write = set as (...args: unknown[]) => PromiseLike<unknown>;
         await command(() =>
-          flavor === "ioredis" ? write.call(client, key, text, "EX", seconds) : write.call(client, key, text, { EX: seconds }),
+          flavor === "ioredis"
+            ? write.call(client, key, text, "EX", seconds)
+            : write.call(client, key, text, { EX: seconds }),
         );
       };
     }
@@ -231,16 +263,22 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
     const evaluate = run as (...args: unknown[]) => PromiseLike<unknown>;
     store.compareAndSet = async (id, revision, session, { signal }) => {
       if (typeof revision !== "string") {
-        throw new TypeError(`redisStore.compareAndSet: the revision must be the stored text a record carried; got ${describeValue(revision)}`);
+        throw new TypeError(
+          `redisStore.compareAndSet: the revision must be the stored text a record carried; got ${describeValue(revision)}`,
+        );
       }
       const key = prefix + id;
       // Serialized as connect-redis serializes, so the web app's next request reads our bytes as its own.
       const text = stringify.call(serializer, session);
       const reply = await command(
-        () => (flavor === "ioredis" ? evaluate.call(client, COMPARE_AND_SET, 1, key, revision, text) : evaluate.call(client, COMPARE_AND_SET, { keys: [key], arguments: [revision, text] })),
+        () =>
+          flavor === "ioredis"
+            ? evaluate.call(client, COMPARE_AND_SET, 1, key, revision, text)
+            : evaluate.call(client, COMPARE_AND_SET, { keys: [key], arguments: [revision, text] }),
         signal,
       );
-      if (reply !== 1 && reply !== 0) throw new TypeError(`the client answered ${describeValue(reply)} to EVAL, not 0 or 1`);
+      if (reply !== 1 && reply !== 0)
+        throw new TypeError(`the client answered ${describeValue(reply)} to EVAL, not 0 or 1`);
       return reply === 1;
     };
   }
@@ -285,17 +323,25 @@ function validate<S extends object>(options: RedisStoreOptions<S>) {
     }
     const clusters = [client, subscriber].map((each) => isCluster(each as ClusterProbe));
     if (clusters[0] !== clusters[1]) {
-      throw new TypeError("redisStore: `subscriber` must be a Cluster client when `client` is one, and a single-node client when `client` is one (`client.duplicate()`).");
+      throw new TypeError(
+        "redisStore: `subscriber` must be a Cluster client when `client` is one, and a single-node client when `client` is one (`client.duplicate()`).",
+      );
     }
   }
   if (typeof prefix !== "string") {
-    throw new TypeError(`redisStore: \`prefix\` must be a string (connect-redis's prefix, default "sess:"); got ${describeValue(prefix)}.`);
+    throw new TypeError(
+      `redisStore: \`prefix\` must be a string (connect-redis's prefix, default "sess:"); got ${describeValue(prefix)}.`,
+    );
   }
   if (typeof serializer !== "object" || serializer === null || typeof serializer.parse !== "function") {
-    throw new TypeError("redisStore: `serializer` must be an object with parse(text) (and stringify(value) for set), like connect-redis's; default JSON.");
+    throw new TypeError(
+      "redisStore: `serializer` must be an object with parse(text) (and stringify(value) for set), like connect-redis's; default JSON.",
+    );
   }
   if (typeof ttl !== "function" && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl <= 0)) {
-    throw new TypeError(`redisStore: \`ttl\` must be a whole number of seconds above 0 or a function (session) => seconds, as connect-redis's; got ${describeValue(ttl)}.`);
+    throw new TypeError(
+      `redisStore: \`ttl\` must be a whole number of seconds above 0 or a function (session) => seconds, as connect-redis's; got ${describeValue(ttl)}.`,
+    );
   }
   return { client, prefix, serializer, ttl, flavor, subscriber };
 }
@@ -309,13 +355,16 @@ function checkClient(option: "client" | "subscriber", value: unknown): void {
   let hint = "";
   switch (kind) {
     case "node-redis legacy client":
-      hint = "; its commands take callbacks: pass the client itself, created without `legacyMode` and not through `.legacy()`";
+      hint =
+        "; its commands take callbacks: pass the client itself, created without `legacyMode` and not through `.legacy()`";
       break;
     case "callback redis client":
-      hint = "; node-redis v3 and older take callbacks: upgrade to node-redis v4+ (connect-redis 8+ needs it too) or use ioredis";
+      hint =
+        "; node-redis v3 and older take callbacks: upgrade to node-redis v4+ (connect-redis 8+ needs it too) or use ioredis";
       break;
     case "express-session store":
-      hint = "; that is the web app's session store: pass the Redis client it was given (connect-redis's `client` option)";
+      hint =
+        "; that is the web app's session store: pass the Redis client it was given (connect-redis's `client` option)";
       break;
     case "promise":
       hint = "; await it (`await createClient().connect()`) and pass the client";
@@ -332,7 +381,9 @@ function checkClient(option: "client" | "subscriber", value: unknown): void {
       if (typeof value === "object" && value !== null && typeof (value as { get?: unknown }).get === "function") return;
   }
   const required = option === "client" ? "`client` is required" : "`subscriber` must be a Redis client";
-  throw new TypeError(`redisStore: ${required}; got ${describeGiven(value)}${hint}. ${WHAT_TO_PASS[0]!.toUpperCase()}${WHAT_TO_PASS.slice(1)}.`);
+  throw new TypeError(
+    `redisStore: ${required}; got ${describeGiven(value)}${hint}. ${WHAT_TO_PASS[0]!.toUpperCase()}${WHAT_TO_PASS.slice(1)}.`,
+  );
 }
 
 interface ClientWatch {
@@ -354,7 +405,8 @@ function watchClient(client: object, probe: ClientProbe): ClientWatch {
     return existing;
   }
   const on = typeof probe.on === "function" ? (probe.on as (event: string, listener: Listener) => unknown) : undefined;
-  const off = (typeof probe.off === "function" ? probe.off : probe.removeListener) as ((event: string, listener: Listener) => unknown) | undefined;
+  const off = (typeof probe.off === "function" ? probe.off : probe.removeListener) as
+    ((event: string, listener: Listener) => unknown) | undefined;
   const onError: Listener = (error) => void (watch.lastError = error);
   const onReady: Listener = () => void (watch.lastError = undefined);
   const watch: ClientWatch = {
@@ -387,7 +439,6 @@ function isPromiseLike<T>(value: PromiseLike<T> | T): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
-
 /** GET's reply as text: a string, or a Buffer from a client set to return them. Anything else is a client we cannot read. */
 function textOf(raw: unknown): string {
   if (typeof raw === "string") return raw;
@@ -403,7 +454,9 @@ interface ClusterProbe {
 }
 
 function isCluster(client: ClusterProbe): boolean {
-  return typeof client.nodes === "function" || (Array.isArray(client.masters) && typeof client.nodeClient === "function");
+  return (
+    typeof client.nodes === "function" || (Array.isArray(client.masters) && typeof client.nodeClient === "function")
+  );
 }
 
 /** The database the client's keys live in, and the client's own key prefix (ioredis `keyPrefix`). */
@@ -452,15 +505,19 @@ function subscribeKeyEvents(
   };
   const deliver = (channel: unknown, message: unknown): void => {
     const event = eventOf(channel);
-    if (event !== undefined) onEvent(event, message instanceof Uint8Array ? Buffer.from(message).toString("utf8") : String(message));
+    if (event !== undefined)
+      onEvent(event, message instanceof Uint8Array ? Buffer.from(message).toString("utf8") : String(message));
   };
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
   const later = (attempt: number, task: () => void): void => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      if (!stopped) task();
-    }, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]);
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        if (!stopped) task();
+      },
+      RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)],
+    );
     timer.unref();
     timers.add(timer);
   };
@@ -544,7 +601,9 @@ function subscribeKeyEvents(
     const stops: Array<() => void> = [];
     for (const master of cluster.masters as unknown[]) {
       const attach = (n: number): void => {
-        Promise.resolve((cluster.nodeClient as (node: unknown) => PromiseLike<PubSubClient> | PubSubClient).call(subscriber, master)).then(
+        Promise.resolve(
+          (cluster.nodeClient as (node: unknown) => PromiseLike<PubSubClient> | PubSubClient).call(subscriber, master),
+        ).then(
           (node) => {
             if (stopped) return;
             stops.push(listenOn(node));
@@ -590,14 +649,21 @@ async function checkKeyspaceEvents(client: RedisClientLike, flavor: Flavor): Pro
   try {
     const nodes = await serversOf(client);
     for (const node of nodes) {
-      const reply = flavor === "ioredis"
-        ? await (node as { config(...args: string[]): PromiseLike<unknown> }).config("GET", "notify-keyspace-events")
-        : await (node as { configGet(name: string): PromiseLike<unknown> }).configGet("notify-keyspace-events");
-      const flags = Array.isArray(reply) ? reply[1] : (reply as Record<string, unknown> | null)?.["notify-keyspace-events"];
-      if (typeof flags !== "string") return "could not read the server's notify-keyspace-events (CONFIG GET answered something else); make sure it includes \"Egxe\", or deleted and expired sessions will not end their sockets at once.";
+      const reply =
+        flavor === "ioredis"
+          ? await (node as { config(...args: string[]): PromiseLike<unknown> }).config("GET", "notify-keyspace-events")
+          : await (node as { configGet(name: string): PromiseLike<unknown> }).configGet("notify-keyspace-events");
+      const flags = Array.isArray(reply)
+        ? reply[1]
+        : (reply as Record<string, unknown> | null)?.["notify-keyspace-events"];
+      if (typeof flags !== "string")
+        return 'could not read the server\'s notify-keyspace-events (CONFIG GET answered something else); make sure it includes "Egxe", or deleted and expired sessions will not end their sockets at once.';
       const missing = missingFlags(flags);
       if (missing !== "") {
-        const setting = nodes.length > 1 ? `the notify-keyspace-events of the master ${addressOf(node)}` : "the server's notify-keyspace-events";
+        const setting =
+          nodes.length > 1
+            ? `the notify-keyspace-events of the master ${addressOf(node)}`
+            : "the server's notify-keyspace-events";
         return `needs key-event notifications, but ${setting} is "${flags}" (missing "${missing}"): set it to include "Egxe" (CONFIG SET notify-keyspace-events Egxe, or notify-keyspace-events in redis.conf${nodes.length > 1 ? ", on every master" : ""}); until then deleted and expired sessions end their sockets only at the next re-read.`;
       }
     }
@@ -611,17 +677,25 @@ async function serversOf(client: RedisClientLike): Promise<unknown[]> {
   const cluster = client as ClusterProbe;
   if (typeof cluster.nodes === "function") return (cluster.nodes as (role: string) => unknown[]).call(client, "master");
   if (Array.isArray(cluster.masters) && typeof cluster.nodeClient === "function") {
-    return Promise.all((cluster.masters as unknown[]).map((master) => (cluster.nodeClient as (node: unknown) => unknown).call(client, master)));
+    return Promise.all(
+      (cluster.masters as unknown[]).map((master) =>
+        (cluster.nodeClient as (node: unknown) => unknown).call(client, master),
+      ),
+    );
   }
   return [client];
 }
 
 /** A cluster node's address for a warning (host names and ports are no secret; credentials are left out). */
 function addressOf(node: unknown): string {
-  const options = (node as { options?: { host?: unknown; port?: unknown; socket?: { host?: unknown; port?: unknown } } }).options;
+  const options = (
+    node as { options?: { host?: unknown; port?: unknown; socket?: { host?: unknown; port?: unknown } } }
+  ).options;
   const host = options?.host ?? options?.socket?.host;
   const port = options?.port ?? options?.socket?.port;
-  return typeof host === "string" && (typeof port === "number" || typeof port === "string") ? `${host}:${port}` : "(address unknown)";
+  return typeof host === "string" && (typeof port === "number" || typeof port === "string")
+    ? `${host}:${port}`
+    : "(address unknown)";
 }
 
 /** The flags of `Egxe` that `flags` lacks ("A" stands for "g$lshzxetd", which includes g, x and e). */

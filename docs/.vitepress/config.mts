@@ -29,12 +29,16 @@ function apiSidebar(): DefaultTheme.SidebarItem[] {
         .sort()
         .map((file) => ({ text: file.slice(0, -3), link: `/api/${relative}${kind}/${file.slice(0, -3)}` }));
     if (relative !== "" && entries.some((entry) => entry.name === "index.md")) {
-      const kinds = entries.filter((entry) => entry.isDirectory() && KINDS.includes(entry.name)).map((entry) => entry.name);
+      const kinds = entries
+        .filter((entry) => entry.isDirectory() && KINDS.includes(entry.name))
+        .map((entry) => entry.name);
       modules.push({
         text: relative.slice(0, -1),
         link: `/api/${relative}`,
         collapsed: true,
-        items: kinds.sort((a, b) => KINDS.indexOf(a) - KINDS.indexOf(b)).map((kind) => ({ text: KIND_TITLES[kind], items: pages(kind) })),
+        items: kinds
+          .sort((a, b) => KINDS.indexOf(a) - KINDS.indexOf(b))
+          .map((kind) => ({ text: KIND_TITLES[kind], items: pages(kind) })),
       });
     }
     for (const entry of entries) {
@@ -87,20 +91,32 @@ const guide: DefaultTheme.SidebarItem[] = [
 
 export default defineConfig({
   title: "socket.io-session-auth",
-  description: "Know whose socket it is: authenticate socket.io handshakes with the session cookie your web app already issues.",
+  description:
+    "Know whose socket it is: authenticate socket.io handshakes with the session cookie your web app already issues.",
   lang: "en-US",
   lastUpdated: false,
   head: [["link", { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" }]],
   // Dead links fail the build (VitePress's default): keep it that way.
   themeConfig: {
     nav: [
-      { text: "Guide", link: "/getting-started", activeMatch: "^/(getting-started|lifecycle|security|errors|migrating|fastify|nest)" },
-      { text: "Stores", link: "/memory", activeMatch: "^/(memory|redis|mongo|cookie-sessions|any-store|writing-an-adapter)" },
+      {
+        text: "Guide",
+        link: "/getting-started",
+        activeMatch: "^/(getting-started|lifecycle|security|errors|migrating|fastify|nest)",
+      },
+      {
+        text: "Stores",
+        link: "/memory",
+        activeMatch: "^/(memory|redis|mongo|cookie-sessions|any-store|writing-an-adapter)",
+      },
       { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },
     ],
     sidebar: {
-      "/api/": [{ text: "Guide", link: "/getting-started" }, { text: "API reference", link: "/api/", items: apiSidebar() }],
+      "/api/": [
+        { text: "Guide", link: "/getting-started" },
+        { text: "API reference", link: "/api/", items: apiSidebar() },
+      ],
       "/": guide,
     },
     outline: { level: [2, 3] },

@@ -18,7 +18,9 @@ export function load(app) {
     for (const module of context.project.children ?? []) {
       const name = PUBLIC_NAMES[module.name];
       if (name === undefined) {
-        throw new Error(`typedoc-entry-names: no public name for the entry point "${module.name}"; add it to PUBLIC_NAMES.`);
+        throw new Error(
+          `typedoc-entry-names: no public name for the entry point "${module.name}"; add it to PUBLIC_NAMES.`,
+        );
       }
       module.name = name;
     }

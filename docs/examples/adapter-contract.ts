@@ -1,4 +1,9 @@
-import type { SessionData, SessionRecord, SessionStore as RealSessionStore, StoreGetOptions } from "socket.io-session-auth";
+import type {
+  SessionData,
+  SessionRecord,
+  SessionStore as RealSessionStore,
+  StoreGetOptions,
+} from "socket.io-session-auth";
 
 // #region contract
 interface SessionStore<S extends object = SessionData> {
@@ -18,6 +23,7 @@ interface SessionStore<S extends object = SessionData> {
 // the page cannot drift from src/store.ts.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const contractIsTheRealOne: Same<SessionStore, RealSessionStore> = true;
-const recordIsTheRealOne: Same<SessionRecord, { session: SessionData; expires?: Date | null; revision?: unknown }> = true;
+const recordIsTheRealOne: Same<SessionRecord, { session: SessionData; expires?: Date | null; revision?: unknown }> =
+  true;
 const optionsAreTheRealOnes: Same<StoreGetOptions, { signal: AbortSignal; report(cause: unknown): void }> = true;
 export const checked = contractIsTheRealOne && recordIsTheRealOne && optionsAreTheRealOnes;

@@ -9,7 +9,8 @@ describeSessionStore(
     return {
       store: tableStore(table),
       // Write exactly as the real framework would, so the suite checks the real format.
-      write: async (id, session, options) => void table.set(id, { json: JSON.stringify(session), expiresAt: options?.expires?.getTime() ?? null }),
+      write: async (id, session, options) =>
+        void table.set(id, { json: JSON.stringify(session), expiresAt: options?.expires?.getTime() ?? null }),
       writeCorrupt: async (id) => void table.set(id, { json: "{not json", expiresAt: null }),
     };
   },

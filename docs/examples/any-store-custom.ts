@@ -31,7 +31,12 @@ export class AuditedStore extends session.Store {
 }
 
 const store = new AuditedStore();
-export const sessions = session({ store, secret: process.env.SESSION_SECRET ?? "dev only", resave: false, saveUninitialized: false });
+export const sessions = session({
+  store,
+  secret: process.env.SESSION_SECRET ?? "dev only",
+  resave: false,
+  saveUninitialized: false,
+});
 export const auth = sessionAuth({ store: memoryStore(store), secret: process.env.SESSION_SECRET ?? "dev only" });
 // #endregion custom-store
 export { store };

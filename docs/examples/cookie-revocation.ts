@@ -26,7 +26,15 @@ export function acceptRevocableCookieSessions(io: Server, keys: readonly string[
     return !revoked.has(sid);
   };
 
-  io.use(sessionAuth({ store: cookieStore<RevocableSession>(), signing: "keygrip", name: "session", secret: keys, authorize }));
+  io.use(
+    sessionAuth({
+      store: cookieStore<RevocableSession>(),
+      signing: "keygrip",
+      name: "session",
+      secret: keys,
+      authorize,
+    }),
+  );
   io.on("connection", (socket) => {
     const { sid } = socket.data.session as RevocableSession;
     void socket.join(`sid:${sid}`); // so that a logout can reach the sockets already open

@@ -3,7 +3,14 @@ import type { IncomingMessage } from "node:http";
 import { sessionAuth, type SessionAuthError, type SessionStore } from "socket.io-session-auth";
 
 /** One structured line per refused handshake. */
-export type LogLine = { level: "info" | "warn"; code: string; status: number; message: string; cause?: string; origin?: string };
+export type LogLine = {
+  level: "info" | "warn";
+  code: string;
+  status: number;
+  message: string;
+  cause?: string;
+  origin?: string;
+};
 
 export function authWithLogs(store: SessionStore, secret: string | string[], log: (line: LogLine) => void) {
   return sessionAuth({

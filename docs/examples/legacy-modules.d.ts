@@ -12,7 +12,11 @@ declare module "express-socket.io-session" {
   }
   type SocketMiddleware = (socket: Socket, next: (err?: Error) => void) => void;
   function sharedsession(session: RequestHandler, options?: SharedSessionOptions): SocketMiddleware;
-  function sharedsession(session: RequestHandler, cookieParser: RequestHandler, options?: SharedSessionOptions): SocketMiddleware;
+  function sharedsession(
+    session: RequestHandler,
+    cookieParser: RequestHandler,
+    options?: SharedSessionOptions,
+  ): SocketMiddleware;
   export default sharedsession;
 }
 
@@ -32,7 +36,10 @@ declare module "passport.socketio" {
     fail?: (data: IncomingMessage, message: string, error: boolean, accept: (err?: Error) => void) => void;
   }
   export function authorize(options: AuthorizeOptions): (socket: Socket, next: (err?: Error) => void) => void;
-  export function filterSocketsByUser(io: Server, filter: (user: { logged_in: boolean; [key: string]: unknown }) => boolean): Socket[];
+  export function filterSocketsByUser(
+    io: Server,
+    filter: (user: { logged_in: boolean; [key: string]: unknown }) => boolean,
+  ): Socket[];
 }
 
 declare module "cookie-parser" {

@@ -19,7 +19,15 @@ const secret = process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET";
 const store = new session.MemoryStore();
 const app = express();
 app.use(express.urlencoded({ extended: false }));
-app.use(session({ store, secret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: "lax", maxAge: 30 * 60 * 1000 } }));
+app.use(
+  session({
+    store,
+    secret,
+    resave: false,
+    saveUninitialized: false,
+    cookie: { httpOnly: true, sameSite: "lax", maxAge: 30 * 60 * 1000 },
+  }),
+);
 
 const http = createServer(app);
 const io = new Server(http);

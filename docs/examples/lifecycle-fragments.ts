@@ -34,7 +34,11 @@ export function handlers(io: Server, store: SessionStore<Cart>, secret: string) 
   });
 }
 
-export function page(socket: ClientSocket, showLoginPrompt: (code: string) => void, onLoggedIn: (then: () => void) => void) {
+export function page(
+  socket: ClientSocket,
+  showLoginPrompt: (code: string) => void,
+  onLoggedIn: (then: () => void) => void,
+) {
   // #region client
   socket.on("session:ended", ({ code }: { code: string }) => {
     // SESSION_NOT_FOUND / SESSION_EXPIRED / UNAUTHENTICATED: the visitor must log in again.

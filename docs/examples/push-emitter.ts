@@ -14,7 +14,8 @@ export function createWorkerPush(redisUrl: string) {
   return {
     // The room names must be the ones sessionAuth joins: the same helpers, the same prefixes.
     toUser: (userId: string | number, event: string, data: unknown) => emitter.to(userRoom(userId)).emit(event, data),
-    toSession: (sessionId: string, event: string, data: unknown) => emitter.to(sessionRoom(sessionId)).emit(event, data),
+    toSession: (sessionId: string, event: string, data: unknown) =>
+      emitter.to(sessionRoom(sessionId)).emit(event, data),
     // With custom prefixes, pass them: userRoom(id, "member:"), as configured in sessionAuth({ rooms }).
     logoutEverywhere: (userId: string | number) => emitter.in(userRoom(userId)).disconnectSockets(true),
     close: () => redis.quit(),

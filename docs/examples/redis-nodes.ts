@@ -15,7 +15,12 @@ export async function createNode(redisUrl = process.env.REDIS_URL ?? "redis://12
 
   const http = createServer();
   const io = new Server(http, { adapter: createAdapter(pub, sub) });
-  io.use(sessionAuth({ store: redisStore({ client: pub }), secret: process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET" }));
+  io.use(
+    sessionAuth({
+      store: redisStore({ client: pub }),
+      secret: process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET",
+    }),
+  );
 
   // Reaches the user's every socket, whichever node each one is connected to.
   const notify = (userId: string, event: string, data: unknown) => io.to(userRoom(userId)).emit(event, data);

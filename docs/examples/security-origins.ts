@@ -9,7 +9,12 @@ import { sessionAuth, type SessionStore } from "socket.io-session-auth";
  * the answers); `origins` decides which pages may open a socket with the visitor's cookie. CORS does
  * not guard WebSocket handshakes, so `origins` is the one that stops cross-site WebSocket hijacking.
  */
-export function crossOriginRealtime(http: HttpServer, store: SessionStore, secret: string | string[], appOrigins: string[]) {
+export function crossOriginRealtime(
+  http: HttpServer,
+  store: SessionStore,
+  secret: string | string[],
+  appOrigins: string[],
+) {
   const io = new Server(http, { cors: { origin: appOrigins, credentials: true } });
   io.use(sessionAuth({ store, secret, origins: appOrigins }));
   return io;

@@ -27,7 +27,9 @@ if (cluster.isPrimary) {
   let ready = 0;
   cluster.on("message", (_worker, message: { type?: unknown }) => {
     if (message?.type !== "realtime:ready" || ++ready !== workers) return;
-    http.listen(port, "127.0.0.1", () => console.log(`listening on http://127.0.0.1:${(http.address() as AddressInfo).port}`));
+    http.listen(port, "127.0.0.1", () =>
+      console.log(`listening on http://127.0.0.1:${(http.address() as AddressInfo).port}`),
+    );
   });
   for (let i = 0; i < workers; i++) cluster.fork();
   // No automatic replacement of a crashed worker here: sticky would hand it connections before it is
@@ -37,12 +39,17 @@ if (cluster.isPrimary) {
   const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
   const http = createServer(); // never listens: connections come from the primary
   const io = new Server(http, { adapter: createAdapter() });
-  const auth = sessionAuth({ store: redisStore({ client: redis }), secret: process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET" });
+  const auth = sessionAuth({
+    store: redisStore({ client: redis }),
+    secret: process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET",
+  });
   auth.attach(io); // io.use(auth) on every namespace, the recovery re-check and endSession's listener, at start
   const push = createPushRouter(io, { tokens: [process.env.PUSH_TOKEN], auth }); // POST /push on any worker reaches all
   push.attach(http);
   io.on("connection", (socket) => {
-    socket.on("whoami", (ack: (answer: unknown) => void) => ack({ userId: socket.data.userId, worker: cluster.worker?.id }));
+    socket.on("whoami", (ack: (answer: unknown) => void) =>
+      ack({ userId: socket.data.userId, worker: cluster.worker?.id }),
+    );
   });
   setupWorker(io);
   process.send!({ type: "realtime:ready" });

@@ -15,7 +15,10 @@ import { redisStore } from "socket.io-session-auth/redis";
 export async function startShardedNode(options: { redis: string | string[]; secret: string; pushTokens: string[] }) {
   const { redis } = options;
   // node-redis for both: connect-redis 8+ writes through it, and the sharded adapter runs on it.
-  const client = typeof redis === "string" ? createClient({ url: redis }) : createCluster({ rootNodes: redis.map((url) => ({ url })) });
+  const client =
+    typeof redis === "string"
+      ? createClient({ url: redis })
+      : createCluster({ rootNodes: redis.map((url) => ({ url })) });
   const subClient = client.duplicate(); // a subscribed connection runs no GET: the adapter's own
   client.on("error", (error: Error) => console.error("redis:", error.message)); // node-redis throws an unheard 'error'
   subClient.on("error", (error: Error) => console.error("redis (adapter subscriber):", error.message));

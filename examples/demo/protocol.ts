@@ -37,5 +37,4 @@ export interface Notice {
 
 /** What `POST /api/push` answers: the push router's delivery report, or why nothing was sent. */
 export type PushReply =
-  | { ok: true; id: string; recipients: number; acked: number; complete: boolean }
-  | { ok: false; error: string };
+  { ok: true; id: string; recipients: number; acked: number; complete: boolean } | { ok: false; error: string };

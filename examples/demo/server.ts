@@ -53,8 +53,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     pushToken = randomBytes(32).toString("base64url"),
     log,
   } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new TypeError("startDemo: `port` must be an integer from 0 to 65535.");
-  if (typeof secret !== "string" || secret === "") throw new TypeError("startDemo: `secret` must be a non-empty string.");
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new TypeError("startDemo: `port` must be an integer from 0 to 65535.");
+  if (typeof secret !== "string" || secret === "")
+    throw new TypeError("startDemo: `secret` must be a non-empty string.");
   if (typeof pushToken !== "string" || !PUSH_TOKEN_FORMAT.test(pushToken)) {
     // Never echo the token: this message may reach a log.
     throw new TypeError("startDemo: `pushToken` must be at least 16 visible ASCII characters (openssl rand -hex 32).");
@@ -124,7 +126,8 @@ function displayHost(address: string): string {
 function readPort(value: string | undefined): number {
   if (value === undefined || value === "") return 3000;
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65_535) throw new TypeError(`PORT must be a port number (0 to 65535), not ${JSON.stringify(value)}.`);
+  if (!/^\d+$/.test(value) || port > 65_535)
+    throw new TypeError(`PORT must be a port number (0 to 65535), not ${JSON.stringify(value)}.`);
   return port;
 }
 
@@ -146,10 +149,14 @@ async function main(): Promise<void> {
     [
       `socket.io-session-auth demo: open ${demo.url}`,
       ...(secret === undefined
-        ? ["Note: SESSION_SECRET is not set, so this run signs cookies with a random secret (logins last until you stop it)."]
+        ? [
+            "Note: SESSION_SECRET is not set, so this run signs cookies with a random secret (logins last until you stop it).",
+          ]
         : []),
       pushToken === undefined
-        ? "Push router: POST " + demo.pushUrl + " needs a token; set PUSH_TOKEN (openssl rand -hex 32) to push with curl."
+        ? "Push router: POST " +
+          demo.pushUrl +
+          " needs a token; set PUSH_TOKEN (openssl rand -hex 32) to push with curl."
         : `Push router: POST ${demo.pushUrl} with "Authorization: Bearer $PUSH_TOKEN" (see examples/demo/README.md).`,
       "Demo only: no passwords, anyone who can reach it can log in as anyone. Ctrl+C to stop.",
     ].join("\n"),
@@ -180,9 +187,12 @@ function isMainModule(): boolean {
 
 if (isMainModule()) {
   main().catch((error: unknown) => {
-    const text = (error as { code?: unknown })?.code === "EADDRINUSE"
-      ? `Port ${process.env.PORT ?? 3000} is in use: set PORT to another one, e.g. PORT=3001 npm start.`
-      : error instanceof Error ? error.message : String(error);
+    const text =
+      (error as { code?: unknown })?.code === "EADDRINUSE"
+        ? `Port ${process.env.PORT ?? 3000} is in use: set PORT to another one, e.g. PORT=3001 npm start.`
+        : error instanceof Error
+          ? error.message
+          : String(error);
     console.error(`demo: ${text}`);
     process.exit(1);
   });

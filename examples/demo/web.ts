@@ -3,7 +3,16 @@ import { fileURLToPath } from "node:url";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import session, { type Store } from "express-session";
 import type { PushRouter, PushTo } from "socket.io-session-auth/push";
-import { DEMO_ROOMS, isDemoRoom, NOTICE_EVENT, roomOf, type DemoRoom, type Notice, type NoticeTarget, type PushReply } from "./protocol.js";
+import {
+  DEMO_ROOMS,
+  isDemoRoom,
+  NOTICE_EVENT,
+  roomOf,
+  type DemoRoom,
+  type Notice,
+  type NoticeTarget,
+  type PushReply,
+} from "./protocol.js";
 
 /** What the demo keeps in a session. The library's default `identify` finds `userId`. */
 export interface DemoSession {
@@ -86,14 +95,19 @@ export function createWebApp({ store, secret, push, onSessionEnded, onRoomsChang
 
   app.get("/api/me", (req, res) => {
     const data = fields(req);
-    res.set("Cache-Control", "no-store").json({ user: data.userId ?? null, loggedInAt: data.loggedInAt ?? null, rooms: data.rooms ?? [] });
+    res
+      .set("Cache-Control", "no-store")
+      .json({ user: data.userId ?? null, loggedInAt: data.loggedInAt ?? null, rooms: data.rooms ?? [] });
   });
 
   app.post("/login", sameOrigin, express.urlencoded({ extended: false, limit: "2kb" }), (req, res, next) => {
     const raw: unknown = (req.body as Record<string, unknown> | undefined)?.name;
     const name = typeof raw === "string" ? raw.normalize("NFC").trim() : "";
     if (!USER_NAME.test(name)) {
-      reply(req, res, 400, { ok: false, error: "Pick a name of 1 to 24 letters, digits, spaces, dots, dashes or underscores." });
+      reply(req, res, 400, {
+        ok: false,
+        error: "Pick a name of 1 to 24 letters, digits, spaces, dots, dashes or underscores.",
+      });
       return;
     }
     const previous = fields(req).userId === undefined ? undefined : req.sessionID;
@@ -122,33 +136,38 @@ export function createWebApp({ store, secret, push, onSessionEnded, onRoomsChang
 
   // Rooms live in the session, so every tab of it shares them and a socket opened later joins them at
   // its handshake, from `socket.data.session` (live.ts).
-  app.post("/api/rooms/:action", sameOrigin, express.urlencoded({ extended: false, limit: "1kb" }), (req, res, next) => {
-    const action = req.params.action;
-    if (action !== "join" && action !== "leave") {
-      reply(req, res, 404, { ok: false, error: "POST /api/rooms/join or /api/rooms/leave." });
-      return;
-    }
-    if (fields(req).userId === undefined) {
-      reply(req, res, 401, { ok: false, error: "Log in to join rooms." });
-      return;
-    }
-    const room: unknown = (req.body as Record<string, unknown> | undefined)?.room;
-    if (!isDemoRoom(room)) {
-      reply(req, res, 400, { ok: false, error: `Pick one of the rooms: ${DEMO_ROOMS.join(", ")}.` });
-      return;
-    }
-    const joined = new Set(fields(req).rooms ?? []);
-    if (action === "join") joined.add(room);
-    else joined.delete(room);
-    const rooms = DEMO_ROOMS.filter((each) => joined.has(each));
-    Object.assign(req.session, { rooms } satisfies DemoSession);
-    const sessionId = req.sessionID;
-    req.session.save((error: unknown) => {
-      if (error) return next(error);
-      onRoomsChanged(sessionId, rooms);
-      reply(req, res, 200, { ok: true, rooms });
-    });
-  });
+  app.post(
+    "/api/rooms/:action",
+    sameOrigin,
+    express.urlencoded({ extended: false, limit: "1kb" }),
+    (req, res, next) => {
+      const action = req.params.action;
+      if (action !== "join" && action !== "leave") {
+        reply(req, res, 404, { ok: false, error: "POST /api/rooms/join or /api/rooms/leave." });
+        return;
+      }
+      if (fields(req).userId === undefined) {
+        reply(req, res, 401, { ok: false, error: "Log in to join rooms." });
+        return;
+      }
+      const room: unknown = (req.body as Record<string, unknown> | undefined)?.room;
+      if (!isDemoRoom(room)) {
+        reply(req, res, 400, { ok: false, error: `Pick one of the rooms: ${DEMO_ROOMS.join(", ")}.` });
+        return;
+      }
+      const joined = new Set(fields(req).rooms ?? []);
+      if (action === "join") joined.add(room);
+      else joined.delete(room);
+      const rooms = DEMO_ROOMS.filter((each) => joined.has(each));
+      Object.assign(req.session, { rooms } satisfies DemoSession);
+      const sessionId = req.sessionID;
+      req.session.save((error: unknown) => {
+        if (error) return next(error);
+        onRoomsChanged(sessionId, rooms);
+        reply(req, res, 200, { ok: true, rooms });
+      });
+    },
+  );
 
   // The page's push form. The browser names a target and a text; the server adds who sends it (from the
   // session) and hands it to the push router, token and all, on this side.
@@ -175,8 +194,20 @@ export function createWebApp({ store, secret, push, onSessionEnded, onRoomsChang
       return;
     }
     const notice: Notice = { id: randomUUID(), from, to: target, text, at: Date.now() };
-    const answer = await push.send({ id: notice.id, to: routerTarget(target), event: NOTICE_EVENT, data: notice, ack: { timeout: PUSH_ACK_TIMEOUT } });
-    reply(req, res, 200, { ok: true, id: answer.id, recipients: answer.recipients, acked: answer.acked, complete: answer.complete } satisfies PushReply);
+    const answer = await push.send({
+      id: notice.id,
+      to: routerTarget(target),
+      event: NOTICE_EVENT,
+      data: notice,
+      ack: { timeout: PUSH_ACK_TIMEOUT },
+    });
+    reply(req, res, 200, {
+      ok: true,
+      id: answer.id,
+      recipients: answer.recipients,
+      acked: answer.acked,
+      complete: answer.complete,
+    } satisfies PushReply);
   });
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -202,7 +233,9 @@ function readTarget(body: Record<string, unknown>): NoticeTarget | string {
       return USER_NAME.test(name) ? { kind: "user", name } : "Name the user to push to (as they logged in).";
     }
     case "room":
-      return isDemoRoom(body.room) ? { kind: "room", name: body.room } : `Pick one of the rooms: ${DEMO_ROOMS.join(", ")}.`;
+      return isDemoRoom(body.room)
+        ? { kind: "room", name: body.room }
+        : `Pick one of the rooms: ${DEMO_ROOMS.join(", ")}.`;
     case "all":
       return { kind: "all" };
     default:
@@ -246,7 +279,10 @@ function reply<B extends { ok: boolean; error?: string }>(req: Request, res: Res
   } else if (body.ok) {
     res.redirect(303, "/");
   } else {
-    res.status(status).type("text/plain").send(body.error ?? "Bad request.");
+    res
+      .status(status)
+      .type("text/plain")
+      .send(body.error ?? "Bad request.");
   }
 }
 

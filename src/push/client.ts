@@ -49,7 +49,10 @@ export interface PushClient {
   /** `POST <path>/rooms/leave`. */
   leave(request: PushRoomsRequest, options?: Pick<PushRequestOptions, "signal">): Promise<PushOk>;
   /** `POST <path>/presence`: how many sockets each user has online, cluster-wide. */
-  presence(users: ReadonlyArray<string | number>, options?: { namespace?: string; signal?: AbortSignal }): Promise<Record<string, number>>;
+  presence(
+    users: ReadonlyArray<string | number>,
+    options?: { namespace?: string; signal?: AbortSignal },
+  ): Promise<Record<string, number>>;
   /** `GET <path>/health`: resolves when the router answers 200, rejects with `SHUTTING_DOWN` (503) otherwise. */
   health(options?: Pick<PushRequestOptions, "signal">): Promise<PushOk>;
 }
@@ -72,14 +75,23 @@ export function createPushClient(options: PushClientOptions): PushClient {
   const { base, token, timeout, retries, fetcher } = validateOptions(options);
   const authorization = `Bearer ${token}`;
 
-  async function call<T>(method: "GET" | "POST", suffix: string, body: unknown, settings: { key?: string; signal?: AbortSignal; timeout?: number }): Promise<T> {
+  async function call<T>(
+    method: "GET" | "POST",
+    suffix: string,
+    body: unknown,
+    settings: { key?: string; signal?: AbortSignal; timeout?: number },
+  ): Promise<T> {
     let payload: string | undefined;
     try {
       payload = body === undefined ? undefined : JSON.stringify(body);
     } catch (cause) {
       // A BigInt id (or a cycle in data) cannot be sent as JSON: refuse before the network, as the
       // router would (a user id too large for a JSON number must be sent as a string anyway).
-      throw new PushError("INVALID_MESSAGE", `The message cannot be sent as JSON (${cause instanceof Error ? cause.message : String(cause)}); send large ids as strings.`, { status: 400, cause });
+      throw new PushError(
+        "INVALID_MESSAGE",
+        `The message cannot be sent as JSON (${cause instanceof Error ? cause.message : String(cause)}); send large ids as strings.`,
+        { status: 400, cause },
+      );
     }
     const headers: Record<string, string> = { authorization, accept: "application/json" };
     if (payload !== undefined) headers["content-type"] = "application/json";
@@ -101,7 +113,14 @@ export function createPushClient(options: PushClientOptions): PushClient {
     }
   }
 
-  async function attemptOnce<T>(method: string, url: string, headers: Record<string, string>, body: string | undefined, limit: number, signal: AbortSignal | undefined): Promise<T> {
+  async function attemptOnce<T>(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    limit: number,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     signal?.throwIfAborted();
     const expiry = AbortSignal.timeout(limit);
     const combined = signal === undefined ? expiry : AbortSignal.any([signal, expiry]);
@@ -115,10 +134,17 @@ export function createPushClient(options: PushClientOptions): PushClient {
       if (signal?.aborted) throw signal.reason;
       // fetch refuses to build the request (a header it cannot send): retrying cannot help.
       if (cause instanceof TypeError && /header|ByteString/i.test(cause.message)) {
-        throw new PushError("INVALID_MESSAGE", `The request could not be built: ${cause.message}`, { status: 400, cause });
+        throw new PushError("INVALID_MESSAGE", `The request could not be built: ${cause.message}`, {
+          status: 400,
+          cause,
+        });
       }
-      if (expiry.aborted) throw new PushError("TIMEOUT", `The push router did not answer within ${limit} ms.`, { status: 0, cause });
-      throw new PushError("NETWORK_ERROR", `Could not reach the push router at ${base}: ${networkReason(cause)}.`, { status: 0, cause });
+      if (expiry.aborted)
+        throw new PushError("TIMEOUT", `The push router did not answer within ${limit} ms.`, { status: 0, cause });
+      throw new PushError("NETWORK_ERROR", `Could not reach the push router at ${base}: ${networkReason(cause)}.`, {
+        status: 0,
+        cause,
+      });
     }
     let answer: unknown;
     try {
@@ -134,13 +160,18 @@ export function createPushClient(options: PushClientOptions): PushClient {
         ...(typeof error.path === "string" ? { path: error.path } : {}),
       });
     }
-    throw new PushError("BAD_RESPONSE", `HTTP ${status} from ${base} is not the push router's JSON answer (a proxy in the way, or the wrong URL?).`, { status });
+    throw new PushError(
+      "BAD_RESPONSE",
+      `HTTP ${status} from ${base} is not the push router's JSON answer (a proxy in the way, or the wrong URL?).`,
+      { status },
+    );
   }
 
   return {
     send(message, settings = {}) {
       const ack = isObject(message) && isObject(message.ack) ? message.ack : undefined;
-      const ackTimeout = ack === undefined ? undefined : (typeof ack.timeout === "number" ? ack.timeout : DEFAULT_ACK_TIMEOUT) + 1000;
+      const ackTimeout =
+        ack === undefined ? undefined : (typeof ack.timeout === "number" ? ack.timeout : DEFAULT_ACK_TIMEOUT) + 1000;
       // A message with an `id` is de-duplicated by it, and every retry carries the same body: no header
       // needed (an id may hold characters a header cannot). Without one, one key serves every retry.
       const key = settings.idempotencyKey ?? (typeof message?.id === "string" ? undefined : randomUUID());
@@ -150,12 +181,21 @@ export function createPushClient(options: PushClientOptions): PushClient {
       let longest = 0;
       for (const message of messages) {
         const ack = isObject(message) && isObject(message.ack) ? message.ack : undefined;
-        if (ack !== undefined) longest = Math.max(longest, (typeof ack.timeout === "number" ? ack.timeout : DEFAULT_ACK_TIMEOUT) + 1000);
+        if (ack !== undefined)
+          longest = Math.max(longest, (typeof ack.timeout === "number" ? ack.timeout : DEFAULT_ACK_TIMEOUT) + 1000);
       }
-      return call("POST", "/batch", { messages }, { key: settings.idempotencyKey ?? randomUUID(), signal: settings.signal, timeout: longest });
+      return call(
+        "POST",
+        "/batch",
+        { messages },
+        { key: settings.idempotencyKey ?? randomUUID(), signal: settings.signal, timeout: longest },
+      );
     },
     legacy(message, settings = {}) {
-      return call("POST", "/legacy", message, { key: settings.idempotencyKey ?? randomUUID(), signal: settings.signal });
+      return call("POST", "/legacy", message, {
+        key: settings.idempotencyKey ?? randomUUID(),
+        signal: settings.signal,
+      });
     },
     disconnect(request, settings = {}) {
       return call("POST", "/disconnect", request, { signal: settings.signal });
@@ -188,12 +228,26 @@ function networkReason(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-function validateOptions(options: PushClientOptions): { base: string; token: string; timeout: number; retries: number; fetcher: typeof fetch } {
+function validateOptions(options: PushClientOptions): {
+  base: string;
+  token: string;
+  timeout: number;
+  retries: number;
+  fetcher: typeof fetch;
+} {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError('createPushClient: pass an options object, e.g. createPushClient({ url: "http://realtime:3000/push", token }).');
+    throw new TypeError(
+      'createPushClient: pass an options object, e.g. createPushClient({ url: "http://realtime:3000/push", token }).',
+    );
   }
   rejectUnknownOptions("createPushClient", options, KNOWN_OPTIONS);
-  const { url, token, timeout = DEFAULT_TIMEOUT, retries = DEFAULT_RETRIES, fetch: fetcher = globalThis.fetch } = options;
+  const {
+    url,
+    token,
+    timeout = DEFAULT_TIMEOUT,
+    retries = DEFAULT_RETRIES,
+    fetch: fetcher = globalThis.fetch,
+  } = options;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -204,17 +258,28 @@ function validateOptions(options: PushClientOptions): { base: string; token: str
     throw new TypeError("createPushClient: `url` must be an http: or https: URL.");
   }
   if (parsed.username !== "" || parsed.password !== "" || parsed.search !== "" || parsed.hash !== "") {
-    throw new TypeError("createPushClient: `url` must carry no credentials, query or fragment; the token goes in the `token` option.");
+    throw new TypeError(
+      "createPushClient: `url` must carry no credentials, query or fragment; the token goes in the `token` option.",
+    );
   }
   if (typeof token !== "string" || token === "" || !/^[\x21-\x7e]+$/.test(token)) {
-    throw new TypeError("createPushClient: `token` must be a non-empty string of visible ASCII characters (one of the router's `tokens`).");
+    throw new TypeError(
+      "createPushClient: `token` must be a non-empty string of visible ASCII characters (one of the router's `tokens`).",
+    );
   }
   if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0 || timeout > 2_147_483_647) {
-    throw new TypeError(`createPushClient: \`timeout\` must be a number of milliseconds above 0; got ${String(timeout)}.`);
+    throw new TypeError(
+      `createPushClient: \`timeout\` must be a number of milliseconds above 0; got ${String(timeout)}.`,
+    );
   }
   if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
-    throw new TypeError(`createPushClient: \`retries\` must be a whole number from 0 to ${MAX_RETRIES}; got ${String(retries)}.`);
+    throw new TypeError(
+      `createPushClient: \`retries\` must be a whole number from 0 to ${MAX_RETRIES}; got ${String(retries)}.`,
+    );
   }
-  if (typeof fetcher !== "function") throw new TypeError("createPushClient: `fetch` must be a function (the global fetch is missing: Node 18 or later).");
+  if (typeof fetcher !== "function")
+    throw new TypeError(
+      "createPushClient: `fetch` must be a function (the global fetch is missing: Node 18 or later).",
+    );
   return { base: parsed.href.replace(/\/+$/, ""), token, timeout, retries, fetcher };
 }

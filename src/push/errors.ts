@@ -116,7 +116,13 @@ export class PushError extends Error {
 
   /** The JSON body the router answers with. */
   toJSON(): { ok: false; error: { code: string; message: string; path?: string } } {
-    return { ok: false, error: this.path === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, path: this.path } };
+    return {
+      ok: false,
+      error:
+        this.path === undefined
+          ? { code: this.code, message: this.message }
+          : { code: this.code, message: this.message, path: this.path },
+    };
   }
 }
 
@@ -124,7 +130,10 @@ export class PushError extends Error {
 export function isPushError(value: unknown): value is PushError {
   return (
     value instanceof PushError ||
-    (value instanceof Error && value.name === "PushError" && typeof (value as { code?: unknown }).code === "string" && typeof (value as { status?: unknown }).status === "number")
+    (value instanceof Error &&
+      value.name === "PushError" &&
+      typeof (value as { code?: unknown }).code === "string" &&
+      typeof (value as { status?: unknown }).status === "number")
   );
 }
 

@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { BroadcastOperator, Namespace, Server } from "socket.io";
 import { PushError, isPushError } from "./errors.js";
-import { fingerprint, memoryAnswers, redisAnswers, type AnswerStore, type Claim, type ClaimPlan, type PushRedisClient } from "./idempotency.js";
+import {
+  fingerprint,
+  memoryAnswers,
+  redisAnswers,
+  type AnswerStore,
+  type Claim,
+  type ClaimPlan,
+  type PushRedisClient,
+} from "./idempotency.js";
 import { createNodeTracker, type NodeTracker } from "./nodes.js";
 import type { PushAccepted, PushBatchAnswer, PushDelivered, PushFailure, PushOk, PushPresenceAnswer } from "./types.js";
 import type { DisconnectOp, EmitOp, PresenceOp, RoomsOp, Scope } from "./validate.js";
@@ -35,7 +43,10 @@ export interface Executor {
    * One message (HTTP or `send()`); remembered under `key`, else under its `id`. Without a key or acks the
    * answer is synchronous (no promise on the hot path); a refusal is then thrown.
    */
-  message(op: EmitOp, key: string | undefined): Outcome<PushAccepted | PushDelivered> | Promise<Outcome<PushAccepted | PushDelivered>>;
+  message(
+    op: EmitOp,
+    key: string | undefined,
+  ): Outcome<PushAccepted | PushDelivered> | Promise<Outcome<PushAccepted | PushDelivered>>;
   legacy(op: EmitOp, key: string | undefined): Promise<Outcome<PushAccepted>>;
   batch(ops: readonly EmitOp[], key: string | undefined): Promise<Outcome<PushBatchAnswer>>;
   disconnect(op: DisconnectOp): Outcome<PushOk>;
@@ -49,7 +60,12 @@ export interface Executor {
 type Adapter = Namespace["adapter"];
 type Operator = BroadcastOperator<Record<string, (...args: unknown[]) => void>, unknown>;
 type AckCallback = (error: Error | null, responses: unknown[]) => void;
-type OperatorClass = new (adapter: Adapter, rooms?: Set<string>, except?: Set<string>, flags?: { timeout?: number }) => Operator;
+type OperatorClass = new (
+  adapter: Adapter,
+  rooms?: Set<string>,
+  except?: Set<string>,
+  flags?: { timeout?: number },
+) => Operator;
 
 const ACCEPTED = 202;
 const OK = 200;
@@ -70,7 +86,13 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     config === false
       ? null
       : config.redis !== undefined
-        ? redisAnswers({ client: config.redis, prefix: config.prefix, ttl: config.ttl, timeout: config.timeout, onError: options.onError })
+        ? redisAnswers({
+            client: config.redis,
+            prefix: config.prefix,
+            ttl: config.ttl,
+            timeout: config.timeout,
+            onError: options.onError,
+          })
         : memoryAnswers(config);
   const running = new Set<Promise<unknown>>();
   const trackers = new Map<string, NodeTracker>();
@@ -81,7 +103,10 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
 
   function namespace(name: string): Namespace {
     // The validator only lets served namespaces through; this is the executor refusing to guess.
-    if (!served.has(name)) throw new PushError("UNKNOWN_NAMESPACE", `namespace ${JSON.stringify(name)} is not served.`, { path: "namespace" });
+    if (!served.has(name))
+      throw new PushError("UNKNOWN_NAMESPACE", `namespace ${JSON.stringify(name)} is not served.`, {
+        path: "namespace",
+      });
     // Looked up at each operation, not once at start: a child of a dynamic namespace (io.of(/regex/))
     // exists only once the app made it, with its parent's middleware, and may be cleaned up and made again.
     return io.of(name);
@@ -99,7 +124,12 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
       // An empty room set means "everyone" to socket.io: never reach it by accident.
       throw new PushError("INTERNAL_ERROR", "refusing to broadcast: an empty target list reached the executor.");
     }
-    return new Operator(adapter ?? nsp.adapter, new Set(scope.rooms ?? []), new Set(scope.except), timeout === undefined ? {} : { timeout });
+    return new Operator(
+      adapter ?? nsp.adapter,
+      new Set(scope.rooms ?? []),
+      new Set(scope.except),
+      timeout === undefined ? {} : { timeout },
+    );
   }
 
   function track<T>(promise: Promise<T>): Promise<T> {
@@ -114,7 +144,12 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
    * fingerprint gets the first answer (even one still pending), one with another fingerprint a 422.
    * With the in-process store the claim is synchronous, so `run` emits before this returns.
    */
-  function remembered<B extends Outcome>(key: string, print: string, plan: ClaimPlan<B>, run: () => B | Promise<B>): Promise<B> {
+  function remembered<B extends Outcome>(
+    key: string,
+    print: string,
+    plan: ClaimPlan<B>,
+    run: () => B | Promise<B>,
+  ): Promise<B> {
     let claim: Claim<B> | Promise<Claim<B>>;
     try {
       claim = store!.claim<B>(key, print, plan);
@@ -137,7 +172,10 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
   function runClaimed<B extends Outcome>(claim: Claim<B>, run: () => B | Promise<B>): Promise<B> {
     if (!claim.fresh) return claim.answer;
     const result = attempt(run);
-    result.then((outcome) => claim.settle(outcome), (error: unknown) => claim.abandon(error));
+    result.then(
+      (outcome) => claim.settle(outcome),
+      (error: unknown) => claim.abandon(error),
+    );
     return result;
   }
 
@@ -145,7 +183,16 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
   function printOf(kind: string, op: EmitOp): string {
     const { scope } = op;
     try {
-      return fingerprint([kind, op.id ?? null, scope.namespace, scope.rooms === null ? null : [...scope.rooms].sort(), [...scope.except].sort(), op.event, op.ackTimeout, op.data]);
+      return fingerprint([
+        kind,
+        op.id ?? null,
+        scope.namespace,
+        scope.rooms === null ? null : [...scope.rooms].sort(),
+        [...scope.except].sort(),
+        op.event,
+        op.ackTimeout,
+        op.data,
+      ]);
     } catch (cause) {
       throw unencodable(cause);
     }
@@ -154,7 +201,11 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
   function unencodable(cause: unknown): PushError {
     if (isPushError(cause)) return cause;
     const name = cause instanceof Error ? cause.name : typeof cause;
-    return new PushError("INVALID_MESSAGE", `data: socket.io could not send it (${name}): is it cyclic, or nested too deeply?`, { path: "data", cause });
+    return new PushError(
+      "INVALID_MESSAGE",
+      `data: socket.io could not send it (${name}): is it cyclic, or nested too deeply?`,
+      { path: "data", cause },
+    );
   }
 
   function emit(op: EmitOp, id: string): Outcome<PushAccepted> | Promise<Outcome<PushDelivered>> {
@@ -176,17 +227,33 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     // on the way through. Only these two methods are replaced; everything else is the adapter itself.
     const counting: Adapter = Object.create(adapter, {
       broadcastWithAck: {
-        value: (packet: unknown, opts: Parameters<Adapter["broadcastWithAck"]>[1], onCount: (count: number) => void, onAck: (...args: unknown[]) => void) =>
-          adapter.broadcastWithAck(packet, opts, (count) => {
-            recipients += count;
-            onCount(count);
-          }, onAck),
+        value: (
+          packet: unknown,
+          opts: Parameters<Adapter["broadcastWithAck"]>[1],
+          onCount: (count: number) => void,
+          onAck: (...args: unknown[]) => void,
+        ) =>
+          adapter.broadcastWithAck(
+            packet,
+            opts,
+            (count) => {
+              recipients += count;
+              onCount(count);
+            },
+            onAck,
+          ),
       },
       // socket.io waits for as many nodes as serverCount() says, and calls the answer complete when they
       // all answered: ask for every node known to exist (see nodes.ts), so an answer from fewer nodes times
       // out as `complete: false`. socket.io does not catch a failed serverCount() (an unhandled
       // rejection): wait instead, and let the timeout give the partial answer.
-      serverCount: { value: () => adapter.serverCount().then((count) => nodes.expect(count), () => NEVER) },
+      serverCount: {
+        value: () =>
+          adapter.serverCount().then(
+            (count) => nodes.expect(count),
+            () => NEVER,
+          ),
+      },
     });
     return new Promise((resolve, reject) => {
       const done: AckCallback = (error, responses) =>
@@ -215,7 +282,9 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
    * it runs; an acked one's is waited for, up to its ack timeout.
    */
   const planOf = (op: EmitOp, id: string): ClaimPlan<Outcome<PushAccepted | PushDelivered>> =>
-    op.ackTimeout === null ? { known: { status: ACCEPTED, body: { ok: true, id } }, wait: 0 } : { wait: op.ackTimeout + ACK_MARGIN_MS };
+    op.ackTimeout === null
+      ? { known: { status: ACCEPTED, body: { ok: true, id } }, wait: 0 }
+      : { wait: op.ackTimeout + ACK_MARGIN_MS };
 
   function once(kind: "message" | "legacy", op: EmitOp, key: string): Promise<Outcome<PushAccepted | PushDelivered>> {
     const id = messageId(op, key);
@@ -230,7 +299,8 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
       return once("message", op, remember);
     },
     legacy(op, key) {
-      if (key === undefined || store === null) return Promise.resolve(emit(op, messageId(op, key)) as Outcome<PushAccepted>);
+      if (key === undefined || store === null)
+        return Promise.resolve(emit(op, messageId(op, key)) as Outcome<PushAccepted>);
       return once("legacy", op, key) as Promise<Outcome<PushAccepted>>;
     },
     batch(ops, key) {
@@ -239,7 +309,9 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
         const failed = (error: unknown, op: EmitOp): Item => {
           const refused = failure(error);
           // The item's own id, when it has one, says which message a refusal (a reused id) is about.
-          return op.id === undefined ? { status: refused.status, ...refused.toJSON() } : { status: refused.status, ...refused.toJSON(), id: op.id };
+          return op.id === undefined
+            ? { status: refused.status, ...refused.toJSON() }
+            : { status: refused.status, ...refused.toJSON(), id: op.id };
         };
         // Every item's key is claimed first (in order: one Redis connection answers in order), then the
         // items are emitted in order, so a shared store cannot reorder them. Acks of one item do not hold
@@ -258,7 +330,10 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
           if (claim.status === "rejected") return Promise.resolve(failed(claim.reason, op));
           const run = () => emit(op, messageId(op, undefined));
           const outcome = claim.value === null ? attempt(run) : runClaimed(claim.value, run);
-          return outcome.then((done) => ({ status: done.status, ...done.body }), (error: unknown) => failed(error, op));
+          return outcome.then(
+            (done) => ({ status: done.status, ...done.body }),
+            (error: unknown) => failed(error, op),
+          );
         });
         return { status: OK, body: { ok: true, results: await Promise.all(pending) } };
       };
@@ -276,8 +351,16 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
       const lifecycle = options.lifecycle;
       if (lifecycle !== undefined && op.ends !== null) {
         // The lifecycle's path: the endEvent, onSessionEnd, on every node (through serverSideEmit).
-        for (const id of op.ends.sessions) lifecycle.endSession(id).catch((cause: unknown) => options.onError(new PushError("INTERNAL_ERROR", "endSession failed.", { cause })));
-        for (const id of op.ends.users) lifecycle.endUser(id).catch((cause: unknown) => options.onError(new PushError("INTERNAL_ERROR", "endUser failed.", { cause })));
+        for (const id of op.ends.sessions)
+          lifecycle
+            .endSession(id)
+            .catch((cause: unknown) =>
+              options.onError(new PushError("INTERNAL_ERROR", "endSession failed.", { cause })),
+            );
+        for (const id of op.ends.users)
+          lifecycle
+            .endUser(id)
+            .catch((cause: unknown) => options.onError(new PushError("INTERNAL_ERROR", "endUser failed.", { cause })));
         return { status: ACCEPTED, body: { ok: true } };
       }
       operator(op.scope).disconnectSockets(op.close);
@@ -294,7 +377,8 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     presence(op) {
       const nsp = namespace(op.namespace);
       const nodes = tracker(op.namespace);
-      const unavailable = (message: string, cause?: unknown) => new PushError("ADAPTER_UNAVAILABLE", message, { cause });
+      const unavailable = (message: string, cause?: unknown) =>
+        new PushError("ADAPTER_UNAVAILABLE", message, { cause });
       return track(
         (async () => {
           // One deadline for the whole answer: the adapter's own calls may wait on a Redis that is down
@@ -312,7 +396,9 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
             const count = await within(nsp.adapter.serverCount());
             const expected = nodes.expect(count);
             if (count < expected) {
-              throw unavailable(`Only ${count} of the ${expected} socket.io nodes seen lately can be reached; no partial count is given. Retry shortly.`);
+              throw unavailable(
+                `Only ${count} of the ${expected} socket.io nodes seen lately can be reached; no partial count is given. Retry shortly.`,
+              );
             }
             sockets = await within(nsp.in(op.users.map(([, room]) => room)).fetchSockets());
           } catch (cause) {

@@ -3,7 +3,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { isPushError, PushError } from "./errors.js";
 import type { Executor, Outcome } from "./execute.js";
 import { scanJson } from "./json.js";
-import { MAX_ID_LENGTH, validateBatch, validateDisconnect, validateLegacy, validateMessage, validatePresence, validateRooms, type ValidatorConfig } from "./validate.js";
+import {
+  MAX_ID_LENGTH,
+  validateBatch,
+  validateDisconnect,
+  validateLegacy,
+  validateMessage,
+  validatePresence,
+  validateRooms,
+  type ValidatorConfig,
+} from "./validate.js";
 
 /** `(req, res, next?)`: plain node:http, Express, Connect and anything else with that shape. */
 export type PushHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
@@ -22,7 +31,17 @@ export interface HttpConfig {
 /** Bodies nested deeper than this are refused before parsing: socket.io's encoders recurse, and a 1 MiB `[[[[...` would blow their stack. */
 export const MAX_JSON_DEPTH = 64;
 /** Query parameters that look like a credential: refused so a token never lands in an access log. */
-const TOKEN_PARAMS = new Set(["token", "access_token", "accesstoken", "auth", "authorization", "bearer", "api_key", "apikey", "key"]);
+const TOKEN_PARAMS = new Set([
+  "token",
+  "access_token",
+  "accesstoken",
+  "auth",
+  "authorization",
+  "bearer",
+  "api_key",
+  "apikey",
+  "key",
+]);
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
 type Run = (body: unknown, key: string | undefined) => Outcome | Promise<Outcome>;
@@ -34,7 +53,10 @@ interface Route {
 
 // crypto.hash (Node 20.12+) is the one-shot form: a third cheaper than a Hash object per request.
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "buffer") => Buffer }).hash;
-const sha256 = (value: string): Buffer => (oneShot !== undefined ? oneShot("sha256", value, "buffer") : crypto.createHash("sha256").update(value, "utf8").digest());
+const sha256 = (value: string): Buffer =>
+  oneShot !== undefined
+    ? oneShot("sha256", value, "buffer")
+    : crypto.createHash("sha256").update(value, "utf8").digest();
 
 export function createHandler(config: HttpConfig): { handler: PushHandler; owns(url: string | undefined): boolean } {
   const { path, maxBodyBytes, readTimeout, validator, executor, isClosing, onError } = config;
@@ -93,11 +115,20 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
       }
       const method = req.method ?? "";
       if (method !== route.method && !(route.method === "GET" && method === "HEAD")) {
-        refuse(req, res, new PushError("METHOD_NOT_ALLOWED", `Use ${route.method} here.`), { allow: route.method === "GET" ? "GET, HEAD" : "POST" });
+        refuse(req, res, new PushError("METHOD_NOT_ALLOWED", `Use ${route.method} here.`), {
+          allow: route.method === "GET" ? "GET, HEAD" : "POST",
+        });
         return;
       }
       if (query >= 0 && hasTokenParam(target.slice(query + 1))) {
-        refuse(req, res, new PushError("TOKEN_IN_QUERY", "Tokens in the query string end up in access logs: send `Authorization: Bearer <token>` instead."));
+        refuse(
+          req,
+          res,
+          new PushError(
+            "TOKEN_IN_QUERY",
+            "Tokens in the query string end up in access logs: send `Authorization: Bearer <token>` instead.",
+          ),
+        );
         return;
       }
       if (route.run === null) {
@@ -110,7 +141,9 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
         return;
       }
       if (!authorized(req.headers.authorization)) {
-        refuse(req, res, new PushError("UNAUTHORIZED", "A valid bearer token is required."), { "www-authenticate": 'Bearer realm="push"' });
+        refuse(req, res, new PushError("UNAUTHORIZED", "A valid bearer token is required."), {
+          "www-authenticate": 'Bearer realm="push"',
+        });
         return;
       }
       const key = idempotencyKey(req.headers["idempotency-key"]);
@@ -121,7 +154,12 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
       const run = route.run;
       withBody(req, (error, value) => {
         if (error !== null) {
-          refuse(req, res, error, error.code === "UNSUPPORTED_CONTENT_ENCODING" ? { "accept-encoding": "identity" } : {});
+          refuse(
+            req,
+            res,
+            error,
+            error.code === "UNSUPPORTED_CONTENT_ENCODING" ? { "accept-encoding": "identity" } : {},
+          );
           return;
         }
         // close() may have begun while the body was still arriving: nothing goes out after it.
@@ -157,16 +195,23 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
     if (req.readableEnded) {
       // A framework's body parser (express.json()) consumed the stream: its own size limit applied.
       const parsed = (req as { body?: unknown }).body;
-      if (parsed === undefined) done(new PushError("BAD_JSON", "The body was consumed before the push router could read it."));
+      if (parsed === undefined)
+        done(new PushError("BAD_JSON", "The body was consumed before the push router could read it."));
       else if (typeof parsed === "string" || Buffer.isBuffer(parsed)) parseInto(Buffer.from(parsed), done);
-      else if (deeperThan(parsed, MAX_JSON_DEPTH)) done(new PushError("BAD_JSON", `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`));
+      else if (deeperThan(parsed, MAX_JSON_DEPTH))
+        done(new PushError("BAD_JSON", `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`));
       else done(null, parsed);
       return;
     }
     if (!isIdentity(req.headers["content-encoding"])) {
       // A compressed body read as plain JSON fails as "not UTF-8", and a plain body labelled gzip would be
       // taken at face value. We decode none, so say so: RFC 9110 §15.5.16, a 415 with Accept-Encoding.
-      done(new PushError("UNSUPPORTED_CONTENT_ENCODING", "The body must not be compressed: send it without Content-Encoding (or `identity`)."));
+      done(
+        new PushError(
+          "UNSUPPORTED_CONTENT_ENCODING",
+          "The body must not be compressed: send it without Content-Encoding (or `identity`).",
+        ),
+      );
       return;
     }
     const declared = req.headers["content-length"];
@@ -212,7 +257,10 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
     const onEnd = (): void => settle(null);
     const onClose = (): void => settle(new PushError("BAD_JSON", "The request was aborted before its body ended."));
     // A slow or endless body holds memory and a socket: cut it, whatever the client promises.
-    const timer = setTimeout(() => settle(new PushError("REQUEST_TIMEOUT", `The body did not arrive within ${readTimeout} ms.`)), readTimeout);
+    const timer = setTimeout(
+      () => settle(new PushError("REQUEST_TIMEOUT", `The body did not arrive within ${readTimeout} ms.`)),
+      readTimeout,
+    );
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("close", onClose);
@@ -222,7 +270,12 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
     return new PushError("PAYLOAD_TOO_LARGE", `The body is over the limit of ${maxBodyBytes} bytes.`);
   }
 
-  function refuse(req: IncomingMessage, res: ServerResponse, error: unknown, headers: Record<string, string> = {}): void {
+  function refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    error: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     let refusal: PushError;
     if (isPushError(error)) {
       refusal = error;
@@ -237,7 +290,13 @@ export function createHandler(config: HttpConfig): { handler: PushHandler; owns(
   return { handler, owns };
 }
 
-function reply(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function reply(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.writableEnded || res.destroyed) return;
   const text = JSON.stringify(body);
   const head: Record<string, string | number> = {
@@ -277,7 +336,11 @@ function idempotencyKey(header: string | string[] | undefined): string | undefin
   if (header === undefined) return undefined;
   const value = Array.isArray(header) ? header.join(", ") : header;
   if (value.length === 0 || value.length > MAX_ID_LENGTH || !VISIBLE_ASCII.test(value)) {
-    return new PushError("INVALID_MESSAGE", `Idempotency-Key: must be 1 to ${MAX_ID_LENGTH} visible ASCII characters.`, { path: "headers.idempotency-key" });
+    return new PushError(
+      "INVALID_MESSAGE",
+      `Idempotency-Key: must be 1 to ${MAX_ID_LENGTH} visible ASCII characters.`,
+      { path: "headers.idempotency-key" },
+    );
   }
   return value;
 }
@@ -319,16 +382,24 @@ export function parseJson(bytes: Uint8Array): unknown {
   }
   if (source.trim() === "") throw new PushError("BAD_JSON", "The body is empty; send a JSON object.");
   const scan = scanJson(source, MAX_JSON_DEPTH);
-  if (scan.kind === "too-deep") throw new PushError("BAD_JSON", `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+  if (scan.kind === "too-deep")
+    throw new PushError("BAD_JSON", `The JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`);
   let value: unknown;
   try {
     value = JSON.parse(source) as unknown;
   } catch (error) {
     // V8's message names the position of the fault: useful, and it quotes nothing beyond a few characters.
-    throw new PushError("BAD_JSON", `The body is not JSON: ${error instanceof Error ? error.message.slice(0, 200) : "parse error"}.`);
+    throw new PushError(
+      "BAD_JSON",
+      `The body is not JSON: ${error instanceof Error ? error.message.slice(0, 200) : "parse error"}.`,
+    );
   }
   if (scan.kind === "duplicate") {
-    throw new PushError("DUPLICATE_KEY", `${scan.path}: this key appears more than once in its object; parsers disagree on which one counts, so send it once.`, { path: scan.path });
+    throw new PushError(
+      "DUPLICATE_KEY",
+      `${scan.path}: this key appears more than once in its object; parsers disagree on which one counts, so send it once.`,
+      { path: scan.path },
+    );
   }
   return value;
 }
@@ -340,7 +411,8 @@ function deeperThan(value: unknown, limit: number): boolean {
     const [current, depth] = stack.pop()!;
     if (typeof current !== "object" || current === null) continue;
     if (depth > limit) return true;
-    for (const child of Object.values(current)) if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    for (const child of Object.values(current))
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
   }
   return false;
 }

@@ -15,7 +15,11 @@ export interface IdempotencyCache<T> {
   readonly size: number;
 }
 
-export function createIdempotencyCache<T>(options: { ttl: number; maxKeys: number; now?: () => number }): IdempotencyCache<T> {
+export function createIdempotencyCache<T>(options: {
+  ttl: number;
+  maxKeys: number;
+  now?: () => number;
+}): IdempotencyCache<T> {
   // A monotonic clock: a wall-clock step back would make entries outlive their ttl.
   const { ttl, maxKeys, now = () => performance.now() } = options;
   // Insertion order is expiry order (every entry lives the same ttl), so the head is always the oldest.
@@ -195,7 +199,13 @@ const POLL_MAX_MS = 250;
  */
 export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
   const { client, prefix, ttl, timeout, onError } = options;
-  const probe = client as unknown as { status?: unknown; isReady?: unknown; isOpen?: unknown; set?: unknown; del?: unknown };
+  const probe = client as unknown as {
+    status?: unknown;
+    isReady?: unknown;
+    isOpen?: unknown;
+    set?: unknown;
+    del?: unknown;
+  };
   const ioredis = typeof probe.status === "string";
   const set = probe.set as (...args: unknown[]) => PromiseLike<unknown>;
   const del = probe.del as (key: string) => PromiseLike<unknown>;
@@ -203,7 +213,11 @@ export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
   const inflight = new Map<string, { fingerprint: string; answer: Promise<Remembered> }>();
 
   const unavailable = (cause?: unknown): PushError =>
-    new PushError("IDEMPOTENCY_UNAVAILABLE", "The idempotency store (Redis) did not answer in time; nothing was sent. Retry with the same key.", { cause });
+    new PushError(
+      "IDEMPOTENCY_UNAVAILABLE",
+      "The idempotency store (Redis) did not answer in time; nothing was sent. Retry with the same key.",
+      { cause },
+    );
 
   /** Whether the client is connected now; as `redisStore` decides it (ioredis "wait" is lazyConnect before its first command). */
   function ready(): boolean {
@@ -247,7 +261,9 @@ export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
   }
 
   const write = (key: string, record: StoredRecord, condition: "NX" | "XX"): PromiseLike<unknown> =>
-    ioredis ? set.call(client, key, JSON.stringify(record), "PX", ttl, condition) : set.call(client, key, JSON.stringify(record), { PX: ttl, [condition]: true });
+    ioredis
+      ? set.call(client, key, JSON.stringify(record), "PX", ttl, condition)
+      : set.call(client, key, JSON.stringify(record), { PX: ttl, [condition]: true });
 
   const release = (key: string): void => {
     Promise.resolve()
@@ -264,12 +280,22 @@ export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
     } catch {
       // fall through
     }
-    throw new PushError("IDEMPOTENCY_UNAVAILABLE", "The idempotency store holds something else under this key (is `idempotency.prefix` shared with another program?).");
+    throw new PushError(
+      "IDEMPOTENCY_UNAVAILABLE",
+      "The idempotency store holds something else under this key (is `idempotency.prefix` shared with another program?).",
+    );
   }
 
   /** Claims in Redis: `true` when this request owns the key, else the first request's answer. */
-  async function acquire<O extends Remembered>(key: string, fingerprint: string, plan: ClaimPlan<O>): Promise<true | O> {
-    const record: StoredRecord = plan.known === undefined ? { v: 1, f: fingerprint, p: Date.now() + plan.wait } : { v: 1, f: fingerprint, s: plan.known.status, b: plan.known.body };
+  async function acquire<O extends Remembered>(
+    key: string,
+    fingerprint: string,
+    plan: ClaimPlan<O>,
+  ): Promise<true | O> {
+    const record: StoredRecord =
+      plan.known === undefined
+        ? { v: 1, f: fingerprint, p: Date.now() + plan.wait }
+        : { v: 1, f: fingerprint, s: plan.known.status, b: plan.known.body };
     // A key can expire between a failed SET and the GET that follows: claim again, a few times at most.
     for (let attempt = 0; attempt < 3; attempt++) {
       const claimed = await command(
@@ -285,7 +311,10 @@ export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
         if (first.f !== fingerprint) throw reusedKey();
         if (typeof first.s === "number") return { status: first.s, body: first.b } as O;
         if (Date.now() > (first.p ?? 0) + PENDING_GRACE_MS) {
-          throw new PushError("IDEMPOTENCY_KEY_IN_USE", "The first request with this key has not answered (its node may have stopped): its outcome is unknown, so nothing was sent again.");
+          throw new PushError(
+            "IDEMPOTENCY_KEY_IN_USE",
+            "The first request with this key has not answered (its node may have stopped): its outcome is unknown, so nothing was sent again.",
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(POLL_MAX_MS, delay * 2);
@@ -322,7 +351,15 @@ export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
               if (plan.known !== undefined) return;
               Promise.resolve()
                 .then(() => write(redisKey, { v: 1, f: fingerprint, s: outcome.status, b: outcome.body }, "XX"))
-                .then(undefined, (cause: unknown) => onError(new PushError("IDEMPOTENCY_UNAVAILABLE", "Could not store an answer in the idempotency store; a repeat of this key will get 409 IDEMPOTENCY_KEY_IN_USE.", { cause })));
+                .then(undefined, (cause: unknown) =>
+                  onError(
+                    new PushError(
+                      "IDEMPOTENCY_UNAVAILABLE",
+                      "Could not store an answer in the idempotency store; a repeat of this key will get 409 IDEMPOTENCY_KEY_IN_USE.",
+                      { cause },
+                    ),
+                  ),
+                );
             },
             abandon: (error) => {
               deferred.reject(error);
@@ -353,12 +390,15 @@ export function fingerprint(parts: readonly unknown[]): string {
 function binaryAware(_key: string, value: unknown): unknown {
   // Buffer has a toJSON of its own; other views and ArrayBuffers would all stringify as {}.
   if (value instanceof ArrayBuffer) return { binary: Buffer.from(value).toString("base64") };
-  if (ArrayBuffer.isView(value)) return { binary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
+  if (ArrayBuffer.isView(value))
+    return { binary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
   return value;
 }
 
 // crypto.hash (Node 20.12+) is the one-shot form.
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
 function sha256Hex(value: string): string {
-  return oneShot !== undefined ? oneShot("sha256", value, "hex") : crypto.createHash("sha256").update(value, "utf8").digest("hex");
+  return oneShot !== undefined
+    ? oneShot("sha256", value, "hex")
+    : crypto.createHash("sha256").update(value, "utf8").digest("hex");
 }

@@ -88,7 +88,18 @@ export interface PushRouter {
 }
 
 const KNOWN_OPTIONS = new Set([
-  "tokens", "path", "rooms", "auth", "namespaces", "maxBodyBytes", "readTimeout", "maxTargets", "maxBatch", "idempotency", "clusterTimeout", "onError",
+  "tokens",
+  "path",
+  "rooms",
+  "auth",
+  "namespaces",
+  "maxBodyBytes",
+  "readTimeout",
+  "maxTargets",
+  "maxBatch",
+  "idempotency",
+  "clusterTimeout",
+  "onError",
 ]);
 const IDEMPOTENCY_OPTIONS = new Set(["ttl", "maxKeys", "redis", "prefix", "timeout"]);
 const MIN_TOKEN_LENGTH = 16;
@@ -194,21 +205,29 @@ interface Config {
 function count(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`createPushRouter: \`${name}\` must be a whole number from ${min} to ${max}; got ${String(value)}.`);
+    throw new TypeError(
+      `createPushRouter: \`${name}\` must be a whole number from ${min} to ${max}; got ${String(value)}.`,
+    );
   }
   return value;
 }
 
 function validateOptions(options: PushRouterOptions): Config {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError("createPushRouter: pass an options object, e.g. createPushRouter(io, { tokens: [process.env.PUSH_TOKEN] }).");
+    throw new TypeError(
+      "createPushRouter: pass an options object, e.g. createPushRouter(io, { tokens: [process.env.PUSH_TOKEN] }).",
+    );
   }
-  rejectUnknownOptions("createPushRouter", options, KNOWN_OPTIONS, { hints: { token: "tokens", maxBody: "maxBodyBytes", limit: "maxBodyBytes" } });
+  rejectUnknownOptions("createPushRouter", options, KNOWN_OPTIONS, {
+    hints: { token: "tokens", maxBody: "maxBodyBytes", limit: "maxBodyBytes" },
+  });
   const { tokens, path = DEFAULTS.path, rooms, auth, namespaces = ["/"], idempotency, onError = () => {} } = options;
 
   const list: readonly unknown[] = typeof tokens === "string" ? [tokens] : Array.isArray(tokens) ? tokens : [];
   if (list.length === 0) {
-    throw new TypeError("createPushRouter: `tokens` is required: the bearer token(s) callers must send, e.g. [process.env.PUSH_TOKEN].");
+    throw new TypeError(
+      "createPushRouter: `tokens` is required: the bearer token(s) callers must send, e.g. [process.env.PUSH_TOKEN].",
+    );
   }
   list.forEach((token, index) => {
     if (typeof token !== "string" || token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
@@ -220,54 +239,101 @@ function validateOptions(options: PushRouterOptions): Config {
   });
 
   if (typeof path !== "string" || !/^\/[^?#\s]*$/.test(path) || path.endsWith("/")) {
-    throw new TypeError(`createPushRouter: \`path\` must start with "/" and not end with one (like "/push"); got ${JSON.stringify(path)}.`);
+    throw new TypeError(
+      `createPushRouter: \`path\` must start with "/" and not end with one (like "/push"); got ${JSON.stringify(path)}.`,
+    );
   }
 
   let naming: RoomNaming;
   if (auth !== undefined) {
-    if (rooms !== undefined) throw new TypeError("createPushRouter: pass `auth` or `rooms`, not both: `auth.rooms` already says how rooms are named.");
+    if (rooms !== undefined)
+      throw new TypeError(
+        "createPushRouter: pass `auth` or `rooms`, not both: `auth.rooms` already says how rooms are named.",
+      );
     const given = (auth as { rooms?: unknown } | null)?.rooms as Partial<RoomNaming> | undefined;
     const ok = (value: unknown) => value === null || typeof value === "string";
     if (typeof given !== "object" || given === null || !ok(given.user) || !ok(given.session)) {
-      throw new TypeError("createPushRouter: `auth` must be the value sessionAuth(...) returned (its `.rooms` names the rooms).");
+      throw new TypeError(
+        "createPushRouter: `auth` must be the value sessionAuth(...) returned (its `.rooms` names the rooms).",
+      );
     }
     naming = { user: given.user!, session: given.session! };
   } else {
     naming = resolveRooms(rooms, "createPushRouter");
   }
 
-  if (!Array.isArray(namespaces) || namespaces.length === 0 || namespaces.some((name) => typeof name !== "string" || !name.startsWith("/"))) {
-    throw new TypeError('createPushRouter: `namespaces` must be a non-empty array of namespace names, each starting with "/" (default ["/"]).');
+  if (
+    !Array.isArray(namespaces) ||
+    namespaces.length === 0 ||
+    namespaces.some((name) => typeof name !== "string" || !name.startsWith("/"))
+  ) {
+    throw new TypeError(
+      'createPushRouter: `namespaces` must be a non-empty array of namespace names, each starting with "/" (default ["/"]).',
+    );
   }
 
   let remembered: Config["idempotency"];
   if (idempotency === false) remembered = false;
   else if (idempotency === undefined) remembered = { ttl: DEFAULTS.ttl, maxKeys: DEFAULTS.maxKeys };
   else if (typeof idempotency !== "object" || idempotency === null) {
-    throw new TypeError("createPushRouter: `idempotency` must be false or { ttl?: milliseconds, maxKeys?: number } or { redis: client, ttl?, prefix?, timeout? }.");
+    throw new TypeError(
+      "createPushRouter: `idempotency` must be false or { ttl?: milliseconds, maxKeys?: number } or { redis: client, ttl?, prefix?, timeout? }.",
+    );
   } else {
     rejectUnknownOptions("createPushRouter", idempotency, IDEMPOTENCY_OPTIONS, { path: "idempotency." });
     const ttl = count("idempotency.ttl", idempotency.ttl, DEFAULTS.ttl, 1, 24 * 3_600_000);
     if (idempotency.redis === undefined) {
       if (idempotency.prefix !== undefined || idempotency.timeout !== undefined) {
-        throw new TypeError("createPushRouter: `idempotency.prefix` and `idempotency.timeout` apply to the Redis store only: pass `idempotency.redis` too.");
+        throw new TypeError(
+          "createPushRouter: `idempotency.prefix` and `idempotency.timeout` apply to the Redis store only: pass `idempotency.redis` too.",
+        );
       }
       remembered = { ttl, maxKeys: count("idempotency.maxKeys", idempotency.maxKeys, DEFAULTS.maxKeys, 1, 10_000_000) };
     } else {
       if (idempotency.maxKeys !== undefined) {
-        throw new TypeError("createPushRouter: `idempotency.maxKeys` bounds the in-process memory; with `idempotency.redis` keys expire after `ttl` instead. Leave it out.");
+        throw new TypeError(
+          "createPushRouter: `idempotency.maxKeys` bounds the in-process memory; with `idempotency.redis` keys expire after `ttl` instead. Leave it out.",
+        );
       }
-      const client = idempotency.redis as unknown as { get?: unknown; set?: unknown; del?: unknown; status?: unknown; isReady?: unknown; isOpen?: unknown } | null;
-      const kind = typeof client?.status === "string" || typeof client?.isReady === "boolean" || typeof client?.isOpen === "boolean";
-      if (typeof client !== "object" || client === null || !kind || typeof client.get !== "function" || typeof client.set !== "function" || typeof client.del !== "function") {
-        throw new TypeError("createPushRouter: `idempotency.redis` must be a connected Redis client: ioredis `new Redis()` / `new Cluster()`, or node-redis v4+ `createClient()` (the adapter's `pubClient` will do).");
+      const client = idempotency.redis as unknown as {
+        get?: unknown;
+        set?: unknown;
+        del?: unknown;
+        status?: unknown;
+        isReady?: unknown;
+        isOpen?: unknown;
+      } | null;
+      const kind =
+        typeof client?.status === "string" ||
+        typeof client?.isReady === "boolean" ||
+        typeof client?.isOpen === "boolean";
+      if (
+        typeof client !== "object" ||
+        client === null ||
+        !kind ||
+        typeof client.get !== "function" ||
+        typeof client.set !== "function" ||
+        typeof client.del !== "function"
+      ) {
+        throw new TypeError(
+          "createPushRouter: `idempotency.redis` must be a connected Redis client: ioredis `new Redis()` / `new Cluster()`, or node-redis v4+ `createClient()` (the adapter's `pubClient` will do).",
+        );
       }
       const { prefix = DEFAULTS.prefix } = idempotency;
-      if (typeof prefix !== "string" || prefix === "") throw new TypeError('createPushRouter: `idempotency.prefix` must be a non-empty string (default "push:idempotency:").');
-      remembered = { ttl, redis: idempotency.redis, prefix, timeout: count("idempotency.timeout", idempotency.timeout, DEFAULTS.storeTimeout, 1, 60_000) };
+      if (typeof prefix !== "string" || prefix === "")
+        throw new TypeError(
+          'createPushRouter: `idempotency.prefix` must be a non-empty string (default "push:idempotency:").',
+        );
+      remembered = {
+        ttl,
+        redis: idempotency.redis,
+        prefix,
+        timeout: count("idempotency.timeout", idempotency.timeout, DEFAULTS.storeTimeout, 1, 60_000),
+      };
     }
   }
-  if (typeof onError !== "function") throw new TypeError("createPushRouter: `onError` must be a function (error) => void.");
+  if (typeof onError !== "function")
+    throw new TypeError("createPushRouter: `onError` must be a function (error) => void.");
 
   return {
     path,

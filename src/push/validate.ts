@@ -91,7 +91,10 @@ function record(value: unknown, path: string, allowed: readonly string[], what =
   const fields = value as Fields;
   for (const key of Object.keys(fields)) {
     if (fields[key] !== undefined && !allowed.includes(key)) {
-      throw invalid(join(path, key.length > 40 ? `${key.slice(0, 40)}…` : key), `unknown field; expected ${allowed.map((k) => `\`${k}\``).join(", ")}.`);
+      throw invalid(
+        join(path, key.length > 40 ? `${key.slice(0, 40)}…` : key),
+        `unknown field; expected ${allowed.map((k) => `\`${k}\``).join(", ")}.`,
+      );
     }
   }
   return fields;
@@ -115,7 +118,11 @@ class Budget {
   take(count: number, path: string): void {
     this.used += count;
     if (this.used > this.max) {
-      throw new PushError("TOO_MANY_TARGETS", `${path}: at most ${this.max} targets (users, rooms, sockets, sessions) per request.`, { path });
+      throw new PushError(
+        "TOO_MANY_TARGETS",
+        `${path}: at most ${this.max} targets (users, rooms, sockets, sessions) per request.`,
+        { path },
+      );
     }
   }
 }
@@ -124,7 +131,8 @@ type Kind = "user" | "room" | "socket" | "session";
 
 function names(value: unknown, path: string, kind: Kind, budget: Budget): string[] {
   const list = Array.isArray(value) ? (value as unknown[]) : [value];
-  if (list.length === 0) throw invalid(path, "must not be an empty array: an empty target list would reach nobody, or everybody.");
+  if (list.length === 0)
+    throw invalid(path, "must not be an empty array: an empty target list would reach nobody, or everybody.");
   budget.take(list.length, path);
   return list.map((item, index) => {
     const at = Array.isArray(value) ? `${path}[${index}]` : path;
@@ -133,19 +141,29 @@ function names(value: unknown, path: string, kind: Kind, budget: Budget): string
       // someone else. Only an integer a double holds exactly names one user (RFC 8259 §6 on
       // interoperable integers; ECMAScript Number.isSafeInteger); anything else must come as a string.
       if (!Number.isSafeInteger(item)) {
-        throw invalid(at, `must be a string, or a whole number from -(2^53 - 1) to 2^53 - 1 (a larger number is rounded by JSON parsers and would name another user); got ${String(item)}. Send the id as a string.`);
+        throw invalid(
+          at,
+          `must be a string, or a whole number from -(2^53 - 1) to 2^53 - 1 (a larger number is rounded by JSON parsers and would name another user); got ${String(item)}. Send the id as a string.`,
+        );
       }
       return String(item);
     }
     if (typeof item !== "string") {
-      throw invalid(at, `must be a string${kind === "user" ? " or a number" : ""}${Array.isArray(value) ? "" : ", or an array of them"}; got ${describe(item)}.`);
+      throw invalid(
+        at,
+        `must be a string${kind === "user" ? " or a number" : ""}${Array.isArray(value) ? "" : ", or an array of them"}; got ${describe(item)}.`,
+      );
     }
     return text(item, at, MAX_NAME_LENGTH);
   });
 }
 
 function userRooms(naming: RoomNaming, ids: readonly string[], path: string): string[] {
-  if (naming.user === null) throw invalid(path, "user rooms are turned off (`rooms.user` is false), so users cannot be targeted; use `room` or `socket`.");
+  if (naming.user === null)
+    throw invalid(
+      path,
+      "user rooms are turned off (`rooms.user` is false), so users cannot be targeted; use `room` or `socket`.",
+    );
   const prefix = naming.user;
   return ids.map((id) => prefix + id);
 }
@@ -153,8 +171,21 @@ function userRooms(naming: RoomNaming, ids: readonly string[], path: string): st
 const TO_FIELDS = ["user", "room", "socket", "session", "all"] as const;
 const EXCEPT_FIELDS = ["user", "room", "socket"] as const;
 
-function targets(value: unknown, path: string, config: ValidatorConfig, budget: Budget, except: boolean): string[] | null {
-  const fields = record(value, path, except ? EXCEPT_FIELDS : TO_FIELDS, except ? "an object of `user`, `room`, `socket`" : "an object of `user`, `room`, `socket`, `session`, or `{ all: true }`");
+function targets(
+  value: unknown,
+  path: string,
+  config: ValidatorConfig,
+  budget: Budget,
+  except: boolean,
+): string[] | null {
+  const fields = record(
+    value,
+    path,
+    except ? EXCEPT_FIELDS : TO_FIELDS,
+    except
+      ? "an object of `user`, `room`, `socket`"
+      : "an object of `user`, `room`, `socket`, `session`, or `{ all: true }`",
+  );
   const all = field(fields, "all");
   if (all !== undefined) {
     if (all !== true) throw invalid(join(path, "all"), "must be true (or left out).");
@@ -171,15 +202,24 @@ function targets(value: unknown, path: string, config: ValidatorConfig, budget: 
     const at = join(path, kind);
     const given = names(raw, at, kind, budget);
     const resolved =
-      kind === "user" ? userRooms(config.naming, given, at) : kind === "session" ? sessionRooms(config.naming, given, at) : given;
+      kind === "user"
+        ? userRooms(config.naming, given, at)
+        : kind === "session"
+          ? sessionRooms(config.naming, given, at)
+          : given;
     for (const room of resolved) rooms.add(room);
   }
-  if (!any && !except) throw invalid(path, "must name at least one `user`, `room`, `socket` or `session`, or be `{ all: true }`: an empty `to` is never a broadcast.");
+  if (!any && !except)
+    throw invalid(
+      path,
+      "must name at least one `user`, `room`, `socket` or `session`, or be `{ all: true }`: an empty `to` is never a broadcast.",
+    );
   return [...rooms];
 }
 
 function sessionRooms(naming: RoomNaming, ids: readonly string[], path: string): string[] {
-  if (naming.session === null) throw invalid(path, "session rooms are turned off (`rooms.session` is false), so sessions cannot be targeted.");
+  if (naming.session === null)
+    throw invalid(path, "session rooms are turned off (`rooms.session` is false), so sessions cannot be targeted.");
   const prefix = naming.session;
   return ids.map((id) => sessionRoom(id, prefix));
 }
@@ -190,14 +230,22 @@ function namespaceOf(fields: Fields, path: string, config: ValidatorConfig): str
   const at = join(path, "namespace");
   const name = text(raw, at, MAX_NAME_LENGTH);
   if (!config.namespaces.has(name)) {
-    throw new PushError("UNKNOWN_NAMESPACE", `${at}: this router serves ${[...config.namespaces].map((n) => JSON.stringify(n)).join(", ")}; not ${JSON.stringify(name.slice(0, 100))}.`, { path: at });
+    throw new PushError(
+      "UNKNOWN_NAMESPACE",
+      `${at}: this router serves ${[...config.namespaces].map((n) => JSON.stringify(n)).join(", ")}; not ${JSON.stringify(name.slice(0, 100))}.`,
+      { path: at },
+    );
   }
   return name;
 }
 
 function scopeOf(fields: Fields, path: string, config: ValidatorConfig, budget: Budget): Scope {
   const to = field(fields, "to");
-  if (to === undefined) throw invalid(join(path, "to"), "is required: `{ user }`, `{ room }`, `{ socket }`, `{ session }` or `{ all: true }`.");
+  if (to === undefined)
+    throw invalid(
+      join(path, "to"),
+      "is required: `{ user }`, `{ room }`, `{ socket }`, `{ session }` or `{ all: true }`.",
+    );
   const rooms = targets(to, join(path, "to"), config, budget, false);
   const exceptRaw = field(fields, "except");
   const except = exceptRaw === undefined ? [] : targets(exceptRaw, join(path, "except"), config, budget, true)!;
@@ -215,7 +263,11 @@ export function validateMessage(value: unknown, config: ValidatorConfig, path = 
   const eventRaw = field(fields, "event");
   const event = eventRaw === undefined ? "message" : text(eventRaw, join(path, "event"), MAX_EVENT_LENGTH);
   if (RESERVED_EVENTS.has(event)) {
-    throw invalid(join(path, "event"), `${JSON.stringify(event)} is reserved by socket.io; pick another event name.`, "RESERVED_EVENT");
+    throw invalid(
+      join(path, "event"),
+      `${JSON.stringify(event)} is reserved by socket.io; pick another event name.`,
+      "RESERVED_EVENT",
+    );
   }
   const ackRaw = field(fields, "ack");
   let ackTimeout: number | null = null;
@@ -237,7 +289,11 @@ export function validateBatch(value: unknown, config: ValidatorConfig): EmitOp[]
   const messages = field(fields, "messages");
   if (!Array.isArray(messages)) throw invalid("messages", `must be an array of messages; got ${describe(messages)}.`);
   if (messages.length > config.maxBatch) {
-    throw new PushError("TOO_MANY_MESSAGES", `messages: at most ${config.maxBatch} messages per batch; got ${messages.length}.`, { path: "messages" });
+    throw new PushError(
+      "TOO_MANY_MESSAGES",
+      `messages: at most ${config.maxBatch} messages per batch; got ${messages.length}.`,
+      { path: "messages" },
+    );
   }
   return messages.map((message, index) => validateMessage(message, config, `messages[${index}]`));
 }
@@ -251,21 +307,35 @@ export function validateLegacy(value: unknown, config: ValidatorConfig): EmitOp 
   const budget = new Budget(config.maxTargets);
   let rooms: string[] | null;
   if (type === "single") {
-    if (pointer === undefined) throw invalid("pointer", "is required with type \"single\": the user id.");
+    if (pointer === undefined) throw invalid("pointer", 'is required with type "single": the user id.');
     rooms = userRooms(config.naming, names(pointer, "pointer", "user", budget), "pointer");
   } else if (type === "room") {
-    if (pointer === undefined) throw invalid("pointer", "is required with type \"room\": the room name.");
+    if (pointer === undefined) throw invalid("pointer", 'is required with type "room": the room name.');
     rooms = names(pointer, "pointer", "room", budget);
   } else if (type === "all") {
     rooms = null;
   } else {
-    throw invalid("type", `must be "single", "room" or "all"; got ${typeof type === "string" ? JSON.stringify(type.slice(0, 40)) : type === undefined ? "nothing" : describe(type)}.`);
+    throw invalid(
+      "type",
+      `must be "single", "room" or "all"; got ${typeof type === "string" ? JSON.stringify(type.slice(0, 40)) : type === undefined ? "nothing" : describe(type)}.`,
+    );
   }
-  return { id: undefined, scope: { namespace: "/", rooms, except: [] }, event: "message", data: content === undefined ? null : content, ackTimeout: null };
+  return {
+    id: undefined,
+    scope: { namespace: "/", rooms, except: [] },
+    event: "message",
+    data: content === undefined ? null : content,
+    ackTimeout: null,
+  };
 }
 
 export function validateDisconnect(value: unknown, config: ValidatorConfig): DisconnectOp {
-  const fields = record(value, "", ["to", "except", "namespace", "close"], "an object { to, except?, namespace?, close? }");
+  const fields = record(
+    value,
+    "",
+    ["to", "except", "namespace", "close"],
+    "an object { to, except?, namespace?, close? }",
+  );
   const scope = scopeOf(fields, "", config, new Budget(config.maxTargets));
   const close = field(fields, "close");
   if (close !== undefined && typeof close !== "boolean") throw invalid("close", "must be a boolean.");
@@ -286,7 +356,12 @@ function endsOf(fields: Fields, config: ValidatorConfig): DisconnectOp["ends"] {
 }
 
 export function validateRooms(value: unknown, config: ValidatorConfig): RoomsOp {
-  const fields = record(value, "", ["to", "except", "namespace", "rooms"], "an object { to, rooms, except?, namespace? }");
+  const fields = record(
+    value,
+    "",
+    ["to", "except", "namespace", "rooms"],
+    "an object { to, rooms, except?, namespace? }",
+  );
   const budget = new Budget(config.maxTargets);
   const scope = scopeOf(fields, "", config, budget);
   const raw = field(fields, "rooms");

@@ -77,7 +77,12 @@ export interface DescribeSessionStoreOptions {
 }
 
 const SAMPLE = (): Record<string, unknown> => ({
-  cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: "/" },
+  cookie: {
+    originalMaxAge: 3_600_000,
+    expires: new Date(Date.now() + 3_600_000).toISOString(),
+    httpOnly: true,
+    path: "/",
+  },
   user: { id: 42, name: "alice", roles: ["admin", "user"] },
   unicode: "naïve ☃ \u2028",
   nested: { list: [1, "two", { three: 3 }], empty: {}, nothing: null },
@@ -87,16 +92,18 @@ const randomId = (): string => randomBytes(24).toString("base64url");
 
 /** Sessions travel as JSON in every store library: compare them as JSON, whatever prototype the adapter built. */
 const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
-const sameSession = (actual: unknown, expected: unknown, message?: string) => assert.deepStrictEqual(json(actual), json(expected), message);
+const sameSession = (actual: unknown, expected: unknown, message?: string) =>
+  assert.deepStrictEqual(json(actual), json(expected), message);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves with what `pending` settled to, or "still waiting" after `ms`: a hang becomes a failed assertion, not a stuck run. */
 function within<T>(pending: Promise<T>, ms: number): Promise<T | "still waiting"> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([pending, new Promise<"still waiting">((resolve) => (timer = setTimeout(resolve, ms, "still waiting")))]).finally(() =>
-    clearTimeout(timer),
-  );
+  return Promise.race([
+    pending,
+    new Promise<"still waiting">((resolve) => (timer = setTimeout(resolve, ms, "still waiting"))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -190,7 +197,13 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
       const ids = [newId(), `${newId()}.with.dots`, `${newId()}:colon`, `${newId()}-ünï☃`];
       await Promise.all(ids.map((id, index) => harness.write(id, { ...sample(), index } as S)));
       const records = await Promise.all(ids.map((id) => get(id)));
-      records.forEach((record, index) => assert.equal((record?.session as Record<string, unknown> | undefined)?.index, index, `session of ${ids[index]}`));
+      records.forEach((record, index) =>
+        assert.equal(
+          (record?.session as Record<string, unknown> | undefined)?.index,
+          index,
+          `session of ${ids[index]}`,
+        ),
+      );
       assert.equal(await get(`${ids[0]}x`), null);
     });
 
@@ -198,7 +211,9 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
       const ids = Array.from({ length: 50 }, newId);
       await Promise.all(ids.map((id, index) => harness.write(id, { ...sample(), index } as S)));
       const records = await Promise.all([...ids, ...ids].map((id) => get(id)));
-      records.forEach((record, index) => assert.equal((record?.session as Record<string, unknown> | undefined)?.index, index % ids.length));
+      records.forEach((record, index) =>
+        assert.equal((record?.session as Record<string, unknown> | undefined)?.index, index % ids.length),
+      );
     });
 
     it("takes a session JSON with a __proto__ key without polluting any prototype", async () => {
@@ -231,7 +246,10 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
         const record = await get(id);
         assert.ok(record !== null, "get() resolved null for a session just written");
         assert.ok(record.expires instanceof Date, "expires must be a Date");
-        assert.ok(Math.abs(record.expires.getTime() - expires.getTime()) <= 1000, `expires ${record.expires.toISOString()}, written ${expires.toISOString()}`);
+        assert.ok(
+          Math.abs(record.expires.getTime() - expires.getTime()) <= 1000,
+          `expires ${record.expires.toISOString()}, written ${expires.toISOString()}`,
+        );
       });
     }
 
@@ -301,7 +319,8 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
 
     if (capabilities.subscribe && !capabilities.destroy) {
       // Checked when the suite is declared, so a wrong harness fails loudly rather than hanging.
-      it("has a way to remove a session for the subscribe() check", () => assert.equal(typeof harness.remove, "function"));
+      it("has a way to remove a session for the subscribe() check", () =>
+        assert.equal(typeof harness.remove, "function"));
     }
 
     if (capabilities.subscribe) {
@@ -315,7 +334,8 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
           seen.push(destroyed);
           if (destroyed === id) resolveSeen();
         });
-        const remove = (target: string) => (capabilities.destroy ? harness.store.destroy!(target) : harness.remove!(target));
+        const remove = (target: string) =>
+          capabilities.destroy ? harness.store.destroy!(target) : harness.remove!(target);
         await remove(id);
         const outcome = await within(arrived, timeout / 2);
         unsubscribe();
@@ -379,7 +399,10 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
         assert.ok(after !== null, "the session is gone after compareAndSet()");
         if (before.expires instanceof Date) {
           assert.ok(after.expires instanceof Date, "compareAndSet() dropped the expiry");
-          assert.ok(Math.abs(after.expires.getTime() - before.expires.getTime()) <= 1000, "compareAndSet() moved the expiry");
+          assert.ok(
+            Math.abs(after.expires.getTime() - before.expires.getTime()) <= 1000,
+            "compareAndSet() moved the expiry",
+          );
         }
       });
     }

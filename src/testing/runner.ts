@@ -27,7 +27,10 @@ export interface TimedRunner {
 
 const isRunner = (value: unknown): value is TestRunner =>
   typeof value === "object" || typeof value === "function"
-    ? value !== null && ["describe", "it", "beforeEach", "afterEach"].every((key) => typeof (value as Record<string, unknown>)[key] === "function")
+    ? value !== null &&
+      ["describe", "it", "beforeEach", "afterEach"].every(
+        (key) => typeof (value as Record<string, unknown>)[key] === "function",
+      )
     : false;
 
 /**

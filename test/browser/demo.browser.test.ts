@@ -43,7 +43,8 @@ describe.skipIf(!available)("the demo in a real browser (Debian's chromium, head
       if (message.type() === "error") problems.push(`${name}: console error: ${message.text()}`);
     });
     page.on("response", (response) => {
-      if (response.status() >= 400) problems.push(`${name}: HTTP ${response.status()} for ${response.request().method()} ${response.url()}`);
+      if (response.status() >= 400)
+        problems.push(`${name}: HTTP ${response.status()} for ${response.request().method()} ${response.url()}`);
     });
     pages.set(name, page);
     await page.goto(demo!.url);
@@ -97,7 +98,9 @@ describe.skipIf(!available)("the demo in a real browser (Debian's chromium, head
       await bob.fill("#push-user", "alice");
       await bob.fill("#push-text", "Your order #7 shipped");
       await bob.click('#push-form button[type="submit"]');
-      expect(await textOf(alice, '#messages li[data-kind="push"]', "Your order #7 shipped")).toMatch(/^bob pushed to you \d.* Your order #7 shipped$/);
+      expect(await textOf(alice, '#messages li[data-kind="push"]', "Your order #7 shipped")).toMatch(
+        /^bob pushed to you \d.* Your order #7 shipped$/,
+      );
       expect(await textOf(bob, "#push-result", "Delivered")).toBe("Delivered to 1 socket, all acknowledged.");
 
       // Then to the room alice joined (bob did not): it reaches her through the room.
@@ -120,7 +123,9 @@ describe.skipIf(!available)("the demo in a real browser (Debian's chromium, head
       });
       expect(res.status).toBe(202);
       await res.arrayBuffer();
-      expect(await textOf(alice, '#messages li[data-kind="push"]', "Hello from curl")).toMatch(/^a service pushed \d.* Hello from curl$/);
+      expect(await textOf(alice, '#messages li[data-kind="push"]', "Hello from curl")).toMatch(
+        /^a service pushed \d.* Hello from curl$/,
+      );
       saved.push(await screenshot(alice, "3-push-received"));
 
       // Log out: the server drops the session's socket, and the page's new handshake is refused.

@@ -15,7 +15,12 @@ describe.skipIf(!available)("first impressions of the demo, in chromium", () => 
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    demo = await startDemo({ port: 0, host: "127.0.0.1", secret: "first impressions secret", pushToken: "first-impressions-token-0123456789" });
+    demo = await startDemo({
+      port: 0,
+      host: "127.0.0.1",
+      secret: "first impressions secret",
+      pushToken: "first-impressions-token-0123456789",
+    });
     browser = await launchChromium();
   }, 60_000);
 
@@ -44,7 +49,9 @@ describe.skipIf(!available)("first impressions of the demo, in chromium", () => 
     await ann.click('#push-form button[type="submit"]');
     await ann.locator("#push-result", { hasText: "Delivered to 0 sockets" }).waitFor();
     await pushes(ann, "to someone offline").waitFor();
-    expect((await pushes(ann, "to someone offline").innerText()).replace(/\s+/g, " ")).toMatch(/^ann pushed to nobody-online \d.* to someone offline$/);
+    expect((await pushes(ann, "to someone offline").innerText()).replace(/\s+/g, " ")).toMatch(
+      /^ann pushed to nobody-online \d.* to someone offline$/,
+    );
 
     // To everyone: ann's socket is a recipient, and the reply comes after her acknowledgement.
     await ann.click('label[for="target-all"]');
@@ -63,7 +70,13 @@ describe.skipIf(!available)("first impressions of the demo, in chromium", () => 
     const top = async (selector: string) => (await page.locator(selector).boundingBox())!.y;
     const account = await top('section[aria-labelledby="account-title"]');
     const feed = await top("#feed");
-    const others = await Promise.all(['section[aria-labelledby="socket-title"]', 'section[aria-labelledby="rooms-title"]', 'section[aria-labelledby="push-title"]'].map(top));
+    const others = await Promise.all(
+      [
+        'section[aria-labelledby="socket-title"]',
+        'section[aria-labelledby="rooms-title"]',
+        'section[aria-labelledby="push-title"]',
+      ].map(top),
+    );
     expect(account).toBeLessThan(feed);
     for (const other of others) expect(feed).toBeLessThan(other);
     expect(feed).toBeLessThan(844 * 2); // within two screens of the top, not under four cards
@@ -90,6 +103,8 @@ describe("the docs site's first impressions", () => {
     const home = readFileSync(new URL("index.md", docs), "utf8");
     expect(home).toContain("npm install socket.io-session-auth");
     expect(home).toMatch(/<<< @\/examples\/home\.ts#wire/);
-    expect(readFileSync(new URL("examples/home.ts", docs), "utf8")).toContain("io.use(sessionAuth({ store: memoryStore(store), secret }))");
+    expect(readFileSync(new URL("examples/home.ts", docs), "utf8")).toContain(
+      "io.use(sessionAuth({ store: memoryStore(store), secret }))",
+    );
   });
 });

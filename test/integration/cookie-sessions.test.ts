@@ -44,7 +44,11 @@ interface KoaApp {
   callback(): RequestListener;
 }
 const require = createRequire(import.meta.url);
-const cookieSession = require("cookie-session") as (options: { name?: string; keys: readonly string[] | Keygrip; maxAge?: number }) => RequestHandler;
+const cookieSession = require("cookie-session") as (options: {
+  name?: string;
+  keys: readonly string[] | Keygrip;
+  maxAge?: number;
+}) => RequestHandler;
 const Keygrip = require("keygrip") as new (keys: readonly string[], algorithm?: string) => Keygrip;
 const Koa = require("koa") as new () => KoaApp;
 
@@ -68,7 +72,10 @@ class CookieJar {
       const name = pair.slice(0, eq).trim();
       const expired = attributes.some((attribute) => {
         const at = attribute.indexOf("=");
-        const key = attribute.slice(0, at === -1 ? undefined : at).trim().toLowerCase();
+        const key = attribute
+          .slice(0, at === -1 ? undefined : at)
+          .trim()
+          .toLowerCase();
         const value = at === -1 ? "" : attribute.slice(at + 1).trim();
         return (key === "expires" && Date.parse(value) <= Date.now()) || (key === "max-age" && Number(value) <= 0);
       });
@@ -84,7 +91,9 @@ class CookieJar {
 
   /** The Cookie header a browser would send; undefined when the jar is empty. */
   header(): string | undefined {
-    return this.#cookies.size === 0 ? undefined : [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+    return this.#cookies.size === 0
+      ? undefined
+      : [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
   }
 }
 
@@ -94,7 +103,10 @@ interface Answer {
   setCookie: string[];
 }
 
-async function http(url: string, options: { method?: string; body?: unknown; cookie?: string | undefined } = {}): Promise<Answer> {
+async function http(
+  url: string,
+  options: { method?: string; body?: unknown; cookie?: string | undefined } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (options.body !== undefined) headers["content-type"] = "application/json";
   if (options.cookie !== undefined) headers.cookie = options.cookie;
@@ -104,7 +116,11 @@ async function http(url: string, options: { method?: string; body?: unknown; coo
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
   });
   const text = await res.text();
-  return { status: res.status, body: text === "" ? null : (JSON.parse(text) as unknown), setCookie: res.headers.getSetCookie() };
+  return {
+    status: res.status,
+    body: text === "" ? null : (JSON.parse(text) as unknown),
+    setCookie: res.headers.getSetCookie(),
+  };
 }
 
 async function listen(handler: RequestListener): Promise<string> {
@@ -126,7 +142,11 @@ async function listen(handler: RequestListener): Promise<string> {
 const sessionOf = (req: unknown) => req as { session: Session | null };
 
 /** Express 4 or 5 with real cookie-session. POST /login assigns the JSON body to the session. */
-async function startCookieSessionApp(options: { express: 4 | 5; keys: readonly string[] | Keygrip; name?: string }): Promise<string> {
+async function startCookieSessionApp(options: {
+  express: 4 | 5;
+  keys: readonly string[] | Keygrip;
+  name?: string;
+}): Promise<string> {
   const app = (options.express === 4 ? express4 : express5)() as ReturnType<typeof express5>;
   app.use(cookieSession({ name: options.name ?? "session", keys: options.keys, maxAge: 3_600_000 }));
   app.post("/login", express5.json({ limit: "64kb" }), (req, res) => {
@@ -269,7 +289,9 @@ describe.each([4, 5] as const)("cookie-session on Express %i", (express) => {
   it("logs in over HTTP; the socket gets the user, the session and the rooms", async () => {
     const web = await startCookieSessionApp({ express, keys: KEYS });
     const { whoami, errors } = await sockets();
-    const jar = new CookieJar().take((await http(`${web}/login`, { body: { user: { id: 42, name: "alice", roles: ["admin"] } } })).setCookie);
+    const jar = new CookieJar().take(
+      (await http(`${web}/login`, { body: { user: { id: 42, name: "alice", roles: ["admin"] } } })).setCookie,
+    );
     const value = jar.get("session")!;
     expect(jar.get("session.sig")).toMatch(/^[A-Za-z0-9_-]{27}$/);
     const me = await whoami(jar.header());
@@ -300,7 +322,9 @@ describe.each([4, 5] as const)("cookie-session on Express %i", (express) => {
   it("an edited payload under the old .sig is refused with BAD_SIGNATURE (and cookie-session agrees), before any decoding", async () => {
     const web = await startCookieSessionApp({ express, keys: KEYS });
     const { url, gets, errors } = await sockets();
-    const jar = new CookieJar().take((await http(`${web}/login`, { body: { user: { id: 7, role: "user" } } })).setCookie);
+    const jar = new CookieJar().take(
+      (await http(`${web}/login`, { body: { user: { id: 7, role: "user" } } })).setCookie,
+    );
     const session = decodeValue(jar.get("session")!);
     const edited = base64Json({ ...session, user: { id: 1, role: "admin" } });
     const cookie = `session=${edited}; session.sig=${jar.get("session.sig")}`;
@@ -347,14 +371,23 @@ describe.each([4, 5] as const)("cookie-session on Express %i", (express) => {
     expect(me.session).toEqual({ user: { id: 3 }, notes });
   });
 
-  it.each(["sha256", "sha512"] as const)("keys = new Keygrip(keys, %s) verifies with the same `algorithm`, and only with it", async (algorithm) => {
-    const web = await startCookieSessionApp({ express, keys: new Keygrip(KEYS, algorithm) });
-    const jar = new CookieJar().take((await http(`${web}/login`, { body: { user: { id: 11 } } })).setCookie);
-    const matching = await startSockets({ store: cookieStore(), signing: "keygrip", name: "session", secret: KEYS, algorithm });
-    expect((await matching.whoami(jar.header())).userId).toBe("11");
-    const sha1 = await sockets();
-    expectRefused(await refusal(sha1.url, { cookie: jar.header() }), "BAD_SIGNATURE");
-  });
+  it.each(["sha256", "sha512"] as const)(
+    "keys = new Keygrip(keys, %s) verifies with the same `algorithm`, and only with it",
+    async (algorithm) => {
+      const web = await startCookieSessionApp({ express, keys: new Keygrip(KEYS, algorithm) });
+      const jar = new CookieJar().take((await http(`${web}/login`, { body: { user: { id: 11 } } })).setCookie);
+      const matching = await startSockets({
+        store: cookieStore(),
+        signing: "keygrip",
+        name: "session",
+        secret: KEYS,
+        algorithm,
+      });
+      expect((await matching.whoami(jar.header())).userId).toBe("11");
+      const sha1 = await sockets();
+      expectRefused(await refusal(sha1.url, { cookie: jar.header() }), "BAD_SIGNATURE");
+    },
+  );
 
   it("a __proto__ key the web app wrote into the session reaches no prototype", async () => {
     const web = await startCookieSessionApp({ express, keys: KEYS });
@@ -378,7 +411,8 @@ describe.each([4, 5] as const)("cookie-session on Express %i", (express) => {
 describe("koa-session (cookie mode) on Koa", () => {
   const KEYS = ["koa-key-new", "koa-key-old"];
   const sockets = () => startSockets({ store: cookieStore(), signing: "keygrip", name: "koa.sess", secret: KEYS });
-  const login = async (web: string, query: string) => new CookieJar().take((await http(`${web}/login?${query}`)).setCookie);
+  const login = async (web: string, query: string) =>
+    new CookieJar().take((await http(`${web}/login?${query}`)).setCookie);
 
   it("logs in; the socket sees the session without koa-session's _expire and _maxAge", async () => {
     const web = await startKoaApp({ keys: KEYS });
@@ -393,7 +427,10 @@ describe("koa-session (cookie mode) on Koa", () => {
     expect(me.rooms.sort()).toEqual([userRoom(42), sessionRoom(jar.get("koa.sess")!)].sort());
     // The expiry the core saw is koa-session's own.
     const store = cookieStore();
-    const record = await store.get(jar.get("koa.sess")!, { signal: new AbortController().signal, report: () => undefined });
+    const record = await store.get(jar.get("koa.sess")!, {
+      signal: new AbortController().signal,
+      report: () => undefined,
+    });
     expect(record!.expires!.getTime()).toBe(written._expire);
     await auth.authenticate({ headers: { cookie: jar.header() } } as IncomingMessage);
     expect(errors).toEqual([]);
@@ -412,7 +449,10 @@ describe("koa-session (cookie mode) on Koa", () => {
     const { url, gets } = await sockets();
     const jar = await login(web, "id=7");
     const edited = base64Json({ ...decodeValue(jar.get("koa.sess")!), user: { id: 1 } });
-    for (const cookie of [`koa.sess=${edited}; koa.sess.sig=${jar.get("koa.sess.sig")}`, `koa.sess=${jar.get("koa.sess")}`]) {
+    for (const cookie of [
+      `koa.sess=${edited}; koa.sess.sig=${jar.get("koa.sess.sig")}`,
+      `koa.sess=${jar.get("koa.sess")}`,
+    ]) {
       expectRefused(await refusal(url, { cookie }), "BAD_SIGNATURE");
       expect((await http(`${web}/whoami`, { cookie })).body).toEqual({ user: null });
     }
@@ -466,13 +506,22 @@ describe("koa-session (cookie mode) on Koa", () => {
     jar.take(logout.setCookie);
     expect(jar.header()).toBeUndefined();
     expectRefused(await refusal(url, { cookie: jar.header() }), "NO_SESSION_COOKIE");
-    expectRefused(await refusal(url, { cookie: logout.setCookie.map((line) => line.split(";")[0]).join("; ") }), "MALFORMED_COOKIE");
+    expectRefused(
+      await refusal(url, { cookie: logout.setCookie.map((line) => line.split(";")[0]).join("; ") }),
+      "MALFORMED_COOKIE",
+    );
   });
 
   it("app.keys = new Keygrip(keys, 'sha256') needs algorithm: 'sha256'", async () => {
     const web = await startKoaApp({ keys: new Keygrip(KEYS, "sha256") });
     const jar = await login(web, "id=14");
-    const sha256 = await startSockets({ store: cookieStore(), signing: "keygrip", name: "koa.sess", secret: KEYS, algorithm: "sha256" });
+    const sha256 = await startSockets({
+      store: cookieStore(),
+      signing: "keygrip",
+      name: "koa.sess",
+      secret: KEYS,
+      algorithm: "sha256",
+    });
     expect((await sha256.whoami(jar.header())).userId).toBe("14");
     expectRefused(await refusal((await sockets()).url, { cookie: jar.header() }), "BAD_SIGNATURE");
   });
@@ -514,8 +563,16 @@ describe('the legacy Connect 2 cookieSession ("connect" format)', () => {
   });
 
   it('early Connect 2 releases signed without the "s:" tag: signing "fastify" (the same mac, no prefix) reads those', async () => {
-    const { whoami } = await startSockets({ store: cookieStore({ format: "connect" }), signing: "fastify", name: "connect.sess", secret: CONNECT_SECRET });
-    const cookie = serializeCookie("connect.sess", signCookie(`j:${JSON.stringify({ user: { id: 6 } })}`, CONNECT_SECRET));
+    const { whoami } = await startSockets({
+      store: cookieStore({ format: "connect" }),
+      signing: "fastify",
+      name: "connect.sess",
+      secret: CONNECT_SECRET,
+    });
+    const cookie = serializeCookie(
+      "connect.sess",
+      signCookie(`j:${JSON.stringify({ user: { id: 6 } })}`, CONNECT_SECRET),
+    );
     expect((await whoami(cookie)).userId).toBe("6");
   });
 
@@ -525,13 +582,22 @@ describe('the legacy Connect 2 cookieSession ("connect" format)', () => {
       const cookie = serializeCookie("connect.sess", `s:${signCookie(value, CONNECT_SECRET)}`);
       expectRefused(await refusal(url, { cookie }), "SESSION_NOT_FOUND");
     }
-    expect(errors.map((error) => (error.cause as Error).constructor.name)).toEqual(["SyntaxError", "TypeError", "SyntaxError"]);
+    expect(errors.map((error) => (error.cause as Error).constructor.name)).toEqual([
+      "SyntaxError",
+      "TypeError",
+      "SyntaxError",
+    ]);
     expect((errors[0]!.cause as Error).message).toContain("memory, redis or mongo store");
     for (const error of errors) expect(error.message).not.toContain("RnUR71");
   });
 
   it("the wrong format is diagnosed, not crashed on: a Connect cookie read as cookie-session", async () => {
-    const { url, errors } = await startSockets({ store: cookieStore(), signing: "express", name: "connect.sess", secret: CONNECT_SECRET });
+    const { url, errors } = await startSockets({
+      store: cookieStore(),
+      signing: "express",
+      name: "connect.sess",
+      secret: CONNECT_SECRET,
+    });
     expectRefused(await refusal(url, { cookie: connectCookie({ user: { id: 1 } }) }), "SESSION_NOT_FOUND");
     expect((errors[0]!.cause as Error).message).toContain('format "connect"');
   });
@@ -542,7 +608,11 @@ describe("docs/examples/cookie-*.ts run as the docs show them", () => {
 
   /** The example greets on connection: listen before connecting, or the greeting can arrive first. */
   async function hello(url: string, cookie: string | undefined): Promise<{ userId: string }> {
-    const socket = ioClient(url, { reconnection: false, forceNew: true, extraHeaders: cookie === undefined ? {} : { cookie } });
+    const socket = ioClient(url, {
+      reconnection: false,
+      forceNew: true,
+      extraHeaders: cookie === undefined ? {} : { cookie },
+    });
     opened.push(socket);
     return new Promise((resolve, reject) => {
       socket.once("hello", resolve);
@@ -584,7 +654,8 @@ describe("docs/examples/cookie-*.ts run as the docs show them", () => {
       revocation = acceptRevocableCookieSessions(io, KEYS, maxAgeMs);
     });
     const stamp = () => ({ user: { id: 45 }, sid: randomUUID(), issuedAt: Date.now() });
-    const login = async (session: object) => new CookieJar().take((await http(`${web}/login`, { body: session })).setCookie).header();
+    const login = async (session: object) =>
+      new CookieJar().take((await http(`${web}/login`, { body: session })).setCookie).header();
 
     const first = stamp();
     const phone = await login(first);
@@ -616,10 +687,15 @@ describe("docs/examples/cookie-*.ts run as the docs show them", () => {
       ["cookie-koa-web.ts", "web"],
       ["cookie-revocation-web.ts", "web"],
     ] as const) {
-      const lines = readFileSync(new URL(`../../docs/examples/${file}`, import.meta.url), "utf8").split("\n").map((line) => line.trim());
+      const lines = readFileSync(new URL(`../../docs/examples/${file}`, import.meta.url), "utf8")
+        .split("\n")
+        .map((line) => line.trim());
       const start = lines.indexOf(`// #region ${region}`);
       expect(start, `${file} has a region "${region}"`).toBeGreaterThanOrEqual(0);
-      expect(lines.indexOf(`// #endregion ${region}`) - start, `${file} closes the region "${region}", with lines in it`).toBeGreaterThan(1);
+      expect(
+        lines.indexOf(`// #endregion ${region}`) - start,
+        `${file} closes the region "${region}", with lines in it`,
+      ).toBeGreaterThan(1);
       expect(page).toContain(`<<< @/examples/${file}#${region}\n`);
     }
   });

@@ -31,7 +31,8 @@ async function loginForm(): Promise<{ method: string; action: string; field: str
   const html = await (await fetch(demo.url)).text();
   const form = /<form\b[^>]*\bid="login"[^>]*>([\s\S]*?)<\/form>/.exec(html);
   if (form === null) throw new Error("the page has no login form");
-  const attribute = (name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(form[0].slice(0, form[0].indexOf(">")))?.[1];
+  const attribute = (name: string) =>
+    new RegExp(`\\b${name}="([^"]*)"`).exec(form[0].slice(0, form[0].indexOf(">")))?.[1];
   const field = /<input\b[^>]*\bname="([^"]+)"/.exec(form[1]!)?.[1];
   if (field === undefined) throw new Error("the login form has no named input");
   return { method: attribute("method") ?? "get", action: attribute("action") ?? "/", field };
@@ -49,7 +50,10 @@ async function submitLogin(name: string, cookie?: string): Promise<Response> {
 }
 
 function cookieOf(res: Response): string {
-  return res.headers.getSetCookie().map((line) => line.split(";")[0]).join("; ");
+  return res.headers
+    .getSetCookie()
+    .map((line) => line.split(";")[0])
+    .join("; ");
 }
 
 async function login(name: string): Promise<string> {
@@ -99,7 +103,9 @@ function client(cookie: string | undefined): Client {
     for (const wake of waiters) wake();
   };
   socket.onAny((event: string, data: unknown) => record(event, data));
-  socket.on("connect_error", (err: Error & { data?: unknown }) => record("connect_error", { message: err.message, data: err.data }));
+  socket.on("connect_error", (err: Error & { data?: unknown }) =>
+    record("connect_error", { message: err.message, data: err.data }),
+  );
   socket.on("disconnect", (reason) => record("disconnect", reason));
   // As the page does: acknowledge the router's pushes, which are sent with `ack`.
   socket.on("notice", (_notice: Notice, ack?: (seen: string) => void) => ack?.("seen"));
@@ -108,21 +114,24 @@ function client(cookie: string | undefined): Client {
     socket,
     all: <T>(event: string) => seen.filter((each) => each.event === event).map((each) => each.data as T),
     next: <T>(event: string, match: (data: T) => boolean = () => true) =>
-      within(new Promise<T>((resolve) => {
-        let from = 0;
-        const check = () => {
-          for (; from < seen.length; from++) {
-            const { event: name, data } = seen[from]!;
-            if (name === event && match(data as T)) {
-              waiters.delete(check);
-              resolve(data as T);
-              return;
+      within(
+        new Promise<T>((resolve) => {
+          let from = 0;
+          const check = () => {
+            for (; from < seen.length; from++) {
+              const { event: name, data } = seen[from]!;
+              if (name === event && match(data as T)) {
+                waiters.delete(check);
+                resolve(data as T);
+                return;
+              }
             }
-          }
-        };
-        waiters.add(check);
-        check();
-      }), `event "${event}"`),
+          };
+          waiters.add(check);
+          check();
+        }),
+        `event "${event}"`,
+      ),
   };
 }
 
@@ -142,13 +151,23 @@ describe("the demo (examples/demo)", () => {
     expect(html).toContain('id="state"');
     expect(await loginForm()).toEqual({ method: "post", action: "/login", field: "name" });
     // Quick logins as three users, each a plain form that works without the script too.
-    expect([...html.matchAll(/<form class="quick-login" method="post" action="\/login"><input type="hidden" name="name" value="([^"]+)">/g)].map((m) => m[1])).toEqual(["alice", "bob", "carol"]);
+    expect(
+      [
+        ...html.matchAll(
+          /<form class="quick-login" method="post" action="\/login"><input type="hidden" name="name" value="([^"]+)">/g,
+        ),
+      ].map((m) => m[1]),
+    ).toEqual(["alice", "bob", "carol"]);
     // The rooms the page offers are the ones the server accepts, and the push form posts to the web side.
     expect([...html.matchAll(/<li data-room="([^"]+)"/g)].map((m) => m[1])).toEqual([...DEMO_ROOMS]);
     expect(html).toMatch(/<form id="push-form" method="post" action="\/api\/push">/);
     expect(html).toMatch(/<ol id="messages"[^>]*aria-live="polite"/);
 
-    for (const [path, type] of [["/app.js", /javascript/], ["/style.css", /text\/css/], ["/socket.io/socket.io.js", /javascript/]] as const) {
+    for (const [path, type] of [
+      ["/app.js", /javascript/],
+      ["/style.css", /text\/css/],
+      ["/socket.io/socket.io.js", /javascript/],
+    ] as const) {
       const asset = await fetch(new URL(path, demo.url));
       expect(asset.status, path).toBe(200);
       expect(asset.headers.get("content-type"), path).toMatch(type);
@@ -176,7 +195,11 @@ describe("the demo (examples/demo)", () => {
 
   it("refuses a socket without a session cookie with NO_SESSION_COOKIE", async () => {
     const failure = await refusal(origin);
-    expect(failure).toEqual({ message: "NO_SESSION_COOKIE", data: { code: "NO_SESSION_COOKIE", retryable: false }, type: undefined });
+    expect(failure).toEqual({
+      message: "NO_SESSION_COOKIE",
+      data: { code: "NO_SESSION_COOKIE", retryable: false },
+      type: undefined,
+    });
   });
 
   it("broadcasts chat with the sender taken from the server-side session, never from the client", async () => {
@@ -184,16 +207,28 @@ describe("the demo (examples/demo)", () => {
     const bob = client(await login("bob"));
     await Promise.all([alice.next("welcome"), bob.next("welcome")]);
 
-    const reply = await ask<ChatReply>(alice.socket, "chat:send", { text: "  hello from alice  ", from: "mallory", userId: "mallory" });
+    const reply = await ask<ChatReply>(alice.socket, "chat:send", {
+      text: "  hello from alice  ",
+      from: "mallory",
+      userId: "mallory",
+    });
     expect(reply).toEqual({ ok: true, id: expect.any(Number) });
     const atBob = await bob.next<ChatMessage>("chat:message");
     const atAlice = await alice.next<ChatMessage>("chat:message");
-    expect(atBob).toEqual({ id: (reply as { id: number }).id, from: "alice", text: "hello from alice", at: expect.any(Number) });
+    expect(atBob).toEqual({
+      id: (reply as { id: number }).id,
+      from: "alice",
+      text: "hello from alice",
+      at: expect.any(Number),
+    });
     expect(atAlice).toEqual(atBob);
 
     expect(await ask(bob.socket, "chat:send", { text: "   " })).toEqual({ ok: false, error: expect.any(String) });
     expect(await ask(bob.socket, "chat:send", "not an object")).toEqual({ ok: false, error: expect.any(String) });
-    expect(await ask(bob.socket, "chat:send", { text: "x".repeat(501) })).toEqual({ ok: false, error: expect.any(String) });
+    expect(await ask(bob.socket, "chat:send", { text: "x".repeat(501) })).toEqual({
+      ok: false,
+      error: expect.any(String),
+    });
 
     // A socket that connects later gets the recent history, senders included.
     const later = client(await login("carol"));
@@ -210,14 +245,26 @@ describe("the demo (examples/demo)", () => {
 
     await first.next<{ count: number }>("tabs", (tabs) => tabs.count === 2);
     await second.next<{ count: number }>("tabs", (tabs) => tabs.count === 2);
-    await bob.next<Array<{ userId: string; tabs: number }>>("online", (users) =>
-      JSON.stringify(users) === JSON.stringify([{ userId: "alice", tabs: 2 }, { userId: "bob", tabs: 1 }]),
+    await bob.next<Array<{ userId: string; tabs: number }>>(
+      "online",
+      (users) =>
+        JSON.stringify(users) ===
+        JSON.stringify([
+          { userId: "alice", tabs: 2 },
+          { userId: "bob", tabs: 1 },
+        ]),
     );
 
     second.socket.close();
     await first.next<{ count: number }>("tabs", (tabs) => tabs.count === 1);
-    await bob.next<Array<{ userId: string; tabs: number }>>("online", (users) =>
-      JSON.stringify(users) === JSON.stringify([{ userId: "alice", tabs: 1 }, { userId: "bob", tabs: 1 }]),
+    await bob.next<Array<{ userId: string; tabs: number }>>(
+      "online",
+      (users) =>
+        JSON.stringify(users) ===
+        JSON.stringify([
+          { userId: "alice", tabs: 1 },
+          { userId: "bob", tabs: 1 },
+        ]),
     );
     // Bob's own tab count went out once, when he connected: alice's notices are not his.
     expect(await ask(bob.socket, "whoami")).toMatchObject({ userId: "bob" });
@@ -240,13 +287,21 @@ describe("the demo (examples/demo)", () => {
     expect(await alice.next("disconnect")).toBe("io server disconnect");
     // What the page does then: connect again (a new connection, so a new handshake with the cookie).
     alice.socket.connect();
-    expect(await alice.next("connect_error")).toEqual({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
+    expect(await alice.next("connect_error")).toEqual({
+      message: "SESSION_NOT_FOUND",
+      data: { code: "SESSION_NOT_FOUND", retryable: false },
+    });
     expect(alice.socket.connected).toBe(false);
 
     // A fresh socket with the stale cookie is refused the same way; bob never noticed.
-    expect(await refusal(origin, { cookie })).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
+    expect(await refusal(origin, { cookie })).toMatchObject({
+      message: "SESSION_NOT_FOUND",
+      data: { code: "SESSION_NOT_FOUND", retryable: false },
+    });
     expect(await ask(bob.socket, "whoami")).toMatchObject({ userId: "bob" });
-    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json()).toMatchObject({ user: null });
+    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json()).toMatchObject({
+      user: null,
+    });
   });
 
   it("logging in as someone else replaces the session and drops the old one's sockets", async () => {
@@ -293,10 +348,20 @@ describe("the demo (examples/demo)", () => {
 });
 
 /** What the page's script does: a urlencoded POST asking for JSON. */
-function postForm(path: string, cookie: string | undefined, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+function postForm(
+  path: string,
+  cookie: string | undefined,
+  fields: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(new URL(path, demo.url), {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", ...(cookie ? { cookie } : {}), ...headers },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      accept: "application/json",
+      ...(cookie ? { cookie } : {}),
+      ...headers,
+    },
     body: new URLSearchParams(fields),
     redirect: "manual",
   });
@@ -333,17 +398,33 @@ describe("the push form (POST /api/push, through the push router)", () => {
     await Promise.all([alice1.next("welcome"), alice2.next("welcome"), bob.next("welcome")]);
 
     // `from` in the body is ignored: the sender is the session's user.
-    const reply = await pushAs(bobCookie, { target: "user", user: "alice", text: "  your order shipped  ", from: "mallory" });
+    const reply = await pushAs(bobCookie, {
+      target: "user",
+      user: "alice",
+      text: "  your order shipped  ",
+      from: "mallory",
+    });
     expect(reply).toEqual({ ok: true, id: expect.any(String), recipients: 2, acked: 2, complete: true });
     for (const each of [alice1, alice2]) {
       const notice = await each.next<Notice>("notice");
-      expect(notice).toEqual({ id: (reply as { id: string }).id, from: "bob", to: { kind: "user", name: "alice" }, text: "your order shipped", at: expect.any(Number) });
+      expect(notice).toEqual({
+        id: (reply as { id: string }).id,
+        from: "bob",
+        to: { kind: "user", name: "alice" },
+        text: "your order shipped",
+        at: expect.any(Number),
+      });
     }
     await settle(bob);
     expect(bob.all("notice")).toEqual([]);
 
     // Nobody online under that name: delivered to no one, which is an answer, not an error.
-    expect(await pushAs(bobCookie, { target: "user", user: "dora", text: "anyone?" })).toMatchObject({ ok: true, recipients: 0, acked: 0, complete: true });
+    expect(await pushAs(bobCookie, { target: "user", user: "dora", text: "anyone?" })).toMatchObject({
+      ok: true,
+      recipients: 0,
+      acked: 0,
+      complete: true,
+    });
   });
 
   it("pushes to a room's members only, and to everyone", async () => {
@@ -358,10 +439,22 @@ describe("the push form (POST /api/push, through the push router)", () => {
 
     // Carol is in no room and may still push to one.
     const carolCookie = await login("carol"); // a second session of carol's, for pushing
-    expect(await pushAs(carolCookie, { target: "room", room: "releases", text: "v2 is out" })).toMatchObject({ recipients: 1, acked: 1 });
-    expect(await alice.next<Notice>("notice")).toMatchObject({ from: "carol", to: { kind: "room", name: "releases" }, text: "v2 is out" });
-    expect(await pushAs(carolCookie, { target: "all", text: "deploy done" })).toMatchObject({ recipients: 3, acked: 3 });
-    await Promise.all([alice, bob, carol].map((each) => each.next<Notice>("notice", (notice) => notice.text === "deploy done")));
+    expect(await pushAs(carolCookie, { target: "room", room: "releases", text: "v2 is out" })).toMatchObject({
+      recipients: 1,
+      acked: 1,
+    });
+    expect(await alice.next<Notice>("notice")).toMatchObject({
+      from: "carol",
+      to: { kind: "room", name: "releases" },
+      text: "v2 is out",
+    });
+    expect(await pushAs(carolCookie, { target: "all", text: "deploy done" })).toMatchObject({
+      recipients: 3,
+      acked: 3,
+    });
+    await Promise.all(
+      [alice, bob, carol].map((each) => each.next<Notice>("notice", (notice) => notice.text === "deploy done")),
+    );
     await settle(alice, bob, carol);
     expect(texts(alice)).toEqual(["v2 is out", "deploy done"]);
     expect(texts(bob)).toEqual(["deploy done"]);
@@ -388,7 +481,12 @@ describe("the push form (POST /api/push, through the push router)", () => {
       expect(res.status, JSON.stringify(fields)).toBe(400);
       expect(await res.json(), JSON.stringify(fields)).toEqual({ ok: false, error: expect.any(String) });
     }
-    const crossSite = await postForm("/api/push", cookie, { target: "all", text: "hi" }, { origin: "https://evil.example" });
+    const crossSite = await postForm(
+      "/api/push",
+      cookie,
+      { target: "all", text: "hi" },
+      { origin: "https://evil.example" },
+    );
     expect(crossSite.status).toBe(403);
     await crossSite.arrayBuffer();
     await settle(watcher);
@@ -438,27 +536,43 @@ describe("rooms (POST /api/rooms/join and /leave, kept in the session)", () => {
     expect(await setRoom(cookie, "join", "random")).toEqual(["random"]);
     expect(await setRoom(cookie, "join", "general")).toEqual(["general", "random"]); // in the page's order
     await tab2.next<DemoRoom[]>("rooms:mine", (rooms) => rooms.length === 2);
-    await bob.next<RoomMembers>("rooms", (rooms) => JSON.stringify(rooms) === JSON.stringify([
-      { room: "general", members: ["alice"] },
-      { room: "releases", members: [] },
-      { room: "random", members: ["alice"] },
-    ]));
-    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json()).toMatchObject({ user: "alice", rooms: ["general", "random"] });
+    await bob.next<RoomMembers>(
+      "rooms",
+      (rooms) =>
+        JSON.stringify(rooms) ===
+        JSON.stringify([
+          { room: "general", members: ["alice"] },
+          { room: "releases", members: [] },
+          { room: "random", members: ["alice"] },
+        ]),
+    );
+    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json()).toMatchObject({
+      user: "alice",
+      rooms: ["general", "random"],
+    });
 
     const bobCookie = await login("bob");
-    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "to general" })).toMatchObject({ recipients: 2 });
+    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "to general" })).toMatchObject({
+      recipients: 2,
+    });
     await Promise.all([tab1, tab2].map((each) => each.next<Notice>("notice")));
 
     const later = client(cookie);
     expect((await later.next<Welcome>("welcome")).rooms).toEqual(["general", "random"]);
     // Joined at its handshake, from the session, before any other change of rooms.
-    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "later too" })).toMatchObject({ recipients: 3 });
+    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "later too" })).toMatchObject({
+      recipients: 3,
+    });
     expect(await later.next<Notice>("notice")).toMatchObject({ text: "later too" });
 
     expect(await setRoom(cookie, "leave", "general")).toEqual(["random"]);
     await tab1.next<DemoRoom[]>("rooms:mine", (rooms) => rooms.length === 1);
-    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "again" })).toMatchObject({ recipients: 0 });
-    expect(await pushAs(bobCookie, { target: "room", room: "random", text: "random" })).toMatchObject({ recipients: 3 });
+    expect(await pushAs(bobCookie, { target: "room", room: "general", text: "again" })).toMatchObject({
+      recipients: 0,
+    });
+    expect(await pushAs(bobCookie, { target: "room", room: "random", text: "random" })).toMatchObject({
+      recipients: 3,
+    });
     await settle(otherAlice);
     expect(otherAlice.all("notice")).toEqual([]); // the other session joined nothing
     expect(otherAlice.all("rooms:mine")).toEqual([]);
@@ -469,7 +583,10 @@ describe("rooms (POST /api/rooms/join and /leave, kept in the session)", () => {
     await setRoom(cookie, "join", "releases");
     expect((await logout(cookie)).status).toBe(303);
     const again = await login("alice");
-    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie: again } })).json()).toMatchObject({ user: "alice", rooms: [] });
+    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie: again } })).json()).toMatchObject({
+      user: "alice",
+      rooms: [],
+    });
     expect((await client(again).next<Welcome>("welcome")).rooms).toEqual([]);
   });
 
@@ -484,10 +601,17 @@ describe("rooms (POST /api/rooms/join and /leave, kept in the session)", () => {
     const unknown = await postForm("/api/rooms/toggle", cookie, { room: "general" });
     expect(unknown.status).toBe(404);
     await unknown.arrayBuffer();
-    const crossSite = await postForm("/api/rooms/join", cookie, { room: "general" }, { origin: "https://evil.example" });
+    const crossSite = await postForm(
+      "/api/rooms/join",
+      cookie,
+      { room: "general" },
+      { origin: "https://evil.example" },
+    );
     expect(crossSite.status).toBe(403);
     await crossSite.arrayBuffer();
-    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json()).toMatchObject({ rooms: [] });
+    expect(await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json()).toMatchObject({
+      rooms: [],
+    });
   });
 });
 
@@ -511,13 +635,22 @@ describe("npm start (tsx examples/demo/server.ts)", () => {
 
   it("runs the library from its sources: tsx maps the public names through tsconfig paths", async () => {
     // Without the paths mapping, Node would resolve the package's own name to dist/, maybe stale or absent.
-    const script = 'console.log(import.meta.resolve("socket.io-session-auth") + " " + import.meta.resolve("socket.io-session-auth/memory"))';
-    const child = spawn(process.execPath, [TSX, "--input-type=module", "-e", script], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const script =
+      'console.log(import.meta.resolve("socket.io-session-auth") + " " + import.meta.resolve("socket.io-session-auth/memory"))';
+    const child = spawn(process.execPath, [TSX, "--input-type=module", "-e", script], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let output = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
     const [code] = await once(child, "exit");
     expect(code).toBe(0);
-    expect(output.trim().split(" ").map((url) => fileURLToPath(url))).toEqual([join(ROOT, "src/index.ts"), join(ROOT, "adapters/memory/index.ts")]);
+    expect(
+      output
+        .trim()
+        .split(" ")
+        .map((url) => fileURLToPath(url)),
+    ).toEqual([join(ROOT, "src/index.ts"), join(ROOT, "adapters/memory/index.ts")]);
   });
 
   it("listens on PORT, prints the URL to open, serves the page and stops on SIGTERM", async () => {
@@ -537,7 +670,9 @@ describe("npm start (tsx examples/demo/server.ts)", () => {
           if (found && output.includes("Ctrl+C to stop")) resolve(found[1]!); // the whole banner is out
         });
         child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-        child.once("exit", (code) => reject(new Error(`the demo exited (${code}) before printing its URL:\n${output}`)));
+        child.once("exit", (code) =>
+          reject(new Error(`the demo exited (${code}) before printing its URL:\n${output}`)),
+        );
       });
       expect(output).toContain("SESSION_SECRET is not set");
       expect(output).toContain(`Push router: POST ${url}push needs a token; set PUSH_TOKEN`);

@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import session from "express-session";
 import { afterAll, describe, expect, it } from "vitest";
-import { SESSION_AUTH_ERROR_CODES, SessionAuthError, sessionAuth, type SessionAuthErrorCode, type SessionStore } from "socket.io-session-auth";
+import {
+  SESSION_AUTH_ERROR_CODES,
+  SessionAuthError,
+  sessionAuth,
+  type SessionAuthErrorCode,
+  type SessionStore,
+} from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { signSessionCookie } from "socket.io-session-auth/testing";
 import { tableStore, type SessionTable } from "../../docs/examples/adapter-map.js";
@@ -53,13 +59,21 @@ const scenarios: Scenario[] = [
   { code: "NO_SESSION_COOKIE", store: tableStore(table) },
   { code: "NO_SESSION_COOKIE", store: tableStore(table), client: { cookie: "theme=dark" } },
   { code: "MALFORMED_COOKIE", store: tableStore(table), client: { cookie: "connect.sid=abc" } },
-  { code: "BAD_SIGNATURE", store: tableStore(table), client: { cookie: signSessionCookie({ value: "someone", secret: "another secret" }) } },
+  {
+    code: "BAD_SIGNATURE",
+    store: tableStore(table),
+    client: { cookie: signSessionCookie({ value: "someone", secret: "another secret" }) },
+  },
   { code: "SESSION_NOT_FOUND", store: memoryStore(new session.MemoryStore()), client: { cookie: signed("nobody") } },
   { code: "SESSION_NOT_FOUND", store: tableStore(table), client: { cookie: signed("corrupt") } },
   { code: "SESSION_EXPIRED", store: tableStore(table), client: { cookie: signed("ended") } },
   { code: "UNAUTHENTICATED", store: tableStore(table), client: { cookie: signed("anonymous") } },
   { code: "FORBIDDEN", store: tableStore(table), client: { cookie: signed("someone") }, authorize: () => false },
-  { code: "ORIGIN_NOT_ALLOWED", store: tableStore(table), client: { cookie: signed("someone"), origin: "https://elsewhere.example" } },
+  {
+    code: "ORIGIN_NOT_ALLOWED",
+    store: tableStore(table),
+    client: { cookie: signed("someone"), origin: "https://elsewhere.example" },
+  },
   { code: "STORE_UNAVAILABLE", store: refusing, client: { cookie: signed("someone") } },
   { code: "STORE_UNAVAILABLE", store: silent, client: { cookie: signed("someone") } },
 ];
@@ -76,7 +90,9 @@ describe("docs/errors.md", () => {
       expect(text, code).toMatch(/\*\*What to do\*\*: /);
       // SESSION_CONFLICT comes from update(), never from a handshake: onError never sees it.
       if (code !== "SESSION_CONFLICT") expect(text, code).toMatch(/\*\*`onError` says\*\*/);
-      expect(page, `${code} in the summary table`).toMatch(new RegExp(`^\\| \\[\`${code}\`\\]\\(#[a-z-]+\\) \\| ${error.status} \\| (\\*\\*yes\\*\\*|no) \\|`, "m"));
+      expect(page, `${code} in the summary table`).toMatch(
+        new RegExp(`^\\| \\[\`${code}\`\\]\\(#[a-z-]+\\) \\| ${error.status} \\| (\\*\\*yes\\*\\*|no) \\|`, "m"),
+      );
     }
     expect(page.match(/^### `/gm)?.length).toBe(SESSION_AUTH_ERROR_CODES.length);
   });
@@ -91,7 +107,13 @@ describe("docs/errors.md", () => {
         const auth =
           scenario.authorize === undefined
             ? authWithLogs(scenario.store, SECRET, (line) => logs.push(line))
-            : sessionAuth({ store: scenario.store, secret: SECRET, authorize: scenario.authorize, onError: (error) => logs.push({ level: "info", code: error.code, status: error.status, message: error.message }) });
+            : sessionAuth({
+                store: scenario.store,
+                secret: SECRET,
+                authorize: scenario.authorize,
+                onError: (error) =>
+                  logs.push({ level: "info", code: error.code, status: error.status, message: error.message }),
+              });
         io.use(auth);
       });
       servers.push(realtime);

@@ -30,14 +30,20 @@ describe("docs/examples/quick-start.ts", async () => {
     // as a module the tests can import: keep the two from drifting apart.
     const example = readFileSync(new URL("../../docs/examples/quick-start.ts", import.meta.url), "utf8");
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    for (const line of ["io.use(sessionAuth({ store: memoryStore(store), secret }));", "app.use(session({ store, secret, resave: false, saveUninitialized: false }));"]) {
+    for (const line of [
+      "io.use(sessionAuth({ store: memoryStore(store), secret }));",
+      "app.use(session({ store, secret, resave: false, saveUninitialized: false }));",
+    ]) {
       expect(example).toContain(line);
       expect(readme).toContain(line);
     }
   });
 
   it("README.md's [server.mjs] block is docs/examples/apps/quick-start/server.mjs, line for line", () => {
-    const file = readFileSync(new URL("../../docs/examples/apps/quick-start/server.mjs", import.meta.url), "utf8").trimEnd();
+    const file = readFileSync(
+      new URL("../../docs/examples/apps/quick-start/server.mjs", import.meta.url),
+      "utf8",
+    ).trimEnd();
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     expect(readme).toContain("```js [server.mjs]\n" + file + "\n```");
   });

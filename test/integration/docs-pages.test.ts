@@ -34,14 +34,22 @@ function track(socket: ClientSocket): ClientSocket {
   return socket;
 }
 
-const cookieOf = (res: Response) => res.headers.getSetCookie().map((line) => line.split(";")[0]).join("; ");
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .map((line) => line.split(";")[0])
+    .join("; ");
 
 /** Connects and resolves with the first `event` the server sends (listening before the connection opens). */
 async function first<T>(url: string, cookie: string, event = "hello"): Promise<T> {
-  const socket = track(ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true }));
+  const socket = track(
+    ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true }),
+  );
   return new Promise<T>((resolve, reject) => {
     socket.once(event, resolve);
-    socket.once("connect_error", (err: Error & { data?: unknown }) => reject(new Error(`${err.message} ${JSON.stringify(err.data)}`)));
+    socket.once("connect_error", (err: Error & { data?: unknown }) =>
+      reject(new Error(`${err.message} ${JSON.stringify(err.data)}`)),
+    );
   });
 }
 
@@ -118,7 +126,9 @@ describe("docs/migrating.md", () => {
       after(app, server, store, secret);
     });
     const cookie = await login();
-    const socket = track(ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true }));
+    const socket = track(
+      ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true }),
+    );
     await next(socket, "hello");
     const sid = sessionIdOf(cookie);
     expect([...io.of("/").adapter.rooms.keys()].some((room) => room.includes(sid))).toBe(false);
@@ -136,7 +146,8 @@ describe("docs/migrating.md", () => {
     const socket = track(await connect(url, { cookie, transports: ["websocket"] }));
     socket.emit("visit");
     const sid = sessionIdOf(cookie);
-    const stored = async () => new Promise<session.SessionData | null | undefined>((resolve) => store.get(sid, (_err, value) => resolve(value)));
+    const stored = async () =>
+      new Promise<session.SessionData | null | undefined>((resolve) => store.get(sid, (_err, value) => resolve(value)));
     await expect.poll(async () => (await stored())?.lastSeen, { timeout: 5000 }).toBeTypeOf("number");
     expect(await stored()).toMatchObject({ userId: "7" });
   });
@@ -144,9 +155,10 @@ describe("docs/migrating.md", () => {
   it("passport.socketio, after: passport.user is the userId; the user is loaded, and a deleted user is refused", async () => {
     const { after } = await import("../../docs/examples/migrate-passport-after.js");
     const users = new Map([["p7", { id: "p7", name: "Grace" }]]);
-    const { url, login } = await serve((_app, io, store) =>
-      after(io, memoryStore(store), secret, async (id) => users.get(id) ?? null),
-    true);
+    const { url, login } = await serve(
+      (_app, io, store) => after(io, memoryStore(store), secret, async (id) => users.get(id) ?? null),
+      true,
+    );
     const cookie = await login();
     expect(await hello(url, cookie)).toBe("you are Grace");
     users.delete("p7");
@@ -221,7 +233,12 @@ describe("docs/writing-an-adapter.md", () => {
     opened.push(() => app.close());
     const real = await app.login({ id: 1 });
     const sid = sessionIdOf(real);
-    const [express, fastify, keygrip] = cookies(sid, "adapter secret", ["k1", "k0"], Buffer.from('{"user":{"id":1}}').toString("base64"));
+    const [express, fastify, keygrip] = cookies(
+      sid,
+      "adapter secret",
+      ["k1", "k0"],
+      Buffer.from('{"user":{"id":1}}').toString("base64"),
+    );
     expect(express).toBe(real);
     expect(fastify).toMatch(/^sessionId=[^;]+\.[\w+/%]+$/);
     expect(keygrip).toMatch(/^session=[\w=]+; session\.sig=[\w-]+$/);

@@ -28,7 +28,8 @@ async function serve<T extends { close(): unknown }>(start: (http: ReturnType<ty
 }
 
 /** The next `event` of a socket.io-client socket (node's `once` wants a node EventEmitter). */
-const nextEvent = (socket: ClientSocket, event: string) => new Promise<void>((resolve) => socket.once(event, () => resolve()));
+const nextEvent = (socket: ClientSocket, event: string) =>
+  new Promise<void>((resolve) => socket.once(event, () => resolve()));
 
 async function webApp(secret: string | string[]) {
   const web = await startWebApp({ secret });
@@ -43,10 +44,21 @@ describe("docs/security.md", () => {
     const { url } = await serve((http) => crossOriginRealtime(http, memoryStore(web.store), "origins secret", [app]));
     const cookie = await web.login({ id: 1 });
 
-    opened.push(((socket) => () => socket.close())(await connect(url, { cookie, origin: app })));
-    expect((await refusal(url, { cookie, origin: "https://evil.example" })).data).toEqual({ code: "ORIGIN_NOT_ALLOWED", retryable: false });
+    opened.push(
+      (
+        (socket) => () =>
+          socket.close()
+      )(await connect(url, { cookie, origin: app })),
+    );
+    expect((await refusal(url, { cookie, origin: "https://evil.example" })).data).toEqual({
+      code: "ORIGIN_NOT_ALLOWED",
+      retryable: false,
+    });
     // A subdomain of the same site (which gets SameSite=Lax cookies) is another origin all the same.
-    expect((await refusal(url, { cookie, origin: "https://blog.example.com" })).data).toEqual({ code: "ORIGIN_NOT_ALLOWED", retryable: false });
+    expect((await refusal(url, { cookie, origin: "https://blog.example.com" })).data).toEqual({
+      code: "ORIGIN_NOT_ALLOWED",
+      retryable: false,
+    });
 
     const preflight = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, {
       method: "OPTIONS",
@@ -71,8 +83,18 @@ describe("docs/security.md", () => {
     const after = await startWebApp({ secret: rotated, store: before.store });
     opened.push(() => after.close());
     const { url } = await serve((http) => engineChecked(http, memoryStore(before.store), rotated));
-    opened.push(((socket) => () => socket.close())(await connect(url, { cookie: oldCookie })));
-    opened.push(((socket) => () => socket.close())(await connect(url, { cookie: await after.login({ id: 3 }) })));
+    opened.push(
+      (
+        (socket) => () =>
+          socket.close()
+      )(await connect(url, { cookie: oldCookie })),
+    );
+    opened.push(
+      (
+        (socket) => () =>
+          socket.close()
+      )(await connect(url, { cookie: await after.login({ id: 3 }) })),
+    );
 
     const { url: dropped } = await serve((http) => crossOriginRealtime(http, memoryStore(before.store), next, []));
     const refused = await refusal(dropped, { cookie: oldCookie });
@@ -83,7 +105,10 @@ describe("docs/security.md", () => {
     const web = await webApp("engine secret");
     let lookups = 0;
     const store = memoryStore(web.store);
-    const counted = { name: store.name, get: (id: string, options: Parameters<typeof store.get>[1]) => (lookups++, store.get(id, options)) };
+    const counted = {
+      name: store.name,
+      get: (id: string, options: Parameters<typeof store.get>[1]) => (lookups++, store.get(id, options)),
+    };
     const { url } = await serve((http) => engineChecked(http, counted, "engine secret"));
 
     const refused = await refusal(url);
@@ -110,7 +135,12 @@ describe("docs/security.md", () => {
 
     /** Connects, cuts the transport, lets the server broadcast a packet meanwhile, and reconnects. */
     async function blip(cookie: string, meanwhile: () => Promise<void>) {
-      const socket: ClientSocket = ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true });
+      const socket: ClientSocket = ioClient(url, {
+        extraHeaders: { cookie },
+        transports: ["websocket"],
+        reconnection: false,
+        forceNew: true,
+      });
       opened.push(() => socket.close());
       await nextEvent(socket, "connect");
       const received: unknown[] = [];

@@ -13,7 +13,10 @@ const read = (path: string) => readFileSync(docs + path, "utf8");
 function pages(dir = ""): string[] {
   return readdirSync(docs + dir, { withFileTypes: true }).flatMap((entry) => {
     const path = dir + entry.name;
-    if (entry.isDirectory()) return path === "api" || path === "examples" || entry.name.startsWith(".") || entry.name === "node_modules" ? [] : pages(`${path}/`);
+    if (entry.isDirectory())
+      return path === "api" || path === "examples" || entry.name.startsWith(".") || entry.name === "node_modules"
+        ? []
+        : pages(`${path}/`);
     return entry.name.endsWith(".md") ? [path] : [];
   });
 }
@@ -26,7 +29,9 @@ export function regionOf(source: string, region: string): string | undefined {
   const lines = source.split("\n");
   const start = lines.findIndex((line) => REGION_MARKER.exec(line.trim())?.slice(1).join(" ") === `region ${region}`);
   if (start < 0) return undefined;
-  const end = lines.findIndex((line, index) => index > start && REGION_MARKER.exec(line.trim())?.slice(1).join(" ") === `endregion ${region}`);
+  const end = lines.findIndex(
+    (line, index) => index > start && REGION_MARKER.exec(line.trim())?.slice(1).join(" ") === `endregion ${region}`,
+  );
   return end < 0 ? undefined : lines.slice(start + 1, end).join("\n");
 }
 
@@ -40,7 +45,10 @@ interface Found {
   text: string;
 }
 
-function scan(page: string): { scriptFences: Found[]; includes: Array<Found & { file: string; region: string | undefined }> } {
+function scan(page: string): {
+  scriptFences: Found[];
+  includes: Array<Found & { file: string; region: string | undefined }>;
+} {
   const scriptFences: Found[] = [];
   const includes: Array<Found & { file: string; region: string | undefined }> = [];
   let open: string | undefined;
@@ -59,7 +67,8 @@ function scan(page: string): { scriptFences: Found[]; includes: Array<Found & { 
       }
       const include = INCLUDE.exec(text);
       if (include !== null) includes.push({ page, line: index + 1, text, file: include[1]!, region: include[2] });
-      else if (/^ {0,3}<<</.test(text)) includes.push({ page, line: index + 1, text, file: "(unparsed include)", region: undefined });
+      else if (/^ {0,3}<<</.test(text))
+        includes.push({ page, line: index + 1, text, file: "(unparsed include)", region: undefined });
     });
   return { scriptFences, includes };
 }
@@ -88,7 +97,9 @@ describe("the docs site", () => {
   });
 
   it("has no hand-copied TypeScript or JavaScript: every snippet is a <<< include", () => {
-    const fences = all.flatMap((page) => scan(page).scriptFences).map(({ page, line, text }) => `${page}:${line}: ${text}`);
+    const fences = all
+      .flatMap((page) => scan(page).scriptFences)
+      .map(({ page, line, text }) => `${page}:${line}: ${text}`);
     expect(fences, "replace these fences with <<< @/examples/<file>.ts#<region>").toEqual([]);
   });
 
@@ -100,7 +111,8 @@ describe("the docs site", () => {
       if (!existsSync(docs + file)) return [`${where}: no such file`];
       if (region === undefined) return [];
       const body = regionOf(read(file), region);
-      if (body === undefined) return [`${where}: no region "${region}" (// #region ${region} ... // #endregion ${region})`];
+      if (body === undefined)
+        return [`${where}: no region "${region}" (// #region ${region} ... // #endregion ${region})`];
       if (body.trim() === "") return [`${where}: the region is empty`];
       return [];
     });
@@ -118,7 +130,9 @@ describe("the docs site", () => {
 
   it("every docs/examples file is shown on a page, or is a declaration or test of the examples", () => {
     const included = new Set(all.flatMap((page) => scan(page).includes.map((include) => include.file)));
-    const examples = readdirSync(`${docs}examples`).filter((file) => /\.ts$/.test(file) && !file.endsWith(".d.ts") && !file.endsWith(".test.ts"));
+    const examples = readdirSync(`${docs}examples`).filter(
+      (file) => /\.ts$/.test(file) && !file.endsWith(".d.ts") && !file.endsWith(".test.ts"),
+    );
     expect(examples.filter((file) => !included.has(`examples/${file}`))).toEqual([]);
   });
 

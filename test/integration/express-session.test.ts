@@ -2,7 +2,13 @@ import type { IncomingMessage } from "node:http";
 import session from "express-session";
 import { Server } from "socket.io";
 import { afterEach, describe, expect, it } from "vitest";
-import { sessionAuth, sessionRoom, type SessionAuthError, type SessionAuthOptions, type SessionStore } from "socket.io-session-auth";
+import {
+  sessionAuth,
+  sessionRoom,
+  type SessionAuthError,
+  type SessionAuthOptions,
+  type SessionStore,
+} from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { ask, connect, refusal, serveWhoami, startRealtime, type Realtime } from "../support/realtime.js";
 import { startWebApp, sessionIdOf } from "../support/web-app.js";
@@ -76,7 +82,11 @@ describe.each([4, 5] as const)("express %i + express-session + MemoryStore", (ex
       socket.close();
       await web.logout(cookie);
       const failure = await refusal(realtime.url, { cookie, ...transport });
-      expect(failure).toEqual({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false }, type: undefined });
+      expect(failure).toEqual({
+        message: "SESSION_NOT_FOUND",
+        data: { code: "SESSION_NOT_FOUND", retryable: false },
+        type: undefined,
+      });
     });
 
     it("does one store lookup per connection when allowRequest is wired too", async () => {
@@ -90,7 +100,11 @@ describe.each([4, 5] as const)("express %i + express-session + MemoryStore", (ex
   });
 
   it("accepts a cookie signed by an older secret of the list (rotation) and says which one", async () => {
-    const { web, realtime, auth } = await setup({ express, web: { secret: "old secret" }, auth: { secret: ["new secret", "old secret"] } });
+    const { web, realtime, auth } = await setup({
+      express,
+      web: { secret: "old secret" },
+      auth: { secret: ["new secret", "old secret"] },
+    });
     const cookie = await web.login({ id: 5 });
     const socket = await connect(realtime.url, { cookie });
     opened.push(socket);
@@ -157,7 +171,11 @@ describe("refusals: the client sees the code and nothing else", () => {
     const { web, realtime } = await setup({
       auth: {
         authorize: ({ userId, session, handshake }) => {
-          seen.push({ userId, user: (session as { user?: unknown }).user, hasHeaders: typeof handshake.headers === "object" });
+          seen.push({
+            userId,
+            user: (session as { user?: unknown }).user,
+            hasHeaders: typeof handshake.headers === "object",
+          });
           if (userId === "13") throw new Error("boom");
           return userId === "1";
         },
@@ -192,9 +210,19 @@ describe("refusals: the client sees the code and nothing else", () => {
     const cookie = await asyncYes.web.login({ id: 9 });
     opened.push(await connect(asyncYes.realtime.url, { cookie, origin: "https://app.example.com" }));
     expectCode(await refusal(asyncYes.realtime.url, { cookie, origin: "https://other.example" }), "ORIGIN_NOT_ALLOWED");
-    for (const origins of [() => { throw new Error("boom"); }, async () => { throw new Error("boom"); }]) {
+    for (const origins of [
+      () => {
+        throw new Error("boom");
+      },
+      async () => {
+        throw new Error("boom");
+      },
+    ]) {
       const broken = await setup({ auth: { origins } });
-      expectCode(await refusal(broken.realtime.url, { cookie: await broken.web.login({ id: 9 }) }), "ORIGIN_NOT_ALLOWED");
+      expectCode(
+        await refusal(broken.realtime.url, { cookie: await broken.web.login({ id: 9 }) }),
+        "ORIGIN_NOT_ALLOWED",
+      );
       expect(broken.errors[0]!.cause).toBeInstanceOf(Error);
     }
   });
@@ -209,7 +237,10 @@ describe("refusals: the client sees the code and nothing else", () => {
     expectCode(await refusal(realtime.url, { cookie }), "SESSION_EXPIRED");
     // A JavaScript adapter may hand back a string or a number; an unreadable value fails closed.
     for (const expires of ["2000-01-01T00:00:00Z", 946_684_800_000, "not a date", {}]) {
-      const loose: SessionStore = { name: "loose", get: async () => ({ session: { user: { id: 1 } }, expires: expires as Date }) };
+      const loose: SessionStore = {
+        name: "loose",
+        get: async () => ({ session: { user: { id: 1 } }, expires: expires as Date }),
+      };
       const { realtime: other } = await setup({ auth: { store: loose } });
       expectCode(await refusal(other.url, { cookie }), "SESSION_EXPIRED");
     }
@@ -219,7 +250,10 @@ describe("refusals: the client sees the code and nothing else", () => {
     const { sign } = await import("cookie-signature");
     const cookie = `connect.sid=${encodeURIComponent(`s:${sign("abc", SECRET)}`)}`;
     let signal: AbortSignal | undefined;
-    const silent: SessionStore = { name: "silent", get: (_id, options) => ((signal = options.signal), new Promise(() => {})) };
+    const silent: SessionStore = {
+      name: "silent",
+      get: (_id, options) => ((signal = options.signal), new Promise(() => {})),
+    };
     const failing: SessionStore = {
       name: "failing",
       get: async () => {
@@ -243,7 +277,9 @@ describe("refusals: the client sees the code and nothing else", () => {
 describe("allowRequest refuses below socket.io", () => {
   it("answers the engine handshake with 403 and the code, for polling and websocket", async () => {
     const { realtime, store } = await setup({ engine: true });
-    const res = await fetch(`${realtime.url}/socket.io/?EIO=4&transport=polling`, { headers: { cookie: "connect.sid=s%3Aabc.def" } });
+    const res = await fetch(`${realtime.url}/socket.io/?EIO=4&transport=polling`, {
+      headers: { cookie: "connect.sid=s%3Aabc.def" },
+    });
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ message: "BAD_SIGNATURE" });
     const failure = await refusal(realtime.url, { cookie: "connect.sid=s%3Aabc.def", transports: ["websocket"] });
@@ -269,7 +305,9 @@ describe("namespaces", () => {
     opened.push(web);
     const auth = sessionAuth({ store: memoryStore(web.store), secret: SECRET });
     const realtime = await startRealtime((io) => {
-      io.of("/admin").use(auth).on("connection", (socket) => socket.on("who", (ack: (v: unknown) => void) => ack(socket.data.userId)));
+      io.of("/admin")
+        .use(auth)
+        .on("connection", (socket) => socket.on("who", (ack: (v: unknown) => void) => ack(socket.data.userId)));
     });
     opened.push(realtime);
     opened.push(await connect(realtime.url));
@@ -293,7 +331,9 @@ describe("connectionStateRecovery", () => {
   }
 
   /** Breaks the transport under a connected client and resolves with what happened next. */
-  async function blip(socket: import("socket.io-client").Socket): Promise<"recovered" | "not recovered" | "disconnected" | "refused"> {
+  async function blip(
+    socket: import("socket.io-client").Socket,
+  ): Promise<"recovered" | "not recovered" | "disconnected" | "refused"> {
     if (socket.recovered === false) await new Promise((resolve) => setTimeout(resolve, 100)); // let "welcome" arrive
     return new Promise((resolve) => {
       socket.once("connect_error", () => resolve("refused"));
@@ -311,7 +351,12 @@ describe("connectionStateRecovery", () => {
   it("recovers a socket whose session is still valid, with its data and rooms", async () => {
     const { web, realtime, store } = await recoverySetup(false);
     const cookie = await web.login({ id: 21 });
-    const socket = await connect(realtime.url, { cookie, reconnection: true, reconnectionDelay: 50, transports: ["websocket"] });
+    const socket = await connect(realtime.url, {
+      cookie,
+      reconnection: true,
+      reconnectionDelay: 50,
+      transports: ["websocket"],
+    });
     opened.push(socket);
     expect(await blip(socket)).toBe("recovered");
     const me = await ask<{ userId: string; rooms: string[] }>(socket, "whoami");
@@ -324,7 +369,12 @@ describe("connectionStateRecovery", () => {
   it("does not let a socket come back after its session was destroyed during the blip", async () => {
     const { web, realtime, errors } = await recoverySetup(false);
     const cookie = await web.login({ id: 22 });
-    const socket = await connect(realtime.url, { cookie, reconnection: true, reconnectionDelay: 50, transports: ["websocket"] });
+    const socket = await connect(realtime.url, {
+      cookie,
+      reconnection: true,
+      reconnectionDelay: 50,
+      transports: ["websocket"],
+    });
     opened.push(socket);
     await web.logout(cookie);
     expect(await blip(socket)).toBe("disconnected");
@@ -335,7 +385,12 @@ describe("connectionStateRecovery", () => {
 
   it("disconnects a recovered socket whose new cookie belongs to another user", async () => {
     const { web, realtime } = await recoverySetup(false);
-    const socket = await connect(realtime.url, { cookie: await web.login({ id: 24 }), reconnection: true, reconnectionDelay: 50, transports: ["websocket"] });
+    const socket = await connect(realtime.url, {
+      cookie: await web.login({ id: 24 }),
+      reconnection: true,
+      reconnectionDelay: 50,
+      transports: ["websocket"],
+    });
     opened.push(socket);
     (socket.io.opts.extraHeaders as Record<string, string>).cookie = await web.login({ id: 25 });
     expect(await blip(socket)).toBe("disconnected");
@@ -386,6 +441,9 @@ describe("options are checked when sessionAuth is called", () => {
     const auth = sessionAuth({ store, secret: "s" });
     expect(auth.rooms).toEqual({ user: "user:", session: "session:" });
     expect(sessionAuth({ store, secret: "s", rooms: false }).rooms).toEqual({ user: null, session: null });
-    expect(sessionAuth({ store, secret: "s", rooms: { session: false } }).rooms).toEqual({ user: "user:", session: null });
+    expect(sessionAuth({ store, secret: "s", rooms: { session: false } }).rooms).toEqual({
+      user: "user:",
+      session: null,
+    });
   });
 });

@@ -43,7 +43,11 @@ describe("cookies as browsers send them", () => {
     const cookie = await web.login({ id: 1 });
     const value = cookie.slice("connect.sid=".length);
     // express-session reads the quoted cookie as the same session (its whoami answers the user).
-    const http = await fetch(`${web.url}/visit`, { method: "POST", headers: { cookie: `connect.sid="${value}"`, "content-type": "application/json" }, body: "{}" });
+    const http = await fetch(`${web.url}/visit`, {
+      method: "POST",
+      headers: { cookie: `connect.sid="${value}"`, "content-type": "application/json" },
+      body: "{}",
+    });
     expect(http.headers.getSetCookie()).toEqual([]); // no new session was started
     const auth = sessionAuth({ store: memoryStore(web.store), secret: SECRET });
     closers.push({ close: () => auth.close() });
@@ -63,7 +67,9 @@ describe("cookies as browsers send them", () => {
     const socket = await connect(realtime.url, { cookie: `${theirs}; ${ours}` });
     closers.push(socket);
     expect(socket.connected).toBe(true);
-    expect(await auth.authenticate(request({ cookie: `connect.sid=plain-value; ${ours}` }))).toMatchObject({ userId: "2" });
+    expect(await auth.authenticate(request({ cookie: `connect.sid=plain-value; ${ours}` }))).toMatchObject({
+      userId: "2",
+    });
     // Neither verifies: refused, and the diagnosis says how many came.
     const refused = await refusal(realtime.url, { cookie: `${theirs}; ${theirs}` });
     expect(refused.message).toBe("BAD_SIGNATURE");
@@ -74,16 +80,28 @@ describe("cookies as browsers send them", () => {
 describe("what Passport leaves in the session", () => {
   it("reads id / _id of a whole user object under passport.user", async () => {
     const auth = sessionAuth({
-      store: fixed({ a: { passport: { user: { id: 17, username: "u17" } } } as never, b: { passport: { user: { _id: "m18", username: "u18" } } } as never }),
+      store: fixed({
+        a: { passport: { user: { id: 17, username: "u17" } } } as never,
+        b: { passport: { user: { _id: "m18", username: "u18" } } } as never,
+      }),
       secret: SECRET,
     });
-    expect((await auth.authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) }))).userId).toBe("17");
-    expect((await auth.authenticate(request({ cookie: signSessionCookie({ value: "b", secret: SECRET }) }))).userId).toBe("m18");
+    expect(
+      (await auth.authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) }))).userId,
+    ).toBe("17");
+    expect(
+      (await auth.authenticate(request({ cookie: signSessionCookie({ value: "b", secret: SECRET }) }))).userId,
+    ).toBe("m18");
   });
 
   it("when nothing identifies a user but the session holds one, says what was found and that identify is the fix", async () => {
-    const auth = sessionAuth({ store: fixed({ a: { passport: { user: { email: "x@example.com" } } } as never }), secret: SECRET });
-    const error = await refusedWith(auth.authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) })));
+    const auth = sessionAuth({
+      store: fixed({ a: { passport: { user: { email: "x@example.com" } } } as never }),
+      secret: SECRET,
+    });
+    const error = await refusedWith(
+      auth.authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) })),
+    );
     expect(error.code).toBe("UNAUTHENTICATED");
     expect(error.message).toMatch(/`passport.user` holds an object with keys "email"/);
     expect(error.message).toMatch(/identify/);
@@ -94,29 +112,52 @@ describe("what Passport leaves in the session", () => {
     const huge = JSON.parse('{"passport":{"user":12345678901234567890}}') as SessionData;
     const auth = sessionAuth({ store: fixed({ a: huge, b: { userId: 1.5 } }), secret: SECRET });
     for (const id of ["a", "b"]) {
-      const error = await refusedWith(auth.authenticate(request({ cookie: signSessionCookie({ value: id, secret: SECRET }) })));
+      const error = await refusedWith(
+        auth.authenticate(request({ cookie: signSessionCookie({ value: id, secret: SECRET }) })),
+      );
       expect(error.code).toBe("UNAUTHENTICATED");
       expect(error.message).toMatch(/not a safe integer/);
     }
     const exact = sessionAuth({ store: fixed({ a: huge }), secret: SECRET, identify: () => 12345678901234567890n });
-    expect((await exact.authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) }))).userId).toBe("12345678901234567890");
+    expect(
+      (await exact.authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) }))).userId,
+    ).toBe("12345678901234567890");
   });
 });
 
 describe("failures that are not outages", () => {
   it("a store that fails with a TypeError (a misconfigured client) is refused STORE_UNAVAILABLE, not retryable", async () => {
-    const store: SessionStore = { name: "broken", get: async () => { throw new TypeError("callback is not a function"); } };
+    const store: SessionStore = {
+      name: "broken",
+      get: async () => {
+        throw new TypeError("callback is not a function");
+      },
+    };
     const auth = sessionAuth({ store, secret: SECRET });
     const realtime = await startRealtime((io) => void io.use(auth));
     closers.push(realtime);
     const refused = await refusal(realtime.url, { cookie: signSessionCookie({ value: "a", secret: SECRET }) });
-    expect(refused).toMatchObject({ message: "STORE_UNAVAILABLE", data: { code: "STORE_UNAVAILABLE", retryable: false } });
-    const error = await refusedWith(auth.authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) })));
+    expect(refused).toMatchObject({
+      message: "STORE_UNAVAILABLE",
+      data: { code: "STORE_UNAVAILABLE", retryable: false },
+    });
+    const error = await refusedWith(
+      auth.authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) })),
+    );
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/misconfiguration/);
     // An outage stays retryable.
-    const down: SessionStore = { name: "down", get: async () => { throw Object.assign(new Error("refused"), { code: "ECONNREFUSED" }); } };
-    const outage = await refusedWith(sessionAuth({ store: down, secret: SECRET }).authenticate(request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) })));
+    const down: SessionStore = {
+      name: "down",
+      get: async () => {
+        throw Object.assign(new Error("refused"), { code: "ECONNREFUSED" });
+      },
+    };
+    const outage = await refusedWith(
+      sessionAuth({ store: down, secret: SECRET }).authenticate(
+        request({ cookie: signSessionCookie({ value: "a", secret: SECRET }) }),
+      ),
+    );
     expect(outage.retryable).toBe(true);
   });
 });
@@ -124,7 +165,9 @@ describe("failures that are not outages", () => {
 describe("cross-origin pages", () => {
   it("NO_SESSION_COOKIE from a page on another site names SameSite", async () => {
     const auth = sessionAuth({ store: fixed({}), secret: SECRET, origins: ["http://localhost:5173"] });
-    const error = await refusedWith(auth.authenticate(request({ origin: "http://localhost:5173", host: "127.0.0.1:3000" })));
+    const error = await refusedWith(
+      auth.authenticate(request({ origin: "http://localhost:5173", host: "127.0.0.1:3000" })),
+    );
     expect(error.code).toBe("NO_SESSION_COOKIE");
     expect(error.message).toMatch(/SameSite=None; Secure/);
     const sameSite = await refusedWith(auth.authenticate(request({ host: "127.0.0.1:3000" })));
@@ -203,12 +246,18 @@ describe("Passport for real", () => {
     const { default: session } = await import("express-session");
     // passport ships no types (and @types/passport is not installed): only what this test uses.
     const passport = require("passport") as PassportLike;
-    const { Strategy } = require("passport-local") as { Strategy: new (verify: (u: string, p: string, done: (e: unknown, user?: unknown) => void) => void) => unknown };
+    const { Strategy } = require("passport-local") as {
+      Strategy: new (verify: (u: string, p: string, done: (e: unknown, user?: unknown) => void) => void) => unknown;
+    };
     const store = new session.MemoryStore();
     const app = express();
     app.use(express.urlencoded({ extended: false }));
     app.use(session({ store, secret: SECRET, resave: false, saveUninitialized: false }));
-    passport.use(new Strategy((username, password, done) => done(null, username === "john" && password === "changeit" ? { id: 17, username: "john" } : false)));
+    passport.use(
+      new Strategy((username, password, done) =>
+        done(null, username === "john" && password === "changeit" ? { id: 17, username: "john" } : false),
+      ),
+    );
     passport.serializeUser((user, done) => done(null, user)); // the whole user, as socket.io's passport example does
     passport.deserializeUser((user, done) => done(null, user));
     app.use(passport.session());
@@ -217,7 +266,11 @@ describe("Passport for real", () => {
     await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
     closers.push({ close: () => new Promise<void>((resolve) => http.close(() => resolve())) });
     const port = (http.address() as { port: number }).port;
-    const res = await fetch(`http://127.0.0.1:${port}/login`, { method: "POST", body: new URLSearchParams({ username: "john", password: "changeit" }), redirect: "manual" });
+    const res = await fetch(`http://127.0.0.1:${port}/login`, {
+      method: "POST",
+      body: new URLSearchParams({ username: "john", password: "changeit" }),
+      redirect: "manual",
+    });
     expect(res.headers.get("location")).toBe("/");
     const cookie = res.headers.getSetCookie()[0]!.split(";")[0]!;
     const auth = sessionAuth({ store: memoryStore(store), secret: SECRET });

@@ -41,7 +41,11 @@ async function setup(options: { stringify: boolean; maxAge?: number }) {
     ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }),
   });
   closers.push(() => web.close());
-  const auth = sessionAuth({ store: mongoStore({ db: client.db(dbName), collectionName }), secret: SECRET, revalidate: false });
+  const auth = sessionAuth({
+    store: mongoStore({ db: client.db(dbName), collectionName }),
+    secret: SECRET,
+    revalidate: false,
+  });
   closers.push(() => auth.close());
   const realtime = await startRealtime((io) => {
     auth.attach(io);
@@ -54,34 +58,46 @@ async function setup(options: { stringify: boolean; maxAge?: number }) {
     return socket;
   };
   const document = (cookie: string) =>
-    client.db(dbName).collection<{ _id: string; session: unknown; expires: Date }>(collectionName).findOne({ _id: sessionIdOf(cookie) });
+    client
+      .db(dbName)
+      .collection<{ _id: string; session: unknown; expires: Date }>(collectionName)
+      .findOne({ _id: sessionIdOf(cookie) });
   return { web, open, document };
 }
 
-describe.each([true, false])(`the lifecycle on MongoDB (connect-mongo, ${MONGO_TARGET_LABEL}), stringify: %s`, (stringify) => {
-  it("20 concurrent updates from two sockets lose nothing; the web app sees all 20; expires is kept", async () => {
-    const { web, open, document } = await setup({ stringify });
-    const cookie = await web.login({ id: 1 });
-    const expiresBefore = (await document(cookie))!.expires.getTime();
-    const one = await open(cookie);
-    const two = await open(cookie);
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => ask<{ ok: boolean }>(i % 2 === 0 ? one : two, "add", i)));
-    expect(answers.filter((answer) => !answer.ok)).toEqual([]);
-    const stored = (await document(cookie))!;
-    const session = (typeof stored.session === "string" ? JSON.parse(stored.session) : stored.session) as { items: number[] };
-    expect([...session.items].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    expect(stored.expires.getTime()).toBe(expiresBefore);
-    expect(typeof stored.session).toBe(stringify ? "string" : "object");
-    await web.visit({ seen: true }, cookie); // connect-mongo reads it back on the next request
-    const after = (await document(cookie))!;
-    expect(((typeof after.session === "string" ? JSON.parse(after.session) : after.session) as { items: number[] }).items).toHaveLength(20);
-  });
+describe.each([true, false])(
+  `the lifecycle on MongoDB (connect-mongo, ${MONGO_TARGET_LABEL}), stringify: %s`,
+  (stringify) => {
+    it("20 concurrent updates from two sockets lose nothing; the web app sees all 20; expires is kept", async () => {
+      const { web, open, document } = await setup({ stringify });
+      const cookie = await web.login({ id: 1 });
+      const expiresBefore = (await document(cookie))!.expires.getTime();
+      const one = await open(cookie);
+      const two = await open(cookie);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => ask<{ ok: boolean }>(i % 2 === 0 ? one : two, "add", i)),
+      );
+      expect(answers.filter((answer) => !answer.ok)).toEqual([]);
+      const stored = (await document(cookie))!;
+      const session = (typeof stored.session === "string" ? JSON.parse(stored.session) : stored.session) as {
+        items: number[];
+      };
+      expect([...session.items].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(stored.expires.getTime()).toBe(expiresBefore);
+      expect(typeof stored.session).toBe(stringify ? "string" : "object");
+      await web.visit({ seen: true }, cookie); // connect-mongo reads it back on the next request
+      const after = (await document(cookie))!;
+      expect(
+        ((typeof after.session === "string" ? JSON.parse(after.session) : after.session) as { items: number[] }).items,
+      ).toHaveLength(20);
+    });
 
-  it("a session ends its sockets when connect-mongo's expires passes (re-checked then, no polling)", async () => {
-    const { web, open } = await setup({ stringify, maxAge: 1_200 });
-    const socket = await open(await web.login({ id: 2 }));
-    const started = Date.now();
-    expect(await ending(socket)).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
-    expect(Date.now() - started).toBeLessThan(3_000);
-  });
-});
+    it("a session ends its sockets when connect-mongo's expires passes (re-checked then, no polling)", async () => {
+      const { web, open } = await setup({ stringify, maxAge: 1_200 });
+      const socket = await open(await web.login({ id: 2 }));
+      const started = Date.now();
+      expect(await ending(socket)).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    });
+  },
+);

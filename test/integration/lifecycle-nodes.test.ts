@@ -37,7 +37,12 @@ describe.skipIf(!redisServerAvailable())("the lifecycle across two nodes (redis 
     const http = createServer();
     const io = new Server(http, { adapter: createAdapter(pub, sub) });
     const ends: SessionAuthError[] = [];
-    const auth = sessionAuth({ store: memoryStore(web.store), secret: SECRET, onSessionEnd: (error) => ends.push(error), ...options });
+    const auth = sessionAuth({
+      store: memoryStore(web.store),
+      secret: SECRET,
+      onSessionEnd: (error) => ends.push(error),
+      ...options,
+    });
     auth.attach(io);
     http.listen(0, "127.0.0.1");
     await once(http, "listening");
@@ -59,7 +64,11 @@ describe.skipIf(!redisServerAvailable())("the lifecycle across two nodes (redis 
   async function pair(options: Partial<SessionAuthOptions> = {}): Promise<[Node, Node]> {
     const a = await startNode(options);
     const b = await startNode(options);
-    await expect.poll(async () => (await a.io.of("/").adapter.serverCount()) + (await b.io.of("/").adapter.serverCount()), { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
+    await expect
+      .poll(async () => (await a.io.of("/").adapter.serverCount()) + (await b.io.of("/").adapter.serverCount()), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(4);
     return [a, b];
   }
 

@@ -98,7 +98,10 @@ describe.skipIf(!available)("the lifecycle on Redis (connect-redis, keyspace not
       const socket = await open(where, cookie);
       const seen = ending(socket);
       await writer.del(`sess:${sessionIdOf(cookie)}`);
-      await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error("no keyspace event yet")), 300))]);
+      await Promise.race([
+        seen,
+        new Promise((_, reject) => setTimeout(() => reject(new Error("no keyspace event yet")), 300)),
+      ]);
     }, 10_000);
   }
 
@@ -138,7 +141,9 @@ describe.skipIf(!available)("the lifecycle on Redis (connect-redis, keyspace not
     const ttlBefore = await writer.pTTL(key);
     const one = await open(a, cookie);
     const two = await open(b, cookie);
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => ask<{ ok: boolean; code?: string }>(i % 2 === 0 ? one : two, "add", i)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => ask<{ ok: boolean; code?: string }>(i % 2 === 0 ? one : two, "add", i)),
+    );
     expect(answers.filter((answer) => !answer.ok)).toEqual([]);
     const stored = JSON.parse((await writer.get(key))!) as { items: number[] };
     expect([...stored.items].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));

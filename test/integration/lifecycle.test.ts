@@ -34,7 +34,12 @@ async function setup(options: Partial<SessionAuthOptions> = {}, web?: WebApp) {
   const app = web ?? (await startWebApp());
   if (web === undefined) closers.push(app);
   const ends: SessionAuthError[] = [];
-  const auth = sessionAuth({ store: memoryStore(app.store), secret: SECRET, onSessionEnd: (error) => ends.push(error), ...options });
+  const auth = sessionAuth({
+    store: memoryStore(app.store),
+    secret: SECRET,
+    onSessionEnd: (error) => ends.push(error),
+    ...options,
+  });
   closers.push({ close: () => auth.close() });
   let io!: Server;
   const realtime = await startRealtime((server) => {
@@ -42,7 +47,9 @@ async function setup(options: Partial<SessionAuthOptions> = {}, web?: WebApp) {
     auth.attach(server);
     serveLifecycle(server, auth);
     server.on("connection", (socket: Socket) => {
-      socket.on("whoami", (ack: (value: unknown) => void) => ack({ userId: socket.data.userId, session: socket.data.session }));
+      socket.on("whoami", (ack: (value: unknown) => void) =>
+        ack({ userId: socket.data.userId, session: socket.data.session }),
+      );
     });
   });
   closers.push(realtime);
@@ -67,7 +74,8 @@ describe("ending a session: endSession and endUser", () => {
     const seen = [tab1, tab2, chat].map((socket) => ending(socket));
     await web.logout(cookie);
     await auth.endSession(io, sessionIdOf(cookie));
-    for (const end of await Promise.all(seen)) expect(end).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
+    for (const end of await Promise.all(seen))
+      expect(end).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
     expect(ends.map((error) => error.code)).toEqual(["SESSION_NOT_FOUND", "SESSION_NOT_FOUND", "SESSION_NOT_FOUND"]);
     expect(other.connected).toBe(true);
     expect(await ask(other, "whoami")).toMatchObject({ userId: "2" });
@@ -108,7 +116,10 @@ describe("ending a session: endSession and endUser", () => {
     closers.push(web);
     const auth = sessionAuth({ store: memoryStore(web.store), secret: SECRET });
     closers.push({ close: () => auth.close() });
-    const realtime = await startRealtime((io) => void auth.attach(io), { connectionStateRecovery: {}, allowRequest: auth.allowRequest });
+    const realtime = await startRealtime((io) => void auth.attach(io), {
+      connectionStateRecovery: {},
+      allowRequest: auth.allowRequest,
+    });
     closers.push(realtime);
     const cookie = await web.login({ id: 40 });
     const socket = await connect(realtime.url, { cookie });
@@ -124,8 +135,12 @@ describe("ending a session: endSession and endUser", () => {
     await expect(auth.endSession(io, "x", "NOPE" as never)).rejects.toThrow(/code/);
     await expect(auth.endUser(io, 2 ** 60)).rejects.toThrow(/safe integer/);
     await expect(auth.endSession("x" as never, "id")).rejects.toThrow(/socket.io Server/);
-    expect(() => sessionAuth({ store: cookieStore(), signing: "keygrip", secret: "k", endEvent: "disconnect" })).toThrow(/endEvent/);
-    expect(() => sessionAuth({ store: cookieStore(), signing: "keygrip", secret: "k", revalidate: 0 })).toThrow(/revalidate/);
+    expect(() =>
+      sessionAuth({ store: cookieStore(), signing: "keygrip", secret: "k", endEvent: "disconnect" }),
+    ).toThrow(/endEvent/);
+    expect(() => sessionAuth({ store: cookieStore(), signing: "keygrip", secret: "k", revalidate: 0 })).toThrow(
+      /revalidate/,
+    );
   });
 });
 
@@ -163,7 +178,7 @@ describe("revalidation: the socket follows its session", () => {
     const reloaded = await ask<{ ok: boolean; session: SessionData }>(socket, "reload");
     expect(reloaded.ok).toBe(true);
     expect(reloaded.session.theme).toBe("dark");
-    expect(((await ask<{ session: SessionData }>(socket, "whoami")).session).theme).toBe("dark");
+    expect((await ask<{ session: SessionData }>(socket, "whoami")).session.theme).toBe("dark");
   });
 
   it("a session that now names another user ends with UNAUTHENTICATED (identity never changes)", async () => {
@@ -189,7 +204,10 @@ describe("revalidation: the socket follows its session", () => {
     closers.push(web);
     let down = false;
     const flaky: ExpressSessionStoreLike = {
-      get: (sid, callback) => (down ? callback(Object.assign(new Error("connection refused"), { code: "ECONNREFUSED" })) : web.store.get(sid, callback as never)),
+      get: (sid, callback) =>
+        down
+          ? callback(Object.assign(new Error("connection refused"), { code: "ECONNREFUSED" }))
+          : web.store.get(sid, callback as never),
     };
     const { open } = await setup({ store: memoryStore(flaky), revalidate: 200 }, web);
     const socket = await open(await web.login({ id: 13 }));
@@ -266,16 +284,22 @@ describe("update(): safe writes from a socket", () => {
     const one = await connect(realtime.url, { cookie });
     const two = await connect(realtime.url, { cookie });
     closers.push(one, two);
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => ask<{ ok: boolean }>(i % 2 === 0 ? one : two, "add", `item-${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => ask<{ ok: boolean }>(i % 2 === 0 ? one : two, "add", `item-${i}`)),
+    );
     expect(answers.every((answer) => answer.ok)).toBe(true);
     const stored = await new Promise<SessionData>((resolve, reject) =>
-      web.store.get(sessionIdOf(cookie), (error, value) => (error ? reject(error) : resolve(value as unknown as SessionData))),
+      web.store.get(sessionIdOf(cookie), (error, value) =>
+        error ? reject(error) : resolve(value as unknown as SessionData),
+      ),
     );
     expect((stored.items as string[]).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `item-${i}`).sort());
     // And express-session itself, on the next HTTP request, carries on from that session.
     await web.visit({ seen: true }, cookie);
     const after = await new Promise<SessionData>((resolve, reject) =>
-      web.store.get(sessionIdOf(cookie), (error, value) => (error ? reject(error) : resolve(value as unknown as SessionData))),
+      web.store.get(sessionIdOf(cookie), (error, value) =>
+        error ? reject(error) : resolve(value as unknown as SessionData),
+      ),
     );
     expect(after.items).toHaveLength(20);
   });
@@ -295,7 +319,10 @@ describe("update(): safe writes from a socket", () => {
       auth.attach(io);
       io.on("connection", (socket) => {
         socket.on("add", (ack: () => void) =>
-          auth.update(socket, () => void (mutated += 1)).catch((error: SessionAuthError) => void (failure = error)).finally(ack),
+          auth
+            .update(socket, () => void (mutated += 1))
+            .catch((error: SessionAuthError) => void (failure = error))
+            .finally(ack),
         );
       });
     });
@@ -315,7 +342,9 @@ describe("update(): safe writes from a socket", () => {
     const socket = await open(cookie);
     const seen = ending(socket);
     const [server] = await io.fetchSockets();
-    await expect(auth.update(server as unknown as Socket, (session) => void delete session.user)).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
+    await expect(auth.update(server as unknown as Socket, (session) => void delete session.user)).rejects.toMatchObject(
+      { code: "UNAUTHENTICATED" },
+    );
     expect(await seen).toEqual({ event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" });
   });
 });
@@ -375,7 +404,9 @@ describe("races and edges (from the second read)", () => {
         store.reads++;
         if (store.down) throw Object.assign(new Error("refused"), { code: "ECONNREFUSED" });
         const record = data.get(id);
-        return record ? { session: structuredClone(record.session), expires: record.expires, revision: record.rev } : null;
+        return record
+          ? { session: structuredClone(record.session), expires: record.expires, revision: record.rev }
+          : null;
       },
       async compareAndSet(id: string, revision: unknown, session: SessionData) {
         const record = data.get(id);
@@ -388,7 +419,11 @@ describe("races and edges (from the second read)", () => {
     return store;
   }
 
-  async function serve(store: ReturnType<typeof fixedStore>, options: Partial<SessionAuthOptions>, setup: (io: Server) => void = () => {}) {
+  async function serve(
+    store: ReturnType<typeof fixedStore>,
+    options: Partial<SessionAuthOptions>,
+    setup: (io: Server) => void = () => {},
+  ) {
     const ends: string[] = [];
     const auth = sessionAuth({ store, secret: SECRET, onSessionEnd: (error) => ends.push(error.code), ...options });
     closers.push({ close: () => auth.close() });
@@ -399,14 +434,17 @@ describe("races and edges (from the second read)", () => {
       setup(server);
     });
     closers.push(realtime);
-    const open = (id: string) => connect(realtime.url, { cookie: signSessionCookie({ value: id, secret: SECRET }), transports: ["websocket"] });
+    const open = (id: string) =>
+      connect(realtime.url, { cookie: signSessionCookie({ value: id, secret: SECRET }), transports: ["websocket"] });
     return { auth, io, ends, open, url: realtime.url };
   }
 
   it("a socket refused by a later middleware is not followed (no re-reads, no onSessionEnd)", async () => {
     const store = fixedStore();
     store.data.set("sid", { session: { userId: "1" }, expires: null, rev: 0 });
-    const { ends, open } = await serve(store, { revalidate: 100 }, (io) => io.use((_socket, next) => next(new Error("rate limited"))));
+    const { ends, open } = await serve(store, { revalidate: 100 }, (io) =>
+      io.use((_socket, next) => next(new Error("rate limited"))),
+    );
     await expect(open("sid")).rejects.toMatchObject({ message: "rate limited" });
     const reads = store.reads;
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -417,7 +455,9 @@ describe("races and edges (from the second read)", () => {
   it("a session ended while a later middleware runs ends the socket as it connects", async () => {
     const store = fixedStore();
     store.data.set("sid", { session: { userId: "2" }, expires: null, rev: 0 });
-    const { auth, io, ends, open } = await serve(store, { revalidate: false }, (server) => server.use((_socket, next) => void setTimeout(next, 200)));
+    const { auth, io, ends, open } = await serve(store, { revalidate: false }, (server) =>
+      server.use((_socket, next) => void setTimeout(next, 200)),
+    );
     const connecting = open("sid");
     await new Promise((resolve) => setTimeout(resolve, 100));
     store.data.delete("sid");
@@ -511,17 +551,26 @@ describe("races and edges (from the second read)", () => {
     store.data.set("sid", { session: { userId: "6" }, expires: null, rev: 0 });
     const auth = sessionAuth({ store, secret: SECRET });
     closers.push({ close: () => auth.close() });
-    const realtime = await startRealtime((server) => {
-      server.of("/public"); // created before attach(): no auth there, and it keeps the connection open
-      auth.attach(server);
-      server.of("/chat");
-    }, { allowRequest: auth.allowRequest });
+    const realtime = await startRealtime(
+      (server) => {
+        server.of("/public"); // created before attach(): no auth there, and it keeps the connection open
+        auth.attach(server);
+        server.of("/chat");
+      },
+      { allowRequest: auth.allowRequest },
+    );
     closers.push(realtime);
-    const manager = new Manager(realtime.url, { reconnection: false, transports: ["websocket"], extraHeaders: { cookie: signSessionCookie({ value: "sid", secret: SECRET }) } });
+    const manager = new Manager(realtime.url, {
+      reconnection: false,
+      transports: ["websocket"],
+      extraHeaders: { cookie: signSessionCookie({ value: "sid", secret: SECRET }) },
+    });
     const open = manager.socket("/public");
     const main = manager.socket("/");
     closers.push(open, main);
-    await Promise.all([open, main].map((socket) => new Promise<void>((resolve) => socket.once("connect", () => resolve()))));
+    await Promise.all(
+      [open, main].map((socket) => new Promise<void>((resolve) => socket.once("connect", () => resolve()))),
+    );
     const ended = ending(main);
     store.data.delete("sid");
     await auth.endSession(realtime.io, "sid");

@@ -24,7 +24,10 @@ afterEach(async () => {
 });
 
 const signal = () => new AbortController().signal;
-const getOptions = (reports: unknown[] = []) => ({ signal: signal(), report: (cause: unknown) => void reports.push(cause) });
+const getOptions = (reports: unknown[] = []) => ({
+  signal: signal(),
+  report: (cause: unknown) => void reports.push(cause),
+});
 
 interface WebApp {
   handle: ExpressSessionStoreLike;
@@ -54,7 +57,13 @@ function client(url: string, idOf: (cookie: string) => string) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status}`);
-    return { body: (await res.json()) as unknown, cookie: res.headers.getSetCookie().map((line) => line.split(";")[0]).join("; ") };
+    return {
+      body: (await res.json()) as unknown,
+      cookie: res.headers
+        .getSetCookie()
+        .map((line) => line.split(";")[0])
+        .join("; "),
+    };
   };
   return {
     login: async () => {
@@ -62,7 +71,8 @@ function client(url: string, idOf: (cookie: string) => string) {
       return { cookie, id: idOf(cookie) };
     },
     read: async (cookie: string) => (await request("GET", "/session", cookie)).body as Record<string, unknown> | null,
-    write: async (cookie: string, data: Record<string, unknown>) => void (await request("POST", "/write", cookie, data)),
+    write: async (cookie: string, data: Record<string, unknown>) =>
+      void (await request("POST", "/write", cookie, data)),
   };
 }
 
@@ -95,7 +105,12 @@ async function expressApp(handle: session.Store, maxAge = 3_600_000): Promise<We
 async function fastifyApp(handle: FastifyMemoryStore): Promise<WebApp> {
   const app = Fastify();
   await app.register(fastifyCookie);
-  await app.register(fastifySession, { secret: SECRET, store: handle, saveUninitialized: false, cookie: { secure: false, maxAge: 3_600_000 } });
+  await app.register(fastifySession, {
+    secret: SECRET,
+    store: handle,
+    saveUninitialized: false,
+    cookie: { secure: false, maxAge: 3_600_000 },
+  });
   app.post("/login", async (req) => {
     req.session.set("user" as never, { id: 42 } as never);
     req.session.set("items" as never, [] as never);
@@ -163,7 +178,14 @@ describe.each(APPS)("memoryStore over %s", (_label, start) => {
     const store = memoryStore(web.handle);
     const record = await store.get(id, getOptions());
     await web.write(cookie, { theme: "dark" });
-    await expect(store.compareAndSet!(id, record!.revision, { ...(record!.session as object), cart: ["lost"] }, { signal: signal() })).resolves.toBe(false);
+    await expect(
+      store.compareAndSet!(
+        id,
+        record!.revision,
+        { ...(record!.session as object), cart: ["lost"] },
+        { signal: signal() },
+      ),
+    ).resolves.toBe(false);
     expect(await web.read(cookie)).toEqual({ user: { id: 42 }, items: [], theme: "dark" });
   });
 
@@ -173,7 +195,9 @@ describe.each(APPS)("memoryStore over %s", (_label, start) => {
     const store = memoryStore(web.handle);
     const record = await store.get(id, getOptions());
     await store.destroy!(id);
-    await expect(store.compareAndSet!(id, record!.revision, record!.session, { signal: signal() })).resolves.toBe(false);
+    await expect(store.compareAndSet!(id, record!.revision, record!.session, { signal: signal() })).resolves.toBe(
+      false,
+    );
     expect(await store.get(id, getOptions())).toBeNull();
   });
 
@@ -225,13 +249,18 @@ describe("memoryStore writes what express-session writes", () => {
     const store = memoryStore(handle);
     const record = await store.get(id, getOptions());
     expect(record!.revision).toBe(sessions[id]);
-    await store.compareAndSet!(id, record!.revision, { ...(record!.session as object), theme: "light" }, { signal: signal() });
+    await store.compareAndSet!(
+      id,
+      record!.revision,
+      { ...(record!.session as object), theme: "light" },
+      { signal: signal() },
+    );
     const ours = sessions[id]!;
     // The same change made by the web app itself, on a fresh session with the same cookie.
     await web.write(cookie, { theme: "light" });
     expect(JSON.parse(ours)).toEqual({ ...JSON.parse(sessions[id]!), cookie: JSON.parse(ours).cookie });
     expect(Object.keys(JSON.parse(ours).cookie)).toEqual(Object.keys(JSON.parse(sessions[id]!).cookie));
-    expect(ours).not.toContain("maxAge\"");
+    expect(ours).not.toContain('maxAge"');
   });
 
   it("memorystore: the session still ends when it would have (the LRU age is not reset by a write)", async () => {
@@ -242,7 +271,14 @@ describe("memoryStore writes what express-session writes", () => {
     const store = memoryStore(handle);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const record = await store.get(id, getOptions());
-    expect(await store.compareAndSet!(id, record!.revision, { ...(record!.session as object), theme: "light" }, { signal: signal() })).toBe(true);
+    expect(
+      await store.compareAndSet!(
+        id,
+        record!.revision,
+        { ...(record!.session as object), theme: "light" },
+        { signal: signal() },
+      ),
+    ).toBe(true);
     // Not read over HTTP here: express-session's touch on that request would itself extend the session.
     expect((await store.get(id, getOptions()))!.session).toMatchObject({ theme: "light" });
     // Past the original end (1.5 s after login): gone, as it would be without our write. A write that
@@ -259,12 +295,21 @@ describe("memoryStore writes what express-session writes", () => {
     const record = await store.get(id, getOptions());
     const controller = new AbortController();
     controller.abort(new Error("timeout"));
-    await expect(store.compareAndSet!(id, record!.revision, { ...(record!.session as object), x: 1 }, { signal: controller.signal })).rejects.toThrow("timeout");
+    await expect(
+      store.compareAndSet!(
+        id,
+        record!.revision,
+        { ...(record!.session as object), x: 1 },
+        { signal: controller.signal },
+      ),
+    ).rejects.toThrow("timeout");
     expect(await web.read(cookie)).toEqual({ user: { id: 42 }, items: [] });
   });
 
   it("a store without set has no compareAndSet", () => {
-    expect(memoryStore({ get: (_id: string, cb: (err: unknown, s?: unknown) => void) => cb(null, null) }).compareAndSet).toBeUndefined();
+    expect(
+      memoryStore({ get: (_id: string, cb: (err: unknown, s?: unknown) => void) => cb(null, null) }).compareAndSet,
+    ).toBeUndefined();
   });
 });
 
@@ -296,7 +341,11 @@ describe("memoryStore refuses a wrong handle when it is built", () => {
   const mongo = new MongoClient("mongodb://127.0.0.1:1");
   afterEach(() => void 0);
   it.each([
-    ["express-session's middleware", () => session({ secret: SECRET, resave: false, saveUninitialized: false }), /a function \(express-session's middleware\?\)/],
+    [
+      "express-session's middleware",
+      () => session({ secret: SECRET, resave: false, saveUninitialized: false }),
+      /a function \(express-session's middleware\?\)/,
+    ],
     ["the MemoryStore class", () => session.MemoryStore, /a class, not an instance/],
     ["a promise", () => Promise.resolve(new session.MemoryStore()), /a promise \(await it first\)/],
     ["a Map", () => new Map(), /a Map/],

@@ -50,7 +50,13 @@ class CallbackStore extends SynchronousStore {
 class EnoentStore extends SynchronousStore {
   override get(sid: string, callback: Callback) {
     if (!this.sessions.has(sid)) {
-      setImmediate(() => callback(Object.assign(new Error(`ENOENT: no such file or directory, open 'sessions/${sid}.json'`), { code: "ENOENT" })));
+      setImmediate(() =>
+        callback(
+          Object.assign(new Error(`ENOENT: no such file or directory, open 'sessions/${sid}.json'`), {
+            code: "ENOENT",
+          }),
+        ),
+      );
       return;
     }
     super.get(sid, callback);
@@ -62,9 +68,13 @@ afterEach(async () => {
   for (const each of closers.splice(0).reverse()) await each.close();
 });
 
-const sample = (expires: Date) => ({ cookie: { originalMaxAge: 60_000, expires: expires.toISOString(), httpOnly: true, path: "/" } });
+const sample = (expires: Date) => ({
+  cookie: { originalMaxAge: 60_000, expires: expires.toISOString(), httpOnly: true, path: "/" },
+});
 const callbackSet = (store: session.Store, id: string, value: object) =>
-  new Promise<void>((resolve, reject) => store.set(id, value as ExpressSessionData, (err?: unknown) => (err ? reject(err) : resolve())));
+  new Promise<void>((resolve, reject) =>
+    store.set(id, value as ExpressSessionData, (err?: unknown) => (err ? reject(err) : resolve())),
+  );
 
 describeSessionStore(
   "memory adapter over express-session's MemoryStore",
@@ -72,9 +82,11 @@ describeSessionStore(
     const handle = new session.MemoryStore();
     return {
       store: memoryStore(handle),
-      write: (id, value, options) => callbackSet(handle, id, options?.expires ? { ...value, ...sample(options.expires) } : value),
+      write: (id, value, options) =>
+        callbackSet(handle, id, options?.expires ? { ...value, ...sample(options.expires) } : value),
       // MemoryStore parses inside get() and throws: an unreadable session, not an outage.
-      writeCorrupt: async (id) => void ((handle as unknown as { sessions: Record<string, string> }).sessions[id] = "{not json"),
+      writeCorrupt: async (id) =>
+        void ((handle as unknown as { sessions: Record<string, string> }).sessions[id] = "{not json"),
     };
   },
   // MemoryStore deletes an expired session on get and reports a miss.
@@ -91,7 +103,10 @@ describeSessionStore(
         if (options?.expires === undefined) return callbackSet(handle, id, value);
         // memorystore takes the entry's LRU age from cookie.maxAge (what express-session's Cookie exposes).
         const maxAge = options.expires.getTime() - Date.now();
-        return callbackSet(handle, id, { ...value, cookie: { originalMaxAge: maxAge, maxAge, expires: options.expires, path: "/" } });
+        return callbackSet(handle, id, {
+          ...value,
+          cookie: { originalMaxAge: maxAge, maxAge, expires: options.expires, path: "/" },
+        });
       },
       teardown: async () => handle.stopInterval(),
     };

@@ -11,7 +11,11 @@ import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../suppo
 // includes their regions (VitePress `<<<` includes: the page cannot drift from the files).
 
 const SECRET = "docs secret";
-const saved = { MONGO_URL: process.env.MONGO_URL, SESSION_SECRET: process.env.SESSION_SECRET, SESSION_CRYPTO_SECRET: process.env.SESSION_CRYPTO_SECRET };
+const saved = {
+  MONGO_URL: process.env.MONGO_URL,
+  SESSION_SECRET: process.env.SESSION_SECRET,
+  SESSION_CRYPTO_SECRET: process.env.SESSION_CRYPTO_SECRET,
+};
 let target: MongoTarget;
 let examples: {
   web: typeof import("../../docs/examples/mongo-web.js");
@@ -84,7 +88,10 @@ describe(`docs/examples/mongo-*.ts against the ${MONGO_TARGET_LABEL}`, () => {
     const { webStore, store } = examples.encrypted;
     const set = promisify(webStore.set.bind(webStore)) as (sid: string, session: unknown) => Promise<void>;
     await set("encrypted-sid", { cookie: { expires: new Date(Date.now() + 60_000).toISOString() }, userId: "7" });
-    const record = await store.get("encrypted-sid", { signal: new AbortController().signal, report: (cause) => expect.fail(String(cause)) });
+    const record = await store.get("encrypted-sid", {
+      signal: new AbortController().signal,
+      report: (cause) => expect.fail(String(cause)),
+    });
     expect(record!.session).toMatchObject({ userId: "7" });
     expect(record!.expires).toBeInstanceOf(Date);
   });
@@ -93,7 +100,10 @@ describe(`docs/examples/mongo-*.ts against the ${MONGO_TARGET_LABEL}`, () => {
     const { webStore, store } = examples.legacy;
     const set = promisify(webStore.set.bind(webStore)) as (sid: string, session: unknown) => Promise<void>;
     await set("legacy-sid", { cookie: { expires: new Date(Date.now() + 60_000).toISOString() }, userId: "8" });
-    const record = await store.get("legacy-sid", { signal: new AbortController().signal, report: (cause) => expect.fail(String(cause)) });
+    const record = await store.get("legacy-sid", {
+      signal: new AbortController().signal,
+      report: (cause) => expect.fail(String(cause)),
+    });
     expect(record!.session).toMatchObject({ userId: "8" });
     expect(record!.expires).toBeInstanceOf(Date);
   });
@@ -102,7 +112,10 @@ describe(`docs/examples/mongo-*.ts against the ${MONGO_TARGET_LABEL}`, () => {
     const { stores } = await import("../../docs/examples/mongo-options.js");
     const built = stores(examples.web.client);
     expect(built.map((store) => store.name)).toEqual(["mongo", "mongo", "mongo"]);
-    const record = await built[0]!.get("no-such-session", { signal: new AbortController().signal, report: (cause) => expect.fail(String(cause)) });
+    const record = await built[0]!.get("no-such-session", {
+      signal: new AbortController().signal,
+      report: (cause) => expect.fail(String(cause)),
+    });
     expect(record).toBeNull();
   });
 

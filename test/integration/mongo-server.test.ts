@@ -49,7 +49,8 @@ async function raw(port: number) {
 }
 
 let requestId = 1;
-const command = (body: Document, options?: Parameters<typeof encodeMsgRequest>[2]) => encodeMsgRequest(requestId++, body, options);
+const command = (body: Document, options?: Parameters<typeof encodeMsgRequest>[2]) =>
+  encodeMsgRequest(requestId++, body, options);
 
 /** The driver's first message: `ismaster` in an OP_QUERY on admin.$cmd. */
 function legacyHello(id: number): Buffer {
@@ -70,7 +71,13 @@ describe("the MongoDB test server, on the wire", () => {
     socket.write(legacyHello(77));
     const reply = await next();
     expect(reply).toMatchObject({ responseTo: 77, opCode: 1 });
-    expect(reply.body).toMatchObject({ ismaster: true, helloOk: true, maxWireVersion: 21, logicalSessionTimeoutMinutes: 30, ok: 1 });
+    expect(reply.body).toMatchObject({
+      ismaster: true,
+      helloOk: true,
+      maxWireVersion: 21,
+      logicalSessionTimeoutMinutes: 30,
+      ok: 1,
+    });
     expect(reply.body.setName).toBeUndefined();
     expect(reply.body.topologyVersion).toBeUndefined();
     socket.destroy();
@@ -79,7 +86,12 @@ describe("the MongoDB test server, on the wire", () => {
   it("answers an unknown command with CommandNotFound (59), and keeps the connection", async () => {
     const { socket, next } = await raw(server.port);
     socket.write(command({ frobnicate: 1, $db: "admin" }));
-    expect((await next()).body).toEqual({ ok: 0, errmsg: "no such command: 'frobnicate'", code: 59, codeName: "CommandNotFound" });
+    expect((await next()).body).toEqual({
+      ok: 0,
+      errmsg: "no such command: 'frobnicate'",
+      code: 59,
+      codeName: "CommandNotFound",
+    });
     socket.write(command({ ping: 1, $db: "admin" }));
     expect(await next()).toMatchObject({ opCode: OP_MSG, body: { ok: 1 } });
     socket.destroy();
@@ -124,7 +136,9 @@ describe("the MongoDB test server, through the real driver", () => {
       await collection.insertOne({ _id: "a", v: 1 });
       const port = own.port;
       await own.stop();
-      await expect(collection.findOne({ _id: "a" })).rejects.toMatchObject({ name: expect.stringMatching(/^Mongo\w*Error$/) });
+      await expect(collection.findOne({ _id: "a" })).rejects.toMatchObject({
+        name: expect.stringMatching(/^Mongo\w*Error$/),
+      });
       await own.start();
       expect(own.port).toBe(port);
       const deadline = Date.now() + 10_000;
@@ -171,15 +185,29 @@ describe("the MongoDB test server, through the real driver", () => {
     try {
       const collection = client.db("app").collection<Stamp>("stamps");
       // What connect-mongo's set() sends with timestamps: true (its $set repeats the _id).
-      const upsert: UpdateFilter<Stamp> = { $set: { _id: "s", session: "{}" }, $setOnInsert: { createdAt: new Date(0) }, $currentDate: { updatedAt: true } };
-      expect(await collection.updateOne({ _id: "s" }, upsert, { upsert: true })).toMatchObject({ upsertedCount: 1, upsertedId: "s" });
-      expect(await collection.updateOne({ _id: "s" }, upsert, { upsert: true })).toMatchObject({ upsertedCount: 0, matchedCount: 1 });
+      const upsert: UpdateFilter<Stamp> = {
+        $set: { _id: "s", session: "{}" },
+        $setOnInsert: { createdAt: new Date(0) },
+        $currentDate: { updatedAt: true },
+      };
+      expect(await collection.updateOne({ _id: "s" }, upsert, { upsert: true })).toMatchObject({
+        upsertedCount: 1,
+        upsertedId: "s",
+      });
+      expect(await collection.updateOne({ _id: "s" }, upsert, { upsert: true })).toMatchObject({
+        upsertedCount: 0,
+        matchedCount: 1,
+      });
       const stored = await collection.findOne({ _id: "s" });
       expect(stored).toMatchObject({ _id: "s", session: "{}", createdAt: new Date(0) });
       expect(stored!.updatedAt).toBeInstanceOf(Date);
-      expect(await collection.updateOne({ _id: "missing" }, { $set: { expires: new Date() } })).toMatchObject({ matchedCount: 0 });
+      expect(await collection.updateOne({ _id: "missing" }, { $set: { expires: new Date() } })).toMatchObject({
+        matchedCount: 0,
+      });
       expect(await collection.deleteMany({})).toMatchObject({ deletedCount: 1 });
-      await expect(collection.find({}).sort({ a: 1 }).toArray()).rejects.toThrow(/sort is not supported by the test server/);
+      await expect(collection.find({}).sort({ a: 1 }).toArray()).rejects.toThrow(
+        /sort is not supported by the test server/,
+      );
     } finally {
       await client.close();
     }

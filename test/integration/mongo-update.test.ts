@@ -3,7 +3,13 @@ import MongoStore, { createKrupteinAdapter, createWebCryptoAdapter } from "conne
 import type { SessionData as ExpressSessionData } from "express-session";
 import { MongoClient } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuthError, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import {
+  sessionAuth,
+  type SessionAuthError,
+  type SessionData,
+  type SessionRecord,
+  type SessionStore,
+} from "socket.io-session-auth";
 import { mongoStore, type MongoStoreOptions } from "socket.io-session-auth/mongo";
 import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
 import { ask, connect, serveWhoami, startRealtime } from "../support/realtime.js";
@@ -38,18 +44,37 @@ afterEach(async () => {
 });
 
 const signal = () => new AbortController().signal;
-const getOptions = (reports: unknown[] = []) => ({ signal: signal(), report: (cause: unknown) => void reports.push(cause) });
+const getOptions = (reports: unknown[] = []) => ({
+  signal: signal(),
+  report: (cause: unknown) => void reports.push(cause),
+});
 
 // WebCrypto with few PBKDF2 iterations (derived once per adapter); kruptein derives a key per call.
 const webCrypto = createWebCryptoAdapter({ secret: "squirrel", iterations: 1000 });
 const MODES = [
   { label: "stringify: true (connect-mongo's default)", web: { stringify: true }, ours: {} },
   { label: "stringify: false (object sessions)", web: { stringify: false }, ours: {} },
-  { label: "cryptoAdapter: createWebCryptoAdapter", web: { cryptoAdapter: webCrypto }, ours: { cryptoAdapter: webCrypto } },
-  { label: "cryptoAdapter with stringify: false", web: { cryptoAdapter: webCrypto, stringify: false }, ours: { cryptoAdapter: webCrypto } },
+  {
+    label: "cryptoAdapter: createWebCryptoAdapter",
+    web: { cryptoAdapter: webCrypto },
+    ours: { cryptoAdapter: webCrypto },
+  },
+  {
+    label: "cryptoAdapter with stringify: false",
+    web: { cryptoAdapter: webCrypto, stringify: false },
+    ours: { cryptoAdapter: webCrypto },
+  },
   // connect-mongo's legacy `crypto` builds createKrupteinAdapter(crypto); the reader passes that adapter.
-  { label: "crypto: { secret } (kruptein)", web: { crypto: { secret: "squirrel" } }, ours: { cryptoAdapter: createKrupteinAdapter({ secret: "squirrel" }) } },
-] satisfies Array<{ label: string; web: Partial<Parameters<typeof MongoStore.create>[0]>; ours: Partial<MongoStoreOptions> }>;
+  {
+    label: "crypto: { secret } (kruptein)",
+    web: { crypto: { secret: "squirrel" } },
+    ours: { cryptoAdapter: createKrupteinAdapter({ secret: "squirrel" }) },
+  },
+] satisfies Array<{
+  label: string;
+  web: Partial<Parameters<typeof MongoStore.create>[0]>;
+  ours: Partial<MongoStoreOptions>;
+}>;
 
 async function setup(mode: (typeof MODES)[number]) {
   const collectionName = `sessions_${randomBytes(4).toString("hex")}`;
@@ -61,9 +86,13 @@ async function setup(mode: (typeof MODES)[number]) {
   const cookie = await web.login({ id: 42 });
   const id = sessionIdOf(cookie);
   const webRead = () =>
-    new Promise<ExpressSessionData | null | undefined>((resolve, reject) => sessions.get(id, (err, session) => (err ? reject(err) : resolve(session))));
+    new Promise<ExpressSessionData | null | undefined>((resolve, reject) =>
+      sessions.get(id, (err, session) => (err ? reject(err) : resolve(session))),
+    );
   const webWrite = (session: object) =>
-    new Promise<void>((resolve, reject) => sessions.set(id, session as ExpressSessionData, (err) => (err ? reject(err) : resolve())));
+    new Promise<void>((resolve, reject) =>
+      sessions.set(id, session as ExpressSessionData, (err) => (err ? reject(err) : resolve())),
+    );
   return { web, sessions, store, collection, cookie, id, webRead, webWrite };
 }
 
@@ -123,7 +152,14 @@ describe.each(MODES)(`mongoStore (${MONGO_TARGET_LABEL}), connect-mongo with $la
     const { store, id, webRead, webWrite } = await setup(mode);
     const record = await store.get(id, getOptions());
     await webWrite({ ...(record!.session as object), theme: "dark" });
-    expect(await store.compareAndSet!(id, record!.revision, { ...(record!.session as object), cart: ["lost"] }, { signal: signal() })).toBe(false);
+    expect(
+      await store.compareAndSet!(
+        id,
+        record!.revision,
+        { ...(record!.session as object), cart: ["lost"] },
+        { signal: signal() },
+      ),
+    ).toBe(false);
     const seen = await webRead();
     expect(seen).toMatchObject({ theme: "dark" });
     expect(seen).not.toHaveProperty("cart");
@@ -131,13 +167,16 @@ describe.each(MODES)(`mongoStore (${MONGO_TARGET_LABEL}), connect-mongo with $la
 
   // kruptein derives its key on every call (PBKDF2, 15 000 rounds of SHA-512): 20 racing loops would take
   // long on a shared machine, so the race runs on the other modes, which share its code path.
-  it.skipIf("crypto" in mode.web)("20 concurrent read-compareAndSet-retry loops on one session lose nothing", async () => {
-    const { store, id, webRead } = await setup(mode);
-    const attempts = await Promise.all(Array.from({ length: 20 }, (_, n) => appendWithRetry(store, id, n)));
-    const items = ((await webRead()) as Items).items!;
-    expect([...items].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, n) => n));
-    expect(attempts.some((count) => count > 1)).toBe(true);
-  });
+  it.skipIf("crypto" in mode.web)(
+    "20 concurrent read-compareAndSet-retry loops on one session lose nothing",
+    async () => {
+      const { store, id, webRead } = await setup(mode);
+      const attempts = await Promise.all(Array.from({ length: 20 }, (_, n) => appendWithRetry(store, id, n)));
+      const items = ((await webRead()) as Items).items!;
+      expect([...items].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, n) => n));
+      expect(attempts.some((count) => count > 1)).toBe(true);
+    },
+  );
 });
 
 describe(`mongoStore.compareAndSet (${MONGO_TARGET_LABEL}), the edges`, () => {
@@ -153,14 +192,24 @@ describe(`mongoStore.compareAndSet (${MONGO_TARGET_LABEL}), the edges`, () => {
     const { store, id, collection } = await setup(MODES[0]!);
     const record = await store.get(id, getOptions());
     await collection.updateOne({ _id: id }, { $set: { expires: new Date(Date.now() - 1000) } });
-    expect(await store.compareAndSet!(id, record!.revision, { ...(record!.session as object), late: true }, { signal: signal() })).toBe(false);
+    expect(
+      await store.compareAndSet!(
+        id,
+        record!.revision,
+        { ...(record!.session as object), late: true },
+        { signal: signal() },
+      ),
+    ).toBe(false);
     expect((await collection.findOne({ _id: id }))!.session).toBe(record!.revision);
   });
 
   it("an encrypted session read with the wrong secret is unreadable (SESSION_NOT_FOUND's cause), not an outage", async () => {
     const { id, collection } = await setup(MODES[2]!);
     const reports: unknown[] = [];
-    const wrong = mongoStore({ collection: reader.db(dbName).collection(collection.collectionName), cryptoAdapter: createWebCryptoAdapter({ secret: "not it", iterations: 1000 }) });
+    const wrong = mongoStore({
+      collection: reader.db(dbName).collection(collection.collectionName),
+      cryptoAdapter: createWebCryptoAdapter({ secret: "not it", iterations: 1000 }),
+    });
     expect(await wrong.get(id, getOptions(reports))).toBeNull();
     expect(reports).toHaveLength(1);
   });

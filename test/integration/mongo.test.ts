@@ -7,7 +7,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom, type SessionAuthError, type SessionAuthOptions } from "socket.io-session-auth";
 import { mongoStore, type MongoStoreOptions } from "socket.io-session-auth/mongo";
 import { describeSessionStore } from "socket.io-session-auth/testing";
-import { MONGO_TARGET_EXTERNAL, MONGO_TARGET_LABEL, outageUnsupported, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
+import {
+  MONGO_TARGET_EXTERNAL,
+  MONGO_TARGET_LABEL,
+  outageUnsupported,
+  startMongoTarget,
+  type MongoTarget,
+} from "../support/mongo-server/target.js";
 import { eventually } from "../support/eventually.js";
 import { ask, connect, refusal, serveWhoami, startRealtime } from "../support/realtime.js";
 import { startWebApp, type WebAppOptions, sessionIdOf } from "../support/web-app.js";
@@ -141,7 +147,10 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
     it("refuses a session it cannot read with SESSION_NOT_FOUND, and hands the cause to onError", async () => {
       const { cookieOf, realtime, collection, errors } = await setup({ stringify });
       const cookie = await cookieOf({ id: 9 });
-      await collection.updateOne({ _id: sessionIdOf(cookie) }, { $set: { session: stringify ? '{"user":{"id":9' : ["not", "a", "session"] } });
+      await collection.updateOne(
+        { _id: sessionIdOf(cookie) },
+        { $set: { session: stringify ? '{"user":{"id":9' : ["not", "a", "session"] } },
+      );
       expectRefusal(await refusal(realtime.url, { cookie }), "SESSION_NOT_FOUND");
       expect(errors[0]!.message).toContain("could not be read");
       expect(errors[0]!.cause).toBeInstanceOf(stringify ? SyntaxError : TypeError);
@@ -158,7 +167,11 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       const before = (await collection.findOne({ _id: sid }))!;
       await eventually(async () => expect(Date.now()).toBeGreaterThan(loggedIn + 5), 5000);
       // An unchanged session under `rolling`: express-session calls store.touch, not store.set.
-      const res = await fetch(`${web.url}/visit`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: "{}" });
+      const res = await fetch(`${web.url}/visit`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json" },
+        body: "{}",
+      });
       expect(res.ok).toBe(true);
       const after = (await collection.findOne({ _id: sid }))!;
       expect(after.session).toEqual(before.session); // touch leaves the session alone...
@@ -235,7 +248,9 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       expect((await ask<{ userId: string }>(await connected(withIt.realtime.url, cookie), "whoami")).userId).toBe("15");
 
       const without = mongoStore({ db: withIt.reader.db(dbName), collectionName: withIt.collection.collectionName });
-      await expect(without.get(sessionIdOf(cookie), { signal: new AbortController().signal, report: () => {} })).resolves.toBeNull();
+      await expect(
+        without.get(sessionIdOf(cookie), { signal: new AbortController().signal, report: () => {} }),
+      ).resolves.toBeNull();
     });
 
     it("cryptoAdapter: `unserialize` decrypts; without it the session is unreadable (SESSION_NOT_FOUND with the cause)", async () => {
@@ -248,7 +263,9 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       const stored = (await decrypting.collection.findOne({ _id: sessionIdOf(cookie) }))!.session as string;
       expect(stored).not.toContain("user"); // it is encrypted
       expect(() => JSON.parse(stored)).toThrow(SyntaxError);
-      expect((await ask<{ userId: string }>(await connected(decrypting.realtime.url, cookie), "whoami")).userId).toBe("16");
+      expect((await ask<{ userId: string }>(await connected(decrypting.realtime.url, cookie), "whoami")).userId).toBe(
+        "16",
+      );
 
       const errors: SessionAuthError[] = [];
       const plain = sessionAuth({
@@ -256,14 +273,17 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
         secret: SECRET,
         onError: (error) => errors.push(error),
       });
-      await expect(plain.authenticate({ headers: { cookie } } as never)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+      await expect(plain.authenticate({ headers: { cookie } } as never)).rejects.toMatchObject({
+        code: "SESSION_NOT_FOUND",
+      });
       expect(errors[0]!.cause).toBeInstanceOf(SyntaxError);
     });
   });
 
   describe("when MongoDB goes away", () => {
     const unsupported = outageUnsupported();
-    if (unsupported !== undefined) console.warn(`\n!!! SKIPPING the Mongo outage tests against MONGODB_URI: ${unsupported}.\n`);
+    if (unsupported !== undefined)
+      console.warn(`\n!!! SKIPPING the Mongo outage tests against MONGODB_URI: ${unsupported}.\n`);
 
     it.skipIf(unsupported !== undefined)(
       "refuses with STORE_UNAVAILABLE while it is down, then recovers by itself (same server, same client)",
@@ -271,7 +291,11 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
         const route = (await target.interruptible(dbName))!;
         closers.push(() => route.start()); // never leave the server down for the next test
         const timeout = 500;
-        const { cookieOf, realtime, errors } = await setup({ reader: readerClient(route.uri), auth: { timeout }, store: { maxTimeMS: timeout } });
+        const { cookieOf, realtime, errors } = await setup({
+          reader: readerClient(route.uri),
+          auth: { timeout },
+          store: { maxTimeMS: timeout },
+        });
         const cookie = await cookieOf({ id: 17 });
         (await connected(realtime.url, cookie)).close();
 
@@ -301,7 +325,11 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       async () => {
         const server = target.server!;
         const timeout = 500;
-        const { cookieOf, realtime, errors } = await setup({ reader: readerClient(), auth: { timeout }, store: { maxTimeMS: timeout } });
+        const { cookieOf, realtime, errors } = await setup({
+          reader: readerClient(),
+          auth: { timeout },
+          store: { maxTimeMS: timeout },
+        });
         const cookie = await cookieOf({ id: 18 });
         (await connected(realtime.url, cookie)).close();
 
@@ -339,7 +367,9 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
         expect(Date.now() - started).toBeLessThan(1500);
         release();
         // The driver dropped that connection (it cannot reuse one with a reply in flight) and opens another.
-        const record = await eventually(() => store.get(sid, { signal: new AbortController().signal, report: () => {} }));
+        const record = await eventually(() =>
+          store.get(sid, { signal: new AbortController().signal, report: () => {} }),
+        );
         expect(record!.session.user).toEqual({ id: 19 });
         await expect(store.get(sid, { signal: AbortSignal.abort(reason), report: () => {} })).rejects.toBe(reason);
       },
@@ -367,7 +397,12 @@ describe.each([true, false])(`conformance (${MONGO_TARGET_LABEL}), connect-mongo
       return {
         store: mongoStore<Session>({ db, collectionName }),
         write: (id, session, options) =>
-          set(id, options?.expires === undefined ? session : { ...session, cookie: { ...session.cookie, expires: options.expires.toISOString() } }),
+          set(
+            id,
+            options?.expires === undefined
+              ? session
+              : { ...session, cookie: { ...session.cookie, expires: options.expires.toISOString() } },
+          ),
         writeCorrupt: async (id) => {
           await set(id, { cookie: { expires: null }, user: { id: 1 } });
           await collection.updateOne({ _id: id }, { $set: { session: stringify ? "{corrupt" : 42 } });

@@ -39,7 +39,10 @@ interface Node {
 interface Setup {
   name: string;
   needsCluster: boolean;
-  start(redis: { server: RedisServer; cluster: RedisCluster | undefined }): Promise<{ web: WebApp; node(): Promise<Node>; close(): Promise<void> }>;
+  start(redis: {
+    server: RedisServer;
+    cluster: RedisCluster | undefined;
+  }): Promise<{ web: WebApp; node(): Promise<Node>; close(): Promise<void> }>;
 }
 
 /** The web side on a single redis-server: express-session + connect-redis over node-redis. */
@@ -63,7 +66,12 @@ const SETUPS: Setup[] = [
         async node() {
           const reader = new Redis(server.port, "127.0.0.1");
           readers.push(reader);
-          const started = startClassicNode({ redisUrl: server.url, store: redisStore({ client: reader }), secret: SECRET, pushTokens: [TOKEN] });
+          const started = startClassicNode({
+            redisUrl: server.url,
+            store: redisStore({ client: reader }),
+            secret: SECRET,
+            pushTokens: [TOKEN],
+          });
           return { ...started, url: await listen(started.http) };
         },
         close: async () => {
@@ -99,7 +107,11 @@ const SETUPS: Setup[] = [
       return {
         web,
         async node() {
-          const started = await startShardedNode({ redis: cluster!.rootNodes.map((n) => n.url), secret: SECRET, pushTokens: [TOKEN] });
+          const started = await startShardedNode({
+            redis: cluster!.rootNodes.map((n) => n.url),
+            secret: SECRET,
+            pushTokens: [TOKEN],
+          });
           return { ...started, url: await listen(started.http) };
         },
         close: async () => (await web.close(), writer.destroy()),
@@ -174,7 +186,8 @@ describe.each(SETUPS)("two nodes on the $name", (setup) => {
   }
 
   const next = (socket: ClientSocket, event: string) => new Promise<unknown>((resolve) => socket.once(event, resolve));
-  const acking = (socket: ClientSocket, event: string) => socket.on(event, (_data: unknown, ack?: (value: string) => void) => ack?.("ok"));
+  const acking = (socket: ClientSocket, event: string) =>
+    socket.on(event, (_data: unknown, ack?: (value: string) => void) => ack?.("ok"));
   /** Everything `socket` receives of `event` over the next `ms`. */
   const collect = async (socket: ClientSocket, event: string, ms: number) => {
     const seen: unknown[] = [];
@@ -208,31 +221,47 @@ describe.each(SETUPS)("two nodes on the $name", (setup) => {
     expect(await Promise.all(carolGot)).toEqual([[1], [1]]);
   });
 
-  it.skipIf(skip)("counts recipients and acks on both nodes, and says complete: false when a socket stays silent", async () => {
-    const dave = await user("dave", a, b, b);
-    for (const socket of dave.sockets) acking(socket, "confirm");
-    expect(await a.push.send({ to: { user: "dave" }, event: "confirm", ack: { timeout: 5000 } })).toEqual({
-      ok: true,
-      id: expect.any(String),
-      recipients: 3,
-      acked: 3,
-      complete: true,
-    });
-    const silent = await user("dave", b);
-    silent.sockets[0]!.on("confirm", () => {});
-    expect(await b.push.send({ to: { user: "dave" }, event: "confirm", ack: { timeout: 500 } })).toMatchObject({ recipients: 4, acked: 3, complete: false });
-    expect(await a.push.send({ to: { user: "nobody" }, event: "confirm", ack: { timeout: 5000 } })).toMatchObject({ recipients: 0, acked: 0, complete: true });
-  });
+  it.skipIf(skip)(
+    "counts recipients and acks on both nodes, and says complete: false when a socket stays silent",
+    async () => {
+      const dave = await user("dave", a, b, b);
+      for (const socket of dave.sockets) acking(socket, "confirm");
+      expect(await a.push.send({ to: { user: "dave" }, event: "confirm", ack: { timeout: 5000 } })).toEqual({
+        ok: true,
+        id: expect.any(String),
+        recipients: 3,
+        acked: 3,
+        complete: true,
+      });
+      const silent = await user("dave", b);
+      silent.sockets[0]!.on("confirm", () => {});
+      expect(await b.push.send({ to: { user: "dave" }, event: "confirm", ack: { timeout: 500 } })).toMatchObject({
+        recipients: 4,
+        acked: 3,
+        complete: false,
+      });
+      expect(await a.push.send({ to: { user: "nobody" }, event: "confirm", ack: { timeout: 5000 } })).toMatchObject({
+        recipients: 0,
+        acked: 0,
+        complete: true,
+      });
+    },
+  );
 
   it.skipIf(skip)("counts presence over both nodes", async () => {
     await user("erin", a, b, b);
-    expect(await createPushClient({ url: `${b.url}/push`, token: TOKEN }).presence(["erin", "nobody"])).toEqual({ erin: 3, nobody: 0 });
+    expect(await createPushClient({ url: `${b.url}/push`, token: TOKEN }).presence(["erin", "nobody"])).toEqual({
+      erin: 3,
+      nobody: 0,
+    });
   });
 
   it.skipIf(skip)("disconnects a user's sockets on both nodes", async () => {
     const frank = await user("frank", a, b);
     const gone = frank.sockets.map((socket) => next(socket, "disconnect"));
-    expect(await createPushClient({ url: `${a.url}/push`, token: TOKEN }).disconnect({ to: { user: "frank" } })).toEqual({ ok: true });
+    expect(
+      await createPushClient({ url: `${a.url}/push`, token: TOKEN }).disconnect({ to: { user: "frank" } }),
+    ).toEqual({ ok: true });
     expect(await Promise.all(gone)).toEqual(["io server disconnect", "io server disconnect"]);
   });
 
@@ -245,7 +274,8 @@ describe.each(SETUPS)("two nodes on the $name", (setup) => {
     const bystander = await user("ivan", a, b);
     const lifecycle = a.auth!;
     // Both listeners at once: the event and the disconnect can arrive in one read of the connection.
-    const ended = (sockets: ClientSocket[]) => Promise.all(sockets.map((socket) => Promise.all([next(socket, "session:ended"), next(socket, "disconnect")])));
+    const ended = (sockets: ClientSocket[]) =>
+      Promise.all(sockets.map((socket) => Promise.all([next(socket, "session:ended"), next(socket, "disconnect")])));
     const graceEnded = ended(grace.sockets);
     await lifecycle.endSession(a.io, sessionIdOf(grace.cookie));
     expect(await graceEnded).toEqual([
@@ -278,14 +308,25 @@ describe.skipIf(!serverAvailable)("live revocation across two nodes", () => {
         const subscriber = client.duplicate();
         clients.push(client, subscriber);
         const options = { client, subscriber } as RedisStoreOptions;
-        const started = startClassicNode({ redisUrl: redisServer!.url, store: redisStore(options), secret: SECRET, pushTokens: [TOKEN] });
+        const started = startClassicNode({
+          redisUrl: redisServer!.url,
+          store: redisStore(options),
+          secret: SECRET,
+          pushTokens: [TOKEN],
+        });
         nodes.push({ ...started, url: await listen(started.http) });
       }
-      await untilServerCount(nodes.map((node) => node.io), 2);
+      await untilServerCount(
+        nodes.map((node) => node.io),
+        2,
+      );
       const cookie = await web.login({ id: "judy" });
       const sockets = await Promise.all(nodes.map((node) => connect(node.url, { cookie, transports: ["websocket"] })));
       const ended = sockets.map((socket) =>
-        Promise.all([new Promise((resolve) => socket.once("session:ended", resolve)), new Promise((resolve) => socket.once("disconnect", resolve))]),
+        Promise.all([
+          new Promise((resolve) => socket.once("session:ended", resolve)),
+          new Promise((resolve) => socket.once("disconnect", resolve)),
+        ]),
       );
       await web.logout(cookie);
       expect(await Promise.all(ended)).toEqual([
@@ -304,7 +345,12 @@ describe.skipIf(!serverAvailable)("live revocation across two nodes", () => {
 describe("docs/several-nodes.md", () => {
   it("shows every set-up tested here as its complete example file", () => {
     const page = readFileSync(new URL("../../docs/several-nodes.md", import.meta.url), "utf8");
-    for (const region of ["push-node", "several-nodes-sharded", "several-nodes-streams", "several-nodes-cluster-module"]) {
+    for (const region of [
+      "push-node",
+      "several-nodes-sharded",
+      "several-nodes-streams",
+      "several-nodes-cluster-module",
+    ]) {
       const file = region === "push-node" ? "push-node.ts" : `${region}.ts`;
       expect(page).toContain(`<<< @/examples/${file}#${region}`);
       const source = readFileSync(new URL(`../../docs/examples/${file}`, import.meta.url), "utf8");

@@ -114,13 +114,17 @@ describe.skipIf(!available)("two workers of Node's cluster module (cluster adapt
 
   it.each(TRANSPORTS)("authenticates over %s, on both workers", async (_name, options) => {
     const { sockets: opened } = await onBothWorkers(`t-${options.transports.join("-")}`, options);
-    for (const socket of opened) expect(await ask<WhoAmI>(socket, "whoami")).toMatchObject({ userId: `t-${options.transports.join("-")}` });
+    for (const socket of opened)
+      expect(await ask<WhoAmI>(socket, "whoami")).toMatchObject({ userId: `t-${options.transports.join("-")}` });
   });
 
   it("refuses a logged-out session over polling with the code in err.data", async () => {
     const cookie = await web.login({ id: "gone" });
     await web.logout(cookie);
-    expect(await refusal(url, { cookie, transports: ["polling"] })).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
+    expect(await refusal(url, { cookie, transports: ["polling"] })).toMatchObject({
+      message: "SESSION_NOT_FOUND",
+      data: { code: "SESSION_NOT_FOUND", retryable: false },
+    });
   });
 
   it("a push over HTTP reaches the user's sockets on every worker, with ack counts from both", async () => {
@@ -128,7 +132,12 @@ describe.skipIf(!available)("two workers of Node's cluster module (cluster adapt
     for (const socket of opened) socket.on("confirm", (_data: unknown, ack: (value: string) => void) => ack("ok"));
     // The workers learn of each other by heartbeat through the primary: wait until both counts agree.
     const answer = await eventually(async () => {
-      const sent = await push().send({ to: { user: "pat" }, event: "confirm", data: { id: 1 }, ack: { timeout: 2000 } });
+      const sent = await push().send({
+        to: { user: "pat" },
+        event: "confirm",
+        data: { id: 1 },
+        ack: { timeout: 2000 },
+      });
       expect(sent).toMatchObject({ recipients: opened.length, acked: opened.length, complete: true });
       return sent;
     });
@@ -152,7 +161,12 @@ describe.skipIf(!available)("two workers of Node's cluster module (cluster adapt
     const { sockets: opened } = await onBothWorkers("rex");
     for (const socket of opened) socket.on("confirm", (_data: unknown, ack: (value: string) => void) => ack("ok"));
     // The primary's children running the example (tsx adds a helper process of its own).
-    const workers = execFileSync("pgrep", ["-P", String(primary.pid), "-f", "several-nodes-cluster-module"], { encoding: "utf8" }).trim().split("\n").map(Number);
+    const workers = execFileSync("pgrep", ["-P", String(primary.pid), "-f", "several-nodes-cluster-module"], {
+      encoding: "utf8",
+    })
+      .trim()
+      .split("\n")
+      .map(Number);
     expect(workers).toHaveLength(2);
     process.kill(workers[0]!, "SIGKILL");
     await eventually(async () => expect(opened.some((socket) => !socket.connected)).toBe(true), 5000);
@@ -162,10 +176,18 @@ describe.skipIf(!available)("two workers of Node's cluster module (cluster adapt
 
     // The survivor still counts the dead worker: it cannot say every worker answered, and it never counts
     // a socket that did not get the message.
-    expect(await push().send({ to: { user: "rex" }, event: "confirm", ack: { timeout: 1000 } })).toMatchObject({ recipients: alive, acked: alive, complete: false });
+    expect(await push().send({ to: { user: "rex" }, event: "confirm", ack: { timeout: 1000 } })).toMatchObject({
+      recipients: alive,
+      acked: alive,
+      complete: false,
+    });
     // Once the survivor stops counting the dead worker, the answers are complete again.
     await eventually(async () => {
-      expect(await push().send({ to: { user: "rex" }, event: "confirm", ack: { timeout: 1000 } })).toMatchObject({ recipients: alive, acked: alive, complete: true });
+      expect(await push().send({ to: { user: "rex" }, event: "confirm", ack: { timeout: 1000 } })).toMatchObject({
+        recipients: alive,
+        acked: alive,
+        complete: true,
+      });
     }, 25_000);
     expect(await push().presence(["rex"])).toEqual({ rex: alive });
   }, 45_000);

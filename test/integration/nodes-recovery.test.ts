@@ -69,7 +69,10 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
     client.on("error", () => {});
     await client.connect();
     const http = createServer();
-    const io = new Server(http, { adapter: createAdapter(client), connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares } });
+    const io = new Server(http, {
+      adapter: createAdapter(client),
+      connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares },
+    });
     wire(io, sessionAuth({ store: redisStore({ client }), secret: SECRET }));
     await listen(http);
     const close = async () => {
@@ -84,7 +87,11 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
    * Logs in, connects through the proxy (pointing at `from`), and receives one broadcast so the client
    * holds a stream offset (recovery needs one). Reconnection on, quickly, as a browser would.
    */
-  async function connectedThrough(proxy: SwitchProxy, from: Node, user: string): Promise<{ socket: ClientSocket; cookie: string }> {
+  async function connectedThrough(
+    proxy: SwitchProxy,
+    from: Node,
+    user: string,
+  ): Promise<{ socket: ClientSocket; cookie: string }> {
     const cookie = await web.login({ id: user });
     const socket = ioClient(proxy.url, {
       extraHeaders: { cookie },
@@ -112,7 +119,10 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
   }
 
   /** What the client sees within `ms` after the move: connected again (recovered or not), or not. */
-  async function settle(socket: ClientSocket, ms: number): Promise<{ connected: boolean; recovered: boolean; serverDisconnected: boolean }> {
+  async function settle(
+    socket: ClientSocket,
+    ms: number,
+  ): Promise<{ connected: boolean; recovered: boolean; serverDisconnected: boolean }> {
     let serverDisconnected = false;
     socket.on("disconnect", (reason) => void (serverDisconnected ||= reason === "io server disconnect"));
     await new Promise((resolve) => setTimeout(resolve, ms));
@@ -207,12 +217,16 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
     const { socket } = await connectedThrough(proxy, a, "rae");
     const other = await web.login({ id: "sid-other" });
     (socket.io.opts.extraHeaders as Record<string, string>).cookie = other;
-    const refused = new Promise<unknown>((resolve) => socket.once("connect_error", (error: Error & { data?: unknown }) => resolve(error.data)));
+    const refused = new Promise<unknown>((resolve) =>
+      socket.once("connect_error", (error: Error & { data?: unknown }) => resolve(error.data)),
+    );
     moveTo(proxy, b);
     const outcome = await settle(socket, 1500);
     // B's middleware saw the recovery attempt with the new cookie and refused it: never the old user's socket.
     expect(await refused).toEqual({ code: "UNAUTHENTICATED", retryable: false });
-    const mixed = [...b.io.of("/").sockets.values()].some((s) => s.data.userId === "sid-other" && s.rooms.has(userRoom("rae")));
+    const mixed = [...b.io.of("/").sockets.values()].some(
+      (s) => s.data.userId === "sid-other" && s.rooms.has(userRoom("rae")),
+    );
     expect(outcome.connected && mixed).toBe(false);
   });
 
@@ -220,19 +234,22 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
   // middleware never ran cannot re-check the sockets it recovers. `auth.attach(io)` (the recommended
   // wiring, next test) or `allowRequest` (above) closes it. Kept as `it.fails` to document the limit: if
   // it ever passes, the docs that recommend attach() must be revisited.
-  it.fails("with io.use only, a node that never ran the middleware keeps the destroyed session's recovered socket (known hole)", async () => {
-    const [a, b] = [await middlewareOnlyNode(), await middlewareOnlyNode()];
-    await untilServerCount([a.io, b.io], 2);
-    const proxy = await startSwitchProxy(a.port);
-    perTest.push(() => proxy.close());
-    const { socket, cookie } = await connectedThrough(proxy, a, "ned");
-    proxy.switchTo(b.port);
-    await web.logout(cookie);
-    proxy.dropAll();
-    const outcome = await settle(socket, 1500);
-    expect(outcome.connected).toBe(false);
-    expect(b.io.of("/").sockets.size).toBe(0);
-  });
+  it.fails(
+    "with io.use only, a node that never ran the middleware keeps the destroyed session's recovered socket (known hole)",
+    async () => {
+      const [a, b] = [await middlewareOnlyNode(), await middlewareOnlyNode()];
+      await untilServerCount([a.io, b.io], 2);
+      const proxy = await startSwitchProxy(a.port);
+      perTest.push(() => proxy.close());
+      const { socket, cookie } = await connectedThrough(proxy, a, "ned");
+      proxy.switchTo(b.port);
+      await web.logout(cookie);
+      proxy.dropAll();
+      const outcome = await settle(socket, 1500);
+      expect(outcome.connected).toBe(false);
+      expect(b.io.of("/").sockets.size).toBe(0);
+    },
+  );
 
   // `auth.attach(io)` = `io.use(auth)` on the main namespace and on every namespace created later, and the
   // recovery re-check installed on each at once, before any handshake: no allowRequest, B never ran

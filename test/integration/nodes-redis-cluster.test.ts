@@ -7,7 +7,12 @@ import { sessionAuth, type SessionAuthError, type SessionAuthOptions, type Sessi
 import { redisStore, type RedisStoreOptions } from "socket.io-session-auth/redis";
 import { eventually } from "../support/eventually.js";
 import { ask, connect, refusal, serveWhoami, startRealtime, type WhoAmI } from "../support/realtime.js";
-import { redisClusterAvailable, startRedisCluster, type ClusterMaster, type RedisCluster } from "../support/redis-cluster.js";
+import {
+  redisClusterAvailable,
+  startRedisCluster,
+  type ClusterMaster,
+  type RedisCluster,
+} from "../support/redis-cluster.js";
 import { startWebApp, sessionIdOf, type WebApp } from "../support/web-app.js";
 
 // Sessions in a real 3-master Redis Cluster: the web app writes them with connect-redis through
@@ -66,7 +71,9 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
       return client;
     }
     const client =
-      kind === "node-redis createCluster" ? newNodeRedisCluster(cluster) : createCluster({ rootNodes: [...cluster.rootNodes], defaults: { disableOfflineQueue: true } });
+      kind === "node-redis createCluster"
+        ? newNodeRedisCluster(cluster)
+        : createCluster({ rootNodes: [...cluster.rootNodes], defaults: { disableOfflineQueue: true } });
     await client.connect();
     perTest.push(() => client.destroy());
     return client;
@@ -93,7 +100,9 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
   }
 
   /** Logs users in until their sessions sit on at least `spread` different masters; each with its master. */
-  async function sessionsOnMasters(spread: number): Promise<Array<{ cookie: string; master: ClusterMaster; user: string }>> {
+  async function sessionsOnMasters(
+    spread: number,
+  ): Promise<Array<{ cookie: string; master: ClusterMaster; user: string }>> {
     const found: Array<{ cookie: string; master: ClusterMaster; user: string }> = [];
     for (let i = 0; i < 40 && new Set(found.map((s) => s.master.port)).size < spread; i++) {
       const user = `u${i}-${Math.random().toString(36).slice(2, 8)}`;
@@ -108,7 +117,8 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
   async function commandCounts(): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     for (const text of await cluster.everyMaster("INFO", "commandstats")) {
-      for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[name!] = (counts[name!] ?? 0) + Number(calls);
+      for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+        counts[name!] = (counts[name!] ?? 0) + Number(calls);
     }
     return counts;
   }
@@ -131,7 +141,10 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
       }
       const { cookie } = sessions[0]!;
       await web.logout(cookie);
-      expect(await refusal(url, { cookie, transports: ["websocket"] })).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
+      expect(await refusal(url, { cookie, transports: ["websocket"] })).toMatchObject({
+        message: "SESSION_NOT_FOUND",
+        data: { code: "SESSION_NOT_FOUND", retryable: false },
+      });
     });
 
     it("costs exactly one GET per handshake, on the master of the session's slot", async () => {
@@ -175,54 +188,67 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
   // redisStore's `subscriber` on a Cluster: with `notify-keyspace-events Egx` set on every master,
   // destroying (logout) or expiring a session on ANY master ends its sockets at once: `session:ended`
   // with the code, then a server-side disconnect.
-  it.each(READERS)("keyspace events from every master end the sockets of a destroyed or expired session (%s)", async (kind) => {
-    await cluster.everyMaster("CONFIG", "SET", "notify-keyspace-events", "Egx");
-    const client = await reader(kind);
-    const subscriber = kind === "ioredis Cluster" ? (client as Cluster).duplicate() : (client as NodeRedisCluster).duplicate();
-    if (kind === "node-redis createCluster") await (subscriber as NodeRedisCluster).connect();
-    perTest.push(() => (kind === "ioredis Cluster" ? (subscriber as Cluster).disconnect() : (subscriber as NodeRedisCluster).destroy()));
-    const options = { client, subscriber, prefix: PREFIX } as RedisStoreOptions;
-    const { open } = await realtime(redisStore(options));
-    // The subscriptions to the masters become live asynchronously: probe every master until a deleted
-    // key's event ends its socket there.
-    await eventually(async () => {
-      const probes = await Promise.all(
-        (await sessionsOnMasters(3)).map(async ({ cookie }) => {
+  it.each(READERS)(
+    "keyspace events from every master end the sockets of a destroyed or expired session (%s)",
+    async (kind) => {
+      await cluster.everyMaster("CONFIG", "SET", "notify-keyspace-events", "Egx");
+      const client = await reader(kind);
+      const subscriber =
+        kind === "ioredis Cluster" ? (client as Cluster).duplicate() : (client as NodeRedisCluster).duplicate();
+      if (kind === "node-redis createCluster") await (subscriber as NodeRedisCluster).connect();
+      perTest.push(() =>
+        kind === "ioredis Cluster" ? (subscriber as Cluster).disconnect() : (subscriber as NodeRedisCluster).destroy(),
+      );
+      const options = { client, subscriber, prefix: PREFIX } as RedisStoreOptions;
+      const { open } = await realtime(redisStore(options));
+      // The subscriptions to the masters become live asynchronously: probe every master until a deleted
+      // key's event ends its socket there.
+      await eventually(async () => {
+        const probes = await Promise.all(
+          (await sessionsOnMasters(3)).map(async ({ cookie }) => {
+            const socket = await open(cookie);
+            return {
+              key: PREFIX + sessionIdOf(cookie),
+              gone: new Promise((resolve) => socket.once("disconnect", resolve)),
+            };
+          }),
+        );
+        for (const { key } of probes) await (await cluster.masterOf(key)).command("DEL", key);
+        const timeout = new Promise((_, reject) =>
+          setTimeout(() => reject(new Error("a master's keyspace events are not live yet")), 500),
+        );
+        await Promise.race([Promise.all(probes.map((probe) => probe.gone)), timeout]);
+      }, 10_000);
+      const sessions = await sessionsOnMasters(3);
+      const ended = await Promise.all(
+        sessions.map(async ({ cookie }) => {
           const socket = await open(cookie);
-          return { key: PREFIX + sessionIdOf(cookie), gone: new Promise((resolve) => socket.once("disconnect", resolve)) };
+          return {
+            cookie,
+            event: new Promise<unknown>((resolve) => socket.once("session:ended", resolve)),
+            gone: new Promise<string>((resolve) => socket.once("disconnect", resolve)),
+          };
         }),
       );
-      for (const { key } of probes) await (await cluster.masterOf(key)).command("DEL", key);
-      const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("a master's keyspace events are not live yet")), 500));
-      await Promise.race([Promise.all(probes.map((probe) => probe.gone)), timeout]);
-    }, 10_000);
-    const sessions = await sessionsOnMasters(3);
-    const ended = await Promise.all(
-      sessions.map(async ({ cookie }) => {
-        const socket = await open(cookie);
-        return {
-          cookie,
-          event: new Promise<unknown>((resolve) => socket.once("session:ended", resolve)),
-          gone: new Promise<string>((resolve) => socket.once("disconnect", resolve)),
-        };
-      }),
-    );
-    // Logout on every master but the last session's; that one expires (its key's TTL lapses).
-    for (const { cookie } of ended.slice(0, -1)) await web.logout(cookie);
-    const last = PREFIX + sessionIdOf(ended.at(-1)!.cookie);
-    await (await cluster.masterOf(last)).command("PEXPIRE", last, "200");
-    for (const [index, { event, gone }] of ended.entries()) {
-      expect(await event).toEqual({ code: index === ended.length - 1 ? "SESSION_EXPIRED" : "SESSION_NOT_FOUND" });
-      expect(await gone).toBe("io server disconnect");
-    }
-  });
+      // Logout on every master but the last session's; that one expires (its key's TTL lapses).
+      for (const { cookie } of ended.slice(0, -1)) await web.logout(cookie);
+      const last = PREFIX + sessionIdOf(ended.at(-1)!.cookie);
+      await (await cluster.masterOf(last)).command("PEXPIRE", last, "200");
+      for (const [index, { event, gone }] of ended.entries()) {
+        expect(await event).toEqual({ code: index === ended.length - 1 ? "SESSION_EXPIRED" : "SESSION_NOT_FOUND" });
+        expect(await gone).toBe("io server disconnect");
+      }
+    },
+  );
 
   // Runs last: it kills a master (SIGKILL, as a crash) and starts it again.
   describe.each(OUTAGE_READERS)("a master lost mid-run, read over %s", (kind, within) => {
     const TIMEOUT = 1000;
 
     it("refuses its slots with STORE_UNAVAILABLE within the timeout, serves the other masters' sessions, and recovers after the restart", async () => {
-      const { url, errors, open } = await realtime(redisStore({ client: await reader(kind), prefix: PREFIX }), { timeout: TIMEOUT });
+      const { url, errors, open } = await realtime(redisStore({ client: await reader(kind), prefix: PREFIX }), {
+        timeout: TIMEOUT,
+      });
       const sessions = await sessionsOnMasters(2);
       const victim = sessions[0]!;
       const survivor = sessions.find((s) => s.master !== victim.master)!;
@@ -235,7 +261,10 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
         const started = Date.now();
         const failure = await refusal(url, { cookie: victim.cookie, transports: ["websocket"] });
         const took = Date.now() - started;
-        expect(failure).toMatchObject({ message: "STORE_UNAVAILABLE", data: { code: "STORE_UNAVAILABLE", retryable: true } });
+        expect(failure).toMatchObject({
+          message: "STORE_UNAVAILABLE",
+          data: { code: "STORE_UNAVAILABLE", retryable: true },
+        });
         expect(took).toBeLessThan(within);
         // The store's failure reaches the server's log, with no session id in the diagnosis.
         expect(errors.at(-1)?.code).toBe("STORE_UNAVAILABLE");
@@ -249,10 +278,15 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
         // Nothing is persisted in this cluster, so the restarted master is empty: the store answers
         // again (SESSION_NOT_FOUND, not STORE_UNAVAILABLE), and a session written again is accepted.
         await eventually(async () => {
-          expect((await refusal(url, { cookie: victim.cookie, transports: ["websocket"] })).message).toBe("SESSION_NOT_FOUND");
+          expect((await refusal(url, { cookie: victim.cookie, transports: ["websocket"] })).message).toBe(
+            "SESSION_NOT_FOUND",
+          );
         });
         const key = PREFIX + sessionIdOf(victim.cookie);
-        const session = { cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000) }, user: { id: victim.user } };
+        const session = {
+          cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000) },
+          user: { id: victim.user },
+        };
         await eventually(() => writer.set(key, JSON.stringify(session), { EX: 3600 }));
         const back = await open(victim.cookie);
         expect(await ask<WhoAmI>(back, "whoami")).toMatchObject({ userId: victim.user });

@@ -32,7 +32,12 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
   const sockets: ClientSocket[] = [];
 
   async function node(): Promise<ReturnType<typeof startNode> & { url: string }> {
-    const started = startNode({ redisUrl: redis.url, store: memoryStore(web.store), secret: SECRET, pushTokens: [TOKEN] });
+    const started = startNode({
+      redisUrl: redis.url,
+      store: memoryStore(web.store),
+      secret: SECRET,
+      pushTokens: [TOKEN],
+    });
     started.http.listen(0, "127.0.0.1");
     await once(started.http, "listening");
     return { ...started, url: `http://127.0.0.1:${(started.http.address() as AddressInfo).port}` };
@@ -44,7 +49,9 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
     a = await node();
     b = await node();
     // Both nodes subscribed: until then a broadcast from A would not reach B.
-    await until(async () => (await a.io.of("/").adapter.serverCount()) === 2 && (await b.io.of("/").adapter.serverCount()) === 2);
+    await until(
+      async () => (await a.io.of("/").adapter.serverCount()) === 2 && (await b.io.of("/").adapter.serverCount()) === 2,
+    );
   });
 
   afterAll(async () => {
@@ -56,7 +63,10 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
   });
 
   /** Logs a user in and opens sockets on the given nodes. */
-  async function user(id: string, ...nodes: Array<{ url: string }>): Promise<{ cookie: string; sockets: ClientSocket[] }> {
+  async function user(
+    id: string,
+    ...nodes: Array<{ url: string }>
+  ): Promise<{ cookie: string; sockets: ClientSocket[] }> {
     const cookie = await web.login({ id });
     const opened: ClientSocket[] = [];
     for (const where of nodes) {
@@ -68,13 +78,17 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
   }
 
   const next = (socket: ClientSocket, event: string) => new Promise<unknown>((resolve) => socket.once(event, resolve));
-  const acking = (socket: ClientSocket, event: string) => socket.on(event, (_data: unknown, ack?: (value: string) => void) => ack?.("ok"));
+  const acking = (socket: ClientSocket, event: string) =>
+    socket.on(event, (_data: unknown, ack?: (value: string) => void) => ack?.("ok"));
   const client = () => createPushClient({ url: `${a.url}/push`, token: TOKEN });
 
   it("a push to node A reaches the user on node B", async () => {
     const alice = await user("alice", b);
     const arrived = next(alice.sockets[0]!, "order:shipped");
-    expect(await client().send({ to: { user: "alice" }, event: "order:shipped", data: { id: 7 } })).toEqual({ ok: true, id: expect.any(String) });
+    expect(await client().send({ to: { user: "alice" }, event: "order:shipped", data: { id: 7 } })).toEqual({
+      ok: true,
+      id: expect.any(String),
+    });
     expect(await arrived).toEqual({ id: 7 });
   });
 
@@ -90,8 +104,16 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
     });
     const silent = await user("bob", b); // a fourth tab that never acknowledges
     silent.sockets[0]!.on("confirm", () => {});
-    expect(await a.push.send({ to: { user: "bob" }, event: "confirm", ack: { timeout: 500 } })).toMatchObject({ recipients: 4, acked: 3, complete: false });
-    expect(await a.push.send({ to: { user: "nobody" }, event: "confirm", ack: { timeout: 5000 } })).toMatchObject({ recipients: 0, acked: 0, complete: true });
+    expect(await a.push.send({ to: { user: "bob" }, event: "confirm", ack: { timeout: 500 } })).toMatchObject({
+      recipients: 4,
+      acked: 3,
+      complete: false,
+    });
+    expect(await a.push.send({ to: { user: "nobody" }, event: "confirm", ack: { timeout: 5000 } })).toMatchObject({
+      recipients: 0,
+      acked: 0,
+      complete: true,
+    });
   });
 
   it("counts presence across both nodes", async () => {
@@ -103,7 +125,8 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
     const dave = await user("dave", b, a);
     for (const socket of dave.sockets) acking(socket, "room-news");
     await client().join({ to: { user: "dave" }, rooms: "project:7" });
-    const count = async () => (await a.push.send({ to: { room: "project:7" }, event: "room-news", ack: { timeout: 2000 } })).recipients;
+    const count = async () =>
+      (await a.push.send({ to: { room: "project:7" }, event: "room-news", ack: { timeout: 2000 } })).recipients;
     await expect.poll(count, { timeout: 5000 }).toBe(2);
     await client().leave({ to: { socket: dave.sockets[0]!.id! }, rooms: "project:7" });
     await expect.poll(count, { timeout: 5000 }).toBe(1);

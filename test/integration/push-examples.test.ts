@@ -16,10 +16,15 @@ const TOKEN = "docs-example-token-0123456789";
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 /** The page includes `<<< @/examples/<file>#<name>` and the file has that region, with lines in it. */
 function expectIncluded(page: string, file: string, name: string): void {
-  const lines = read(`docs/examples/${file}`).split("\n").map((line) => line.trim());
+  const lines = read(`docs/examples/${file}`)
+    .split("\n")
+    .map((line) => line.trim());
   const start = lines.indexOf(`// #region ${name}`);
   expect(start, `${file} has "// #region ${name}"`).toBeGreaterThanOrEqual(0);
-  expect(lines.indexOf(`// #endregion ${name}`) - start, `${file} closes the region ${name}, with lines in it`).toBeGreaterThan(1);
+  expect(
+    lines.indexOf(`// #endregion ${name}`) - start,
+    `${file} closes the region ${name}, with lines in it`,
+  ).toBeGreaterThan(1);
   expect(read(page)).toContain(`<<< @/examples/${file}#${name}\n`);
 }
 
@@ -72,7 +77,9 @@ describe("docs/examples/push-*.ts", () => {
     const socket = await tab("97");
     const shown: unknown[] = [];
     listen(socket, (data) => shown.push(data));
-    expect(await example.push.send({ to: { user: "97" }, event: "confirm", data: { n: 1 }, ack: { timeout: 5000 } })).toMatchObject({ recipients: 1, acked: 1, complete: true });
+    expect(
+      await example.push.send({ to: { user: "97" }, event: "confirm", data: { n: 1 }, ack: { timeout: 5000 } }),
+    ).toMatchObject({ recipients: 1, acked: 1, complete: true });
     const shipped = new Promise((resolve) => socket.once("order:shipped", resolve));
     await example.push.send({ to: { user: "97" }, event: "order:shipped", data: { orderId: 3 } });
     await shipped;
@@ -91,29 +98,37 @@ describe("docs/examples/push-*.ts", () => {
   });
 
   const curl = spawnSync("curl", ["--version"], { stdio: "ignore" }).status === 0;
-  it.skipIf(!curl && process.env.CI !== "true")("every curl command of docs/push.md gets the answer printed under it", async () => {
-    const blocks = [...read("docs/push.md").matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!);
-    expect(blocks.length).toBeGreaterThanOrEqual(8);
-    for (const block of blocks) {
-      const expected = /^# (\d{3}) (.+)$/m.exec(block);
-      expect(expected, block).not.toBeNull();
-      const command = block.replace(/^#.*$/gm, "").trim();
-      // Prints the body, then the status on a line of its own.
-      const { stdout } = await promisify(execFile)("bash", ["-c", `curl() { command curl -w '\\n%{http_code}' "$@"; }\n${command}`], {
-        env: { ...process.env, PUSH_URL: `${url}/push`, PUSH_TOKEN: TOKEN },
-      });
-      const lines = stdout.trimEnd().split("\n");
-      const status = lines.pop();
-      expect({ command, status }).toEqual({ command, status: expected![1] });
-      expect(JSON.parse(lines.join("\n")), command).toEqual(placeholders(JSON.parse(expected![2]!)));
-    }
-  });
+  it.skipIf(!curl && process.env.CI !== "true")(
+    "every curl command of docs/push.md gets the answer printed under it",
+    async () => {
+      const blocks = [...read("docs/push.md").matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!);
+      expect(blocks.length).toBeGreaterThanOrEqual(8);
+      for (const block of blocks) {
+        const expected = /^# (\d{3}) (.+)$/m.exec(block);
+        expect(expected, block).not.toBeNull();
+        const command = block.replace(/^#.*$/gm, "").trim();
+        // Prints the body, then the status on a line of its own.
+        const { stdout } = await promisify(execFile)(
+          "bash",
+          ["-c", `curl() { command curl -w '\\n%{http_code}' "$@"; }\n${command}`],
+          {
+            env: { ...process.env, PUSH_URL: `${url}/push`, PUSH_TOKEN: TOKEN },
+          },
+        );
+        const lines = stdout.trimEnd().split("\n");
+        const status = lines.pop();
+        expect({ command, status }).toEqual({ command, status: expected![1] });
+        expect(JSON.parse(lines.join("\n")), command).toEqual(placeholders(JSON.parse(expected![2]!)));
+      }
+    },
+  );
 });
 
 /** The documented body, with every "…" string standing for any string. */
 function placeholders(value: unknown): unknown {
   if (typeof value === "string" && value.includes("…")) return expect.any(String);
   if (Array.isArray(value)) return value.map(placeholders);
-  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, placeholders(item)]));
+  if (typeof value === "object" && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, placeholders(item)]));
   return value;
 }

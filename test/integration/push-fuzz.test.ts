@@ -19,7 +19,13 @@ const received: unknown[] = [];
 
 beforeAll(async () => {
   realtime = await startRealtime(() => {});
-  push = createPushRouter(realtime.io, { tokens: TOKEN, rooms: false, maxBodyBytes: 4096, readTimeout: 300, onError: (error) => failures.push(error) });
+  push = createPushRouter(realtime.io, {
+    tokens: TOKEN,
+    rooms: false,
+    maxBodyBytes: 4096,
+    readTimeout: 300,
+    onError: (error) => failures.push(error),
+  });
   push.attach(realtime.http);
   port = (realtime.http.address() as AddressInfo).port;
   watcher = await connect(realtime.url, { transports: ["websocket"] });
@@ -33,7 +39,21 @@ afterAll(async () => {
   await realtime?.close();
 });
 
-const ROUTES = ["", "/batch", "/legacy", "/disconnect", "/rooms/join", "/rooms/leave", "/presence", "/health", "/nope", "/", "//batch", "/batch/", "/%2e%2e"];
+const ROUTES = [
+  "",
+  "/batch",
+  "/legacy",
+  "/disconnect",
+  "/rooms/join",
+  "/rooms/leave",
+  "/presence",
+  "/health",
+  "/nope",
+  "/",
+  "//batch",
+  "/batch/",
+  "/%2e%2e",
+];
 
 /** One raw HTTP/1.1 exchange; resolves with the status of the first response (0 if the server closed without one). */
 function exchange(raw: Buffer, timeout = 3000): Promise<{ status: number; text: string }> {
@@ -57,17 +77,46 @@ function exchange(raw: Buffer, timeout = 3000): Promise<{ status: number; text: 
 }
 
 const headerValue = fc.oneof(
-  fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "", "application/json; charset=utf-16", `Bearer ${TOKEN}`, "Bearer", "bearer x", "0", "-1", "99999999999999999999", "gzip", "identity", "br, gzip"),
+  fc.constantFrom(
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "",
+    "application/json; charset=utf-16",
+    `Bearer ${TOKEN}`,
+    "Bearer",
+    "bearer x",
+    "0",
+    "-1",
+    "99999999999999999999",
+    "gzip",
+    "identity",
+    "br, gzip",
+  ),
   fc.string({ maxLength: 40 }).map((s) => s.replace(/[\r\n\0]/g, "")),
 );
-const headerName = fc.constantFrom("content-type", "authorization", "content-length", "idempotency-key", "transfer-encoding", "x-custom", "expect", "connection", "content-encoding");
+const headerName = fc.constantFrom(
+  "content-type",
+  "authorization",
+  "content-length",
+  "idempotency-key",
+  "transfer-encoding",
+  "x-custom",
+  "expect",
+  "connection",
+  "content-encoding",
+);
 
 describe("fuzzing the router over raw HTTP (fast-check)", () => {
   it("answers any method, path, headers and body without a 500", async () => {
     const request = fc.record({
       method: fc.constantFrom("POST", "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "POST"),
       route: fc.constantFrom(...ROUTES),
-      query: fc.oneof(fc.constant(""), fc.constantFrom("?token=x", "?a=1", "?", "?access_token", "?%zz"), fc.string({ maxLength: 20 }).map((s) => `?${encodeURIComponent(s)}`)),
+      query: fc.oneof(
+        fc.constant(""),
+        fc.constantFrom("?token=x", "?a=1", "?", "?access_token", "?%zz"),
+        fc.string({ maxLength: 20 }).map((s) => `?${encodeURIComponent(s)}`),
+      ),
       auth: fc.boolean(),
       json: fc.boolean(),
       headers: fc.array(fc.tuple(headerName, headerValue), { maxLength: 4 }),
@@ -75,7 +124,15 @@ describe("fuzzing the router over raw HTTP (fast-check)", () => {
         fc.jsonValue().map((value) => JSON.stringify(value)),
         fc.string({ maxLength: 300 }),
         fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString("latin1")),
-        fc.constantFrom('{"to":{"all":true},"event":"fuzz"}', '{"to":{"room":"r"},"ack":{"timeout":50}}', '{"messages":[{"to":{"all":true},"event":"fuzz"}]}', '{"type":"all","content":1}', '{"users":["1"]}', '{"to":{"room":"x"},"rooms":"y"}', "[".repeat(5000)),
+        fc.constantFrom(
+          '{"to":{"all":true},"event":"fuzz"}',
+          '{"to":{"room":"r"},"ack":{"timeout":50}}',
+          '{"messages":[{"to":{"all":true},"event":"fuzz"}]}',
+          '{"type":"all","content":1}',
+          '{"users":["1"]}',
+          '{"to":{"room":"x"},"rooms":"y"}',
+          "[".repeat(5000),
+        ),
       ),
       lengthMode: fc.constantFrom("exact", "exact", "none", "chunked", "short"),
     });
@@ -93,7 +150,9 @@ describe("fuzzing the router over raw HTTP (fast-check)", () => {
           lines.push("Transfer-Encoding: chunked");
           payload = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]);
         }
-        const { status, text } = await exchange(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), payload]));
+        const { status, text } = await exchange(
+          Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), payload]),
+        );
         expect(status, text.slice(0, 500)).not.toBe(500);
         if (status !== 0 && /content-type: application\/json/i.test(text) && r.method !== "HEAD") {
           const json = JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)) as { ok: unknown };
@@ -106,20 +165,43 @@ describe("fuzzing the router over raw HTTP (fast-check)", () => {
   });
 
   it("answers any JSON body with a 2xx or a 4xx, never a 500", async () => {
-    const target = fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.array(fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.jsonValue()), { maxLength: 4 }), fc.jsonValue());
+    const target = fc.oneof(
+      fc.string({ maxLength: 10 }),
+      fc.integer(),
+      fc.array(fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.jsonValue()), { maxLength: 4 }),
+      fc.jsonValue(),
+    );
     const messageLike = fc.record(
       {
         id: fc.oneof(fc.string({ maxLength: 10 }), fc.jsonValue()),
-        to: fc.oneof(fc.record({ room: target, socket: target, all: fc.oneof(fc.constant(true), fc.jsonValue()) }, { requiredKeys: [] }), fc.jsonValue()),
+        to: fc.oneof(
+          fc.record(
+            { room: target, socket: target, all: fc.oneof(fc.constant(true), fc.jsonValue()) },
+            { requiredKeys: [] },
+          ),
+          fc.jsonValue(),
+        ),
         except: fc.oneof(fc.record({ room: target, socket: target }, { requiredKeys: [] }), fc.jsonValue()),
-        event: fc.oneof(fc.constantFrom("fuzz", "connect", "disconnect", "message"), fc.string({ maxLength: 20 }), fc.jsonValue()),
+        event: fc.oneof(
+          fc.constantFrom("fuzz", "connect", "disconnect", "message"),
+          fc.string({ maxLength: 20 }),
+          fc.jsonValue(),
+        ),
         data: fc.jsonValue(),
         namespace: fc.oneof(fc.constantFrom("/", "/x"), fc.jsonValue()),
-        ack: fc.oneof(fc.record({ timeout: fc.oneof(fc.integer({ min: -5, max: 60 }), fc.jsonValue()) }, { requiredKeys: [] }), fc.jsonValue()),
+        ack: fc.oneof(
+          fc.record({ timeout: fc.oneof(fc.integer({ min: -5, max: 60 }), fc.jsonValue()) }, { requiredKeys: [] }),
+          fc.jsonValue(),
+        ),
       },
       { requiredKeys: [] },
     );
-    const bodies = fc.oneof(messageLike, fc.record({ messages: fc.array(messageLike, { maxLength: 5 }) }), fc.record({ users: fc.jsonValue() }), fc.jsonValue());
+    const bodies = fc.oneof(
+      messageLike,
+      fc.record({ messages: fc.array(messageLike, { maxLength: 5 }) }),
+      fc.record({ users: fc.jsonValue() }),
+      fc.jsonValue(),
+    );
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ROUTES.slice(0, 7)), bodies, async (route, body) => {
         const res = await fetch(`http://127.0.0.1:${port}/push${route}`, {
@@ -128,7 +210,10 @@ describe("fuzzing the router over raw HTTP (fast-check)", () => {
           body: JSON.stringify(body),
         });
         const answer = (await res.json()) as { ok: boolean; error?: { code: string } };
-        expect(res.status < 300 || (res.status >= 400 && res.status < 500), JSON.stringify({ route, body, answer })).toBe(true);
+        expect(
+          res.status < 300 || (res.status >= 400 && res.status < 500),
+          JSON.stringify({ route, body, answer }),
+        ).toBe(true);
         expect(answer.ok).toBe(res.status < 300);
       }),
       { numRuns: 400 },
@@ -140,7 +225,12 @@ describe("fuzzing the router over raw HTTP (fast-check)", () => {
     const arrived: unknown[] = [];
     watcher.on("dup-fuzz", (data: unknown) => arrived.push(data));
     const field = fc.constantFrom("to", "except", "event", "data", "namespace", "id");
-    const value = fc.oneof(fc.constant({ all: true }), fc.constant({ room: "r" }), fc.constant("dup-fuzz"), fc.jsonValue({ maxDepth: 2 }));
+    const value = fc.oneof(
+      fc.constant({ all: true }),
+      fc.constant({ room: "r" }),
+      fc.constant("dup-fuzz"),
+      fc.jsonValue({ maxDepth: 2 }),
+    );
     await fc.assert(
       fc.asyncProperty(field, value, value, fc.boolean(), async (key, first, second, inBatch) => {
         const message = `{"to":{"all":true},"event":"dup-fuzz",${JSON.stringify(key)}:${JSON.stringify(first)},${JSON.stringify(key)}:${JSON.stringify(second)}}`;

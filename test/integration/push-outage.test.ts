@@ -35,7 +35,11 @@ async function post(node: Node, route: string, body: unknown, headers: Record<st
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: { code: string } }, ms: performance.now() - started };
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown> & { error?: { code: string } },
+    ms: performance.now() - started,
+  };
 }
 
 describe.skipIf(!redisServerAvailable())("push router while Redis fails (two nodes)", () => {
@@ -90,7 +94,11 @@ describe.skipIf(!redisServerAvailable())("push router while Redis fails (two nod
     web = await startWebApp();
     a = await node("ioredis");
     b = await node("node-redis");
-    await eventually(async () => expect([await a.io.of("/").adapter.serverCount(), await b.io.of("/").adapter.serverCount()]).toEqual([2, 2]), 10_000);
+    await eventually(
+      async () =>
+        expect([await a.io.of("/").adapter.serverCount(), await b.io.of("/").adapter.serverCount()]).toEqual([2, 2]),
+      10_000,
+    );
     const five = await connect(a.url, { cookie: await web.login({ id: 5 }), transports: ["websocket"] });
     const six = await connect(b.url, { cookie: await web.login({ id: 6 }), transports: ["websocket"] });
     sockets.push(five, six);
@@ -107,17 +115,38 @@ describe.skipIf(!redisServerAvailable())("push router while Redis fails (two nod
   });
 
   it("before the outage: presence counts both nodes, and a retry on the other node (the other client kind) is answered, not sent", async () => {
-    expect(await post(a, "/presence", { users: ["5", "6"] })).toMatchObject({ status: 200, body: { ok: true, users: { 5: 1, 6: 1 } } });
-    const first = await post(a, "", { to: { user: "6" }, event: "note", data: "once" }, { "idempotency-key": "before-1" });
+    expect(await post(a, "/presence", { users: ["5", "6"] })).toMatchObject({
+      status: 200,
+      body: { ok: true, users: { 5: 1, 6: 1 } },
+    });
+    const first = await post(
+      a,
+      "",
+      { to: { user: "6" }, event: "note", data: "once" },
+      { "idempotency-key": "before-1" },
+    );
     expect(first).toMatchObject({ status: 202, body: { ok: true, id: "before-1" } });
-    expect(await post(b, "", { to: { user: "6" }, event: "note", data: "once" }, { "idempotency-key": "before-1" })).toMatchObject({ status: 202, body: first.body });
-    expect((await post(b, "", { to: { user: "5" }, event: "note", data: "other" }, { "idempotency-key": "before-1" })).body.error?.code).toBe("IDEMPOTENCY_KEY_REUSED");
+    expect(
+      await post(b, "", { to: { user: "6" }, event: "note", data: "once" }, { "idempotency-key": "before-1" }),
+    ).toMatchObject({ status: 202, body: first.body });
+    expect(
+      (await post(b, "", { to: { user: "5" }, event: "note", data: "other" }, { "idempotency-key": "before-1" })).body
+        .error?.code,
+    ).toBe("IDEMPOTENCY_KEY_REUSED");
     // A batch and its items: the retry on the other node gets the batch's answer; an item's id is
     // remembered for a single message too.
-    const batch = { messages: [{ id: "item-1", to: { user: "6" }, event: "note", data: "item 1" }, { to: { user: "6" }, event: "note", data: "item 2" }] };
+    const batch = {
+      messages: [
+        { id: "item-1", to: { user: "6" }, event: "note", data: "item 1" },
+        { to: { user: "6" }, event: "note", data: "item 2" },
+      ],
+    };
     const firstBatch = await post(b, "/batch", batch, { "idempotency-key": "batch-1" });
     expect(firstBatch.status).toBe(200);
-    expect(await post(a, "/batch", batch, { "idempotency-key": "batch-1" })).toMatchObject({ status: 200, body: firstBatch.body });
+    expect(await post(a, "/batch", batch, { "idempotency-key": "batch-1" })).toMatchObject({
+      status: 200,
+      body: firstBatch.body,
+    });
     expect(await post(a, "", batch.messages[0]!)).toMatchObject({ status: 202, body: { ok: true, id: "item-1" } });
     await expect.poll(() => received.six, { timeout: 5000 }).toEqual(["once", "item 1", "item 2"]);
     const marker = await post(a, "", { to: { user: "6" }, event: "note", data: "marker" });
@@ -133,13 +162,23 @@ describe.skipIf(!redisServerAvailable())("push router while Redis fails (two nod
     expect(presence.ms).toBeLessThan(CLUSTER_TIMEOUT + 1500);
 
     for (const target of [a, b]) {
-      const keyed = await post(target, "", { to: { user: "5" }, event: "note", data: "during outage" }, { "idempotency-key": `outage-${target === a ? "a" : "b"}` });
+      const keyed = await post(
+        target,
+        "",
+        { to: { user: "5" }, event: "note", data: "during outage" },
+        { "idempotency-key": `outage-${target === a ? "a" : "b"}` },
+      );
       expect(keyed.status).toBe(503);
       expect(keyed.body.error?.code).toBe("IDEMPOTENCY_UNAVAILABLE");
       expect(keyed.ms).toBeLessThan(STORE_TIMEOUT + 1500);
     }
 
-    const acked = await post(a, "", { to: { user: ["5", "6"] }, event: "note", data: "acked during outage", ack: { timeout: 500 } });
+    const acked = await post(a, "", {
+      to: { user: ["5", "6"] },
+      event: "note",
+      data: "acked during outage",
+      ack: { timeout: 500 },
+    });
     expect(acked.status).toBe(200);
     // User 5 is on A and acknowledges; node B cannot be heard: not complete.
     expect(acked.body).toMatchObject({ ok: true, recipients: 1, acked: 1, complete: false });
@@ -166,22 +205,39 @@ describe.skipIf(!redisServerAvailable())("push router while Redis fails (two nod
       else expect(answer.status).toBe(503);
     }
     const again = await eventually(async () => {
-      const answer = await post(b, "", { to: { user: "5" }, event: "note", data: "after" }, { "idempotency-key": "after-1" });
+      const answer = await post(
+        b,
+        "",
+        { to: { user: "5" }, event: "note", data: "after" },
+        { "idempotency-key": "after-1" },
+      );
       expect(answer.status).toBe(202);
       return answer;
     }, 10_000);
     expect(again.body).toEqual({ ok: true, id: "after-1" });
-    expect((await post(a, "", { to: { user: "5" }, event: "note", data: "after" }, { "idempotency-key": "after-1" })).body).toEqual(again.body);
+    expect(
+      (await post(a, "", { to: { user: "5" }, event: "note", data: "after" }, { "idempotency-key": "after-1" })).body,
+    ).toEqual(again.body);
     await expect.poll(() => received.five.filter((data) => data === "after").length, { timeout: 5000 }).toBe(1);
     // The pushes refused with 503 during the outage were never sent, not even once Redis came back...
     expect(received.five).not.toContain("during outage");
     // ...and their keys were not taken: the sender's retry with the same key is sent, once.
-    for (const [node, key] of [[a, "outage-a"], [b, "outage-b"]] as const) {
-      expect(await post(node, "", { to: { user: "5" }, event: "note", data: "during outage" }, { "idempotency-key": key })).toMatchObject({ status: 202, body: { id: key } });
+    for (const [node, key] of [
+      [a, "outage-a"],
+      [b, "outage-b"],
+    ] as const) {
+      expect(
+        await post(node, "", { to: { user: "5" }, event: "note", data: "during outage" }, { "idempotency-key": key }),
+      ).toMatchObject({ status: 202, body: { id: key } });
     }
     await expect.poll(() => received.five.filter((data) => data === "during outage").length, { timeout: 5000 }).toBe(2);
     await eventually(async () => {
-      const acked = await post(a, "", { to: { user: ["5", "6"] }, event: "note", data: "acked after", ack: { timeout: 400 } });
+      const acked = await post(a, "", {
+        to: { user: ["5", "6"] },
+        event: "note",
+        data: "acked after",
+        ack: { timeout: 400 },
+      });
       expect(acked.body).toMatchObject({ recipients: 2, acked: 2, complete: true });
     }, 10_000);
   });
@@ -203,9 +259,12 @@ describe("presence deadline", () => {
         return new Promise(() => {});
       }
     }
-    realtime = await startRealtime((io) => {
-      push = createPushRouter(io, { tokens: TOKEN });
-    }, { adapter: Stalled as never });
+    realtime = await startRealtime(
+      (io) => {
+        push = createPushRouter(io, { tokens: TOKEN });
+      },
+      { adapter: Stalled as never },
+    );
     push.attach(realtime.http);
     const answer = await post({ url: realtime.url } as Node, "/presence", { users: ["1"] });
     expect(answer.status).toBe(503);

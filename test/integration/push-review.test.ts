@@ -57,11 +57,20 @@ describe("close() while a body is still arriving", () => {
     opened.push(realtime);
     const { port } = realtime.http.address() as AddressInfo;
     const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path: "/push", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" } }, (res) => {
-        let body = "";
-        res.on("data", (chunk) => (body += chunk));
-        res.on("end", () => resolve({ status: res.statusCode!, body }));
-      });
+      const req = httpRequest(
+        {
+          host: "127.0.0.1",
+          port,
+          method: "POST",
+          path: "/push",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (chunk) => (body += chunk));
+          res.on("end", () => resolve({ status: res.statusCode!, body }));
+        },
+      );
       req.on("error", reject);
       req.write('{"to":{"all":true},');
       // The rest arrives after close() has begun.
@@ -97,7 +106,9 @@ describe("the Node client and message ids", () => {
       expect(again).toEqual(first);
     }
     await client.send({ to: { socket: socket.id! }, data: "flush" });
-    await new Promise<void>((resolve) => (received.includes("flush") ? resolve() : socket.on("message", (d) => d === "flush" && resolve())));
+    await new Promise<void>((resolve) =>
+      received.includes("flush") ? resolve() : socket.on("message", (d) => d === "flush" && resolve()),
+    );
     expect(received).toEqual(["order 7 shipped", "commande-é", "注文-7", "flush"]);
   });
 });

@@ -55,7 +55,12 @@ function inbox(socket: ClientSocket, event = "message") {
 }
 
 /** A marker push to `socket` itself: once it arrives, everything pushed before it (same node) has too. */
-async function flush(base: string, socket: ClientSocket, box: ReturnType<typeof inbox>, event = "message"): Promise<void> {
+async function flush(
+  base: string,
+  socket: ClientSocket,
+  box: ReturnType<typeof inbox>,
+  event = "message",
+): Promise<void> {
   const before = box.received.length;
   expect((await post(base, { to: { socket: socket.id }, event, data: "flush" })).status).toBe(202);
   await box.until(before + 1);
@@ -251,7 +256,14 @@ describe("POST <path>/batch", () => {
     const results = answer.body.results as Array<Record<string, unknown>>;
     expect(results).toHaveLength(52);
     expect(results[0]).toEqual({ status: 202, ok: true, id: expect.any(String) });
-    expect(results[50]).toEqual({ status: 200, ok: true, id: expect.any(String), recipients: 1, acked: 1, complete: true });
+    expect(results[50]).toEqual({
+      status: 200,
+      ok: true,
+      id: expect.any(String),
+      recipients: 1,
+      acked: 1,
+      complete: true,
+    });
     await alice.boxes[0]!.until(50);
     expect(alice.boxes[0]!.received).toEqual(messages.map((m) => m.data));
   });
@@ -259,12 +271,16 @@ describe("POST <path>/batch", () => {
   it("checks every message before sending any, and names the bad one", async () => {
     const { base, user } = await setup();
     const alice = await user(1);
-    const answer = await post(`${base}/batch`, { messages: [{ to: { user: "1" } }, { to: { user: "1" }, event: "disconnect" }] });
+    const answer = await post(`${base}/batch`, {
+      messages: [{ to: { user: "1" } }, { to: { user: "1" }, event: "disconnect" }],
+    });
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatchObject({ code: "RESERVED_EVENT", path: "messages[1].event" });
     await flush(base, alice.sockets[0]!, alice.boxes[0]!);
     expect(alice.boxes[0]!.received).toEqual([]);
-    const tooMany = await post(`${base}/batch`, { messages: Array.from({ length: 101 }, () => ({ to: { user: "1" } })) });
+    const tooMany = await post(`${base}/batch`, {
+      messages: Array.from({ length: 101 }, () => ({ to: { user: "1" } })),
+    });
     expect(tooMany.body.error).toMatchObject({ code: "TOO_MANY_MESSAGES", path: "messages" });
   });
 
@@ -272,7 +288,12 @@ describe("POST <path>/batch", () => {
     const { base, user } = await setup();
     const alice = await user(1);
     await post(base, { id: "dup", to: { user: "1" }, data: "first" });
-    const answer = await post(`${base}/batch`, { messages: [{ id: "dup", to: { user: "1" }, data: "again" }, { to: { user: "1" }, data: "new" }] });
+    const answer = await post(`${base}/batch`, {
+      messages: [
+        { id: "dup", to: { user: "1" }, data: "again" },
+        { to: { user: "1" }, data: "new" },
+      ],
+    });
     expect((answer.body.results as Array<{ id: string }>)[0]!.id).toBe("dup");
     await alice.boxes[0]!.until(2);
     await flush(base, alice.sockets[0]!, alice.boxes[0]!);
@@ -287,7 +308,9 @@ describe("POST <path>/legacy", () => {
     const bob = await user(6);
     realtime.io.in(bob.sockets[0]!.id!).socketsJoin("lobby");
     expect((await post(`${base}/legacy`, { type: "single", pointer: 5, content: "to alice" })).status).toBe(202);
-    expect((await post(`${base}/legacy`, { type: "room", pointer: "lobby", content: { to: "lobby" } })).status).toBe(202);
+    expect((await post(`${base}/legacy`, { type: "room", pointer: "lobby", content: { to: "lobby" } })).status).toBe(
+      202,
+    );
     expect((await post(`${base}/legacy`, { type: "all", content: "everyone" })).status).toBe(202);
     await Promise.all([alice.boxes[0]!.until(2), bob.boxes[0]!.until(2)]);
     expect(alice.boxes[0]!.received).toEqual(["to alice", "everyone"]);
@@ -317,7 +340,9 @@ describe("disconnect, rooms, presence", () => {
     const reached = await post(base, { to: { room: "project:7" }, ack: { timeout: 2000 }, event: "count" });
     expect(reached.body).toMatchObject({ recipients: 2 });
     await post(`${base}/rooms/leave`, { to: { socket: alice.sockets[0]!.id }, rooms: "project:7" });
-    expect((await post(base, { to: { room: "project:7" }, ack: { timeout: 2000 }, event: "count" })).body).toMatchObject({ recipients: 1, acked: 1 });
+    expect(
+      (await post(base, { to: { room: "project:7" }, ack: { timeout: 2000 }, event: "count" })).body,
+    ).toMatchObject({ recipients: 1, acked: 1 });
     const bad = await post(`${base}/rooms/join`, { to: { user: "1" }, rooms: [] });
     expect(bad.body.error).toMatchObject({ code: "INVALID_MESSAGE", path: "rooms" });
   });
@@ -363,14 +388,28 @@ describe("security", () => {
     const { base } = await setup();
     const message = JSON.stringify({ to: { user: "1" } });
     const answers = await Promise.all(
-      [undefined, "Bearer wrong-token-0123456789", `Basic ${TOKEN}`, `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, "Bearer"].map(async (authorization) => {
-        const res = await fetch(base, { method: "POST", headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) }, body: message });
+      [
+        undefined,
+        "Bearer wrong-token-0123456789",
+        `Basic ${TOKEN}`,
+        `Bearer ${TOKEN}x`,
+        `Bearer ${TOKEN.slice(0, -1)}`,
+        "Bearer",
+      ].map(async (authorization) => {
+        const res = await fetch(base, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+          body: message,
+        });
         return { status: res.status, body: await res.text(), www: res.headers.get("www-authenticate") };
       }),
     );
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
     expect(answers[0]).toMatchObject({ status: 401, www: 'Bearer realm="push"' });
-    expect(JSON.parse(answers[0]!.body)).toEqual({ ok: false, error: { code: "UNAUTHORIZED", message: "A valid bearer token is required." } });
+    expect(JSON.parse(answers[0]!.body)).toEqual({
+      ok: false,
+      error: { code: "UNAUTHORIZED", message: "A valid bearer token is required." },
+    });
     expect((await post(base, message, { authorization: `Bearer ${OLD_TOKEN}` })).status).toBe(202);
     expect((await post(base, message, { authorization: `bearer  ${TOKEN}` })).status).toBe(202);
   });
@@ -389,7 +428,10 @@ describe("security", () => {
     expect((await post(`${base}/nope`, {})).body.error!.code).toBe("NOT_FOUND");
     expect((await post(`${base}/`, {})).status).toBe(404);
     const unknownNamespace = await post(base, { to: { user: "1" }, namespace: "/admin" });
-    expect(unknownNamespace).toMatchObject({ status: 404, body: { error: { code: "UNKNOWN_NAMESPACE", path: "namespace" } } });
+    expect(unknownNamespace).toMatchObject({
+      status: 404,
+      body: { error: { code: "UNKNOWN_NAMESPACE", path: "namespace" } },
+    });
     const get = await fetch(base, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
@@ -399,11 +441,17 @@ describe("security", () => {
   it("answers 415 to a body that is not application/json", async () => {
     const { base } = await setup();
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", ""]) {
-      const res = await fetch(base, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": type }, body: "{}" });
+      const res = await fetch(base, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": type },
+        body: "{}",
+      });
       expect(res.status).toBe(415);
       expect(((await res.json()) as Answer["body"]).error!.code).toBe("UNSUPPORTED_MEDIA_TYPE");
     }
-    expect((await post(base, { to: { user: "1" } }, { "content-type": "Application/JSON; charset=UTF-8" })).status).toBe(202);
+    expect(
+      (await post(base, { to: { user: "1" } }, { "content-type": "Application/JSON; charset=UTF-8" })).status,
+    ).toBe(202);
   });
 
   it("answers 400 to bad JSON, too deep JSON and bad fields, naming the field", async () => {
@@ -424,11 +472,22 @@ describe("security", () => {
       [{ to: { user: "1" }, event: "connect" }, "RESERVED_EVENT", "event"],
       [{ to: { user: "1" }, ack: { timeout: 30_001 } }, "INVALID_MESSAGE", "ack.timeout"],
       [{ to: { user: Array.from({ length: 101 }, (_, i) => i) } }, "TOO_MANY_TARGETS", "to.user"],
-      [{ to: { user: Array.from({ length: 60 }, (_, i) => i) }, except: { room: Array.from({ length: 41 }, (_, i) => `r${i}`) } }, "TOO_MANY_TARGETS", "except.room"],
+      [
+        {
+          to: { user: Array.from({ length: 60 }, (_, i) => i) },
+          except: { room: Array.from({ length: 41 }, (_, i) => `r${i}`) },
+        },
+        "TOO_MANY_TARGETS",
+        "except.room",
+      ],
     ];
     for (const [body, code, path] of cases) {
       const answer = await post(base, body);
-      expect({ status: answer.status, code: answer.body.error!.code, path: answer.body.error!.path }).toEqual({ status: 400, code, path });
+      expect({ status: answer.status, code: answer.body.error!.code, path: answer.body.error!.path }).toEqual({
+        status: 400,
+        code,
+        path,
+      });
     }
   });
 
@@ -464,7 +523,13 @@ describe("security", () => {
     const { base } = await setup({ maxBodyBytes: 1024 });
     const url = new URL(base);
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" } });
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      });
       req.on("response", (response) => {
         let body = "";
         response.on("data", (chunk: Buffer) => (body += chunk.toString()));
@@ -485,7 +550,9 @@ describe("security", () => {
     const { port } = realtime.http.address() as AddressInfo;
     const socket = tcpConnect(port, "127.0.0.1");
     await once(socket, "connect");
-    socket.write(`POST /push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"to"`);
+    socket.write(
+      `POST /push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"to"`,
+    );
     const started = Date.now();
     const answer = await readResponse(socket);
     expect(answer.status).toBe(408);
@@ -508,11 +575,16 @@ describe("namespaces", () => {
     const socket = await connect(realtime.url, { cookie, namespace: "/chat" });
     opened.push(socket);
     const box = inbox(socket);
-    expect((await post(`${realtime.url}/push`, { to: { user: 5 }, namespace: "/chat", data: "in chat" })).status).toBe(202);
+    expect((await post(`${realtime.url}/push`, { to: { user: 5 }, namespace: "/chat", data: "in chat" })).status).toBe(
+      202,
+    );
     await box.until(1);
     expect(box.received).toEqual(["in chat"]);
     expect((await post(`${realtime.url}/push`, { to: { user: 5 }, namespace: "/admin" })).status).toBe(404);
-    expect((await post(`${realtime.url}/push/presence`, { users: [5], namespace: "/chat" })).body).toEqual({ ok: true, users: { 5: 1 } });
+    expect((await post(`${realtime.url}/push/presence`, { users: [5], namespace: "/chat" })).body).toEqual({
+      ok: true,
+      users: { 5: 1 },
+    });
   });
 });
 
@@ -582,7 +654,10 @@ describe("send(): the same validator and executor, in code", () => {
     await expect(push.send({ to: {} })).rejects.toMatchObject({ code: "INVALID_MESSAGE", path: "to" });
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    await expect(push.send({ to: { user: "1" }, data: cyclic })).rejects.toMatchObject({ code: "INVALID_MESSAGE", path: "data" });
+    await expect(push.send({ to: { user: "1" }, data: cyclic })).rejects.toMatchObject({
+      code: "INVALID_MESSAGE",
+      path: "data",
+    });
   });
 
   it("keeps the order of calls that are not awaited", async () => {
@@ -601,17 +676,26 @@ describe("createPushClient", () => {
     const alice = await user(1, 2);
     const client = createPushClient({ url: base, token: TOKEN });
     expect(await client.send({ to: { user: 1 }, data: "hi" })).toEqual({ ok: true, id: expect.any(String) });
-    const batch = await client.batch([{ to: { user: 1 }, data: "b1" }, { to: { user: 1 }, data: "b2" }]);
+    const batch = await client.batch([
+      { to: { user: 1 }, data: "b1" },
+      { to: { user: 1 }, data: "b2" },
+    ]);
     expect(batch.results.map((r) => r.status)).toEqual([202, 202]);
     await client.join({ to: { user: 1 }, rooms: "vip" });
     for (const socket of alice.sockets) socket.on("vip", (_d: unknown, ack: () => void) => ack());
-    expect(await client.send({ to: { room: "vip" }, event: "vip", ack: { timeout: 2000 } })).toMatchObject({ recipients: 2, acked: 2, complete: true });
+    expect(await client.send({ to: { room: "vip" }, event: "vip", ack: { timeout: 2000 } })).toMatchObject({
+      recipients: 2,
+      acked: 2,
+      complete: true,
+    });
     expect(await client.presence([1, 2])).toEqual({ 1: 2, 2: 0 });
     expect(await client.health()).toEqual({ ok: true });
     await Promise.all(alice.boxes.map((box) => box.until(3)));
     expect(alice.boxes[0]!.received).toEqual(["hi", "b1", "b2"]);
     await client.leave({ to: { user: 1 }, rooms: "vip" });
-    expect(await client.send({ to: { room: "vip" }, event: "vip", ack: { timeout: 2000 } })).toMatchObject({ recipients: 0 });
+    expect(await client.send({ to: { room: "vip" }, event: "vip", ack: { timeout: 2000 } })).toMatchObject({
+      recipients: 0,
+    });
     const gone = alice.sockets.map((socket) => disconnection(socket));
     await client.disconnect({ to: { user: 1 } });
     await Promise.all(gone);
@@ -680,14 +764,20 @@ describe("createPushClient", () => {
     let calls = 0;
     const failing = createServer((_req, res) => {
       calls++;
-      res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ ok: false, error: { code: "SHUTTING_DOWN", message: "bye" } }));
+      res
+        .writeHead(503, { "content-type": "application/json" })
+        .end(JSON.stringify({ ok: false, error: { code: "SHUTTING_DOWN", message: "bye" } }));
     });
     failing.listen(0, "127.0.0.1");
     await once(failing, "listening");
     opened.push({ close: () => new Promise((resolve) => failing.close(resolve)) });
     const url = `http://127.0.0.1:${(failing.address() as AddressInfo).port}/push`;
     const client = createPushClient({ url, token: TOKEN, retries: 2 });
-    await expect(client.send({ to: { user: "1" } })).rejects.toMatchObject({ status: 503, code: "SHUTTING_DOWN", retryable: true });
+    await expect(client.send({ to: { user: "1" } })).rejects.toMatchObject({
+      status: 503,
+      code: "SHUTTING_DOWN",
+      retryable: true,
+    });
     expect(calls).toBe(3);
   });
 
@@ -711,7 +801,12 @@ describe("createPushClient", () => {
         return new Promise((resolve) => silent.close(resolve));
       },
     });
-    const slow = createPushClient({ url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/push`, token: TOKEN, timeout: 200, retries: 0 });
+    const slow = createPushClient({
+      url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/push`,
+      token: TOKEN,
+      timeout: 200,
+      retries: 0,
+    });
     await expect(slow.send({ to: { user: "1" } })).rejects.toMatchObject({ status: 0, code: "TIMEOUT" });
   });
 });
@@ -726,7 +821,10 @@ describe("hostile input (issue 14)", () => {
     const answers = [
       [await raw(`{"to":{"user":${big}},"data":"wrong person"}`), "to.user"],
       [await raw(`{"to":{"all":true},"except":{"user":[1,${big}]},"data":"wrong person"}`), "except.user[1]"],
-      [await post(`${base}/batch`, `{"messages":[{"to":{"user":${big}},"data":"wrong person"}]}`), "messages[0].to.user"],
+      [
+        await post(`${base}/batch`, `{"messages":[{"to":{"user":${big}},"data":"wrong person"}]}`),
+        "messages[0].to.user",
+      ],
       [await post(`${base}/legacy`, `{"type":"single","pointer":${big},"content":"wrong person"}`), "pointer"],
       [await post(`${base}/presence`, `{"users":["1",${big}]}`), "users[1]"],
     ] as const;
@@ -734,10 +832,21 @@ describe("hostile input (issue 14)", () => {
       expect(answer.status).toBe(400);
       expect(answer.body.error).toMatchObject({ code: "INVALID_MESSAGE", path });
     }
-    await expect(push.send({ to: { user: 2 ** 60 }, data: "wrong person" })).rejects.toMatchObject({ code: "INVALID_MESSAGE", status: 400, path: "to.user" });
+    await expect(push.send({ to: { user: 2 ** 60 }, data: "wrong person" })).rejects.toMatchObject({
+      code: "INVALID_MESSAGE",
+      status: 400,
+      path: "to.user",
+    });
     const client = createPushClient({ url: base, token: TOKEN });
-    await expect(client.send({ to: { user: 2 ** 60 }, data: "wrong person" })).rejects.toMatchObject({ code: "INVALID_MESSAGE", status: 400, path: "to.user" });
-    await expect(client.send({ to: { user: 10n as unknown as number } })).rejects.toMatchObject({ code: "INVALID_MESSAGE", status: 400 });
+    await expect(client.send({ to: { user: 2 ** 60 }, data: "wrong person" })).rejects.toMatchObject({
+      code: "INVALID_MESSAGE",
+      status: 400,
+      path: "to.user",
+    });
+    await expect(client.send({ to: { user: 10n as unknown as number } })).rejects.toMatchObject({
+      code: "INVALID_MESSAGE",
+      status: 400,
+    });
     await flush(base, other.sockets[0]!, other.boxes[0]!);
     expect(other.boxes[0]!.received).toEqual([]);
     // The exact id, as a string, reaches them.
@@ -771,8 +880,17 @@ describe("hostile input (issue 14)", () => {
     const { base, user } = await setup();
     const alice = await user(1);
     const body = JSON.stringify({ to: { user: "1" }, data: "zipped" });
-    for (const [encoding, bytes] of [["gzip", gzipSync(body)], ["deflate", deflateSync(body)], ["br", brotliCompressSync(body)], ["gzip", Buffer.from(body)]] as const) {
-      const res = await fetch(base, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", "content-encoding": encoding }, body: bytes });
+    for (const [encoding, bytes] of [
+      ["gzip", gzipSync(body)],
+      ["deflate", deflateSync(body)],
+      ["br", brotliCompressSync(body)],
+      ["gzip", Buffer.from(body)],
+    ] as const) {
+      const res = await fetch(base, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", "content-encoding": encoding },
+        body: bytes,
+      });
       expect(res.status).toBe(415);
       expect(res.headers.get("accept-encoding")).toBe("identity");
       expect(((await res.json()) as Answer["body"]).error).toMatchObject({ code: "UNSUPPORTED_CONTENT_ENCODING" });
@@ -795,13 +913,28 @@ describe("hostile input (issue 14)", () => {
     expect((await post(base, { to: { user: "1" }, data: "changed" }, key)).status).toBe(422);
     // The same payload, targets in another order, is the same message: replayed, not sent.
     await post(base, { to: { user: ["1", "2"] }, data: "pair" }, { "idempotency-key": "k-pair" });
-    expect(await post(base, { to: { user: ["2", "1"] }, data: "pair" }, { "idempotency-key": "k-pair" })).toMatchObject({ status: 202, body: { id: "k-pair" } });
+    expect(await post(base, { to: { user: ["2", "1"] }, data: "pair" }, { "idempotency-key": "k-pair" })).toMatchObject(
+      { status: 202, body: { id: "k-pair" } },
+    );
     // By `id`, in send(), in a batch item and for a whole batch.
     await push.send({ id: "m-reused", to: { user: "1" }, data: "by id" });
-    await expect(push.send({ id: "m-reused", to: { user: "2" }, data: "by id" })).rejects.toMatchObject({ code: "IDEMPOTENCY_KEY_REUSED", status: 422 });
-    const batch = await post(`${base}/batch`, { messages: [{ id: "m-reused", to: { user: "2" }, event: "other" }, { to: { user: "1" }, data: "fresh" }] });
+    await expect(push.send({ id: "m-reused", to: { user: "2" }, data: "by id" })).rejects.toMatchObject({
+      code: "IDEMPOTENCY_KEY_REUSED",
+      status: 422,
+    });
+    const batch = await post(`${base}/batch`, {
+      messages: [
+        { id: "m-reused", to: { user: "2" }, event: "other" },
+        { to: { user: "1" }, data: "fresh" },
+      ],
+    });
     expect(batch.status).toBe(200);
-    expect((batch.body.results as unknown[])[0]).toEqual({ status: 422, ok: false, id: "m-reused", error: { code: "IDEMPOTENCY_KEY_REUSED", message: expect.any(String) } });
+    expect((batch.body.results as unknown[])[0]).toEqual({
+      status: 422,
+      ok: false,
+      id: "m-reused",
+      error: { code: "IDEMPOTENCY_KEY_REUSED", message: expect.any(String) },
+    });
     const batchKey = { "idempotency-key": "b-reused" };
     expect((await post(`${base}/batch`, { messages: [{ to: { user: "1" }, data: "b1" }] }, batchKey)).status).toBe(200);
     const again = await post(`${base}/batch`, { messages: [{ to: { user: "2" }, data: "b2" }] }, batchKey);
@@ -812,7 +945,11 @@ describe("hostile input (issue 14)", () => {
     expect((await post(`${base}/legacy`, { type: "all", content: "l1" }, legacyKey)).status).toBe(422);
     // The client does not retry a 422.
     const client = createPushClient({ url: base, token: TOKEN });
-    await expect(client.send({ to: { user: "2" } }, { idempotencyKey: "k-reused" })).rejects.toMatchObject({ code: "IDEMPOTENCY_KEY_REUSED", status: 422, retryable: false });
+    await expect(client.send({ to: { user: "2" } }, { idempotencyKey: "k-reused" })).rejects.toMatchObject({
+      code: "IDEMPOTENCY_KEY_REUSED",
+      status: 422,
+      retryable: false,
+    });
     await flush(base, alice.sockets[0]!, alice.boxes[0]!);
     await flush(base, bob.sockets[0]!, bob.boxes[0]!);
     expect(alice.boxes[0]!.received).toEqual(["first", "pair", "by id", "fresh", "b1", "l1"]);
@@ -825,7 +962,9 @@ function disconnection(socket: ClientSocket): Promise<string> {
 }
 
 /** Reads one HTTP/1.1 response off a raw socket (Content-Length bodies only). */
-async function readResponse(socket: TcpSocket): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+async function readResponse(
+  socket: TcpSocket,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   let buffer = "";
   for await (const chunk of socket) {
     buffer += (chunk as Buffer).toString("utf8");

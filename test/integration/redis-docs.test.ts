@@ -36,7 +36,11 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
   const sockets: Socket[] = [];
 
   const login = async (id: number): Promise<string> => {
-    const res = await fetch(`${webUrl}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id }) });
+    const res = await fetch(`${webUrl}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id }),
+    });
     expect(res.status).toBe(204);
     return res.headers.getSetCookie()[0]!.split(";")[0]!;
   };
@@ -67,14 +71,22 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
 
   it("the web app and the socket.io server share only Redis", async () => {
     const realtime = await createRealtimeServer(redis.url);
-    cleanup.unshift(() => realtime.io.close(), () => realtime.redis.disconnect());
+    cleanup.unshift(
+      () => realtime.io.close(),
+      () => realtime.redis.disconnect(),
+    );
     const url = await listen(realtime.http);
     const cookie = await login(42);
     expect(await firstEvent(client(url, cookie), "hello")).toBe("you are 42");
 
     await fetch(`${webUrl}/logout`, { method: "POST", headers: { cookie } });
-    const refused = await firstEvent<never>(client(url, cookie), "connect").catch((err: Error & { data?: unknown }) => err);
-    expect(refused).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
+    const refused = await firstEvent<never>(client(url, cookie), "connect").catch(
+      (err: Error & { data?: unknown }) => err,
+    );
+    expect(refused).toMatchObject({
+      message: "SESSION_NOT_FOUND",
+      data: { code: "SESSION_NOT_FOUND", retryable: false },
+    });
   });
 
   it("a user's sockets on two nodes get what any node sends to that user", async () => {
@@ -100,18 +112,31 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     try {
       const realtime = await createRealtimeServer(redis.url);
-      cleanup.unshift(() => realtime.io.close(), () => realtime.redis.disconnect());
+      cleanup.unshift(
+        () => realtime.io.close(),
+        () => realtime.redis.disconnect(),
+      );
       const url = await listen(realtime.http);
       const cookie = await login(9);
       // Redis stops answering for 1.5 s (the example's lookup timeout is 1 s), then serves again, session intact.
       expect(await redis.command("CLIENT", "PAUSE", "1500", "ALL")).toBe("+OK\r\n");
-      const socket = connectWithRetry(url, { retryDelayMs: 200, maxRetries: 20, extraHeaders: { cookie }, forceNew: true, reconnection: false });
+      const socket = connectWithRetry(url, {
+        retryDelayMs: 200,
+        maxRetries: 20,
+        extraHeaders: { cookie },
+        forceNew: true,
+        reconnection: false,
+      });
       sockets.push(socket);
       const refusals: unknown[] = [];
       socket.on("connect_error", (err: Error & { data?: unknown }) => refusals.push(err.data));
       expect(await new Promise((resolve) => socket.once("hello", resolve))).toBe("you are 9");
       expect(refusals.length).toBeGreaterThan(0);
-      expect(refusals.every((data) => JSON.stringify(data) === JSON.stringify({ code: "STORE_UNAVAILABLE", retryable: true }))).toBe(true);
+      expect(
+        refusals.every(
+          (data) => JSON.stringify(data) === JSON.stringify({ code: "STORE_UNAVAILABLE", retryable: true }),
+        ),
+      ).toBe(true);
       expect(warn.mock.calls.some(([first]) => String(first).includes("session lookup failed"))).toBe(true);
     } finally {
       warn.mockRestore();
@@ -126,7 +151,10 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
     const connection = new Redis(redis.url);
     const http = createServer();
     const io = new Server(http);
-    cleanup.unshift(() => io.close(), () => connection.disconnect());
+    cleanup.unshift(
+      () => io.close(),
+      () => connection.disconnect(),
+    );
     useRedisSessions(io, connection, process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET");
     io.on("connection", (socket) => socket.emit("hello", `you are ${socket.data.userId}`));
     const url = await listen(http);
@@ -137,11 +165,18 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
     const { createKeyspaceServer } = await import("../../docs/examples/redis-keyspace.js");
     await redis.command("CONFIG", "SET", "notify-keyspace-events", "Egxe");
     const { client, subscriber, store, io } = await createKeyspaceServer(redis.url);
-    cleanup.unshift(() => io.close(), () => store.close!(), () => client.disconnect(), () => subscriber.disconnect());
+    cleanup.unshift(
+      () => io.close(),
+      () => store.close!(),
+      () => client.disconnect(),
+      () => subscriber.disconnect(),
+    );
     const ended: Array<[string, string | undefined]> = [];
     store.subscribe!((id, reason) => void ended.push([id, reason]));
     const cookie = await login(12);
-    const id = decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1)).slice(2).split(".")[0]!;
+    const id = decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1))
+      .slice(2)
+      .split(".")[0]!;
     // The subscription is live once a deletion is heard; log out until then (each login is a new session).
     const deadline = Date.now() + 10_000;
     let current = { cookie, id };
@@ -150,17 +185,27 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       if (ended.some(([ended]) => ended === current.id) || Date.now() > deadline) break;
       const next = await login(12);
-      current = { cookie: next, id: decodeURIComponent(next.slice(next.indexOf("=") + 1)).slice(2).split(".")[0]! };
+      current = {
+        cookie: next,
+        id: decodeURIComponent(next.slice(next.indexOf("=") + 1))
+          .slice(2)
+          .split(".")[0]!,
+      };
     }
     expect(ended).toContainEqual([current.id, "destroyed"]);
   });
 
   it.each([...examples, "redis-setup"])("docs/redis.md includes the region of %s.ts, and the region exists", (name) => {
-    const lines = readFileSync(new URL(`../../docs/examples/${name}.ts`, import.meta.url), "utf8").split("\n").map((line) => line.trim());
+    const lines = readFileSync(new URL(`../../docs/examples/${name}.ts`, import.meta.url), "utf8")
+      .split("\n")
+      .map((line) => line.trim());
     const region = name.replace("redis-", "");
     const start = lines.indexOf(`// #region ${region}`);
     expect(start, `${name}.ts has "// #region ${region}"`).toBeGreaterThanOrEqual(0);
-    expect(lines.indexOf(`// #endregion ${region}`) - start, `${name}.ts closes the region, with lines in it`).toBeGreaterThan(1);
+    expect(
+      lines.indexOf(`// #endregion ${region}`) - start,
+      `${name}.ts closes the region, with lines in it`,
+    ).toBeGreaterThan(1);
     const page = readFileSync(new URL("../../docs/redis.md", import.meta.url), "utf8");
     expect(page).toContain(`<<< @/examples/${name}.ts#${region}\n`);
   });

@@ -13,7 +13,8 @@ import { sessionIdOf, startWebApp } from "../support/web-app.js";
 // express-session + connect-redis deleting and expiring the sessions.
 
 const available = redisServerAvailable();
-const newNodeRedis = (port: number, database?: number) => createClient({ socket: { host: "127.0.0.1", port }, ...(database === undefined ? {} : { database }) });
+const newNodeRedis = (port: number, database?: number) =>
+  createClient({ socket: { host: "127.0.0.1", port }, ...(database === undefined ? {} : { database }) });
 type NodeRedis = ReturnType<typeof newNodeRedis>;
 type Ended = Array<[string, string | undefined]>;
 type Kind = "ioredis" | "node-redis";
@@ -55,7 +56,11 @@ describe.skipIf(!available)("redisStore({ subscriber }) against a real redis-ser
       const subscriber = client.duplicate();
       for (const each of [client, subscriber]) if (each.status !== "ready") await once(each, "ready");
       const made = redisStore({ client, subscriber, ...(prefix === undefined ? {} : { prefix }) });
-      perTest.push(() => client.disconnect(), () => subscriber.disconnect(), () => made.close!());
+      perTest.push(
+        () => client.disconnect(),
+        () => subscriber.disconnect(),
+        () => made.close!(),
+      );
       return { store: made, client, subscriber };
     }
     const client = newNodeRedis(redis.port, db);
@@ -63,7 +68,11 @@ describe.skipIf(!available)("redisStore({ subscriber }) against a real redis-ser
     for (const each of [client, subscriber]) each.on("error", () => {});
     await Promise.all([client.connect(), subscriber.connect()]);
     const made = redisStore({ client, subscriber, ...(prefix === undefined ? {} : { prefix }) });
-    perTest.push(() => client.destroy(), () => subscriber.destroy(), () => made.close!());
+    perTest.push(
+      () => client.destroy(),
+      () => subscriber.destroy(),
+      () => made.close!(),
+    );
     return { store: made, client, subscriber };
   }
 
@@ -87,7 +96,7 @@ describe.skipIf(!available)("redisStore({ subscriber }) against a real redis-ser
   }
 
   describe.each(["ioredis", "node-redis"] as const)("over %s", (kind) => {
-    it("logout (connect-redis's destroy: DEL) calls back with the session id and \"destroyed\"", async () => {
+    it('logout (connect-redis\'s destroy: DEL) calls back with the session id and "destroyed"', async () => {
       const { store: target } = await store(kind);
       const { ended } = listen(target);
       await subscribed(ended);
@@ -99,7 +108,7 @@ describe.skipIf(!available)("redisStore({ subscriber }) against a real redis-ser
       expect(warnings).toEqual([]);
     });
 
-    it("a session whose key expires calls back with \"expired\"", async () => {
+    it('a session whose key expires calls back with "expired"', async () => {
       const { store: target } = await store(kind);
       const { ended } = listen(target);
       await subscribed(ended);
@@ -161,7 +170,9 @@ describe.skipIf(!available)("redisStore({ subscriber }) against a real redis-ser
       await eventually(async () => expect(warnings).toHaveLength(1), 5000);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]!.message).toMatch(new RegExp(`notify-keyspace-events is ${shown}.*CONFIG SET notify-keyspace-events Egxe`));
+      expect(warnings[0]!.message).toMatch(
+        new RegExp(`notify-keyspace-events is ${shown}.*CONFIG SET notify-keyspace-events Egxe`),
+      );
     });
 
     it("survives the server's restart: the subscriber reconnects and listens again", async () => {

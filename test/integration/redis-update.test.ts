@@ -28,7 +28,9 @@ describe.skipIf(!available)("redisStore.compareAndSet against a real redis-serve
 
   /** What the web app's own store reads: connect-redis's get, through express-session's callback API. */
   const webRead = (id: string) =>
-    new Promise<ExpressSessionData | null | undefined>((resolve, reject) => connectRedis.get(id, (err, session) => (err ? reject(err) : resolve(session))));
+    new Promise<ExpressSessionData | null | undefined>((resolve, reject) =>
+      connectRedis.get(id, (err, session) => (err ? reject(err) : resolve(session))),
+    );
   const webWrite = (id: string, session: ExpressSessionData) =>
     new Promise<void>((resolve, reject) => connectRedis.set(id, session, (err) => (err ? reject(err) : resolve())));
 
@@ -94,7 +96,14 @@ describe.skipIf(!available)("redisStore.compareAndSet against a real redis-serve
       const record = await store.get(id, getOptions());
       const theirs = { ...(record!.session as object), theme: "dark" } as unknown as ExpressSessionData;
       await webWrite(id, theirs);
-      expect(await store.compareAndSet!(id, record!.revision, { ...(record!.session as object), cart: ["lost"] }, { signal: signal() })).toBe(false);
+      expect(
+        await store.compareAndSet!(
+          id,
+          record!.revision,
+          { ...(record!.session as object), cart: ["lost"] },
+          { signal: signal() },
+        ),
+      ).toBe(false);
       expect(await webRead(id)).toMatchObject({ theme: "dark" });
       expect(await webRead(id)).not.toHaveProperty("cart");
     });
@@ -115,7 +124,14 @@ describe.skipIf(!available)("redisStore.compareAndSet against a real redis-serve
       const before = await writer.pTTL(`sess:${id}`);
       expect(before).toBeLessThan(3_600_000 - 100);
       const record = await store.get(id, getOptions());
-      expect(await store.compareAndSet!(id, record!.revision, { ...(record!.session as object), n: 1 }, { signal: signal() })).toBe(true);
+      expect(
+        await store.compareAndSet!(
+          id,
+          record!.revision,
+          { ...(record!.session as object), n: 1 },
+          { signal: signal() },
+        ),
+      ).toBe(true);
       const after = await writer.pTTL(`sess:${id}`);
       expect(after).toBeLessThanOrEqual(before);
       expect(after).toBeGreaterThan(before - 1000);
@@ -136,7 +152,9 @@ describe.skipIf(!available)("redisStore.compareAndSet against a real redis-serve
       const record = await store.get(id, getOptions());
       const controller = new AbortController();
       controller.abort(new Error("timeout"));
-      await expect(store.compareAndSet!(id, record!.revision, { x: 1 }, { signal: controller.signal })).rejects.toThrow("timeout");
+      await expect(store.compareAndSet!(id, record!.revision, { x: 1 }, { signal: controller.signal })).rejects.toThrow(
+        "timeout",
+      );
       expect(await webRead(id)).not.toHaveProperty("x");
     });
 

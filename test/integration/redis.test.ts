@@ -1,11 +1,23 @@
 import { once } from "node:events";
-import { createServer, connect as tcpConnect, type AddressInfo, type Server as TcpServer, type Socket as TcpSocket } from "node:net";
+import {
+  createServer,
+  connect as tcpConnect,
+  type AddressInfo,
+  type Server as TcpServer,
+  type Socket as TcpSocket,
+} from "node:net";
 import { RedisStore } from "connect-redis";
 import type { SessionData as ExpressSessionData } from "express-session";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, sessionRoom, type SessionAuthError, type SessionAuthOptions, type SessionStore } from "socket.io-session-auth";
+import {
+  sessionAuth,
+  sessionRoom,
+  type SessionAuthError,
+  type SessionAuthOptions,
+  type SessionStore,
+} from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { describeSessionStore } from "socket.io-session-auth/testing";
 import { eventually } from "../support/eventually.js";
@@ -54,7 +66,10 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
 
   async function webApp(options: Parameters<typeof startWebApp>[0] & { prefix?: string } = {}) {
     const { prefix, ...rest } = options;
-    const web = await startWebApp({ store: new RedisStore({ client: writer, ...(prefix === undefined ? {} : { prefix }) }), ...rest });
+    const web = await startWebApp({
+      store: new RedisStore({ client: writer, ...(prefix === undefined ? {} : { prefix }) }),
+      ...rest,
+    });
     perTest.push(() => web.close());
     return web;
   }
@@ -84,7 +99,11 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     writer = await nodeRedis();
     admin = await ioredis();
     admin.on("error", () => {});
-    closers.push(() => writer.destroy(), () => admin.disconnect(), () => redis.stop());
+    closers.push(
+      () => writer.destroy(),
+      () => admin.disconnect(),
+      () => redis.stop(),
+    );
   });
 
   afterEach(async () => {
@@ -95,31 +114,44 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     for (const close of closers.splice(0)) await close();
   });
 
-  describe.each(["ioredis", "node-redis"] as const)("sessions written by Express + connect-redis, read over %s", (kind) => {
-    it.each(TRANSPORTS)("connects a logged-in user (%s) with one GET and no other command", async (_label, transport) => {
-      const web = await webApp();
-      const { url, errors } = await realtime(redisStore({ client: await reader(kind) }));
-      const cookie = await web.login({ id: 42, name: "alice" });
-      await admin.config("RESETSTAT");
-      const socket = await connect(url, { cookie, ...transport });
-      perTest.push(() => socket.close());
-      const me = await ask<{ userId: string; user: unknown; rooms: string[] }>(socket, "whoami");
-      expect(me).toEqual({ userId: "42", user: { id: 42, name: "alice" }, rooms: expect.arrayContaining(["user:42", sessionRoom(sessionIdOf(cookie))]) });
-      expect(await commandCounts()).toEqual({ get: 1 });
-      expect(errors).toEqual([]);
-    });
+  describe.each(["ioredis", "node-redis"] as const)(
+    "sessions written by Express + connect-redis, read over %s",
+    (kind) => {
+      it.each(TRANSPORTS)(
+        "connects a logged-in user (%s) with one GET and no other command",
+        async (_label, transport) => {
+          const web = await webApp();
+          const { url, errors } = await realtime(redisStore({ client: await reader(kind) }));
+          const cookie = await web.login({ id: 42, name: "alice" });
+          await admin.config("RESETSTAT");
+          const socket = await connect(url, { cookie, ...transport });
+          perTest.push(() => socket.close());
+          const me = await ask<{ userId: string; user: unknown; rooms: string[] }>(socket, "whoami");
+          expect(me).toEqual({
+            userId: "42",
+            user: { id: 42, name: "alice" },
+            rooms: expect.arrayContaining(["user:42", sessionRoom(sessionIdOf(cookie))]),
+          });
+          expect(await commandCounts()).toEqual({ get: 1 });
+          expect(errors).toEqual([]);
+        },
+      );
 
-    it("refuses after logout with SESSION_NOT_FOUND", async () => {
-      const web = await webApp();
-      const { url, errors } = await realtime(redisStore({ client: await reader(kind) }));
-      const cookie = await web.login({ id: 7 });
-      (await connect(url, { cookie })).close();
-      await web.logout(cookie);
-      expect(await refusal(url, { cookie })).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
-      expect(errors.map((e) => e.code)).toEqual(["SESSION_NOT_FOUND"]);
-      expect(errors[0]!.message).not.toContain(sessionIdOf(cookie));
-    });
-  });
+      it("refuses after logout with SESSION_NOT_FOUND", async () => {
+        const web = await webApp();
+        const { url, errors } = await realtime(redisStore({ client: await reader(kind) }));
+        const cookie = await web.login({ id: 7 });
+        (await connect(url, { cookie })).close();
+        await web.logout(cookie);
+        expect(await refusal(url, { cookie })).toMatchObject({
+          message: "SESSION_NOT_FOUND",
+          data: { code: "SESSION_NOT_FOUND", retryable: false },
+        });
+        expect(errors.map((e) => e.code)).toEqual(["SESSION_NOT_FOUND"]);
+        expect(errors[0]!.message).not.toContain(sessionIdOf(cookie));
+      });
+    },
+  );
 
   it("a bad signature costs no Redis command at all", async () => {
     const web = await webApp();
@@ -151,7 +183,9 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     const { url } = await realtime(redisStore({ client: await reader("ioredis") }));
     const cookie = await web.login({ id: 5 });
     const key = `sess:${sessionIdOf(cookie)}`;
-    const stored = new Date((JSON.parse((await admin.get(key))!) as { cookie: { expires: string } }).cookie.expires).getTime();
+    const stored = new Date(
+      (JSON.parse((await admin.get(key))!) as { cookie: { expires: string } }).cookie.expires,
+    ).getTime();
     await new Promise((resolve) => setTimeout(resolve, 500));
     await fetch(`${web.url}/touch`, { headers: { cookie } }).then((res) => res.arrayBuffer()); // express-session touches: EXPIRE
     while (Date.now() <= stored + 50) await new Promise((resolve) => setTimeout(resolve, 25));
@@ -162,7 +196,8 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     socket.close();
 
     const deadline = Date.now() + 5_000;
-    while ((await admin.exists(key)) === 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while ((await admin.exists(key)) === 1 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect((await refusal(url, { cookie })).message).toBe("SESSION_NOT_FOUND");
   });
 
@@ -174,7 +209,10 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     const { url, errors } = await realtime(redisStore({ client: await reader("ioredis") }));
     const cookie = await web.login({ id: 9 });
     await admin.set(`sess:${sessionIdOf(cookie)}`, value, "KEEPTTL");
-    expect(await refusal(url, { cookie })).toMatchObject({ message: "SESSION_NOT_FOUND", data: { code: "SESSION_NOT_FOUND", retryable: false } });
+    expect(await refusal(url, { cookie })).toMatchObject({
+      message: "SESSION_NOT_FOUND",
+      data: { code: "SESSION_NOT_FOUND", retryable: false },
+    });
     expect(errors).toHaveLength(1);
     expect(errors[0]!.code).toBe("SESSION_NOT_FOUND");
     expect(errors[0]!.cause).toBeInstanceOf(kind);
@@ -186,7 +224,15 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     const ours = redisStore({ client, prefix: "ours:" });
     const theirs = new RedisStore({ client: writer, prefix: "theirs:" });
     const sessions = [
-      { cookie: { originalMaxAge: 600_000, expires: new Date(Date.now() + 600_000).toISOString(), httpOnly: true, path: "/" }, user: { id: 1 } },
+      {
+        cookie: {
+          originalMaxAge: 600_000,
+          expires: new Date(Date.now() + 600_000).toISOString(),
+          httpOnly: true,
+          path: "/",
+        },
+        user: { id: 1 },
+      },
       { cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: "/" }, user: { id: 2 } },
     ];
     for (const [index, session] of sessions.entries()) {
@@ -219,7 +265,10 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
           const started = performance.now();
           const failure = await refusal(url, { cookie: before, ...transport });
           const elapsed = performance.now() - started;
-          expect(failure).toMatchObject({ message: "STORE_UNAVAILABLE", data: { code: "STORE_UNAVAILABLE", retryable: true } });
+          expect(failure).toMatchObject({
+            message: "STORE_UNAVAILABLE",
+            data: { code: "STORE_UNAVAILABLE", retryable: true },
+          });
           expect(elapsed).toBeLessThan(TIMEOUT + SLACK);
         }
         expect(errors.every((e) => e.code === "STORE_UNAVAILABLE")).toBe(true);
@@ -236,7 +285,13 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
       } finally {
         process.off("unhandledRejection", onEscape);
         process.off("uncaughtException", onEscape);
-        if (!(await redis.command("PING").then(() => true, () => false))) await redis.start();
+        if (
+          !(await redis.command("PING").then(
+            () => true,
+            () => false,
+          ))
+        )
+          await redis.start();
       }
     });
 
@@ -244,7 +299,9 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
       const proxy = await startFreezableProxy(redis.port);
       perTest.push(() => proxy.close());
       const web = await webApp();
-      const { url, errors } = await realtime(redisStore({ client: await reader(kind, proxy.port) }), { timeout: TIMEOUT });
+      const { url, errors } = await realtime(redisStore({ client: await reader(kind, proxy.port) }), {
+        timeout: TIMEOUT,
+      });
       const cookie = await web.login({ id: 12 });
       (await connect(url, { cookie })).close();
 
@@ -271,7 +328,7 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
       return {
         store: redisStore<Record<string, unknown>>({ client }),
         write: (id, session, options) => writes.set(id, asWritten(session, options?.expires)),
-        writeCorrupt: async (id) => void (await writer.set(`sess:${id}`, "{\"user\":")),
+        writeCorrupt: async (id) => void (await writer.set(`sess:${id}`, '{"user":')),
         remove: (id) => writes.destroy(id),
         breakStore: async () => client.disconnect(),
         teardown: async () => client.disconnect(),

@@ -90,7 +90,9 @@ it("a store whose subscribe() throws does not crash or hang the handshake, and i
   expect(calls).toBe(2);
   await new Promise((resolve) => setImmediate(resolve));
   expect(warnings.join("\n")).toContain("live revocation is off");
-  const gone = Promise.all([first, second].map((socket) => new Promise((resolve) => socket.once("disconnect", resolve))));
+  const gone = Promise.all(
+    [first, second].map((socket) => new Promise((resolve) => socket.once("disconnect", resolve))),
+  );
   await store.destroy!("sid");
   await gone;
 });

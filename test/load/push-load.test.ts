@@ -43,7 +43,11 @@ describe("push router under load (bounded)", () => {
     push.attach(realtime.http);
     const cookies = await Promise.all(Array.from({ length: USERS }, (_, user) => web.login({ id: user })));
     for (let user = 0; user < USERS; user++) {
-      const sockets = await Promise.all(Array.from({ length: TABS }, () => connect(realtime.url, { cookie: cookies[user]!, transports: ["websocket"] })));
+      const sockets = await Promise.all(
+        Array.from({ length: TABS }, () =>
+          connect(realtime.url, { cookie: cookies[user]!, transports: ["websocket"] }),
+        ),
+      );
       sockets.forEach((socket, index) => {
         const tab: Tab = { user, socket, even: index === 0, got: [] };
         socket.on("load", (seq: number) => tab.got.push(seq));
@@ -107,7 +111,10 @@ describe("push router under load (bounded)", () => {
       };
     }
     if (seq % 100 === 99) {
-      return { body: { to: { all: true }, except: { user }, event: "load", data: seq }, reaches: (tab) => tab.user !== user };
+      return {
+        body: { to: { all: true }, except: { user }, event: "load", data: seq },
+        reaches: (tab) => tab.user !== user,
+      };
     }
     return { body: { to: { user }, event: "load", data: seq }, reaches: (tab) => tab.user === user };
   }

@@ -31,7 +31,15 @@ import { promisify } from "node:util";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { chromiumAvailable, launchChromium } from "../support/browser.js";
-import { APP_PACKAGES, freshAppDir, isInstalled, OPTIONAL_PACKAGES, packedInstall, repoRoot, type PackedInstall } from "../support/packed.js";
+import {
+  APP_PACKAGES,
+  freshAppDir,
+  isInstalled,
+  OPTIONAL_PACKAGES,
+  packedInstall,
+  repoRoot,
+  type PackedInstall,
+} from "../support/packed.js";
 import { importedPackages, installedWith, readPage, type RunningApp, startApp } from "../support/pages.js";
 import { startMongoServer } from "../support/mongo-server/index.js";
 import { refusal } from "../support/realtime.js";
@@ -114,7 +122,12 @@ const next = <T>(socket: ClientSocket, event: string) =>
     });
   });
 const open = (url: string, cookie: string) => {
-  const socket = ioClient(url, { extraHeaders: { cookie }, transports: ["websocket"], reconnection: false, forceNew: true });
+  const socket = ioClient(url, {
+    extraHeaders: { cookie },
+    transports: ["websocket"],
+    reconnection: false,
+    forceNew: true,
+  });
   sockets.push(socket);
   return socket;
 };
@@ -136,24 +149,40 @@ for (const [page, spec] of Object.entries(PAGES)) {
         const imported = app.files.flatMap((file) => importedPackages(file.code));
         const available = installedWith(app.packages.filter((name) => name !== "socket.io-session-auth"));
         for (const name of imported.filter((name) => name !== "socket.io-session-auth")) {
-          expect([...available], `${page}:${app.line} imports ${name}, which its install line does not bring`).toContain(name);
+          expect(
+            [...available],
+            `${page}:${app.line} imports ${name}, which its install line does not bring`,
+          ).toContain(name);
         }
-        for (const name of app.packages.filter((name) => name !== "socket.io-session-auth")) expect(APP_PACKAGES as readonly string[]).toContain(name);
+        for (const name of app.packages.filter((name) => name !== "socket.io-session-auth"))
+          expect(APP_PACKAGES as readonly string[]).toContain(name);
       }
     });
 
-    it.runIf(spec.fragments)("says of every other code block that it is a fragment, and links to the whole file", () => {
-      for (const fragment of fragments) {
-        const said = fragment.before.split(/\n\s*\n/).filter((paragraph) => paragraph.trim() !== "").at(-1) ?? "";
-        expect(/fragment/i.test(said) && /\]\([^)]+\)/.test(said), `${page}:${fragment.line} (${fragment.lang}) is neither a whole file nor a fragment that says so:\n${said}`).toBe(true);
-      }
-    });
+    it.runIf(spec.fragments)(
+      "says of every other code block that it is a fragment, and links to the whole file",
+      () => {
+        for (const fragment of fragments) {
+          const said =
+            fragment.before
+              .split(/\n\s*\n/)
+              .filter((paragraph) => paragraph.trim() !== "")
+              .at(-1) ?? "";
+          expect(
+            /fragment/i.test(said) && /\]\([^)]+\)/.test(said),
+            `${page}:${fragment.line} (${fragment.lang}) is neither a whole file nor a fragment that says so:\n${said}`,
+          ).toBe(true);
+        }
+      },
+    );
 
     apps.forEach((app, index) => {
       it(`app ${index + 1} (line ${app.line}: ${app.files.map((file) => file.path).join(", ")}) runs as pasted and does what the page says`, async (context) => {
         const missing = app.packages.filter((name) => OPTIONAL_PACKAGES.has(name) && !isInstalled(name));
         if (missing.length > 0) {
-          console.warn(`!!! SKIPPING ${page}:${app.line}: ${missing.join(", ")} not installed in this repository (add them to devDependencies to run it)`);
+          console.warn(
+            `!!! SKIPPING ${page}:${app.line}: ${missing.join(", ")} not installed in this repository (add them to devDependencies to run it)`,
+          );
           context.skip();
           return;
         }
@@ -187,8 +216,13 @@ async function checkGettingStarted({ url }: RunningApp): Promise<void> {
   expect(home.status).toBe(200);
   expect(await home.text()).toContain('<script src="/socket.io/socket.io.js">');
   expect((await fetch(`${url}/socket.io/socket.io.js`)).status).toBe(200);
-  expect((await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "no spaces" }) })).status).toBe(400);
-  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+  expect(
+    (await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "no spaces" }) })).status,
+  ).toBe(400);
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
 
   // Listening from the moment each socket opens: "welcome" comes right after the handshake.
   const ada = open(url, await login(url, "ada"));
@@ -212,7 +246,10 @@ async function checkGettingStarted({ url }: RunningApp): Promise<void> {
   expect(out.status).toBe(303);
   expect(await closed).toBe("io server disconnect");
   expect(grace.connected).toBe(true);
-  expect((await refusal(url, { cookie: adaCookie, transports: ["websocket"] })).data).toEqual({ code: "SESSION_NOT_FOUND", retryable: false });
+  expect((await refusal(url, { cookie: adaCookie, transports: ["websocket"] })).data).toEqual({
+    code: "SESSION_NOT_FOUND",
+    retryable: false,
+  });
 
   if (chromiumAvailable()) await checkInBrowser(url);
 }
@@ -243,19 +280,29 @@ async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promis
   const pro = open(url, await as("pro"));
   expect(await next(pro, "plan")).toBe("pro");
   expect(await pro.timeout(5000).emitWithAck("whoami")).toBe("42");
-  expect((await refusal(url, { cookie: await as("free"), transports: ["websocket"] })).data).toEqual({ code: "FORBIDDEN", retryable: false });
+  expect((await refusal(url, { cookie: await as("free"), transports: ["websocket"] })).data).toEqual({
+    code: "FORBIDDEN",
+    retryable: false,
+  });
   // And it typechecks as pasted, strict, against the packed package's own declarations.
   cpSync(join(repoRoot, "test/pages/tsconfig.app.json"), join(dir, "tsconfig.json"));
   const tsc = await run("npx", ["--no-install", "tsc", "--noEmit", "-p", "."], { cwd: dir, timeout: 60_000 }).then(
     ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, output: `${error.stdout ?? ""}${error.stderr ?? ""}` }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: error.code ?? -1,
+      output: `${error.stdout ?? ""}${error.stderr ?? ""}`,
+    }),
   );
   expect(tsc).toEqual({ code: 0, output: "" });
 }
 
 /** The lifecycle page's app: update() from the socket, seen over HTTP; logout ends the socket with the event first. */
 async function checkLifecycle({ url }: RunningApp): Promise<void> {
-  const login = await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "ada" }), redirect: "manual" });
+  const login = await fetch(`${url}/login`, {
+    method: "POST",
+    body: new URLSearchParams({ name: "ada" }),
+    redirect: "manual",
+  });
   expect(login.status).toBe(303);
   const cookie = cookieOf(login);
   const socket = open(url, cookie);
@@ -263,7 +310,9 @@ async function checkLifecycle({ url }: RunningApp): Promise<void> {
   const closed = next(socket, "disconnect");
   expect(await socket.timeout(5000).emitWithAck("cart:add", "apple")).toEqual({ ok: true, cart: ["apple"] });
   expect(await socket.timeout(5000).emitWithAck("cart:add", "pear")).toEqual({ ok: true, cart: ["apple", "pear"] });
-  expect(await (await fetch(`${url}/`, { headers: { cookie } })).text()).toContain('Cart: <span id="cart">apple, pear</span>');
+  expect(await (await fetch(`${url}/`, { headers: { cookie } })).text()).toContain(
+    'Cart: <span id="cart">apple, pear</span>',
+  );
   expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" })).status).toBe(303);
   expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
   expect(await closed).toBe("io server disconnect");
@@ -276,7 +325,10 @@ async function checkQuickStart({ url }: RunningApp): Promise<void> {
   expect(res.status).toBe(303);
   const socket = open(url, cookieOf(res));
   expect(await next(socket, "hello")).toBe("you are 42");
-  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
   if (chromiumAvailable()) await checkQuickStartInBrowser(url);
 }
 
@@ -288,14 +340,25 @@ async function checkNest(app: RunningApp): Promise<void> {
   await next(socket, "hello");
   expect(await socket.timeout(5000).emitWithAck("whoami")).toBe("42");
   // The namespace gateway: refused without a session, authenticated with one.
-  expect((await refusal(app.url, { namespace: "/chat", transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
-  const chat = ioClient(`${app.url}/chat`, { extraHeaders: { cookie: cookieOf(res) }, transports: ["websocket"], reconnection: false, forceNew: true });
+  expect((await refusal(app.url, { namespace: "/chat", transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
+  const chat = ioClient(`${app.url}/chat`, {
+    extraHeaders: { cookie: cookieOf(res) },
+    transports: ["websocket"],
+    reconnection: false,
+    forceNew: true,
+  });
   sockets.push(chat);
   expect(await next(chat, "hello")).toBe("42 joined the chat");
 }
 
 async function checkExpressSessionPort({ url }: RunningApp): Promise<void> {
-  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
   const home = await fetch(`${url}/`);
   expect(await home.text()).toContain("Increment with emit()");
   const cookie = cookieOf(home); // the visitor's session (saveUninitialized: true)
@@ -311,15 +374,25 @@ async function checkExpressSessionPort({ url }: RunningApp): Promise<void> {
   const closed = next(socket, "disconnect");
   expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie } })).status).toBe(204);
   expect(await closed).toBe("io server disconnect");
-  expect((await refusal(url, { cookie, transports: ["websocket"] })).data).toEqual({ code: "SESSION_NOT_FOUND", retryable: false });
+  expect((await refusal(url, { cookie, transports: ["websocket"] })).data).toEqual({
+    code: "SESSION_NOT_FOUND",
+    retryable: false,
+  });
 }
 
 async function checkPassportPort({ url }: RunningApp): Promise<void> {
   expect((await fetch(`${url}/`, { redirect: "manual" })).headers.get("location")).toBe("/login");
   const login = (password: string) =>
-    fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ username: "john", password }), redirect: "manual" });
+    fetch(`${url}/login`, {
+      method: "POST",
+      body: new URLSearchParams({ username: "john", password }),
+      redirect: "manual",
+    });
   const wrong = await login("wrong");
-  expect((await refusal(url, { cookie: cookieOf(wrong), transports: ["websocket"] })).data).toEqual({ code: "UNAUTHENTICATED", retryable: false });
+  expect((await refusal(url, { cookie: cookieOf(wrong), transports: ["websocket"] })).data).toEqual({
+    code: "UNAUTHENTICATED",
+    retryable: false,
+  });
   const right = await login("changeit");
   expect(right.headers.get("location")).toBe("/");
   const cookie = cookieOf(right);

@@ -25,7 +25,16 @@ describe("the page reader", () => {
   it("expands an include as VitePress shows it: a region without any region marker, or the whole file", () => {
     const file = `../test-output/${relative(join(repoRoot, "test-output"), scratch)}/example.ts`;
     const path = page(["<<< @/" + file + "#wire", "", "<<< @/" + file + " [whole.ts]"].join("\n"), {
-      [file]: ["const a = 1;", "// #region wire", "wire(a);", "  // #region inner", "inner();", "  // #endregion inner", "// #endregion wire", ""].join("\n"),
+      [file]: [
+        "const a = 1;",
+        "// #region wire",
+        "wire(a);",
+        "  // #region inner",
+        "inner();",
+        "  // #endregion inner",
+        "// #endregion wire",
+        "",
+      ].join("\n"),
     });
     const [region, whole] = readBlocks(path);
     expect(region).toMatchObject({ lang: "ts", title: "", code: "wire(a);\ninner();" });
@@ -65,14 +74,21 @@ describe("the page reader", () => {
     );
     const { apps, fragments } = readPage(path);
     expect(apps).toEqual([
-      { line: 3, packages: ["socket.io-session-auth", "express", "@fastify/session", "tsx"], files: [{ path: "server.mjs", code: 'import express from "express";' }], run: "node server.mjs" },
+      {
+        line: 3,
+        packages: ["socket.io-session-auth", "express", "@fastify/session", "tsx"],
+        files: [{ path: "server.mjs", code: 'import express from "express";' }],
+        run: "node server.mjs",
+      },
     ]);
     expect(fragments).toHaveLength(1);
     expect(fragments[0]!.before).toContain("A fragment of [the app](#intro):");
   });
 
   it("refuses an app without a run block", () => {
-    expect(() => readPage(page("```sh [install]\nnpm install x\n```\n\n```js [a.mjs]\n1\n```\n"))).toThrow(/no \[run\] block/);
+    expect(() => readPage(page("```sh [install]\nnpm install x\n```\n\n```js [a.mjs]\n1\n```\n"))).toThrow(
+      /no \[run\] block/,
+    );
   });
 
   it("names the packages a file imports or requires, not builtins or relative paths", () => {
@@ -86,7 +102,13 @@ describe("the page reader", () => {
       'import "./local.js";',
       'await import("connect-redis");',
     ].join("\n");
-    expect(importedPackages(code).sort()).toEqual(["@nestjs/platform-socket.io", "connect-redis", "express", "socket.io", "socket.io-session-auth"]);
+    expect(importedPackages(code).sort()).toEqual([
+      "@nestjs/platform-socket.io",
+      "connect-redis",
+      "express",
+      "socket.io",
+      "socket.io-session-auth",
+    ]);
     expect(installedPackages("npm i -D @types/node@20 typescript")).toEqual(["@types/node", "typescript"]);
   });
 });

@@ -25,7 +25,11 @@ beforeAll(async () => {
 /** Runs a command in the app folder; resolves stdout and stderr whatever the exit code, with the code. */
 async function inApp(command: string, args: string[], timeout = 90_000) {
   try {
-    const { stdout, stderr } = await run(command, args, { cwd: dir, timeout, env: { ...process.env, CI: "true", NODE_OPTIONS: "" } });
+    const { stdout, stderr } = await run(command, args, {
+      cwd: dir,
+      timeout,
+      env: { ...process.env, CI: "true", NODE_OPTIONS: "" },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
@@ -35,11 +39,18 @@ async function inApp(command: string, args: string[], timeout = 90_000) {
 
 describe("the packed package", () => {
   it("carries the built code of every entry point, ESM and CommonJS with types", () => {
-    const manifest = JSON.parse(readFileSync(join(install.root, "node_modules/socket.io-session-auth/package.json"), "utf8")) as {
-      exports: Record<string, { import?: { default: string; types: string }; require?: { default: string; types: string } }>;
+    const manifest = JSON.parse(
+      readFileSync(join(install.root, "node_modules/socket.io-session-auth/package.json"), "utf8"),
+    ) as {
+      exports: Record<
+        string,
+        { import?: { default: string; types: string }; require?: { default: string; types: string } }
+      >;
     };
     const targets = Object.values(manifest.exports).flatMap((entry) =>
-      entry.import && entry.require ? [entry.import.default, entry.import.types, entry.require.default, entry.require.types] : [],
+      entry.import && entry.require
+        ? [entry.import.default, entry.import.types, entry.require.default, entry.require.types]
+        : [],
     );
     expect(targets.length).toBeGreaterThanOrEqual(7 * 4);
     for (const target of targets) expect(install.files).toContain(target.replace(/^\.\//, ""));
@@ -59,7 +70,16 @@ describe("the packed package", () => {
 
 describe("the conformance kit under each runner, against the memory adapter", () => {
   it("Jest (CommonJS, its globals)", async () => {
-    const { code, stdout, stderr } = await inApp("npx", ["--no-install", "jest", "--ci", "--json", "--rootDir", ".", "--testMatch", "**/kit.jest.test.cjs"]);
+    const { code, stdout, stderr } = await inApp("npx", [
+      "--no-install",
+      "jest",
+      "--ci",
+      "--json",
+      "--rootDir",
+      ".",
+      "--testMatch",
+      "**/kit.jest.test.cjs",
+    ]);
     const report = JSON.parse(stdout) as { numPassedTests: number; numFailedTests: number; numTotalTests: number };
     expect({ code, failed: report.numFailedTests }, stderr).toEqual({ code: 0, failed: 0 });
     expect(report.numPassedTests).toBeGreaterThanOrEqual(12);
@@ -74,7 +94,16 @@ describe("the conformance kit under each runner, against the memory adapter", ()
   });
 
   it("Vitest (no globals, nothing passed: found by itself)", async () => {
-    const { code, stdout, stderr } = await inApp("npx", ["--no-install", "vitest", "run", "--root", ".", "--config", "vitest.config.mjs", "--reporter=json"]);
+    const { code, stdout, stderr } = await inApp("npx", [
+      "--no-install",
+      "vitest",
+      "run",
+      "--root",
+      ".",
+      "--config",
+      "vitest.config.mjs",
+      "--reporter=json",
+    ]);
     const report = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { numPassedTests: number; numFailedTests: number };
     expect({ code, failed: report.numFailedTests }, stderr).toEqual({ code: 0, failed: 0 });
     expect(report.numPassedTests).toBeGreaterThanOrEqual(12);
@@ -84,7 +113,9 @@ describe("the conformance kit under each runner, against the memory adapter", ()
 describe("the conformance kit catches a broken adapter", () => {
   it("fails the compareAndSet and expires checks of a store with those bugs, and only the checks that apply", async () => {
     const { code, stdout } = await inApp("node", ["--test", "--test-reporter=tap", "kit.broken.mjs"]);
-    const failed = [...stdout.matchAll(/^\s*not ok \d+ - (.+)$/gm)].map((match) => match[1]!.trim()).filter((name) => !name.startsWith("SessionStore conformance"));
+    const failed = [...stdout.matchAll(/^\s*not ok \d+ - (.+)$/gm)]
+      .map((match) => match[1]!.trim())
+      .filter((name) => !name.startsWith("SessionStore conformance"));
     expect(code).not.toBe(0);
     expect(failed).toEqual(
       expect.arrayContaining([

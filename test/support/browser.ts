@@ -36,10 +36,14 @@ export function chromiumAvailable(): boolean {
     found = false;
   }
   if (!found && process.env.CI === "true") {
-    throw new Error(`The browser tests need ${CHROMIUM} in CI (CI=true); .ci/run installs it with apt-get install -y chromium.`);
+    throw new Error(
+      `The browser tests need ${CHROMIUM} in CI (CI=true); .ci/run installs it with apt-get install -y chromium.`,
+    );
   }
   if (!found) {
-    console.warn(`!!! SKIPPING the browser tests: ${CHROMIUM} is missing. Install Debian's chromium to run them: sudo apt-get install -y chromium (nothing is ever downloaded by playwright-core).`);
+    console.warn(
+      `!!! SKIPPING the browser tests: ${CHROMIUM} is missing. Install Debian's chromium to run them: sudo apt-get install -y chromium (nothing is ever downloaded by playwright-core).`,
+    );
   }
   return found;
 }

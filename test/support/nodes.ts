@@ -17,9 +17,17 @@ export async function listen(http: HttpServer): Promise<string> {
 export async function untilServerCount(servers: readonly Server[], count: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const counts = await Promise.all(servers.map((io) => io.of("/").adapter.serverCount().catch(() => -1)));
+    const counts = await Promise.all(
+      servers.map((io) =>
+        io
+          .of("/")
+          .adapter.serverCount()
+          .catch(() => -1),
+      ),
+    );
     if (counts.every((n) => n === count)) return;
-    if (Date.now() > deadline) throw new Error(`adapters count ${counts.join(", ")} servers, not ${count}, after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`adapters count ${counts.join(", ")} servers, not ${count}, after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -1,6 +1,16 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -25,26 +35,41 @@ export interface PackedInstall {
 }
 
 async function cleanCopyFiles(): Promise<string[]> {
-  const { stdout } = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: repoRoot, maxBuffer: 64 << 20 });
-  return stdout.split("\0").filter((path) => path !== "" && existsSync(join(repoRoot, path)) && statSync(join(repoRoot, path)).isFile());
+  const { stdout } = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: repoRoot,
+    maxBuffer: 64 << 20,
+  });
+  return stdout
+    .split("\0")
+    .filter((path) => path !== "" && existsSync(join(repoRoot, path)) && statSync(join(repoRoot, path)).isFile());
 }
 
 async function sourcesKey(files: string[]): Promise<string> {
   const hash = createHash("sha256");
-  for (const path of files.sort()) hash.update(path).update("\0").update(readFileSync(join(repoRoot, path))).update("\0");
+  for (const path of files.sort())
+    hash
+      .update(path)
+      .update("\0")
+      .update(readFileSync(join(repoRoot, path)))
+      .update("\0");
   return hash.digest("hex").slice(0, 16);
 }
 
 /** Links `name` from the repository's node_modules, as an install would place it. */
 function link(modules: string, name: string): void {
   const from = join(repoModules, name);
-  if (!existsSync(from)) throw new Error(`${name} is not installed in the repository: npm install it there first (it is on an install line)`);
+  if (!existsSync(from))
+    throw new Error(
+      `${name} is not installed in the repository: npm install it there first (it is on an install line)`,
+    );
   const to = join(modules, name);
   if (existsSync(to)) return;
   mkdirSync(dirname(to), { recursive: true });
   symlinkSync(from, to, "dir");
   // Its commands in node_modules/.bin, where npx and npm scripts look for them.
-  const { bin } = JSON.parse(readFileSync(join(from, "package.json"), "utf8")) as { bin?: string | Record<string, string> };
+  const { bin } = JSON.parse(readFileSync(join(from, "package.json"), "utf8")) as {
+    bin?: string | Record<string, string>;
+  };
   const bins = typeof bin === "string" ? { [name.split("/").pop()!]: bin } : (bin ?? {});
   mkdirSync(join(modules, ".bin"), { recursive: true });
   for (const [command, file] of Object.entries(bins)) {
@@ -58,9 +83,16 @@ async function build(dir: string, packages: readonly string[]): Promise<PackedIn
   for (const path of await cleanCopyFiles()) cpSync(join(repoRoot, path), join(clone, path));
   // `npm ci` in a fresh clone would fill this; the packages are the same ones.
   symlinkSync(repoModules, join(clone, "node_modules"), "dir");
-  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: clone, timeout: 180_000, maxBuffer: 64 << 20 });
+  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], {
+    cwd: clone,
+    timeout: 180_000,
+    maxBuffer: 64 << 20,
+  });
   // npm prints the prepare script's output before the JSON.
-  const [packed] = JSON.parse(stdout.slice(stdout.indexOf("\n[") + 1)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const [packed] = JSON.parse(stdout.slice(stdout.indexOf("\n[") + 1)) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
   const tarball = join(dir, packed!.filename);
 
   const root = join(dir, "apps");
@@ -68,7 +100,9 @@ async function build(dir: string, packages: readonly string[]): Promise<PackedIn
   const unpacked = join(modules, "socket.io-session-auth");
   mkdirSync(unpacked, { recursive: true });
   await run("tar", ["-xzf", tarball, "-C", unpacked, "--strip-components=1"]);
-  const manifest = JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+  const manifest = JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+  };
   for (const name of Object.keys(manifest.dependencies ?? {})) link(modules, name);
   for (const name of packages) if (isInstalled(name) || !OPTIONAL_PACKAGES.has(name)) link(modules, name);
   writeFileSync(join(root, "package.json"), JSON.stringify({ name: "apps", private: true }));
@@ -132,7 +166,15 @@ export const isInstalled = (name: string): boolean => existsSync(join(repoModule
  */
 export async function packedInstall(packages: readonly string[] = APP_PACKAGES): Promise<PackedInstall> {
   const key = await sourcesKey(await cleanCopyFiles());
-  const dir = join(repoRoot, "test-output", "packed", `${key}-${createHash("sha256").update([...packages].sort().join(",")).digest("hex").slice(0, 8)}`);
+  const dir = join(
+    repoRoot,
+    "test-output",
+    "packed",
+    `${key}-${createHash("sha256")
+      .update([...packages].sort().join(","))
+      .digest("hex")
+      .slice(0, 8)}`,
+  );
   const done = join(dir, "done.json");
   const lock = `${dir}.lock`;
   const deadline = Date.now() + 240_000;
@@ -143,7 +185,8 @@ export async function packedInstall(packages: readonly string[] = APP_PACKAGES):
       mkdirSync(lock);
     } catch {
       // Another test file is building it; a lock older than any build is left by a killed run.
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 200_000) rmSync(lock, { recursive: true, force: true });
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 200_000)
+        rmSync(lock, { recursive: true, force: true });
       await sleep(250);
       continue;
     }
@@ -152,7 +195,8 @@ export async function packedInstall(packages: readonly string[] = APP_PACKAGES):
         // Builds of older sources, left by earlier runs: an hour is longer than any run that could still use one.
         for (const old of readdirSync(dirname(dir))) {
           const path = join(dirname(dir), old);
-          if (path !== lock && Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+          if (path !== lock && Date.now() - statSync(path).mtimeMs > 3_600_000)
+            rmSync(path, { recursive: true, force: true });
         }
         rmSync(dir, { recursive: true, force: true });
         mkdirSync(dir, { recursive: true });

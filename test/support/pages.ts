@@ -48,7 +48,16 @@ function included(file: string, region: string | undefined): string {
     .join("\n");
 }
 
-const EXTENSION_LANG: Record<string, string> = { ts: "ts", mts: "ts", js: "js", mjs: "js", cjs: "js", html: "html", sh: "sh", json: "json" };
+const EXTENSION_LANG: Record<string, string> = {
+  ts: "ts",
+  mts: "ts",
+  js: "js",
+  mjs: "js",
+  cjs: "js",
+  html: "html",
+  sh: "sh",
+  json: "json",
+};
 
 /** Every code block of a page, includes expanded. `docs/` pages resolve `@/` to docs/. */
 export function readBlocks(page: string): CodeBlock[] {
@@ -62,7 +71,13 @@ export function readBlocks(page: string): CodeBlock[] {
     if (include) {
       const [, file, region, title] = include;
       const extension = file!.split(".").pop()!;
-      blocks.push({ lang: EXTENSION_LANG[extension] ?? extension, title: title ?? "", code: included(join(repoRoot, "docs", file!), region), line: index + 1, before: prose.join("\n") });
+      blocks.push({
+        lang: EXTENSION_LANG[extension] ?? extension,
+        title: title ?? "",
+        code: included(join(repoRoot, "docs", file!), region),
+        line: index + 1,
+        before: prose.join("\n"),
+      });
       prose = [];
       continue;
     }
@@ -71,9 +86,14 @@ export function readBlocks(page: string): CodeBlock[] {
       const [, indent, marker, info] = fence;
       const body: string[] = [];
       let end = index + 1;
-      while (end < lines.length && !lines[end]!.startsWith(`${indent}${marker}`)) body.push(lines[end++]!.slice(indent!.length));
+      while (end < lines.length && !lines[end]!.startsWith(`${indent}${marker}`))
+        body.push(lines[end++]!.slice(indent!.length));
       const title = /\[(.+)\]/.exec(info!)?.[1] ?? "";
-      const lang = info!.replace(/\[.*\]/, "").trim().split(/[\s{:]/)[0] ?? "";
+      const lang =
+        info!
+          .replace(/\[.*\]/, "")
+          .trim()
+          .split(/[\s{:]/)[0] ?? "";
       blocks.push({ lang, title, code: body.join("\n"), line: index + 1, before: prose.join("\n") });
       prose = [];
       index = end;
@@ -104,11 +124,17 @@ export function readPage(page: string): { apps: PageApp[]; fragments: CodeBlock[
   let current: PageApp | undefined;
   for (const block of readBlocks(page)) {
     if (block.title === "install") {
-      if (current) throw new Error(`${page}:${block.line}: an install block before the [run] block of the app at line ${current.line}`);
+      if (current)
+        throw new Error(
+          `${page}:${block.line}: an install block before the [run] block of the app at line ${current.line}`,
+        );
       current = { line: block.line, packages: installedPackages(block.code), files: [], run: "" };
     } else if (block.title === "run") {
       if (!current) throw new Error(`${page}:${block.line}: a [run] block with no [install] block before it`);
-      current.run = block.code.split("\n").find((line) => line.trim() !== "" && !line.trim().startsWith("#"))!.trim();
+      current.run = block.code
+        .split("\n")
+        .find((line) => line.trim() !== "" && !line.trim().startsWith("#"))!
+        .trim();
       apps.push(current);
       current = undefined;
     } else if (block.title !== "" && current) {
@@ -124,7 +150,9 @@ export function readPage(page: string): { apps: PageApp[]; fragments: CodeBlock[
 /** The bare module names a file imports or requires (`express`, `@nestjs/core`, `socket.io-session-auth`). */
 export function importedPackages(code: string): string[] {
   const names = new Set<string>();
-  for (const match of code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./][^"']*)["']/g)) {
+  for (const match of code.matchAll(
+    /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./][^"']*)["']/g,
+  )) {
     const specifier = match[1]!;
     if (specifier.startsWith("node:") || builtinModules.includes(specifier)) continue;
     const parts = specifier.split("/");
@@ -146,7 +174,12 @@ export interface RunningApp {
  * once it prints `http://localhost:<port>` (or 127.0.0.1). Bounded: rejects with its output after
  * `timeout` ms, or when it exits first.
  */
-export async function startApp(app: PageApp, dir: string, env: Record<string, string> = {}, timeout = 30_000): Promise<RunningApp> {
+export async function startApp(
+  app: PageApp,
+  dir: string,
+  env: Record<string, string> = {},
+  timeout = 30_000,
+): Promise<RunningApp> {
   for (const file of app.files) {
     mkdirSync(dirname(join(dir, file.path)), { recursive: true });
     writeFileSync(join(dir, file.path), `${file.code}\n`);
@@ -176,7 +209,9 @@ export async function startApp(app: PageApp, dir: string, env: Record<string, st
     if (port !== undefined) return { url: `http://127.0.0.1:${port}`, output: () => output, stop };
     if (child.exitCode !== null || child.signalCode !== null || Date.now() - started > timeout) {
       await stop();
-      throw new Error(`\`${app.run}\` printed no http://localhost:<port> (${child.exitCode === null ? "timed out" : `exit ${child.exitCode}`}):\n${output}`);
+      throw new Error(
+        `\`${app.run}\` printed no http://localhost:<port> (${child.exitCode === null ? "timed out" : `exit ${child.exitCode}`}):\n${output}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -196,7 +231,8 @@ export function installedWith(packages: readonly string[]): Set<string> {
         peerDependenciesMeta?: Record<string, { optional?: boolean }>;
       };
       for (const dependency of Object.keys(manifest.dependencies ?? {})) found.add(dependency);
-      for (const peer of Object.keys(manifest.peerDependencies ?? {})) if (!manifest.peerDependenciesMeta?.[peer]?.optional) found.add(peer);
+      for (const peer of Object.keys(manifest.peerDependencies ?? {}))
+        if (!manifest.peerDependenciesMeta?.[peer]?.optional) found.add(peer);
     } catch {
       // not installed here: the install-line check reports it
     }

@@ -13,7 +13,10 @@ export interface Realtime {
 }
 
 /** A real socket.io server on 127.0.0.1; `setup` wires the middleware before it listens. */
-export async function startRealtime(setup: (io: Server) => void, options: Partial<ServerOptions> = {}): Promise<Realtime> {
+export async function startRealtime(
+  setup: (io: Server) => void,
+  options: Partial<ServerOptions> = {},
+): Promise<Realtime> {
   const http = createServer();
   const io = new Server(http, options);
   setup(io);
@@ -32,7 +35,11 @@ export async function startRealtime(setup: (io: Server) => void, options: Partia
   };
 }
 
-export type ClientOptions = Partial<ManagerOptions & SocketOptions> & { cookie?: string; origin?: string; namespace?: string };
+export type ClientOptions = Partial<ManagerOptions & SocketOptions> & {
+  cookie?: string;
+  origin?: string;
+  namespace?: string;
+};
 
 export interface ConnectFailure {
   message: string;
@@ -50,7 +57,13 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Clien
   const extraHeaders: Record<string, string> = {};
   if (cookie !== undefined) extraHeaders.cookie = cookie;
   if (origin !== undefined) extraHeaders.origin = origin;
-  const socket = ioClient(url + namespace, { reconnection: false, forceNew: true, extraHeaders, timeout: 5000, ...rest });
+  const socket = ioClient(url + namespace, {
+    reconnection: false,
+    forceNew: true,
+    extraHeaders,
+    timeout: 5000,
+    ...rest,
+  });
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", (err: Error & { data?: unknown; type?: string }) => {
@@ -126,6 +139,8 @@ export function serveLifecycle(io: Server, auth: SessionAuth): void {
         })
         .then((saved) => ack({ ok: true, count: (saved.items as unknown[]).length }), failed(ack)),
     );
-    socket.on("reload", (ack: (value: unknown) => void) => auth.reload(socket).then((session) => ack({ ok: true, session }), failed(ack)));
+    socket.on("reload", (ack: (value: unknown) => void) =>
+      auth.reload(socket).then((session) => ack({ ok: true, session }), failed(ack)),
+    );
   });
 }

@@ -53,9 +53,13 @@ export function redisClusterAvailable(): boolean {
   else if (major < 7) missing = `redis-server ${major} is older than 7 (needed for cluster-port and sharded pub/sub)`;
   if (missing === undefined) return true;
   if (process.env.CI === "true") {
-    throw new Error(`A Redis Cluster is required in CI (CI=true) but ${missing}; .ci/run installs redis-server (which brings redis-cli) with apt-get.`);
+    throw new Error(
+      `A Redis Cluster is required in CI (CI=true) but ${missing}; .ci/run installs redis-server (which brings redis-cli) with apt-get.`,
+    );
   }
-  console.warn(`\n!!! SKIPPING Redis Cluster tests: ${missing}. Install Redis 7+ (apt-get install -y redis-server) to run them.\n`);
+  console.warn(
+    `\n!!! SKIPPING Redis Cluster tests: ${missing}. Install Redis 7+ (apt-get install -y redis-server) to run them.\n`,
+  );
   return false;
 }
 
@@ -84,7 +88,8 @@ function run(file: string, args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
-const cli = (port: number, args: string[], timeoutMs = 2000) => run(CLI, ["-h", "127.0.0.1", "-p", String(port), ...args], timeoutMs);
+const cli = (port: number, args: string[], timeoutMs = 2000) =>
+  run(CLI, ["-h", "127.0.0.1", "-p", String(port), ...args], timeoutMs);
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -104,7 +109,9 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
  * slots, which is what a test of "one master lost" needs to see. Nothing is persisted; each master's
  * `nodes.conf` lives in a temporary directory removed by `stop()`.
  */
-export async function startRedisCluster(options: { masters?: number; nodeTimeoutMs?: number } = {}): Promise<RedisCluster> {
+export async function startRedisCluster(
+  options: { masters?: number; nodeTimeoutMs?: number } = {},
+): Promise<RedisCluster> {
   const count = options.masters ?? 3;
   const nodeTimeout = options.nodeTimeoutMs ?? 1000;
   const dir = mkdtempSync(join(tmpdir(), "redis-cluster-"));
@@ -149,7 +156,11 @@ export async function startRedisCluster(options: { masters?: number; nodeTimeout
       async start() {
         if (this.running) return;
         const child = spawnMaster(port, busPort);
-        await until(`master ${port} did not answer PING after a restart`, async () => child.exitCode === null && (await answers(port)), 10_000);
+        await until(
+          `master ${port} did not answer PING after a restart`,
+          async () => child.exitCode === null && (await answers(port)),
+          10_000,
+        );
         await cluster.healthy();
       },
       command: async (...args) => (await cli(port, args)).trim(),
@@ -188,8 +199,14 @@ export async function startRedisCluster(options: { masters?: number; nodeTimeout
   process.once("exit", killAll);
   try {
     for (let i = 0; i < count; i++) spawnMaster(ports[i]!, ports[count + i]!);
-    await Promise.all(masters.map((master) => until(`master ${master.port} did not answer PING`, () => answers(master.port), 10_000)));
-    await run(CLI, ["--cluster", "create", ...masters.map((m) => `127.0.0.1:${m.port}`), "--cluster-replicas", "0", "--cluster-yes"], 30_000);
+    await Promise.all(
+      masters.map((master) => until(`master ${master.port} did not answer PING`, () => answers(master.port), 10_000)),
+    );
+    await run(
+      CLI,
+      ["--cluster", "create", ...masters.map((m) => `127.0.0.1:${m.port}`), "--cluster-replicas", "0", "--cluster-yes"],
+      30_000,
+    );
     await cluster.healthy();
   } catch (error) {
     await cluster.stop();

@@ -20,10 +20,14 @@ const BINARY = process.env.REDIS_SERVER_BIN ?? "redis-server";
 export function redisServerAvailable(): boolean {
   const found = spawnSync(BINARY, ["--version"], { stdio: "ignore" }).status === 0;
   if (!found && process.env.CI === "true") {
-    throw new Error(`redis-server is required in CI (CI=true) but "${BINARY}" could not be run; .ci/run installs it with apt-get.`);
+    throw new Error(
+      `redis-server is required in CI (CI=true) but "${BINARY}" could not be run; .ci/run installs it with apt-get.`,
+    );
   }
   if (!found) {
-    console.warn(`\n!!! SKIPPING Redis tests: "${BINARY}" is not installed. Install it (apt-get install -y redis-server) to run them.\n`);
+    console.warn(
+      `\n!!! SKIPPING Redis tests: "${BINARY}" is not installed. Install it (apt-get install -y redis-server) to run them.\n`,
+    );
   }
   return found;
 }
@@ -71,12 +75,17 @@ export async function startRedisServer(): Promise<RedisServer> {
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    child = spawn(BINARY, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"], {
-      stdio: "ignore",
-    });
+    child = spawn(
+      BINARY,
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+      {
+        stdio: "ignore",
+      },
+    );
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} before answering on port ${port}`);
+      if (child.exitCode !== null)
+        throw new Error(`redis-server exited with ${child.exitCode} before answering on port ${port}`);
       try {
         if ((await rawCommand(port, ["PING"], 500)).startsWith("+PONG")) return;
       } catch {

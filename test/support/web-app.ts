@@ -65,7 +65,10 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
     });
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
     await res.arrayBuffer();
-    return res.headers.getSetCookie().map((line) => line.split(";")[0]).join("; ");
+    return res.headers
+      .getSetCookie()
+      .map((line) => line.split(";")[0])
+      .join("; ");
   };
 
   return {

@@ -15,15 +15,26 @@ import { signSessionCookie } from "socket.io-session-auth/testing";
 // thing standing between a forged header and a session is the signature check under test.
 const gullible: SessionStore = { name: "gullible", get: async () => ({ session: { user: { id: 1 } }, expires: null }) };
 const SECRETS = ["current secret", "previous secret"];
-const NAMES: Record<SigningScheme, string> = { express: "connect.sid", fastify: "sessionId", keygrip: "session", none: "sid" };
+const NAMES: Record<SigningScheme, string> = {
+  express: "connect.sid",
+  fastify: "sessionId",
+  keygrip: "session",
+  none: "sid",
+};
 
 const authFor = (signing: Exclude<SigningScheme, "none">, extra: Partial<SessionAuthOptions> = {}) =>
   sessionAuth({ store: gullible, secret: SECRETS, signing, name: NAMES[signing], ...extra });
 
 const request = (cookie: string | undefined): IncomingMessage =>
-  ({ headers: cookie === undefined ? { host: "h" } : { host: "h", cookie }, url: "/socket.io/" }) as unknown as IncomingMessage;
+  ({
+    headers: cookie === undefined ? { host: "h" } : { host: "h", cookie },
+    url: "/socket.io/",
+  }) as unknown as IncomingMessage;
 
-async function outcome(auth: ReturnType<typeof authFor>, cookie: string | undefined): Promise<{ id?: string; code?: string }> {
+async function outcome(
+  auth: ReturnType<typeof authFor>,
+  cookie: string | undefined,
+): Promise<{ id?: string; code?: string }> {
   try {
     const result = await auth.authenticate(request(cookie));
     return { id: result.sessionId };
@@ -38,8 +49,15 @@ async function outcome(auth: ReturnType<typeof authFor>, cookie: string | undefi
 // Headers made of the characters that matter to cookie parsing, plus anything at all.
 const cookieish = fc.oneof(
   fc.string({ maxLength: 2000 }),
-  fc.string({ unit: fc.constantFrom(..."=;,% s:.\"+/=\\\u0000\u00ff\u2028abcS"), maxLength: 4000 }),
-  fc.array(fc.tuple(fc.constantFrom("connect.sid", "sessionId", "session", "session.sig", "__proto__", "constructor", "x"), fc.string({ maxLength: 200 })), { maxLength: 30 })
+  fc.string({ unit: fc.constantFrom(...'=;,% s:."+/=\\\u0000\u00ff\u2028abcS'), maxLength: 4000 }),
+  fc
+    .array(
+      fc.tuple(
+        fc.constantFrom("connect.sid", "sessionId", "session", "session.sig", "__proto__", "constructor", "x"),
+        fc.string({ maxLength: 200 }),
+      ),
+      { maxLength: 30 },
+    )
     .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join("; ")),
   fc.uint8Array({ maxLength: 65_536 }).map((bytes) => Buffer.from(bytes).toString("latin1")),
 );
@@ -62,12 +80,17 @@ describe.each(["express", "fastify", "keygrip"] as const)("any Cookie header, %s
     const value = signing === "keygrip" ? Buffer.from(JSON.stringify({ user: { id: 42 } })).toString("base64") : id;
     const genuine = signSessionCookie({ value, secret: SECRETS, signing, name: NAMES[signing] });
     await fc.assert(
-      fc.asyncProperty(fc.nat(genuine.length - 1), fc.string({ minLength: 0, maxLength: 3 }), fc.nat(3), async (at, insert, remove) => {
-        const edited = genuine.slice(0, at) + insert + genuine.slice(at + remove);
-        const result = await outcome(auth, edited);
-        // An edit may leave an equivalent cookie (e.g. a trailing space); it may never yield another id.
-        if (result.id !== undefined) expect(result.id).toBe(value);
-      }),
+      fc.asyncProperty(
+        fc.nat(genuine.length - 1),
+        fc.string({ minLength: 0, maxLength: 3 }),
+        fc.nat(3),
+        async (at, insert, remove) => {
+          const edited = genuine.slice(0, at) + insert + genuine.slice(at + remove);
+          const result = await outcome(auth, edited);
+          // An edit may leave an equivalent cookie (e.g. a trailing space); it may never yield another id.
+          if (result.id !== undefined) expect(result.id).toBe(value);
+        },
+      ),
       { numRuns: 400 },
     );
     expect((await outcome(auth, genuine)).id).toBe(value);
@@ -119,16 +142,24 @@ describe("hostile input", () => {
       name: "json",
       get: async () => ({ session: JSON.parse('{"__proto__":{"polluted":true},"passport":{"user":"7"}}') }),
     };
-    const result = await sessionAuth({ store: json, secret: SECRETS }).authenticate(request(signSessionCookie({ value: "x", secret: SECRETS })));
+    const result = await sessionAuth({ store: json, secret: SECRETS }).authenticate(
+      request(signSessionCookie({ value: "x", secret: SECRETS })),
+    );
     expect(result.userId).toBe("7");
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(before);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it("the default identify reads own properties only", async () => {
-    const inherited: SessionStore = { name: "inherited", get: async () => ({ session: Object.create({ userId: "ghost" }) }) };
+    const inherited: SessionStore = {
+      name: "inherited",
+      get: async () => ({ session: Object.create({ userId: "ghost" }) }),
+    };
     const auth = sessionAuth({ store: inherited, secret: SECRETS });
-    const failure = await outcome(auth as ReturnType<typeof authFor>, signSessionCookie({ value: "x", secret: SECRETS }));
+    const failure = await outcome(
+      auth as ReturnType<typeof authFor>,
+      signSessionCookie({ value: "x", secret: SECRETS }),
+    );
     expect(failure.code).toBe("UNAUTHENTICATED");
   });
 });

@@ -11,7 +11,10 @@ type Session = Record<string, unknown>;
  * never issued: in production no secret verifies it, so `sessionAuth` refuses it with BAD_SIGNATURE
  * before any store is asked; here the harness answers null for it without asking the adapter.
  */
-function harness(format: CookieSessionFormat, encode: (session: Session, expires?: Date) => string): StoreHarness<Session> {
+function harness(
+  format: CookieSessionFormat,
+  encode: (session: Session, expires?: Date) => string,
+): StoreHarness<Session> {
   const cookies = new Map<string, string>();
   const adapter = cookieStore<Session>({ format });
   const store: SessionStore<Session> = {
@@ -24,7 +27,8 @@ function harness(format: CookieSessionFormat, encode: (session: Session, expires
   return {
     store,
     write: async (id, session, options) => void cookies.set(id, encode(session, options?.expires)),
-    writeCorrupt: async (id) => void cookies.set(id, format === "connect" ? "j:{not json" : Buffer.from("{not json").toString("base64")),
+    writeCorrupt: async (id) =>
+      void cookies.set(id, format === "connect" ? "j:{not json" : Buffer.from("{not json").toString("base64")),
   };
 }
 
@@ -34,7 +38,11 @@ describeSessionStore(
   "cookie (cookie-session / koa-session format)",
   () =>
     harness("cookie-session", (session, expires) =>
-      Buffer.from(JSON.stringify(expires === undefined ? session : { ...session, _expire: expires.getTime(), _maxAge: 3_600_000 })).toString("base64"),
+      Buffer.from(
+        JSON.stringify(
+          expires === undefined ? session : { ...session, _expire: expires.getTime(), _maxAge: 3_600_000 },
+        ),
+      ).toString("base64"),
     ),
   { capabilities: { set: false, destroy: false, subscribe: false, expiry: "record" } },
 );

@@ -60,20 +60,32 @@ describe('signing: "keygrip" (the core) against the real keygrip', () => {
     expect(await codeOf(check(pair("session", VALUE, ["key-gone"])))).toBe("BAD_SIGNATURE");
   });
 
-  it.each(["sha1", "sha256", "sha512"] as const)("matches keygrip's %s, and only with the same algorithm", async (algorithm) => {
-    const cookie = pair("koa.sess", VALUE, KEYS, algorithm);
-    const { check } = authFor({ name: "koa.sess", ...(algorithm === "sha1" ? {} : { algorithm }) });
-    expect((await check(cookie)).userId).toBe("42");
-    const other = algorithm === "sha1" ? "sha256" : "sha1";
-    expect(await codeOf(authFor({ name: "koa.sess", ...(other === "sha1" ? {} : { algorithm: other }) }).check(cookie))).toBe("BAD_SIGNATURE");
-  });
+  it.each(["sha1", "sha256", "sha512"] as const)(
+    "matches keygrip's %s, and only with the same algorithm",
+    async (algorithm) => {
+      const cookie = pair("koa.sess", VALUE, KEYS, algorithm);
+      const { check } = authFor({ name: "koa.sess", ...(algorithm === "sha1" ? {} : { algorithm }) });
+      expect((await check(cookie)).userId).toBe("42");
+      const other = algorithm === "sha1" ? "sha256" : "sha1";
+      expect(
+        await codeOf(authFor({ name: "koa.sess", ...(other === "sha1" ? {} : { algorithm: other }) }).check(cookie)),
+      ).toBe("BAD_SIGNATURE");
+    },
+  );
 
   it("agrees with keygrip's own verdict on valid and forged signatures", async () => {
     const grip = new Keygrip(KEYS);
     const { check } = authFor();
     const data = `session=${VALUE}`;
     const good = grip.sign(data);
-    const forged = [good.slice(0, -1) + (good.endsWith("A") ? "B" : "A"), good.toLowerCase(), `${good}=`, good.slice(1), "", "x"];
+    const forged = [
+      good.slice(0, -1) + (good.endsWith("A") ? "B" : "A"),
+      good.toLowerCase(),
+      `${good}=`,
+      good.slice(1),
+      "",
+      "x",
+    ];
     for (const sig of [good, ...forged]) {
       const ours = await check(`session=${VALUE}; session.sig=${sig}`).then(
         () => true,
@@ -129,8 +141,12 @@ describe('signing: "keygrip" (the core) against the real keygrip', () => {
   });
 
   it("is what signSessionCookie writes, byte for byte", () => {
-    expect(signSessionCookie({ signing: "keygrip", name: "session", value: VALUE, secret: KEYS })).toBe(pair("session", VALUE, KEYS));
-    expect(signSessionCookie({ signing: "keygrip", name: "s", value: VALUE, secret: KEYS, algorithm: "sha512" })).toBe(pair("s", VALUE, KEYS, "sha512"));
+    expect(signSessionCookie({ signing: "keygrip", name: "session", value: VALUE, secret: KEYS })).toBe(
+      pair("session", VALUE, KEYS),
+    );
+    expect(signSessionCookie({ signing: "keygrip", name: "s", value: VALUE, secret: KEYS, algorithm: "sha512" })).toBe(
+      pair("s", VALUE, KEYS, "sha512"),
+    );
   });
 
   it("turns an unreadable payload that carries a valid signature into SESSION_NOT_FOUND with the cause for onError", async () => {

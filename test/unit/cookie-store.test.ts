@@ -9,9 +9,15 @@ const base64 = (text: string): string => Buffer.from(text, "utf8").toString("bas
 const encode = (session: unknown): string => base64(JSON.stringify(session));
 
 /** Calls `get` as the core does and collects what the adapter reported. */
-async function read(value: string, format?: CookieSessionFormat): Promise<{ record: SessionRecord<Session> | null; reports: unknown[] }> {
+async function read(
+  value: string,
+  format?: CookieSessionFormat,
+): Promise<{ record: SessionRecord<Session> | null; reports: unknown[] }> {
   const reports: unknown[] = [];
-  const options: StoreGetOptions = { signal: new AbortController().signal, report: (cause) => void reports.push(cause) };
+  const options: StoreGetOptions = {
+    signal: new AbortController().signal,
+    report: (cause) => void reports.push(cause),
+  };
   const record = await cookieStore<Session>(format === undefined ? undefined : { format }).get(value, options);
   return { record, reports };
 }
@@ -45,7 +51,9 @@ describe("cookieStore() options", () => {
   });
 
   it("throws a TypeError naming the option for a wrong format", () => {
-    expect(() => cookieStore({ format: "koa" as CookieSessionFormat })).toThrow(/`format` must be one of "cookie-session", "connect"; got "koa"/);
+    expect(() => cookieStore({ format: "koa" as CookieSessionFormat })).toThrow(
+      /`format` must be one of "cookie-session", "connect"; got "koa"/,
+    );
     expect(() => cookieStore({ format: null as unknown as CookieSessionFormat })).toThrow(TypeError);
     expect(() => cookieStore("connect" as never)).toThrow(/pass an options object/);
     expect(() => cookieStore(null as never)).toThrow(TypeError);
@@ -56,7 +64,9 @@ describe("cookieStore() options", () => {
     const { Redis } = await import("ioredis");
     const client = new Redis({ lazyConnect: true });
     try {
-      expect(() => cookieStore(new session.MemoryStore() as never)).toThrow(/the options are an express-session store \(MemoryStore\); cookie sessions .* need no store/);
+      expect(() => cookieStore(new session.MemoryStore() as never)).toThrow(
+        /the options are an express-session store \(MemoryStore\); cookie sessions .* need no store/,
+      );
       expect(() => cookieStore(client as never)).toThrow(/the options are an ioredis client/);
       expect(() => cookieStore(Promise.resolve({}) as never)).toThrow(/the options are a promise/);
     } finally {
@@ -170,7 +180,8 @@ describe('format "cookie-session"', () => {
   });
 
   it("drops __proto__ keys at every depth: no pollution, no inherited surprises", async () => {
-    const json = '{"user":{"id":7,"__proto__":{"isAdmin":true}},"__proto__":{"polluted":true},"list":[{"__proto__":{"polluted":1}}]}';
+    const json =
+      '{"user":{"id":7,"__proto__":{"isAdmin":true}},"__proto__":{"polluted":true},"list":[{"__proto__":{"polluted":1}}]}';
     const { record, reports } = await read(base64(json));
     expect(reports).toEqual([]);
     const session = record!.session;
@@ -190,7 +201,9 @@ describe('format "cookie-session"', () => {
   });
 
   it("drops a constructor object holding a prototype (the deep-merge gadget), and keeps a plain constructor value", async () => {
-    const { record } = await read(base64('{"user":{"id":1},"constructor":{"prototype":{"polluted":true}},"car":{"constructor":"Ford"}}'));
+    const { record } = await read(
+      base64('{"user":{"id":1},"constructor":{"prototype":{"polluted":true}},"car":{"constructor":"Ford"}}'),
+    );
     expect(record!.session).toEqual({ user: { id: 1 }, car: { constructor: "Ford" } });
     expect(record!.session.constructor).toBe(Object);
     expectPrototypesUntouched();
@@ -238,11 +251,22 @@ describe('format "connect"', () => {
 describe("the decoder under arbitrary input (fast-check)", () => {
   // Everything a signed cookie could carry, and much that it could not: the adapter must answer every one
   // with a record or with null-after-report, never throw, never touch a prototype.
-  const hostileKeys = fc.constantFrom("__proto__", "constructor", "prototype", "_expire", "_maxAge", "_session", "toString", "user");
+  const hostileKeys = fc.constantFrom(
+    "__proto__",
+    "constructor",
+    "prototype",
+    "_expire",
+    "_maxAge",
+    "_session",
+    "toString",
+    "user",
+  );
   const hostileJson = fc.oneof(
     fc.json(),
     fc.dictionary(fc.oneof(fc.string(), hostileKeys), fc.jsonValue()).map((o) => JSON.stringify(o)),
-    fc.tuple(hostileKeys, fc.jsonValue()).map(([key, value]) => `{${JSON.stringify(key)}:{"polluted":true,"v":${JSON.stringify(value)}}}`),
+    fc
+      .tuple(hostileKeys, fc.jsonValue())
+      .map(([key, value]) => `{${JSON.stringify(key)}:{"polluted":true,"v":${JSON.stringify(value)}}}`),
   );
   const cookieValues = fc.oneof(
     fc.string(),
@@ -267,9 +291,12 @@ describe("the decoder under arbitrary input (fast-check)", () => {
             expect(reports).toEqual([]);
             expect(Object.getPrototypeOf(record.session)).toBe(Object.prototype);
             expect(Object.hasOwn(record.session, "__proto__")).toBe(false);
-            expect(record.expires === null || (record.expires instanceof Date && !Number.isNaN(record.expires.getTime()))).toBe(true);
+            expect(
+              record.expires === null || (record.expires instanceof Date && !Number.isNaN(record.expires.getTime())),
+            ).toBe(true);
             if (format === "cookie-session") {
-              for (const key of ["_expire", "_maxAge", "_session"]) expect(Object.hasOwn(record.session, key)).toBe(false);
+              for (const key of ["_expire", "_maxAge", "_session"])
+                expect(Object.hasOwn(record.session, key)).toBe(false);
             }
           }
           expectPrototypesUntouched();

@@ -6,7 +6,13 @@ import { SessionAuthError } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
 
 const reader = (options: Partial<CookieReaderOptions> = {}) =>
-  createCookieReader({ name: "connect.sid", signing: "express", secrets: ["current", "previous"], algorithm: "sha1", ...options });
+  createCookieReader({
+    name: "connect.sid",
+    signing: "express",
+    secrets: ["current", "previous"],
+    algorithm: "sha1",
+    ...options,
+  });
 
 function codeOf(run: () => unknown): string {
   try {
@@ -126,7 +132,8 @@ describe("keygrip scheme", () => {
   const keygrip = reader({ name: "session", signing: "keygrip", secrets: ["key-new", "key-old"] });
   // 26 bytes of JSON: base64 with one "=" of padding, which must not be URL-decoded or stripped.
   const value = Buffer.from(JSON.stringify({ user: { id: 42 }, p: "x" })).toString("base64");
-  const sig = (key: string, v = value, algorithm = "sha1") => createHmac(algorithm, key).update(`session=${v}`).digest("base64url");
+  const sig = (key: string, v = value, algorithm = "sha1") =>
+    createHmac(algorithm, key).update(`session=${v}`).digest("base64url");
 
   it("verifies <name>.sig over the raw name=value, with any key", () => {
     expect(keygrip(`session=${value}; session.sig=${sig("key-new")}`)).toEqual({ id: value, secretIndex: 0 });
@@ -153,7 +160,9 @@ describe("keygrip scheme", () => {
     const other = Buffer.from(JSON.stringify({ user: { id: 7 } })).toString("base64");
     const header = `session=${other}; session.sig=${sig("stranger", other)}; session=${value}; session.sig=${sig("key-old")}`;
     expect(keygrip(header)).toEqual({ id: value, secretIndex: 1 });
-    expect(codeOf(() => keygrip(`session=${other}; session.sig=${sig("stranger", other)}; session=${value}`))).toBe("BAD_SIGNATURE");
+    expect(codeOf(() => keygrip(`session=${other}; session.sig=${sig("stranger", other)}; session=${value}`))).toBe(
+      "BAD_SIGNATURE",
+    );
     // Not fooled by a name that merely ends with the cookie's name.
     expect(codeOf(() => keygrip(`xsession=${value}; session.sig=${sig("key-new")}`))).toBe("NO_SESSION_COOKIE");
   });

@@ -39,9 +39,23 @@ function harness(revalidate: number | false, expiresIn: number) {
     return { session: { userId: "1" }, userId: "1", expires, revision: 1, readAt: 0 };
   });
   const config = validate<SessionData>({ store: { name: "stand-in", get: async () => null }, secret: "s", revalidate });
-  const pipeline = { config, reread: rereads, authorize: async () => {}, check: () => { throw new Error("unused"); }, write: async () => true } as unknown as Pipeline<SessionData>;
+  const pipeline = {
+    config,
+    reread: rereads,
+    authorize: async () => {},
+    check: () => {
+      throw new Error("unused");
+    },
+    write: async () => true,
+  } as unknown as Pipeline<SessionData>;
   const lifecycle = createLifecycle(pipeline);
-  lifecycle.track(standInSocket(), "sid", "0".repeat(32), { session: { userId: "1" }, userId: "1", expires, revision: 1, readAt: 0 });
+  lifecycle.track(standInSocket(), "sid", "0".repeat(32), {
+    session: { userId: "1" },
+    userId: "1",
+    expires,
+    revision: 1,
+    readAt: 0,
+  });
   return {
     rereads,
     setDown: (value: boolean) => void (down = value),

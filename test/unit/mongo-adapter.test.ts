@@ -1,6 +1,11 @@
 import { MongoClient, type Document } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
-import { mongoStore, type MongoCollectionLike, type MongoFindOneOptions, type MongoStoreOptions } from "socket.io-session-auth/mongo";
+import {
+  mongoStore,
+  type MongoCollectionLike,
+  type MongoFindOneOptions,
+  type MongoStoreOptions,
+} from "socket.io-session-auth/mongo";
 
 // Options, defaults and the reading rules, without a server. The real driver's Collection and Db are used
 // where no I/O happens (MongoClient connects on the first operation, never in the constructor); the rest
@@ -30,9 +35,16 @@ function table(documents: Record<string, Document>): MongoCollectionLike & { cal
   };
 }
 
-async function read(collection: MongoCollectionLike, id = "sid", options: Omit<MongoStoreOptions, "collection" | "db"> = {}) {
+async function read(
+  collection: MongoCollectionLike,
+  id = "sid",
+  options: Omit<MongoStoreOptions, "collection" | "db"> = {},
+) {
   const reports: unknown[] = [];
-  const record = await mongoStore({ collection, ...options }).get(id, { signal: new AbortController().signal, report: (cause) => reports.push(cause) });
+  const record = await mongoStore({ collection, ...options }).get(id, {
+    signal: new AbortController().signal,
+    report: (cause) => reports.push(cause),
+  });
   return { record, reports };
 }
 
@@ -51,13 +63,25 @@ describe("mongoStore options", () => {
     [{ collection, transformId: "app:" }, /`transformId` must be a function/],
     [{ collection, unserialize: JSON }, /`unserialize` must be a function/],
     [{ collection: {} }, /`collection` must be a MongoDB collection/],
-    [{ collection: client }, /`collection` must be a MongoDB Collection; got a MongoClient: pass `collection: client.db\(dbName\).collection\("sessions"\)`/],
+    [
+      { collection: client },
+      /`collection` must be a MongoDB Collection; got a MongoClient: pass `collection: client.db\(dbName\).collection\("sessions"\)`/,
+    ],
     [{ db: client }, /`db` must be a MongoDB Db; got a MongoClient: pass `db: client.db\(dbName\)`/],
     [{ collection: client.db("app") }, /`collection` must be a MongoDB Collection; got a MongoDB Db: pass it as `db`/],
-    [{ db: client.db("app").collection("sessions") }, /`db` must be a MongoDB Db; got a MongoDB Collection: pass it as `collection`/],
+    [
+      { db: client.db("app").collection("sessions") },
+      /`db` must be a MongoDB Db; got a MongoDB Collection: pass it as `collection`/,
+    ],
     [{ db: Promise.resolve(client) }, /`db` must be a MongoDB Db; got a promise/],
-    [{ collection, crypto: { secret: "s" } }, /unknown option `crypto`: pass `cryptoAdapter: createKrupteinAdapter\(\{ secret \}\)`/],
-    [{ collection, cryptoAdapter: { decrypt: async (text: string) => text } }, /`cryptoAdapter` must be connect-mongo's crypto adapter/],
+    [
+      { collection, crypto: { secret: "s" } },
+      /unknown option `crypto`: pass `cryptoAdapter: createKrupteinAdapter\(\{ secret \}\)`/,
+    ],
+    [
+      { collection, cryptoAdapter: { decrypt: async (text: string) => text } },
+      /`cryptoAdapter` must be connect-mongo's crypto adapter/,
+    ],
     [{ db: {} }, /`db` must be a MongoDB Db/],
     [{ db: { collection: () => ({}) } }, /returned no collection with findOne/],
     [{ collection, stringify: false }, /unknown option `stringify`: the adapter reads both forms/],
@@ -71,18 +95,25 @@ describe("mongoStore options", () => {
 
   it("takes the real driver's Collection and Db", () => {
     expect(mongoStore({ collection: client.db("app").collection("sessions") }).name).toBe("mongo");
-    expect(mongoStore({ collection: client.db("app").collection<{ _id: string; session: string; expires: Date }>("sessions") }).name).toBe("mongo");
+    expect(
+      mongoStore({
+        collection: client.db("app").collection<{ _id: string; session: string; expires: Date }>("sessions"),
+      }).name,
+    ).toBe("mongo");
     expect(typeof mongoStore({ db: client.db("app") }).destroy).toBe("function");
   });
 
-  it("defaults: collection \"sessions\", maxTimeMS 2000, the projection, no set or subscribe", async () => {
+  it('defaults: collection "sessions", maxTimeMS 2000, the projection, no set or subscribe', async () => {
     const asked: string[] = [];
     const collection = table({});
     const store = mongoStore({ db: { collection: (name) => (asked.push(name), collection) } });
     expect(asked).toEqual(["sessions"]);
     await store.get("sid", { signal: new AbortController().signal, report: () => {} });
     expect(collection.calls[0]!.filter).toEqual({ _id: "sid" });
-    expect(collection.calls[0]!.options).toMatchObject({ maxTimeMS: 2000, projection: { _id: 0, session: 1, expires: 1 } });
+    expect(collection.calls[0]!.options).toMatchObject({
+      maxTimeMS: 2000,
+      projection: { _id: 0, session: 1, expires: 1 },
+    });
     expect(collection.calls[0]!.options.signal).toBeInstanceOf(AbortSignal);
     expect(store.set).toBeUndefined();
     expect(store.subscribe).toBeUndefined();
@@ -102,9 +133,20 @@ describe("mongoStore reading", () => {
   const expires = new Date("2030-01-01T00:00:00Z");
 
   it("parses a JSON string (stringify: true) and takes a sub-document as is (stringify: false)", async () => {
-    const collection = table({ a: { session: '{"user":{"id":1}}', expires }, b: { session: { user: { id: 2 } }, expires } });
-    expect((await read(collection, "a")).record).toEqual({ session: { user: { id: 1 } }, expires, revision: '{"user":{"id":1}}' });
-    expect((await read(collection, "b")).record).toEqual({ session: { user: { id: 2 } }, expires, revision: { user: { id: 2 } } });
+    const collection = table({
+      a: { session: '{"user":{"id":1}}', expires },
+      b: { session: { user: { id: 2 } }, expires },
+    });
+    expect((await read(collection, "a")).record).toEqual({
+      session: { user: { id: 1 } },
+      expires,
+      revision: '{"user":{"id":1}}',
+    });
+    expect((await read(collection, "b")).record).toEqual({
+      session: { user: { id: 2 } },
+      expires,
+      revision: { user: { id: 2 } },
+    });
   });
 
   it("a sub-document session is the record's own copy: changing it leaves the revision as stored", async () => {
@@ -130,11 +172,21 @@ describe("mongoStore reading", () => {
   });
 
   it.each([
-    ["bad JSON", { session: '{"token":"tok_live_SECRET', expires }, SyntaxError, /the `session` field is not valid JSON/],
+    [
+      "bad JSON",
+      { session: '{"token":"tok_live_SECRET', expires },
+      SyntaxError,
+      /the `session` field is not valid JSON/,
+    ],
     ["JSON that is not an object", { session: "[1,2]", expires }, TypeError, /holds an array/],
     ["a number", { session: 42, expires }, TypeError, /holds a number/],
     ["no session field", { expires }, TypeError, /no `session` field/],
-    ["an expires that is a string", { session: "{}", expires: "2999-01-01" }, TypeError, /`expires` is a string, not a Date/],
+    [
+      "an expires that is a string",
+      { session: "{}", expires: "2999-01-01" },
+      TypeError,
+      /`expires` is a string, not a Date/,
+    ],
   ])("resolves null and reports why for %s", async (_label, document, type, message) => {
     const { record, reports } = await read(table({ sid: document }));
     expect(record).toBeNull();
@@ -148,9 +200,16 @@ describe("mongoStore reading", () => {
   it("unserialize replaces the parsing (connect-mongo's unserialize, or a decryption), and its failure is reported", async () => {
     const collection = table({ sid: { session: "dXNlcj0z", expires } });
     const decode = (stored: unknown) => ({ user: Buffer.from(String(stored), "base64").toString("utf8") });
-    expect((await read(collection, "sid", { unserialize: decode })).record).toEqual({ session: { user: "user=3" }, expires, revision: "dXNlcj0z" });
+    expect((await read(collection, "sid", { unserialize: decode })).record).toEqual({
+      session: { user: "user=3" },
+      expires,
+      revision: "dXNlcj0z",
+    });
     // Without the matching serialize, the adapter cannot write what the web app would: no compareAndSet.
-    expect(mongoStore({ collection: { ...collection, updateOne: async () => ({ matchedCount: 1 }) }, unserialize: decode }).compareAndSet).toBeUndefined();
+    expect(
+      mongoStore({ collection: { ...collection, updateOne: async () => ({ matchedCount: 1 }) }, unserialize: decode })
+        .compareAndSet,
+    ).toBeUndefined();
     const failing = await read(collection, "sid", { unserialize: async () => Promise.reject(new Error("bad tag")) });
     expect(failing.record).toBeNull();
     expect(String(failing.reports[0])).toContain("bad tag");
@@ -159,14 +218,20 @@ describe("mongoStore reading", () => {
   it("rejects with the signal's reason, without a query, when it is already aborted", async () => {
     const collection = table({});
     const reason = new Error("timeout after 1 ms");
-    await expect(mongoStore({ collection }).get("sid", { signal: AbortSignal.abort(reason), report: () => {} })).rejects.toBe(reason);
+    await expect(
+      mongoStore({ collection }).get("sid", { signal: AbortSignal.abort(reason), report: () => {} }),
+    ).rejects.toBe(reason);
     expect(collection.calls).toHaveLength(0);
   });
 
   it("a findOne that resolves something other than a document rejects with a TypeError (a wrong collection object, not an outage)", async () => {
     const store = mongoStore({ collection: { findOne: async () => "not a document" as never } });
-    await expect(store.get("sid", { signal: new AbortController().signal, report: () => {} })).rejects.toThrow(/findOne resolved a string, not a document/);
-    await expect(store.get("sid", { signal: new AbortController().signal, report: () => {} })).rejects.toBeInstanceOf(TypeError);
+    await expect(store.get("sid", { signal: new AbortController().signal, report: () => {} })).rejects.toThrow(
+      /findOne resolved a string, not a document/,
+    );
+    await expect(store.get("sid", { signal: new AbortController().signal, report: () => {} })).rejects.toBeInstanceOf(
+      TypeError,
+    );
   });
 
   it("passes a driver failure on as a rejection (the core makes it STORE_UNAVAILABLE)", async () => {

@@ -1,7 +1,24 @@
 import { Binary, ObjectId, type Document } from "bson";
 import { describe, expect, it } from "vitest";
-import { applyUpdate, CommandError, compare, matches, project, seedFromFilter, valueAt } from "../support/mongo-server/query.js";
-import { decodeReply, decodeRequest, encodeMsgRequest, encodeReply, FrameReader, OP_MSG, OP_QUERY, ProtocolError } from "../support/mongo-server/wire.js";
+import {
+  applyUpdate,
+  CommandError,
+  compare,
+  matches,
+  project,
+  seedFromFilter,
+  valueAt,
+} from "../support/mongo-server/query.js";
+import {
+  decodeReply,
+  decodeRequest,
+  encodeMsgRequest,
+  encodeReply,
+  FrameReader,
+  OP_MSG,
+  OP_QUERY,
+  ProtocolError,
+} from "../support/mongo-server/wire.js";
 
 // The test server's query language: what connect-mongo's get() and our adapter rely on, with MongoDB's
 // semantics where they are surprising. Where it matters, each case says what mongod answers.
@@ -11,7 +28,10 @@ const later = new Date("2030-01-02T00:00:00Z");
 const earlier = new Date("2029-12-31T00:00:00Z");
 
 // connect-mongo's get(): findOne({ _id, $or: [{ expires: { $exists: false } }, { expires: { $gt: new Date() } }] })
-const connectMongoGet = (sid: string): Document => ({ _id: sid, $or: [{ expires: { $exists: false } }, { expires: { $gt: now } }] });
+const connectMongoGet = (sid: string): Document => ({
+  _id: sid,
+  $or: [{ expires: { $exists: false } }, { expires: { $gt: now } }],
+});
 
 describe("matches", () => {
   it("connect-mongo's get filter: live, without expires, expired, another id", () => {
@@ -53,13 +73,30 @@ describe("matches", () => {
   });
 
   it("the adapter's compareAndSet filter: _id and the session field exactly as read (dates, nulls, arrays)", () => {
-    const stored = { cookie: { originalMaxAge: 60_000, expires: now, secure: null, path: "/" }, items: [1, 2], user: { id: 42 } };
+    const stored = {
+      cookie: { originalMaxAge: 60_000, expires: now, secure: null, path: "/" },
+      items: [1, 2],
+      user: { id: 42 },
+    };
     const document = { _id: "sid", session: stored, expires: later };
-    expect(matches(document, { _id: "sid", session: { cookie: { originalMaxAge: 60_000, expires: new Date(now), secure: null, path: "/" }, items: [1, 2], user: { id: 42 } } })).toBe(true);
+    expect(
+      matches(document, {
+        _id: "sid",
+        session: {
+          cookie: { originalMaxAge: 60_000, expires: new Date(now), secure: null, path: "/" },
+          items: [1, 2],
+          user: { id: 42 },
+        },
+      }),
+    ).toBe(true);
     // Any change in between, even one the web app would not notice, makes the write miss.
     expect(matches(document, { _id: "sid", session: { ...stored, items: [1, 2, 3] } })).toBe(false);
-    expect(matches(document, { _id: "sid", session: { ...stored, cookie: { ...stored.cookie, expires: later } } })).toBe(false);
-    expect(matches(document, { _id: "sid", session: { ...stored, cookie: { ...stored.cookie, secure: false } } })).toBe(false);
+    expect(
+      matches(document, { _id: "sid", session: { ...stored, cookie: { ...stored.cookie, expires: later } } }),
+    ).toBe(false);
+    expect(matches(document, { _id: "sid", session: { ...stored, cookie: { ...stored.cookie, secure: false } } })).toBe(
+      false,
+    );
     expect(matches(document, { _id: "sid", session: { user: { id: 42 } } })).toBe(false);
     expect(matches({ _id: "sid", session: '{"a":1}' }, { _id: "sid", session: '{"a":1}' })).toBe(true);
     expect(matches({ _id: "sid", session: '{"a":1}' }, { _id: "sid", session: '{"a":2}' })).toBe(false);
@@ -127,7 +164,11 @@ describe("applyUpdate", () => {
     const update = { $set: { _id: "sid", session: "{}", expires: later } };
     const inserted = applyUpdate(seedFromFilter({ _id: "sid" }), update, true);
     expect(inserted).toEqual({ _id: "sid", session: "{}", expires: later });
-    expect(applyUpdate(inserted, { $set: { expires: earlier } }, false)).toEqual({ _id: "sid", session: "{}", expires: earlier });
+    expect(applyUpdate(inserted, { $set: { expires: earlier } }, false)).toEqual({
+      _id: "sid",
+      session: "{}",
+      expires: earlier,
+    });
   });
 
   it("timestamps: $setOnInsert only when inserting, $currentDate sets a date", () => {
@@ -161,7 +202,11 @@ describe("applyUpdate", () => {
   });
 
   it("seeds an upsert from top-level equality only", () => {
-    expect(seedFromFilter({ _id: "a", n: { $eq: 1 }, m: { $gt: 1 }, "x.y": 1, $and: [{ k: 2 }] })).toEqual({ _id: "a", n: 1, k: 2 });
+    expect(seedFromFilter({ _id: "a", n: { $eq: 1 }, m: { $gt: 1 }, "x.y": 1, $and: [{ k: 2 }] })).toEqual({
+      _id: "a",
+      n: 1,
+      k: 2,
+    });
   });
 });
 
@@ -180,7 +225,11 @@ describe("wire codec", () => {
   });
 
   it("folds OP_MSG document sequences into the body and sees moreToCome", () => {
-    const frame = encodeMsgRequest(3, { insert: "c", $db: "app" }, { moreToCome: true, sequences: { documents: [{ _id: 1 }, { _id: 2 }] } });
+    const frame = encodeMsgRequest(
+      3,
+      { insert: "c", $db: "app" },
+      { moreToCome: true, sequences: { documents: [{ _id: 1 }, { _id: 2 }] } },
+    );
     const request = decodeRequest(frame);
     expect(request).toMatchObject({ requestId: 3, opCode: OP_MSG, db: "app", noReply: true });
     expect(request.body.documents).toEqual([{ _id: 1 }, { _id: 2 }]);
@@ -188,9 +237,17 @@ describe("wire codec", () => {
 
   it("answers in the request's opcode, echoing its id", () => {
     const request = decodeRequest(encodeMsgRequest(9, { ping: 1, $db: "admin" }));
-    expect(decodeReply(encodeReply(request, 100, { ok: 1 }))).toEqual({ responseTo: 9, opCode: OP_MSG, body: { ok: 1 } });
+    expect(decodeReply(encodeReply(request, 100, { ok: 1 }))).toEqual({
+      responseTo: 9,
+      opCode: OP_MSG,
+      body: { ok: 1 },
+    });
     const legacy = { ...request, opCode: OP_QUERY } as const;
-    expect(decodeReply(encodeReply(legacy, 101, { ok: 1 }))).toMatchObject({ responseTo: 9, opCode: 1, body: { ok: 1 } });
+    expect(decodeReply(encodeReply(legacy, 101, { ok: 1 }))).toMatchObject({
+      responseTo: 9,
+      opCode: 1,
+      body: { ok: 1 },
+    });
   });
 
   it("refuses nonsense lengths and unknown opcodes", () => {

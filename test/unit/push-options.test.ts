@@ -45,8 +45,14 @@ describe("createPushRouter options", () => {
       [{ tokens: TOKEN, idempotency: { ttl: 0 } }, /`idempotency.ttl`/],
       [{ tokens: TOKEN, idempotency: { max: 5 } }, /unknown option `idempotency.max`/],
       [{ tokens: TOKEN, idempotency: { redis: {} as never } }, /`idempotency.redis` must be a connected Redis client/],
-      [{ tokens: TOKEN, idempotency: { redis: { get() {}, set() {}, status: "ready" } as never } }, /`idempotency.redis` must be a connected Redis client/],
-      [{ tokens: TOKEN, idempotency: { redis: fakeRedis(), maxKeys: 5 } }, /`idempotency.maxKeys` bounds the in-process memory/],
+      [
+        { tokens: TOKEN, idempotency: { redis: { get() {}, set() {}, status: "ready" } as never } },
+        /`idempotency.redis` must be a connected Redis client/,
+      ],
+      [
+        { tokens: TOKEN, idempotency: { redis: fakeRedis(), maxKeys: 5 } },
+        /`idempotency.maxKeys` bounds the in-process memory/,
+      ],
       [{ tokens: TOKEN, idempotency: { redis: fakeRedis(), prefix: "" } }, /`idempotency.prefix`/],
       [{ tokens: TOKEN, idempotency: { redis: fakeRedis(), timeout: 0 } }, /`idempotency.timeout`/],
       [{ tokens: TOKEN, idempotency: { prefix: "p:" } }, /apply to the Redis store only/],
@@ -55,14 +61,19 @@ describe("createPushRouter options", () => {
       [{ tokens: TOKEN, namespaces: ["chat"] }, /`namespaces`/],
       [{ tokens: TOKEN, rooms: { user: 5 } }, /createPushRouter: `rooms.user`/],
       [{ tokens: TOKEN, auth: {} }, /`auth` must be the value sessionAuth/],
-      [{ tokens: TOKEN, auth: { rooms: { user: "u:", session: null } }, rooms: false }, /pass `auth` or `rooms`, not both/],
+      [
+        { tokens: TOKEN, auth: { rooms: { user: "u:", session: null } }, rooms: false },
+        /pass `auth` or `rooms`, not both/,
+      ],
       [{ tokens: TOKEN, onError: "log" }, /`onError`/],
     ];
     for (const [options, message] of cases) {
       expect(() => createPushRouter(io, options as never), JSON.stringify(options)).toThrow(TypeError);
       expect(() => createPushRouter(io, options as never)).toThrow(message);
     }
-    expect(() => createPushRouter({} as never, { tokens: TOKEN })).toThrow(/first argument must be the socket.io Server/);
+    expect(() => createPushRouter({} as never, { tokens: TOKEN })).toThrow(
+      /first argument must be the socket.io Server/,
+    );
   });
 
   it("never puts a token in an error message", () => {
@@ -78,8 +89,17 @@ describe("createPushRouter options", () => {
     const store: SessionStore = { name: "none", get: async () => null };
     const auth = sessionAuth({ store, secret: "s", rooms: { user: "u/" } });
     expect(() => createPushRouter(io, { tokens: TOKEN })).not.toThrow();
-    expect(() => createPushRouter(io, { tokens: [TOKEN, `${TOKEN}-next`], auth, path: "/internal/push", namespaces: ["/", "/chat"] })).not.toThrow();
-    expect(() => createPushRouter(io, { tokens: TOKEN, rooms: false, idempotency: false, maxBodyBytes: 64 })).not.toThrow();
+    expect(() =>
+      createPushRouter(io, {
+        tokens: [TOKEN, `${TOKEN}-next`],
+        auth,
+        path: "/internal/push",
+        namespaces: ["/", "/chat"],
+      }),
+    ).not.toThrow();
+    expect(() =>
+      createPushRouter(io, { tokens: TOKEN, rooms: false, idempotency: false, maxBodyBytes: 64 }),
+    ).not.toThrow();
     // A typed Server is accepted as it is.
     const typed = new Server<{ hello: () => void }, { news: (data: { n: number }) => void }>();
     expect(() => createPushRouter(typed, { tokens: TOKEN })).not.toThrow();
@@ -136,9 +156,16 @@ describe("createPushRouter defaults", () => {
 
   it("caps targets at 100 and serves only / by default", async () => {
     const push = createPushRouter(io, { tokens: TOKEN });
-    await expect(push.send({ to: { room: Array.from({ length: 100 }, (_, i) => `r${i}`) } })).resolves.toMatchObject({ ok: true });
-    await expect(push.send({ to: { room: Array.from({ length: 101 }, (_, i) => `r${i}`) } })).rejects.toMatchObject({ code: "TOO_MANY_TARGETS" });
-    await expect(push.send({ to: { room: "r" }, namespace: "/chat" })).rejects.toMatchObject({ code: "UNKNOWN_NAMESPACE", status: 404 });
+    await expect(push.send({ to: { room: Array.from({ length: 100 }, (_, i) => `r${i}`) } })).resolves.toMatchObject({
+      ok: true,
+    });
+    await expect(push.send({ to: { room: Array.from({ length: 101 }, (_, i) => `r${i}`) } })).rejects.toMatchObject({
+      code: "TOO_MANY_TARGETS",
+    });
+    await expect(push.send({ to: { room: "r" }, namespace: "/chat" })).rejects.toMatchObject({
+      code: "UNKNOWN_NAMESPACE",
+      status: 404,
+    });
   });
 
   it("names rooms user: and session: by default, as sessionAuth does", async () => {
@@ -178,7 +205,13 @@ describe("createPushClient options", () => {
 describe("PushError", () => {
   it("carries code, status, path, and a JSON form without cause", () => {
     const error = new PushError("INVALID_MESSAGE", "to: bad", { path: "to", cause: new Error("inner") });
-    expect(error).toMatchObject({ name: "PushError", code: "INVALID_MESSAGE", status: 400, path: "to", retryable: false });
+    expect(error).toMatchObject({
+      name: "PushError",
+      code: "INVALID_MESSAGE",
+      status: 400,
+      path: "to",
+      retryable: false,
+    });
     expect(error.toJSON()).toEqual({ ok: false, error: { code: "INVALID_MESSAGE", message: "to: bad", path: "to" } });
     expect(new PushError("SHUTTING_DOWN", "bye").retryable).toBe(true);
     expect(new PushError("NETWORK_ERROR", "x").status).toBe(0);
@@ -189,7 +222,11 @@ describe("PushError", () => {
 
   it("has a status for every code", () => {
     for (const code of PUSH_ERROR_CODES) expect(typeof pushErrorStatus(code)).toBe("number");
-    expect(PUSH_ERROR_CODES.filter((code) => pushErrorStatus(code) === 0)).toEqual(["NETWORK_ERROR", "TIMEOUT", "BAD_RESPONSE"]);
+    expect(PUSH_ERROR_CODES.filter((code) => pushErrorStatus(code) === 0)).toEqual([
+      "NETWORK_ERROR",
+      "TIMEOUT",
+      "BAD_RESPONSE",
+    ]);
   });
 });
 
@@ -237,7 +274,9 @@ describe("idempotency: answers bound to their payload", () => {
     expect(repeat.fresh).toBe(false);
     if (first.fresh) first.settle({ status: 202, body: { ok: true, id: "k" } });
     if (!repeat.fresh) expect(await repeat.answer).toEqual({ status: 202, body: { ok: true, id: "k" } });
-    expect(() => store.claim("k", "print-b", { wait: 0 })).toThrow(expect.objectContaining({ code: "IDEMPOTENCY_KEY_REUSED", status: 422 }));
+    expect(() => store.claim("k", "print-b", { wait: 0 })).toThrow(
+      expect.objectContaining({ code: "IDEMPOTENCY_KEY_REUSED", status: 422 }),
+    );
   });
 
   it("forgets a failed run, so its retry runs for real", () => {

@@ -46,7 +46,10 @@ describe("validateMessage", () => {
   it("names rooms with the naming in force, dedups them, hashes session ids", () => {
     const naming: RoomNaming = { user: "u/", session: "s/" };
     const op = validateMessage(
-      { to: { user: [1, "1", "2"], room: ["r", "r"], socket: "abc", session: "raw-session-id" }, except: { user: 3, room: "muted", socket: "x" } },
+      {
+        to: { user: [1, "1", "2"], room: ["r", "r"], socket: "abc", session: "raw-session-id" },
+        except: { user: 3, room: "muted", socket: "x" },
+      },
       config({ naming }),
     );
     expect(op.scope.rooms).toEqual(["u/1", "u/2", "r", "abc", sessionRoom("raw-session-id", "s/")]);
@@ -57,7 +60,9 @@ describe("validateMessage", () => {
   it("takes { all: true } alone, as rooms: null", () => {
     expect(validateMessage({ to: { all: true } }, config()).scope.rooms).toBeNull();
     expect(refusal(() => validateMessage({ to: { all: false } }, config()))).toMatchObject({ path: "to.all" });
-    expect(refusal(() => validateMessage({ to: { all: true, room: "r" } }, config()))).toMatchObject({ path: "to.room" });
+    expect(refusal(() => validateMessage({ to: { all: true, room: "r" } }, config()))).toMatchObject({
+      path: "to.room",
+    });
   });
 
   it("never turns an empty target into a broadcast", () => {
@@ -120,20 +125,36 @@ describe("validateMessage", () => {
   });
 
   it("treats undefined fields as absent (what send() callers write)", () => {
-    expect(validateMessage({ to: { user: 1, room: undefined }, id: undefined, data: undefined }, config()).data).toBeNull();
+    expect(
+      validateMessage({ to: { user: 1, room: undefined }, id: undefined, data: undefined }, config()).data,
+    ).toBeNull();
   });
 
   it("throws nothing but a PushError, whatever it is given (fast-check)", () => {
-    const targetValue = fc.oneof(fc.string(), fc.integer(), fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { maxLength: 5 }), fc.anything());
+    const targetValue = fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { maxLength: 5 }),
+      fc.anything(),
+    );
     const message = fc.record(
       {
         id: fc.oneof(fc.string(), fc.anything()),
-        to: fc.oneof(fc.record({ user: targetValue, room: targetValue, socket: targetValue, session: targetValue, all: fc.anything() }, { requiredKeys: [] }), fc.anything()),
+        to: fc.oneof(
+          fc.record(
+            { user: targetValue, room: targetValue, socket: targetValue, session: targetValue, all: fc.anything() },
+            { requiredKeys: [] },
+          ),
+          fc.anything(),
+        ),
         except: fc.anything(),
         namespace: fc.oneof(fc.constantFrom("/", "/admin", "/x"), fc.anything()),
         event: fc.oneof(fc.constantFrom("message", "connect", "error", ""), fc.string(), fc.anything()),
         data: fc.anything(),
-        ack: fc.oneof(fc.record({ timeout: fc.oneof(fc.integer(), fc.double(), fc.anything()) }, { requiredKeys: [] }), fc.anything()),
+        ack: fc.oneof(
+          fc.record({ timeout: fc.oneof(fc.integer(), fc.double(), fc.anything()) }, { requiredKeys: [] }),
+          fc.anything(),
+        ),
       },
       { requiredKeys: [] },
     );
@@ -159,20 +180,35 @@ describe("the other bodies", () => {
   it("batch: every message checked, paths prefixed by their index", () => {
     expect(validateBatch({ messages: [{ to: { user: 1 } }, { to: { room: "r" } }] }, config())).toHaveLength(2);
     expect(validateBatch({ messages: [] }, config())).toEqual([]);
-    expect(refusal(() => validateBatch({ messages: [{ to: { user: 1 } }, { to: { user: 1 }, ack: { timeout: -1 } }] }, config()))).toMatchObject({
+    expect(
+      refusal(() =>
+        validateBatch({ messages: [{ to: { user: 1 } }, { to: { user: 1 }, ack: { timeout: -1 } }] }, config()),
+      ),
+    ).toMatchObject({
       path: "messages[1].ack.timeout",
     });
     expect(refusal(() => validateBatch({ messages: {} }, config()))).toMatchObject({ path: "messages" });
-    expect(refusal(() => validateBatch({ messages: [1, 2, 3] }, config({ maxBatch: 2 })))).toMatchObject({ code: "TOO_MANY_MESSAGES" });
+    expect(refusal(() => validateBatch({ messages: [1, 2, 3] }, config({ maxBatch: 2 })))).toMatchObject({
+      code: "TOO_MANY_MESSAGES",
+    });
   });
 
   it("legacy: single is a user, room a room, all everyone; content is the data of `message`", () => {
-    expect(validateLegacy({ type: "single", pointer: 42, content: "x" }, config())).toMatchObject({ scope: { rooms: ["user:42"] }, event: "message", data: "x" });
-    expect(validateLegacy({ type: "room", pointer: "r" }, config())).toMatchObject({ scope: { rooms: ["r"] }, data: null });
+    expect(validateLegacy({ type: "single", pointer: 42, content: "x" }, config())).toMatchObject({
+      scope: { rooms: ["user:42"] },
+      event: "message",
+      data: "x",
+    });
+    expect(validateLegacy({ type: "room", pointer: "r" }, config())).toMatchObject({
+      scope: { rooms: ["r"] },
+      data: null,
+    });
     expect(validateLegacy({ type: "all", content: 1 }, config()).scope.rooms).toBeNull();
     expect(refusal(() => validateLegacy({ type: "single" }, config()))).toMatchObject({ path: "pointer" });
     expect(refusal(() => validateLegacy({ type: "room", pointer: 5 }, config()))).toMatchObject({ path: "pointer" });
-    expect(refusal(() => validateLegacy({ type: "single", pointer: 1, extra: 1 }, config()))).toMatchObject({ path: "extra" });
+    expect(refusal(() => validateLegacy({ type: "single", pointer: 1, extra: 1 }, config()))).toMatchObject({
+      path: "extra",
+    });
   });
 
   it("disconnect, rooms and presence", () => {
@@ -181,16 +217,29 @@ describe("the other bodies", () => {
       close: false,
       ends: { users: ["1"], sessions: [] },
     });
-    expect(validateDisconnect({ to: { all: true }, close: true, namespace: "/admin" }, config())).toMatchObject({ close: true, scope: { namespace: "/admin", rooms: null }, ends: null });
+    expect(validateDisconnect({ to: { all: true }, close: true, namespace: "/admin" }, config())).toMatchObject({
+      close: true,
+      scope: { namespace: "/admin", rooms: null },
+      ends: null,
+    });
     // Only users and sessions, nothing else, go through the session lifecycle.
-    expect(validateDisconnect({ to: { user: "a", session: "sid" } }, config()).ends).toEqual({ users: ["a"], sessions: ["sid"] });
+    expect(validateDisconnect({ to: { user: "a", session: "sid" } }, config()).ends).toEqual({
+      users: ["a"],
+      sessions: ["sid"],
+    });
     expect(validateDisconnect({ to: { user: "a", room: "r" } }, config()).ends).toBeNull();
     expect(validateDisconnect({ to: { user: "a" }, except: { user: "b" } }, config()).ends).toBeNull();
     expect(validateDisconnect({ to: { user: "a" }, close: true }, config()).ends).toBeNull();
-    expect(refusal(() => validateDisconnect({ to: { user: 1 }, close: "yes" }, config()))).toMatchObject({ path: "close" });
+    expect(refusal(() => validateDisconnect({ to: { user: 1 }, close: "yes" }, config()))).toMatchObject({
+      path: "close",
+    });
     expect(validateRooms({ to: { user: 1 }, rooms: ["a", "a", "b"] }, config()).rooms).toEqual(["a", "b"]);
     expect(refusal(() => validateRooms({ to: { user: 1 } }, config()))).toMatchObject({ path: "rooms" });
-    expect(refusal(() => validateRooms({ to: { user: Array.from({ length: 99 }, (_, i) => i) }, rooms: ["a", "b"] }, config()))).toMatchObject({
+    expect(
+      refusal(() =>
+        validateRooms({ to: { user: Array.from({ length: 99 }, (_, i) => i) }, rooms: ["a", "b"] }, config()),
+      ),
+    ).toMatchObject({
       code: "TOO_MANY_TARGETS",
       path: "rooms",
     });
@@ -199,7 +248,9 @@ describe("the other bodies", () => {
       ["b", "user:b"],
     ]);
     expect(refusal(() => validatePresence({ users: "1" }, config()))).toMatchObject({ path: "users" });
-    expect(refusal(() => validatePresence({ users: [1] }, config({ naming: { user: null, session: "s:" } })))).toMatchObject({ path: "users" });
+    expect(
+      refusal(() => validatePresence({ users: [1] }, config({ naming: { user: null, session: "s:" } }))),
+    ).toMatchObject({ path: "users" });
   });
 });
 
@@ -231,8 +282,19 @@ describe("parseJson and isJson", () => {
   });
 
   it("knows application/json with a UTF-8 charset or none", () => {
-    expect(["application/json", "application/json; charset=utf-8", "APPLICATION/JSON;charset=UTF8", 'application/json; charset="utf-8"'].map(isJson)).toEqual([true, true, true, true]);
-    expect([undefined, "", "text/json", "application/jsonx", "application/json; charset=utf-16", "application/x-ndjson"].map(isJson)).toEqual([false, false, false, false, false, false]);
+    expect(
+      [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON;charset=UTF8",
+        'application/json; charset="utf-8"',
+      ].map(isJson),
+    ).toEqual([true, true, true, true]);
+    expect(
+      [undefined, "", "text/json", "application/jsonx", "application/json; charset=utf-16", "application/x-ndjson"].map(
+        isJson,
+      ),
+    ).toEqual([false, false, false, false, false, false]);
   });
 });
 
@@ -241,17 +303,32 @@ describe("numeric user ids (issue 14, item 1)", () => {
   const rounded = JSON.parse('{"user":12345678901234567890}').user as number;
 
   it("accepts a number only where it is exact (a safe integer), and names the field otherwise", () => {
-    expect(validateMessage({ to: { user: [7, -3, 0, Number.MAX_SAFE_INTEGER] } }, config()).scope.rooms).toEqual(["user:7", "user:-3", "user:0", `user:${Number.MAX_SAFE_INTEGER}`]);
+    expect(validateMessage({ to: { user: [7, -3, 0, Number.MAX_SAFE_INTEGER] } }, config()).scope.rooms).toEqual([
+      "user:7",
+      "user:-3",
+      "user:0",
+      `user:${Number.MAX_SAFE_INTEGER}`,
+    ]);
     for (const bad of [rounded, 2 ** 53, -(2 ** 53), 1.5, 1e21]) {
-      expect(refusal(() => validateMessage({ to: { user: bad } }, config()))).toEqual({ code: "INVALID_MESSAGE", path: "to.user", status: 400 });
+      expect(refusal(() => validateMessage({ to: { user: bad } }, config()))).toEqual({
+        code: "INVALID_MESSAGE",
+        path: "to.user",
+        status: 400,
+      });
     }
     expect(refusal(() => validateMessage({ to: { user: ["1", rounded] } }, config())).path).toBe("to.user[1]");
-    expect(refusal(() => validateMessage({ to: { all: true }, except: { user: rounded } }, config())).path).toBe("except.user");
-    expect(refusal(() => validateBatch({ messages: [{ to: { user: "1" } }, { to: { user: rounded } }] }, config())).path).toBe("messages[1].to.user");
+    expect(refusal(() => validateMessage({ to: { all: true }, except: { user: rounded } }, config())).path).toBe(
+      "except.user",
+    );
+    expect(
+      refusal(() => validateBatch({ messages: [{ to: { user: "1" } }, { to: { user: rounded } }] }, config())).path,
+    ).toBe("messages[1].to.user");
     expect(refusal(() => validateLegacy({ type: "single", pointer: rounded }, config())).path).toBe("pointer");
     expect(refusal(() => validatePresence({ users: ["5", rounded] }, config())).path).toBe("users[1]");
     // The same id as a string is exact, and is what the message says to send instead.
-    expect(validateMessage({ to: { user: "12345678901234567890" } }, config()).scope.rooms).toEqual(["user:12345678901234567890"]);
+    expect(validateMessage({ to: { user: "12345678901234567890" } }, config()).scope.rooms).toEqual([
+      "user:12345678901234567890",
+    ]);
   });
 
   it("never turns a number that is not a safe integer into a room (fast-check)", () => {
@@ -277,9 +354,15 @@ describe("duplicate JSON keys (issue 14, item 5)", () => {
   const duplicate = (text: string) => refusal(() => parseJson(enc(text)));
 
   it("refuses a key repeated in any object with DUPLICATE_KEY naming its path", () => {
-    expect(duplicate('{"to":{"user":"1"},"to":{"all":true},"event":"x"}')).toEqual({ code: "DUPLICATE_KEY", path: "to", status: 400 });
+    expect(duplicate('{"to":{"user":"1"},"to":{"all":true},"event":"x"}')).toEqual({
+      code: "DUPLICATE_KEY",
+      path: "to",
+      status: 400,
+    });
     expect(duplicate('{"to":{"all":true},"except":{"user":"1"},"except":{}}').path).toBe("except");
-    expect(duplicate('{"messages":[{"to":{"user":"1"}},{"to":{"user":"1","user":"2"}}]}').path).toBe("messages[1].to.user");
+    expect(duplicate('{"messages":[{"to":{"user":"1"}},{"to":{"user":"1","user":"2"}}]}').path).toBe(
+      "messages[1].to.user",
+    );
     expect(duplicate('{"a":1,"\\u0061":2}').path).toBe("a"); // the same property once decoded
     expect(duplicate('{"data":{"x":[1,{"k":1,"k":1}]}}').path).toBe("data.x[1].k");
     expect(duplicate('{"__proto__":1,"__proto__":2}').path).toBe("__proto__");
@@ -287,7 +370,9 @@ describe("duplicate JSON keys (issue 14, item 5)", () => {
     const many = Array.from({ length: 20 }, (_, i) => `"k${i}":${i}`).join(",");
     expect(duplicate(`{"data":{${many},"k3":0}}`).path).toBe("data.k3");
     expect(duplicate(`{"data":{${many},"k19":0}}`).path).toBe("data.k19");
-    expect(parseJson(enc(`{"data":{${many}}}`))).toEqual({ data: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])) });
+    expect(parseJson(enc(`{"data":{${many}}}`))).toEqual({
+      data: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])),
+    });
   });
 
   it("accepts the same key in different objects, and keys inside strings", () => {
@@ -301,7 +386,12 @@ describe("duplicate JSON keys (issue 14, item 5)", () => {
   });
 
   it("finds a repeated key wherever it is put in any JSON object (fast-check)", () => {
-    const objectWithPath = fc.jsonValue({ maxDepth: 4 }).filter((value) => typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length > 0);
+    const objectWithPath = fc
+      .jsonValue({ maxDepth: 4 })
+      .filter(
+        (value) =>
+          typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length > 0,
+      );
     fc.assert(
       fc.property(objectWithPath, fc.nat(), (value, pick) => {
         const keys = Object.keys(value as object);
@@ -317,7 +407,11 @@ describe("duplicate JSON keys (issue 14, item 5)", () => {
   });
 
   it("never throws anything but a PushError and always ends, on any text (fast-check)", () => {
-    const jsonish = fc.array(fc.constantFrom("{", "}", "[", "]", ",", ":", '"', "\\", "a", "1", " ", '"k"', "\\u0061"), { maxLength: 60 }).map((parts) => parts.join(""));
+    const jsonish = fc
+      .array(fc.constantFrom("{", "}", "[", "]", ",", ":", '"', "\\", "a", "1", " ", '"k"', "\\u0061"), {
+        maxLength: 60,
+      })
+      .map((parts) => parts.join(""));
     fc.assert(
       fc.property(fc.oneof(jsonish, fc.string({ maxLength: 200 })), (text) => {
         try {
@@ -343,7 +437,22 @@ describe("duplicate JSON keys (issue 14, item 5)", () => {
 
 describe("Content-Encoding (issue 14, item 6)", () => {
   it("takes no coding or identity only", () => {
-    expect([undefined, "identity", "IDENTITY", " identity ", "", ["identity"]].map(isIdentity)).toEqual([true, true, true, true, true, true]);
-    expect(["gzip", "deflate", "br", "zstd", "identity, gzip", "x-gzip", ["gzip"]].map(isIdentity)).toEqual([false, false, false, false, false, false, false]);
+    expect([undefined, "identity", "IDENTITY", " identity ", "", ["identity"]].map(isIdentity)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(["gzip", "deflate", "br", "zstd", "identity, gzip", "x-gzip", ["gzip"]].map(isIdentity)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });

@@ -7,7 +7,10 @@ import { redisStore, type RedisClientLike, type RedisStoreOptions } from "socket
 // with hand-made clients. Everything that talks to Redis is in test/integration/redis.test.ts.
 
 type Reports = unknown[];
-const options = (signal = new AbortController().signal, reports: Reports = []) => ({ signal, report: (cause: unknown) => void reports.push(cause) });
+const options = (signal = new AbortController().signal, reports: Reports = []) => ({
+  signal,
+  report: (cause: unknown) => void reports.push(cause),
+});
 
 /** A client that answers GET from a map and records the keys it was asked for. */
 function promiseClient(values: Record<string, unknown> = {}) {
@@ -61,7 +64,11 @@ describe("redisStore reading", () => {
     const parse = (text: string) => JSON.parse(Buffer.from(text.slice(4), "base64").toString("utf8")) as unknown;
     for (const serializer of [{ parse }, { parse: async (text: string) => parse(text) }]) {
       const record = await redisStore({ client, serializer }).get("a", options());
-      expect(record).toEqual({ session: JSON.parse(past), expires: null, revision: `b64:${Buffer.from(past).toString("base64")}` });
+      expect(record).toEqual({
+        session: JSON.parse(past),
+        expires: null,
+        revision: `b64:${Buffer.from(past).toString("base64")}`,
+      });
     }
   });
 
@@ -79,7 +86,10 @@ describe("redisStore reading", () => {
     ["an empty string", "", SyntaxError],
   ])("%s: null, and the cause is reported", async (_label, value, kind) => {
     const reports: Reports = [];
-    const record = await redisStore({ client: promiseClient({ "sess:a": value }) }).get("a", options(undefined, reports));
+    const record = await redisStore({ client: promiseClient({ "sess:a": value }) }).get(
+      "a",
+      options(undefined, reports),
+    );
     expect(record).toBeNull();
     expect(reports).toHaveLength(1);
     expect(reports[0]).toBeInstanceOf(kind);
@@ -87,15 +97,21 @@ describe("redisStore reading", () => {
 
   it("a reply of the wrong type (a client mapped to other types) rejects with a TypeError: a misconfiguration, not an outage", async () => {
     const reports: Reports = [];
-    await expect(redisStore({ client: promiseClient({ "sess:a": 42 }) }).get("a", options(undefined, reports))).rejects.toThrow(TypeError);
-    await expect(redisStore({ client: promiseClient({ "sess:a": { user: 1 } }) }).get("a", options())).rejects.toThrow(/returned an object for GET/);
+    await expect(
+      redisStore({ client: promiseClient({ "sess:a": 42 }) }).get("a", options(undefined, reports)),
+    ).rejects.toThrow(TypeError);
+    await expect(redisStore({ client: promiseClient({ "sess:a": { user: 1 } }) }).get("a", options())).rejects.toThrow(
+      /returned an object for GET/,
+    );
     expect(reports).toEqual([]);
   });
 
   it("an unparsable session is reported without quoting the stored bytes (V8's SyntaxError does)", async () => {
     const reports: Reports = [];
     const stored = '{"user":{"id":1},"token":"tok_live_SECRET';
-    expect(await redisStore({ client: promiseClient({ "sess:a": stored }) }).get("a", options(undefined, reports))).toBeNull();
+    expect(
+      await redisStore({ client: promiseClient({ "sess:a": stored }) }).get("a", options(undefined, reports)),
+    ).toBeNull();
     expect(reports).toEqual([expect.any(SyntaxError)]);
     const report = reports[0] as Error;
     expect(report.message).toContain("the value under the session key");
@@ -110,15 +126,25 @@ describe("redisStore reading", () => {
   it("a serializer that throws: null and reported, never a rejection", async () => {
     const reports: Reports = [];
     const boom = new Error("cannot decrypt");
-    const serializer = { parse: () => { throw boom; } };
-    await expect(redisStore({ client: promiseClient({ "sess:a": "x" }), serializer }).get("a", options(undefined, reports))).resolves.toBeNull();
+    const serializer = {
+      parse: () => {
+        throw boom;
+      },
+    };
+    await expect(
+      redisStore({ client: promiseClient({ "sess:a": "x" }), serializer }).get("a", options(undefined, reports)),
+    ).resolves.toBeNull();
     expect(reports).toEqual([boom]);
   });
 
   it("rejects (so the core says STORE_UNAVAILABLE) when the client fails, and for a callback-style client", async () => {
     const failing = { get: () => Promise.reject(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })) };
     await expect(redisStore({ client: failing }).get("a", options())).rejects.toMatchObject({ code: "ECONNRESET" });
-    const throwing = { get: (): Promise<unknown> => { throw new Error("sync throw"); } };
+    const throwing = {
+      get: (): Promise<unknown> => {
+        throw new Error("sync throw");
+      },
+    };
     await expect(redisStore({ client: throwing }).get("a", options())).rejects.toThrow("sync throw");
     const callbackStyle = { get: (() => true) as unknown as RedisClientLike["get"] };
     await expect(redisStore({ client: callbackStyle }).get("a", options())).rejects.toThrow(/did not return a promise/);
@@ -159,9 +185,17 @@ describe("redisStore and the AbortSignal", () => {
 describe("redisStore client detection", () => {
   it("an ioredis-like client that is not ready is refused at once, without a command", async () => {
     const asked: string[] = [];
-    const client = { status: "reconnecting", get: async (key: string) => (asked.push(key), null), set: async () => "OK", del: async () => 1 };
+    const client = {
+      status: "reconnecting",
+      get: async (key: string) => (asked.push(key), null),
+      set: async () => "OK",
+      del: async () => 1,
+    };
     const store = redisStore({ client });
-    await expect(store.get("a", options())).rejects.toMatchObject({ code: "REDIS_NOT_READY", message: expect.stringContaining('"reconnecting"') });
+    await expect(store.get("a", options())).rejects.toMatchObject({
+      code: "REDIS_NOT_READY",
+      message: expect.stringContaining('"reconnecting"'),
+    });
     await expect(store.set!("a", {})).rejects.toMatchObject({ code: "REDIS_NOT_READY" });
     await expect(store.destroy!("a")).rejects.toMatchObject({ code: "REDIS_NOT_READY" });
     client.status = "end";
@@ -184,7 +218,10 @@ describe("redisStore client detection", () => {
         return this;
       },
       off(event: string, listener: (...args: unknown[]) => void) {
-        listeners.set(event, (listeners.get(event) ?? []).filter((l) => l !== listener));
+        listeners.set(
+          event,
+          (listeners.get(event) ?? []).filter((l) => l !== listener),
+        );
         return this;
       },
     };
@@ -259,15 +296,35 @@ describe("redisStore refuses a client of the wrong kind when it is built", () =>
   // Real driver objects where they can exist here (node-redis v6, ioredis, mongodb, connect-redis); the
   // shapes of drivers not installed (node-redis v3, v4's legacyMode) as their sources define them.
   it.each([
-    ["node-redis v5+ `.legacy()`", async () => (await import("redis")).createClient().legacy(), /legacy-mode client.*not through `.legacy\(\)`/],
-    ["node-redis v4 `legacyMode: true`", async () => ({ isOpen: true, isReady: true, v4: {}, get: () => undefined, on() {} }), /legacy-mode client/],
-    ["node-redis v3", async () => ({ connected: true, send_command: () => true, get: () => true, on() {} }), /callback-style Redis client.*upgrade to node-redis v4/],
-    ["connect-redis's RedisStore", async () => {
-      const { RedisStore } = await import("connect-redis");
-      return new RedisStore({ client: (await import("redis")).createClient() });
-    }, /an express-session store \(RedisStore\).*pass the Redis client it was given/],
+    [
+      "node-redis v5+ `.legacy()`",
+      async () => (await import("redis")).createClient().legacy(),
+      /legacy-mode client.*not through `.legacy\(\)`/,
+    ],
+    [
+      "node-redis v4 `legacyMode: true`",
+      async () => ({ isOpen: true, isReady: true, v4: {}, get: () => undefined, on() {} }),
+      /legacy-mode client/,
+    ],
+    [
+      "node-redis v3",
+      async () => ({ connected: true, send_command: () => true, get: () => true, on() {} }),
+      /callback-style Redis client.*upgrade to node-redis v4/,
+    ],
+    [
+      "connect-redis's RedisStore",
+      async () => {
+        const { RedisStore } = await import("connect-redis");
+        return new RedisStore({ client: (await import("redis")).createClient() });
+      },
+      /an express-session store \(RedisStore\).*pass the Redis client it was given/,
+    ],
     ["a promise of a client", async () => [(async () => ({ get: async () => null }))()], /a promise.*await it/],
-    ["a MongoClient", async () => new (await import("mongodb")).MongoClient("mongodb://127.0.0.1:1"), /a MongoClient.*use mongoStore/],
+    [
+      "a MongoClient",
+      async () => new (await import("mongodb")).MongoClient("mongodb://127.0.0.1:1"),
+      /a MongoClient.*use mongoStore/,
+    ],
     ["a function", async () => () => undefined, /got a function/],
   ])("%s: a TypeError naming `client`, saying what was given and what to pass", async (_label, make, message) => {
     const made = await make();
@@ -287,8 +344,12 @@ describe("redisStore refuses a client of the wrong kind when it is built", () =>
     const node = createClient();
     try {
       expect(() => redisStore({ client: io, subscriber: io })).toThrow(/same object as `client`.*duplicate/);
-      expect(() => redisStore({ client: io, subscriber: node })).toThrow(/same kind as `client`.*a node-redis client beside an ioredis client/);
-      expect(() => redisStore({ client: io, subscriber: node.legacy() as never })).toThrow(/`subscriber` must be a Redis client; got a node-redis legacy-mode client/);
+      expect(() => redisStore({ client: io, subscriber: node })).toThrow(
+        /same kind as `client`.*a node-redis client beside an ioredis client/,
+      );
+      expect(() => redisStore({ client: io, subscriber: node.legacy() as never })).toThrow(
+        /`subscriber` must be a Redis client; got a node-redis legacy-mode client/,
+      );
       expect(() => redisStore({ client: promiseClient(), subscriber: other })).toThrow(/same kind as `client`/);
       expect(redisStore({ client: io, subscriber: other }).subscribe).toEqual(expect.any(Function));
       expect(redisStore({ client: io }).subscribe).toBeUndefined();
@@ -313,10 +374,20 @@ describe("redisStore({ subscriber }) on a server that refuses CONFIG (managed Re
     const onWarning = (warning: Error) => void warnings.push(warning);
     process.on("warning", onWarning);
     try {
-      const refused = Object.assign(new Error("ERR unknown command 'CONFIG', with args beginning with: 'GET' 'notify-keyspace-events'"), { name: "ReplyError" });
+      const refused = Object.assign(
+        new Error("ERR unknown command 'CONFIG', with args beginning with: 'GET' 'notify-keyspace-events'"),
+        { name: "ReplyError" },
+      );
       const client = { status: "ready", get: async () => null, config: async () => Promise.reject(refused) };
       const subscribed: unknown[][] = [];
-      const subscriber = { status: "ready", get: async () => null, subscribe: async (...channels: unknown[]) => void subscribed.push(channels), unsubscribe: async () => undefined, on: () => undefined, off: () => undefined };
+      const subscriber = {
+        status: "ready",
+        get: async () => null,
+        subscribe: async (...channels: unknown[]) => void subscribed.push(channels),
+        unsubscribe: async () => undefined,
+        on: () => undefined,
+        off: () => undefined,
+      };
       const store = redisStore({ client, subscriber });
       const stop = store.subscribe!(() => {});
       stop();
@@ -324,7 +395,9 @@ describe("redisStore({ subscriber }) on a server that refuses CONFIG (managed Re
       await new Promise((resolve) => setTimeout(resolve, 50));
       const ours = warnings.filter((w) => (w as { code?: unknown }).code === "SOCKET_IO_SESSION_AUTH_KEYSPACE_EVENTS");
       expect(ours).toHaveLength(1);
-      expect(ours[0]!.message).toMatch(/could not check the server's notify-keyspace-events \(CONFIG GET failed: ReplyError/);
+      expect(ours[0]!.message).toMatch(
+        /could not check the server's notify-keyspace-events \(CONFIG GET failed: ReplyError/,
+      );
       expect(ours[0]!.message).not.toContain("unknown command");
       expect(subscribed).toEqual([
         ["__keyevent@0__:del", "__keyevent@0__:expired", "__keyevent@0__:evicted"],

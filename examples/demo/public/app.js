@@ -12,7 +12,8 @@
     SESSION_NOT_FOUND: "The cookie's session is gone: you logged out (here or in another tab), or it expired.",
     SESSION_EXPIRED: "The session expired: log in again.",
     UNAUTHENTICATED: "The session has no user in it: log in.",
-    BAD_SIGNATURE: "The cookie's signature does not verify (was the server restarted with another secret?): log in again.",
+    BAD_SIGNATURE:
+      "The cookie's signature does not verify (was the server restarted with another secret?): log in again.",
     MALFORMED_COOKIE: "The session cookie is not in express-session's format: log in again.",
     ORIGIN_NOT_ALLOWED: "This page's origin may not open sockets on this server.",
     FORBIDDEN: "The server's policy refused this socket.",
@@ -110,7 +111,10 @@
   }
 
   async function logIn(form) {
-    const reply = await post(form.action, new FormData(form)).catch(() => ({ ok: false, error: "The server did not answer." }));
+    const reply = await post(form.action, new FormData(form)).catch(() => ({
+      ok: false,
+      error: "The server did not answer.",
+    }));
     $("login-error").hidden = reply.ok;
     $("login-error").textContent = reply.ok ? "" : reply.error;
     if (!reply.ok) return;
@@ -234,7 +238,10 @@
   for (const item of roomItems()) {
     item.querySelector("button").addEventListener("click", async () => {
       const action = item.dataset.joined === "true" ? "leave" : "join";
-      const reply = await post(`/api/rooms/${action}`, { room: item.dataset.room }).catch(() => ({ ok: false, error: "The server did not answer." }));
+      const reply = await post(`/api/rooms/${action}`, { room: item.dataset.room }).catch(() => ({
+        ok: false,
+        error: "The server did not answer.",
+      }));
       $("rooms-error").hidden = reply.ok;
       $("rooms-error").textContent = reply.ok ? "" : reply.error;
       if (reply.ok) showMyRooms(reply.rooms);
@@ -257,7 +264,8 @@
     $("push-user").required = target === "user";
   }
 
-  for (const radio of document.querySelectorAll("#push-form input[name=target]")) radio.addEventListener("change", showTargetFields);
+  for (const radio of document.querySelectorAll("#push-form input[name=target]"))
+    radio.addEventListener("change", showTargetFields);
 
   function showPushResult(text, tone) {
     const result = $("push-result");
@@ -293,7 +301,10 @@
     showPushResult("Pushing…");
     const sent = { from: me, to: formTarget(), text: $("push-text").value.trim() };
     try {
-      const reply = await post(form.action, new FormData(form)).catch(() => ({ ok: false, error: "The server did not answer." }));
+      const reply = await post(form.action, new FormData(form)).catch(() => ({
+        ok: false,
+        error: "The server did not answer.",
+      }));
       if (reply.ok) {
         showPushResult(describeDelivery(reply), reply.recipients === 0 ? "warn" : "ok");
         // The sender sees what they pushed, in their own feed too: as a recipient it is there already
@@ -327,7 +338,9 @@
     }
     // Suggest who is online (and the quick names) in the push form.
     const names = [...new Set([...users.map((user) => user.userId), ...QUICK_USERS])];
-    $("known-users").replaceChildren(...names.map((name) => Object.assign(document.createElement("option"), { value: name })));
+    $("known-users").replaceChildren(
+      ...names.map((name) => Object.assign(document.createElement("option"), { value: name })),
+    );
   }
 
   socket.on("online", (users) => showOnline(users, "nobody"));
@@ -375,7 +388,13 @@
     const text = typeof data.text === "string" ? data.text : JSON.stringify(data);
     const to = data.to && ["user", "room", "all"].includes(data.to.kind) ? data.to : undefined;
     const id = typeof data.id === "string" ? data.id : undefined;
-    return { id, from: typeof data.from === "string" ? data.from : "a service", to, text, at: Number.isFinite(data.at) ? data.at : Date.now() };
+    return {
+      id,
+      from: typeof data.from === "string" ? data.from : "a service",
+      to,
+      text,
+      at: Number.isFinite(data.at) ? data.at : Date.now(),
+    };
   }
 
   // Ids of the notices in the feed: one push shows once, whether it came as a recipient or as the sender.

@@ -84,7 +84,13 @@ export class Storage {
     }
   }
 
-  private batch(namespace: string, documents: Document[], batchSize: number, single: boolean, first: boolean): Document {
+  private batch(
+    namespace: string,
+    documents: Document[],
+    batchSize: number,
+    single: boolean,
+    first: boolean,
+  ): Document {
     const size = batchSize > 0 ? batchSize : DEFAULT_BATCH;
     const now = documents.slice(0, size);
     let id = 0n;
@@ -100,7 +106,13 @@ export class Storage {
     isMaster: (context) => helloReply(context, "isMaster"),
     ismaster: (context) => helloReply(context, "isMaster"),
     ping: () => ({ ok: 1 }),
-    buildInfo: () => ({ version: "7.0.0", versionArray: [7, 0, 0, 0], bits: 64, maxBsonObjectSize: 16 * 1024 * 1024, ok: 1 }),
+    buildInfo: () => ({
+      version: "7.0.0",
+      versionArray: [7, 0, 0, 0],
+      bits: 64,
+      maxBsonObjectSize: 16 * 1024 * 1024,
+      ok: 1,
+    }),
     buildinfo: () => this.run("buildInfo", { db: "admin", body: {}, connectionId: 0 }),
     endSessions: () => ({ ok: 1 }),
 
@@ -129,13 +141,25 @@ export class Storage {
       const cursor = this.cursors.get(id);
       if (cursor === undefined) throw new CommandError(43, "CursorNotFound", `cursor id ${id} not found`);
       this.cursors.delete(id);
-      return this.batch(cursor.namespace || `${db}.${String(body.collection)}`, cursor.remaining, Number(body.batchSize ?? 0), false, false);
+      return this.batch(
+        cursor.namespace || `${db}.${String(body.collection)}`,
+        cursor.remaining,
+        Number(body.batchSize ?? 0),
+        false,
+        false,
+      );
     },
 
     killCursors: ({ body }) => {
       const ids = Array.isArray(body.cursors) ? body.cursors : [];
       const killed = ids.filter((id) => this.cursors.delete(BigInt(String(id))));
-      return { cursorsKilled: killed, cursorsNotFound: ids.filter((id) => !killed.includes(id)), cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+      return {
+        cursorsKilled: killed,
+        cursorsNotFound: ids.filter((id) => !killed.includes(id)),
+        cursorsAlive: [],
+        cursorsUnknown: [],
+        ok: 1,
+      };
     },
 
     insert: ({ db, body }) => {
@@ -166,7 +190,8 @@ export class Storage {
       let nModified = 0;
       for (const [index, statement] of arrayField(body, "updates").entries()) {
         try {
-          if (!isPlainObject(statement) || !isPlainObject(statement.q)) throw new CommandError(9, "FailedToParse", "an update statement needs q and u");
+          if (!isPlainObject(statement) || !isPlainObject(statement.q))
+            throw new CommandError(9, "FailedToParse", "an update statement needs q and u");
           const collection = this.collection(db, name, statement.upsert === true);
           const targets = [...this.scan(collection, statement.q)];
           if (statement.multi !== true) targets.splice(1);
@@ -198,7 +223,8 @@ export class Storage {
       const collection = this.collection(db, collectionName(body, "delete"));
       let n = 0;
       for (const statement of arrayField(body, "deletes")) {
-        if (!isPlainObject(statement) || !isPlainObject(statement.q)) throw new CommandError(9, "FailedToParse", "a delete statement needs q");
+        if (!isPlainObject(statement) || !isPlainObject(statement.q))
+          throw new CommandError(9, "FailedToParse", "a delete statement needs q");
         for (const [key] of this.scan(collection, statement.q)) {
           collection!.documents.delete(key);
           n++;
@@ -217,9 +243,15 @@ export class Storage {
         if (!isPlainObject(spec) || !isPlainObject(spec.key) || typeof spec.name !== "string") {
           throw new CommandError(9, "FailedToParse", "an index spec needs key and name");
         }
-        if (!collection.indexes.some((existing) => existing.name === spec.name)) collection.indexes.push({ v: 2, ...spec });
+        if (!collection.indexes.some((existing) => existing.name === spec.name))
+          collection.indexes.push({ v: 2, ...spec });
       }
-      return { numIndexesBefore: before, numIndexesAfter: collection.indexes.length + 1, createdCollectionAutomatically: created, ok: 1 };
+      return {
+        numIndexesBefore: before,
+        numIndexesAfter: collection.indexes.length + 1,
+        createdCollectionAutomatically: created,
+        ok: 1,
+      };
     },
 
     listIndexes: ({ db, body }) => {
@@ -234,7 +266,9 @@ export class Storage {
       const name = collectionName(body, "drop");
       const collection = this.collection(db, name);
       this.databases.get(db)?.delete(name);
-      return collection === undefined ? { ok: 1 } : { nIndexesWas: collection.indexes.length + 1, ns: `${db}.${name}`, ok: 1 };
+      return collection === undefined
+        ? { ok: 1 }
+        : { nIndexesWas: collection.indexes.length + 1, ns: `${db}.${name}`, ok: 1 };
     },
 
     dropDatabase: ({ db }) => {
@@ -266,13 +300,18 @@ function helloReply({ body, connectionId }: CommandContext, asked: "hello" | "is
 function insertOne(collection: CollectionData, namespace: string, document: Document): void {
   const key = idKey(document._id);
   if (collection.documents.has(key)) {
-    throw new CommandError(11000, "DuplicateKey", `E11000 duplicate key error collection: ${namespace} index: _id_ dup key: { _id: ${EJSON.stringify(document._id)} }`);
+    throw new CommandError(
+      11000,
+      "DuplicateKey",
+      `E11000 duplicate key error collection: ${namespace} index: _id_ dup key: { _id: ${EJSON.stringify(document._id)} }`,
+    );
   }
   collection.documents.set(key, serialize(document));
 }
 
 function writeError(index: number, error: unknown): Document {
-  if (error instanceof CommandError) return { index, code: error.code, codeName: error.codeName, errmsg: error.message };
+  if (error instanceof CommandError)
+    return { index, code: error.code, codeName: error.codeName, errmsg: error.message };
   throw error;
 }
 
@@ -282,7 +321,8 @@ function writeResult(result: Document, writeErrors: Document[]): Document {
 
 function collectionName(body: Document, command: string): string {
   const name = body[command];
-  if (typeof name !== "string" || name === "") throw new CommandError(73, "InvalidNamespace", `${command} needs a collection name`);
+  if (typeof name !== "string" || name === "")
+    throw new CommandError(73, "InvalidNamespace", `${command} needs a collection name`);
   return name;
 }
 

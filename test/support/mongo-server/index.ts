@@ -74,7 +74,8 @@ export async function startMongoServer(options: MongoTestServerOptions = {}): Pr
       reply = storage.run(name, { db: request.db, body: request.body, connectionId: connectionIds.get(socket) ?? 0 });
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;
-      if (!storage.knows(name)) log(`unknown command ${JSON.stringify(name)} in ${request.db}: answered CommandNotFound`);
+      if (!storage.knows(name))
+        log(`unknown command ${JSON.stringify(name)} in ${request.db}: answered CommandNotFound`);
       reply = { ok: 0, errmsg: error.message, code: error.code, codeName: error.codeName };
     }
     log(`${request.db}.${name} -> ${reply.ok === 1 ? "ok" : `error ${String(reply.code)}`}`);

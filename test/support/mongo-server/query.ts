@@ -66,7 +66,11 @@ export function compare(a: unknown, b: unknown): number | undefined {
       return Math.sign((a as Date).getTime() - (b as Date).getTime());
     case 6: {
       const [x, y] = [a as Binary, b as Binary];
-      return Math.sign(x.length() - y.length()) || Math.sign(x.sub_type - y.sub_type) || Buffer.compare(Buffer.from(x.buffer), Buffer.from(y.buffer));
+      return (
+        Math.sign(x.length() - y.length()) ||
+        Math.sign(x.sub_type - y.sub_type) ||
+        Buffer.compare(Buffer.from(x.buffer), Buffer.from(y.buffer))
+      );
     }
     default: {
       // Documents, arrays and the rarer types: equal exactly when their canonical forms are.
@@ -83,7 +87,9 @@ export function valueAt(document: unknown, path: string): unknown {
   let current: unknown = document;
   for (const part of path.split(".")) {
     if (Array.isArray(current) && !/^\d+$/.test(part)) {
-      const values = current.map((element) => (isPlainObject(element) ? element[part] : undefined)).filter((v) => v !== undefined);
+      const values = current
+        .map((element) => (isPlainObject(element) ? element[part] : undefined))
+        .filter((v) => v !== undefined);
       current = values.length === 0 ? undefined : values;
     } else if (isPlainObject(current) || Array.isArray(current)) {
       current = Object.hasOwn(current, part) ? (current as Document)[part] : undefined;
@@ -172,7 +178,11 @@ export function project(document: Document, projection: Document | undefined): D
     if (field === "_id") continue;
     const wanted = flag ? "include" : "exclude";
     if (mode !== undefined && mode !== wanted) {
-      throw new CommandError(31254, "Location31254", `Cannot do ${wanted === "include" ? "inclusion" : "exclusion"} on field ${field} in ${mode === "include" ? "inclusion" : "exclusion"} projection`);
+      throw new CommandError(
+        31254,
+        "Location31254",
+        `Cannot do ${wanted === "include" ? "inclusion" : "exclusion"} on field ${field} in ${mode === "include" ? "inclusion" : "exclusion"} projection`,
+      );
     }
     mode = wanted;
   }
@@ -187,7 +197,8 @@ export function project(document: Document, projection: Document | undefined): D
 
 function checkPath(path: string): string[] {
   const parts = path.split(".");
-  if (parts.some((part) => part === "" || part.startsWith("$"))) throw badValue(`invalid update path ${JSON.stringify(path)}`);
+  if (parts.some((part) => part === "" || part.startsWith("$")))
+    throw badValue(`invalid update path ${JSON.stringify(path)}`);
   return parts;
 }
 
@@ -196,7 +207,8 @@ function setAt(document: Document, path: string, value: unknown): void {
   let current = document;
   for (const part of parts.slice(0, -1)) {
     if (current[part] === undefined) put(current, part, {});
-    if (!isPlainObject(current[part])) throw new CommandError(28, "PathNotViable", `cannot create field in ${JSON.stringify(path)}`);
+    if (!isPlainObject(current[part]))
+      throw new CommandError(28, "PathNotViable", `cannot create field in ${JSON.stringify(path)}`);
     current = current[part] as Document;
   }
   put(current, parts.at(-1)!, value);
@@ -213,7 +225,12 @@ function unsetAt(document: Document, path: string): void {
  * (only when `inserting`), `$currentDate` and `$inc`. `document` is not modified.
  */
 export function applyUpdate(document: Document, update: Document, inserting: boolean): Document {
-  if (!isPlainObject(update)) throw new CommandError(9, "FailedToParse", "the update must be a document (pipelines are not supported by the test server)");
+  if (!isPlainObject(update))
+    throw new CommandError(
+      9,
+      "FailedToParse",
+      "the update must be a document (pipelines are not supported by the test server)",
+    );
   const keys = Object.keys(update);
   const result: Document = copyDocument(document);
   if (!keys.some((key) => key.startsWith("$"))) {
@@ -226,7 +243,8 @@ export function applyUpdate(document: Document, update: Document, inserting: boo
     return replaced;
   }
   for (const [operator, fields] of Object.entries(update)) {
-    if (!isPlainObject(fields)) throw new CommandError(9, "FailedToParse", `Modifiers operate on fields but we found ${typeof fields} instead`);
+    if (!isPlainObject(fields))
+      throw new CommandError(9, "FailedToParse", `Modifiers operate on fields but we found ${typeof fields} instead`);
     for (const [path, argument] of Object.entries(fields)) {
       switch (operator) {
         case "$set":
@@ -240,7 +258,9 @@ export function applyUpdate(document: Document, update: Document, inserting: boo
           break;
         case "$currentDate":
           if (!(argument === true || (isPlainObject(argument) && argument.$type === "date"))) {
-            throw badValue(`$currentDate ${JSON.stringify(path)}: only true or { $type: "date" } are supported by the test server`);
+            throw badValue(
+              `$currentDate ${JSON.stringify(path)}: only true or { $type: "date" } are supported by the test server`,
+            );
           }
           setAt(result, path, new Date());
           break;
@@ -253,12 +273,20 @@ export function applyUpdate(document: Document, update: Document, inserting: boo
           break;
         }
         default:
-          throw new CommandError(9, "FailedToParse", `Unknown modifier: ${operator} (not supported by the test server)`);
+          throw new CommandError(
+            9,
+            "FailedToParse",
+            `Unknown modifier: ${operator} (not supported by the test server)`,
+          );
       }
     }
   }
   if (document._id !== undefined && !equals(result._id, document._id)) {
-    throw new CommandError(66, "ImmutableField", "Performing an update on the path '_id' would modify the immutable field '_id'");
+    throw new CommandError(
+      66,
+      "ImmutableField",
+      "Performing an update on the path '_id' would modify the immutable field '_id'",
+    );
   }
   return result;
 }
@@ -281,12 +309,14 @@ export function seedFromFilter(filter: Document): Document {
 // except setAt on nested documents, which is why nested plain documents are copied too.
 function copyDocument(document: Document): Document {
   const copy: Document = {};
-  for (const [field, value] of Object.entries(document)) put(copy, field, isPlainObject(value) ? copyDocument(value) : value);
+  for (const [field, value] of Object.entries(document))
+    put(copy, field, isPlainObject(value) ? copyDocument(value) : value);
   return copy;
 }
 
 /** Sets an own property, even one named `__proto__` (BSON allows that key; a plain assignment would swap the prototype). */
 export function put(document: Document, field: string, value: unknown): void {
-  if (field === "__proto__") Object.defineProperty(document, field, { value, writable: true, enumerable: true, configurable: true });
+  if (field === "__proto__")
+    Object.defineProperty(document, field, { value, writable: true, enumerable: true, configurable: true });
   else document[field] = value;
 }

@@ -14,7 +14,8 @@ const EXTERNAL_URI = process.env.MONGODB_URI === "" ? undefined : process.env.MO
 export const MONGO_TARGET_EXTERNAL = EXTERNAL_URI !== undefined;
 
 /** Which MongoDB the tests talk to, for test names and logs (never the URI itself: it may hold a password). */
-export const MONGO_TARGET_LABEL = EXTERNAL_URI === undefined ? "in-process wire-protocol test server" : "real MongoDB from MONGODB_URI";
+export const MONGO_TARGET_LABEL =
+  EXTERNAL_URI === undefined ? "in-process wire-protocol test server" : "real MongoDB from MONGODB_URI";
 
 /** Something that can cut its clients off the server and let them back: the test server, or a proxy. */
 export interface Interruptible {
@@ -62,13 +63,22 @@ interface ParsedUri {
 
 function parse(uri: string): ParsedUri | string {
   const match = /^mongodb:\/\/(?:([^@/]*)@)?([^/?]+)\/?[^?]*(?:\?(.*))?$/.exec(uri);
-  if (match === null) return "the outage tests proxy a mongodb:// URI; MONGODB_URI is not one (mongodb+srv:// cannot be proxied)";
+  if (match === null)
+    return "the outage tests proxy a mongodb:// URI; MONGODB_URI is not one (mongodb+srv:// cannot be proxied)";
   const hosts = match[2]!.split(",");
   if (hosts.length !== 1) return "the outage tests proxy a single host; MONGODB_URI names several";
   const options = new URLSearchParams(match[3] ?? "");
-  if (options.get("tls") === "true" || options.get("ssl") === "true") return "the outage tests cannot proxy TLS (the certificate names the real host)";
-  const [host, port] = hosts[0]!.startsWith("[") ? [hosts[0]!.slice(1, hosts[0]!.indexOf("]")), hosts[0]!.split("]:")[1]] : hosts[0]!.split(":");
-  return { credentials: match[1] === undefined ? "" : `${match[1]}@`, host: host!, port: Number(port ?? 27017), options };
+  if (options.get("tls") === "true" || options.get("ssl") === "true")
+    return "the outage tests cannot proxy TLS (the certificate names the real host)";
+  const [host, port] = hosts[0]!.startsWith("[")
+    ? [hosts[0]!.slice(1, hosts[0]!.indexOf("]")), hosts[0]!.split("]:")[1]]
+    : hosts[0]!.split(":");
+  return {
+    credentials: match[1] === undefined ? "" : `${match[1]}@`,
+    host: host!,
+    port: Number(port ?? 27017),
+    options,
+  };
 }
 
 function withDatabase(uri: string, db: string): string {
@@ -78,7 +88,10 @@ function withDatabase(uri: string, db: string): string {
 }
 
 /** A TCP proxy on 127.0.0.1 in front of host:port, which can be stopped and started on the same port. */
-async function startProxy(host: string, port: number): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void> }> {
+async function startProxy(
+  host: string,
+  port: number,
+): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void> }> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let listenPort = 0;
@@ -155,7 +168,11 @@ export async function startMongoTarget(): Promise<MongoTarget> {
       proxies.push(proxy);
       // Straight to the one server behind the proxy: no discovery of replica set members by their names.
       parsed.options.set("directConnection", "true");
-      return { uri: `mongodb://${parsed.credentials}127.0.0.1:${proxy.port}/${db}?${parsed.options}`, stop: proxy.stop, start: proxy.start };
+      return {
+        uri: `mongodb://${parsed.credentials}127.0.0.1:${proxy.port}/${db}?${parsed.options}`,
+        stop: proxy.stop,
+        start: proxy.start,
+      };
     },
     async close() {
       for (const proxy of proxies) await proxy.stop();

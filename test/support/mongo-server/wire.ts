@@ -78,7 +78,7 @@ function decodeMsg(frame: Buffer, requestId: number): Request {
       const nameEnd = frame.indexOf(0, offset + 4);
       const identifier = frame.toString("utf8", offset + 4, nameEnd);
       const documents: Document[] = [];
-      for (let at = nameEnd + 1; at < sectionEnd; ) {
+      for (let at = nameEnd + 1; at < sectionEnd;) {
         const docSize = frame.readInt32LE(at);
         documents.push(deserialize(frame.subarray(at, at + docSize)));
         at += docSize;
@@ -122,18 +122,30 @@ export function encodeReply(request: Request, requestId: number, reply: Document
   const document = serialize(reply);
   if (request.opCode === OP_MSG) {
     const flags = Buffer.alloc(5); // flagBits = 0, then section kind 0
-    return Buffer.concat([header(HEADER_BYTES + flags.length + document.length, requestId, request.requestId, OP_MSG), flags, document]);
+    return Buffer.concat([
+      header(HEADER_BYTES + flags.length + document.length, requestId, request.requestId, OP_MSG),
+      flags,
+      document,
+    ]);
   }
   const fields = Buffer.alloc(20); // responseFlags, cursorID, startingFrom, numberReturned
   fields.writeInt32LE(0, 0);
   fields.writeBigInt64LE(0n, 4);
   fields.writeInt32LE(0, 12);
   fields.writeInt32LE(1, 16);
-  return Buffer.concat([header(HEADER_BYTES + fields.length + document.length, requestId, request.requestId, OP_REPLY), fields, document]);
+  return Buffer.concat([
+    header(HEADER_BYTES + fields.length + document.length, requestId, request.requestId, OP_REPLY),
+    fields,
+    document,
+  ]);
 }
 
 /** Encodes a request (for the server's own tests, which speak the protocol without a driver). */
-export function encodeMsgRequest(requestId: number, body: Document, options: { moreToCome?: boolean; sequences?: Record<string, Document[]> } = {}): Buffer {
+export function encodeMsgRequest(
+  requestId: number,
+  body: Document,
+  options: { moreToCome?: boolean; sequences?: Record<string, Document[]> } = {},
+): Buffer {
   const parts: Uint8Array[] = [];
   const flags = Buffer.alloc(4);
   flags.writeUInt32LE(options.moreToCome ? MORE_TO_COME : 0, 0);

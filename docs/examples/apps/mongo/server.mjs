@@ -14,7 +14,12 @@ await client.connect();
 // The web app: connect-mongo keeps { _id: sid, session, expires } in the URL's database, "sessions".
 const app = express();
 app.use(
-  session({ store: MongoStore.create({ client, collectionName: "sessions" }), secret, resave: false, saveUninitialized: false }),
+  session({
+    store: MongoStore.create({ client, collectionName: "sessions" }),
+    secret,
+    resave: false,
+    saveUninitialized: false,
+  }),
 );
 app.post("/login", (req, res) => {
   req.session.userId = "42"; // however your app logs people in

@@ -15,7 +15,13 @@ await redis.connect();
 // The web app: express-session keeps sessions in Redis through connect-redis ("sess:<id>", with a TTL).
 const app = express();
 app.use(
-  session({ store: new RedisStore({ client: redis }), secret, resave: false, saveUninitialized: false, cookie: { maxAge: 24 * 3600_000 } }),
+  session({
+    store: new RedisStore({ client: redis }),
+    secret,
+    resave: false,
+    saveUninitialized: false,
+    cookie: { maxAge: 24 * 3600_000 },
+  }),
 );
 app.post("/login", (req, res) => {
   req.session.userId = "42"; // however your app logs people in

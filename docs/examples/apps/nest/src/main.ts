@@ -21,7 +21,12 @@ declare module "express-session" {
   }
 }
 /** A gateway's socket once sessionAuth accepted it: socket.data typed. */
-type SessionSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SessionSocketData<AppSession>>;
+type SessionSocket = Socket<
+  Record<string, never>,
+  Record<string, never>,
+  Record<string, never>,
+  SessionSocketData<AppSession>
+>;
 
 const secret = process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET";
 const store = new session.MemoryStore(); // in production: connect-redis, connect-mongo... (see Stores)
@@ -99,7 +104,9 @@ class AppModule {}
 async function bootstrap() {
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger: ["error", "warn"] });
   app.use(session({ store, secret, resave: false, saveUninitialized: false }));
-  app.useWebSocketAdapter(new SessionIoAdapter(app, sessionAuth<AppSession>({ store: memoryStore<AppSession>(store), secret })));
+  app.useWebSocketAdapter(
+    new SessionIoAdapter(app, sessionAuth<AppSession>({ store: memoryStore<AppSession>(store), secret })),
+  );
   await app.listen(Number(process.env.PORT ?? 3000));
   console.log(`listening on http://localhost:${app.getHttpServer().address().port}`);
 }
