@@ -1,32 +1,7 @@
-/**
- * For adapter authors: settles like `pending`, or rejects with the signal's reason as soon as `signal`
- * aborts (at once if it already has), so a `get` stops waiting on a driver that has no cancellation of
- * its own. `pending` stays handled after that, so its late failure is no unhandled rejection.
- */
-export function abortable<T>(pending: PromiseLike<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    pending.then(undefined, () => {});
-    return Promise.reject(reasonOf(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(reasonOf(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    pending.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
+import { describeValue } from "./internal/describe.js";
 
-function reasonOf(signal: AbortSignal): unknown {
-  return signal.reason ?? new Error("the lookup was aborted");
-}
+export { abortable } from "./internal/deadline.js";
+export { describeValue };
 
 /**
  * For adapter authors: the session a store holds, or `null` after `report(cause)` when it cannot be read.
@@ -73,14 +48,4 @@ function withoutStoredText(cause: unknown, what: string): unknown {
   const name = typeof cause === "object" && cause !== null ? (cause as { name?: unknown }).name : undefined;
   if (!(cause instanceof SyntaxError) && name !== "SyntaxError") return cause;
   return new SyntaxError(`${what} is not valid JSON (the parser's message is left out: it quotes the stored bytes)`);
-}
-
-/** A type description for messages, never the value itself (it could be session data). */
-export function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Date) return "a Date";
-  const type = typeof value;
-  return type === "object" ? "an object" : `a ${type}`;
 }

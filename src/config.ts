@@ -1,85 +1,11 @@
-import type { Socket } from "socket.io";
 import { KEYGRIP_ALGORITHMS, SIGNING_SCHEMES, type KeygripAlgorithm, type SigningScheme } from "./cookies.js";
-import type { SessionAuthError } from "./errors.js";
-import { rejectUnknownOptions } from "./options.js";
+import { defaultIdentify } from "./identify.js";
+import { rejectUnknownOptions } from "./internal/options.js";
+import { RESERVED_EVENTS } from "./internal/socketio.js";
 import type { OriginPolicy } from "./origin.js";
-import { resolveRooms, type RoomNaming, type RoomOptions } from "./rooms.js";
-import type { SessionData, SessionStore } from "./store.js";
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
-
-/** What `authorize` and the rooms see of the handshake. */
-export interface HandshakeInfo {
-  headers: IncomingHttpHeaders;
-  url: string;
-  address: string | undefined;
-  secure: boolean;
-  query: Record<string, string | string[] | undefined>;
-  /** socket.io's `auth` payload; only in the middleware (not in `allowRequest` or `authenticate`). */
-  auth?: Record<string, unknown>;
-}
-
-export interface AuthorizeContext<S extends object = SessionData> {
-  session: S;
-  /** The identified user, or null for an anonymous session (with `allowAnonymous`). */
-  userId: string | null;
-  handshake: HandshakeInfo;
-}
-
-export interface SessionAuthOptions<S extends object = SessionData> {
-  /** Where sessions live: `memoryStore(store)`, `redisStore(...)`, `mongoStore(...)`, `cookieStore(...)`. */
-  store: SessionStore<S>;
-  /** The session middleware's secret(s): the first signs, every one verifies. Required unless `signing: "none"`. */
-  secret?: string | readonly string[];
-  /** Cookie name (default `"connect.sid"`, express-session's). */
-  name?: string;
-  /** How the cookie is signed (default `"express"`). */
-  signing?: SigningScheme;
-  /** The keygrip HMAC (default `"sha1"`, as keygrip); only with `signing: "keygrip"`. */
-  algorithm?: KeygripAlgorithm;
-  /**
-   * Which page origins may connect. Default: a request without `Origin`, or whose Origin's host equals
-   * its `Host` header. A list accepts exactly those origins (and requests without `Origin`); a function decides.
-   */
-  origins?: OriginPolicy;
-  /**
-   * Who the session belongs to. Default: the first of `passport.user` (a string or number, or the `id` /
-   * `_id` of an object Passport stored whole), `userId`, `user.id`, `user._id`, or `user` itself when it
-   * is a string or number. Return a string, a safe integer (`Number.isSafeInteger`: larger numbers are
-   * rounded and could name another user), a bigint, or null/undefined for "nobody".
-   */
-  identify?: (session: S) => string | number | bigint | null | undefined;
-  /** Accept sessions that identify nobody (default false: `UNAUTHENTICATED`). */
-  allowAnonymous?: boolean;
-  /**
-   * Your own policy, after the session is known: resolve `true` to accept; anything else is `FORBIDDEN`.
-   * Runs at the handshake and again at every re-read of the session (revalidation, `reload`, `update`).
-   */
-  authorize?: (context: AuthorizeContext<S>) => boolean | Promise<boolean>;
-  /** Milliseconds a store call (lookup or write) may take before it counts as `STORE_UNAVAILABLE` (default 2000). */
-  timeout?: number;
-  /** Rooms joined on connect (default `{ user: "user:", session: "session:" }`); false to join none. */
-  rooms?: RoomOptions | false;
-  /** Sees every refused handshake, with a diagnosis in `message` and the underlying failure in `cause`. For logs. */
-  onError?: (error: SessionAuthError, req: IncomingMessage) => void;
-  /**
-   * Milliseconds between periodic re-reads of each connected session (default 300 000: 5 minutes); false
-   * for none. One read per session per node per interval, shared by all its sockets there, spread so that
-   * sessions do not all re-read at once (the first comes between half an interval and one interval after
-   * the handshake). Expiry re-checks, store events, `endSession`, `reload` and `update` work either way.
-   */
-  revalidate?: number | false;
-  /**
-   * The event a socket receives, with `{ code }`, just before the server ends it because its session
-   * ended (default `"session:ended"`); false to send none (the socket is still disconnected).
-   */
-  endEvent?: string | false;
-  /**
-   * Server side, on the node that held the socket: called for every socket the lifecycle ended, after
-   * its disconnect, with why (a {@link SessionAuthError}: `SESSION_NOT_FOUND`, `SESSION_EXPIRED`,
-   * `UNAUTHENTICATED`, `FORBIDDEN`, or the code given to `endSession` / `endUser`). For logs.
-   */
-  onSessionEnd?: (error: SessionAuthError, socket: Socket) => void;
-}
+import { resolveRooms, type RoomNaming } from "./rooms.js";
+import type { SessionStore } from "./store.js";
+import type { SessionAuthOptions } from "./types.js";
 
 export interface Config<S extends object> {
   store: SessionStore<S>;
@@ -120,71 +46,6 @@ const KNOWN_OPTIONS = new Set([
   "onSessionEnd",
 ]);
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/; // RFC 6265 token
-// Events socket.io reserves on a socket: emitting one of them would throw or confuse the client.
-const RESERVED_EVENTS = new Set([
-  "connect",
-  "connect_error",
-  "disconnect",
-  "disconnecting",
-  "newListener",
-  "removeListener",
-]);
-
-/**
- * The default `identify`: Passport (what `serializeUser` stored: an id, or a user object with `id` /
- * `_id`), then the common hand-rolled shapes.
- */
-export function defaultIdentify(session: object): string | number | undefined {
-  const user = own(session, "user");
-  const passportUser = own(own(session, "passport"), "user");
-  return (
-    asId(passportUser) ??
-    asId(own(passportUser, "id")) ??
-    asId(own(passportUser, "_id")) ??
-    asId(own(session, "userId")) ??
-    asId(own(user, "id")) ??
-    asId(own(user, "_id")) ??
-    (typeof user === "string" || typeof user === "number" ? asId(user) : undefined)
-  );
-}
-
-/** Where a session seems to hold a user that the default `identify` cannot read, for the diagnosis. */
-export function unreadUser(session: object): string | undefined {
-  const passportUser = own(own(session, "passport"), "user");
-  if (passportUser !== undefined && passportUser !== null) return `\`passport.user\` holds ${shapeOf(passportUser)}`;
-  const user = own(session, "user");
-  if (user !== undefined && user !== null) return `\`user\` holds ${shapeOf(user)}`;
-  return undefined;
-}
-
-function shapeOf(value: unknown): string {
-  if (typeof value !== "object" || value === null) return `a ${typeof value}`;
-  if (Array.isArray(value)) return "an array";
-  const keys = Object.keys(value)
-    .slice(0, 6)
-    .map((k) => JSON.stringify(k.length > 30 ? `${k.slice(0, 30)}…` : k));
-  return keys.length === 0 ? "an empty object" : `an object with keys ${keys.join(", ")}`;
-}
-
-function own(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null && Object.hasOwn(value, key)
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
-}
-
-function asId(value: unknown): string | number | undefined {
-  if (typeof value === "string" && value !== "") return value;
-  if (typeof value === "number" && Number.isFinite(value)) return value;
-  // A BSON ObjectId (connect-mongo with `stringify: false`).
-  if (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as { toHexString?: unknown }).toHexString === "function"
-  ) {
-    return (value as { toHexString(): string }).toHexString();
-  }
-  return undefined;
-}
 
 export function validate<S extends object>(options: SessionAuthOptions<S>): Config<S> {
   if (typeof options !== "object" || options === null) {

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
-import type { Accepted, Pipeline } from "./auth.js";
 import { copySession } from "./copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
-import type { Lifecycle } from "./lifecycle.js";
+import { serverSetup, type EngineOptions } from "./internal/socketio.js";
+import type { Lifecycle } from "./lifecycle/index.js";
+import type { Accepted, Pipeline } from "./pipeline.js";
 
 /** The socket.io side of `sessionAuth`: the middleware, `allowRequest`, `attach`, and recovered sockets. */
 export interface Glue {
@@ -186,9 +187,7 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
     warned.add(code);
     process.emitWarning(message, { code });
   };
-  const opts = (io as unknown as { _opts?: { connectionStateRecovery?: { skipMiddlewares?: boolean } } })._opts ?? {};
-  const engineOpts = (io.engine as unknown as { opts?: EngineOptions } | undefined)?.opts;
-  const recovery = opts.connectionStateRecovery;
+  const { recovery, engine: engineOpts } = serverSetup(io);
   if (recovery !== undefined && recovery.skipMiddlewares !== false && engineOpts?.allowRequest !== allowRequest) {
     warn(
       'socket.io-session-auth: connectionStateRecovery skips middlewares for recovered sockets, so your io.on("connection") ' +
@@ -210,12 +209,6 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
       );
     }
   }
-}
-
-interface EngineOptions {
-  allowRequest?: unknown;
-  transports?: string[];
-  cors?: { origin?: unknown; credentials?: boolean } | boolean;
 }
 
 /** The listed origins that socket.io's `cors` option would not let poll with credentials. */

@@ -1,4 +1,5 @@
-export { sessionAuth, defaultIdentify } from "./auth.js";
+export { sessionAuth } from "./auth.js";
+export { defaultIdentify } from "./identify.js";
 export type {
   AuthResult,
   AuthorizeContext,
@@ -6,7 +7,7 @@ export type {
   SessionAuth,
   SessionAuthOptions,
   SessionSocketData,
-} from "./auth.js";
+} from "./types.js";
 export { SessionAuthError, isSessionAuthError, SESSION_AUTH_ERROR_CODES } from "./errors.js";
 export type { SessionAuthErrorCode } from "./errors.js";
 export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";

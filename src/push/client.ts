@@ -13,7 +13,7 @@ import type {
   PushRoomsRequest,
 } from "./types.js";
 import { DEFAULT_ACK_TIMEOUT } from "./validate.js";
-import { rejectUnknownOptions } from "../options.js";
+import { rejectUnknownOptions } from "../internal/options.js";
 
 export interface PushClientOptions {
   /** The router's base URL: `http://realtime:3000/push` (its `path` included). */

@@ -1,7 +1,7 @@
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Server } from "socket.io";
-import { rejectUnknownOptions } from "../options.js";
+import { rejectUnknownOptions } from "../internal/options.js";
 import { resolveRooms, type RoomNaming, type RoomOptions } from "../rooms.js";
 import { PushError } from "./errors.js";
 import type { PushRedisClient } from "./idempotency.js";

@@ -1,3 +1,5 @@
+import { describeValue } from "../internal/describe.js";
+import { RESERVED_EVENTS } from "../internal/socketio.js";
 import { sessionRoom, type RoomNaming } from "../rooms.js";
 import { invalid, PushError } from "./errors.js";
 
@@ -53,16 +55,7 @@ export interface PresenceOp {
   readonly users: ReadonlyArray<readonly [string, string]>;
 }
 
-/** socket.io's reserved names (`RESERVED_EVENTS` of socket.io 4), plus `error`, special in older clients and in Node's EventEmitter. */
-export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
-  "connect",
-  "connect_error",
-  "disconnect",
-  "disconnecting",
-  "newListener",
-  "removeListener",
-  "error",
-]);
+export { RESERVED_EVENTS };
 
 export const MAX_EVENT_LENGTH = 200;
 export const MAX_ID_LENGTH = 200;
@@ -75,16 +68,10 @@ type Fields = Record<string, unknown>;
 
 const join = (path: string, key: string): string => (path === "" ? key : `${path}.${key}`);
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
 /** A plain object whose own keys are all in `allowed`; keys whose value is `undefined` count as absent. */
 function record(value: unknown, path: string, allowed: readonly string[], what = "an object"): Fields {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalid(path, `must be ${what}; got ${describe(value)}.`);
+    throw invalid(path, `must be ${what}; got ${describeValue(value)}.`);
   }
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) throw invalid(path, `must be a plain object (${what}).`);
@@ -105,7 +92,7 @@ function field(fields: Fields, key: string): unknown {
 }
 
 function text(value: unknown, path: string, max: number): string {
-  if (typeof value !== "string") throw invalid(path, `must be a string; got ${describe(value)}.`);
+  if (typeof value !== "string") throw invalid(path, `must be a string; got ${describeValue(value)}.`);
   if (value === "") throw invalid(path, "must not be empty.");
   if (value.length > max) throw invalid(path, `must be at most ${max} characters; got ${value.length}.`);
   return value;
@@ -151,7 +138,7 @@ function names(value: unknown, path: string, kind: Kind, budget: Budget): string
     if (typeof item !== "string") {
       throw invalid(
         at,
-        `must be a string${kind === "user" ? " or a number" : ""}${Array.isArray(value) ? "" : ", or an array of them"}; got ${describe(item)}.`,
+        `must be a string${kind === "user" ? " or a number" : ""}${Array.isArray(value) ? "" : ", or an array of them"}; got ${describeValue(item)}.`,
       );
     }
     return text(item, at, MAX_NAME_LENGTH);
@@ -287,7 +274,8 @@ export function validateMessage(value: unknown, config: ValidatorConfig, path = 
 export function validateBatch(value: unknown, config: ValidatorConfig): EmitOp[] {
   const fields = record(value, "", ["messages"], "an object { messages: [...] }");
   const messages = field(fields, "messages");
-  if (!Array.isArray(messages)) throw invalid("messages", `must be an array of messages; got ${describe(messages)}.`);
+  if (!Array.isArray(messages))
+    throw invalid("messages", `must be an array of messages; got ${describeValue(messages)}.`);
   if (messages.length > config.maxBatch) {
     throw new PushError(
       "TOO_MANY_MESSAGES",
@@ -317,7 +305,7 @@ export function validateLegacy(value: unknown, config: ValidatorConfig): EmitOp 
   } else {
     throw invalid(
       "type",
-      `must be "single", "room" or "all"; got ${typeof type === "string" ? JSON.stringify(type.slice(0, 40)) : type === undefined ? "nothing" : describe(type)}.`,
+      `must be "single", "room" or "all"; got ${typeof type === "string" ? JSON.stringify(type.slice(0, 40)) : type === undefined ? "nothing" : describeValue(type)}.`,
     );
   }
   return {
@@ -372,7 +360,7 @@ export function validateRooms(value: unknown, config: ValidatorConfig): RoomsOp 
 export function validatePresence(value: unknown, config: ValidatorConfig): PresenceOp {
   const fields = record(value, "", ["users", "namespace"], "an object { users: [...], namespace? }");
   const raw = field(fields, "users");
-  if (!Array.isArray(raw)) throw invalid("users", `must be an array of user ids; got ${describe(raw)}.`);
+  if (!Array.isArray(raw)) throw invalid("users", `must be an array of user ids; got ${describeValue(raw)}.`);
   const ids = [...new Set(names(raw, "users", "user", new Budget(config.maxTargets)))];
   const rooms = userRooms(config.naming, ids, "users");
   return { namespace: namespaceOf(fields, "", config), users: ids.map((id, index) => [id, rooms[index]!] as const) };

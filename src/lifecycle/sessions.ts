@@ -1,0 +1,265 @@
+import type { Socket } from "socket.io";
+import { MAX_TIMEOUT_MS } from "../config.js";
+import { copySession } from "../copy.js";
+import { isSessionAuthError, SessionAuthError } from "../errors.js";
+import { causeOf } from "../internal/describe.js";
+import { log } from "../log.js";
+import type { Checked, Pipeline } from "../pipeline.js";
+import { createEnder } from "./end.js";
+import type { EndedMemory } from "./ended.js";
+
+/**
+ * The sessions this node follows: one entry per session with sockets here (costs grow with sessions,
+ * not sockets: one timer and one store read per interval for all of them), their re-read scheduling
+ * (periodic, at the known expiry, held back during an outage), and ending their sockets.
+ */
+export interface Sessions<S extends object> {
+  /** Follows `socket` (connected, `socket.data` set); ends it at once when its session ended after its store read began. */
+  track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void;
+  /** Ends one socket the lifecycle's way (once). */
+  end(socket: Socket, reason: SessionAuthError): void;
+  /** Why the socket was ended, or undefined. */
+  endedWith(socket: Socket): SessionAuthError | undefined;
+  /** Ends every socket here of the session `key`, or of the user `user`. */
+  endKey(key: string, reason: SessionAuthError): void;
+  endUser(user: string, reason: SessionAuthError): void;
+  /** The socket's entry; throws why it ended, or a TypeError naming `method` for a socket not followed. */
+  entryFor(method: string, socket: Socket): Entry;
+  /** Whether `socket` is still on `entry` (not ended, not gone, not moved to another session). */
+  holds(entry: Entry, socket: Socket): boolean;
+  /** Re-reads the entry's session now (see the function); rejects with the reason it failed. */
+  refresh(entry: Entry): Promise<Checked<S>>;
+  /** Takes a session just read or written as the session now (user, authorize, a fresh copy per socket). */
+  apply(entry: Entry, checked: Checked<S>): Promise<void>;
+  /** Ends every socket of the entry; returns `reason`, to be thrown. */
+  endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError;
+  /** The next periodic read is one interval from now (after `reload`). */
+  restartInterval(entry: Entry): void;
+  /** Stops every timer; the bookkeeping stays, so ends still reach sockets. */
+  close(): void;
+}
+
+export interface Entry {
+  readonly sessionId: string;
+  readonly key: string;
+  readonly userId: string | null;
+  readonly sockets: Set<Socket>;
+  /** When the store says the session ends (ms since the epoch), or null. */
+  expires: number | null;
+  /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
+  nextRead: number;
+  timer: NodeJS.Timeout | undefined;
+  /** During a store outage: no re-read before this (ms since the epoch), whatever is due. */
+  retryAt: number;
+  /** `update`s of this session on this node run one after another: they never conflict with each other. */
+  writes: Promise<unknown> | undefined;
+}
+
+// Re-check a known expiry a moment after it, so the store has surely dropped the record by then.
+const EXPIRY_MARGIN_MS = 25;
+// During a store outage a re-read is tried again this soon (or at the next interval, if sooner).
+const OUTAGE_RETRY_MS = 15_000;
+const TIMER_SLACK_MS = 5;
+
+export function createSessions<S extends object>(
+  pipeline: Pipeline<S>,
+  ended: EndedMemory,
+  onTrack: () => void,
+): Sessions<S> {
+  const { revalidate, endEvent, onSessionEnd } = pipeline.config;
+  const entries = new Map<string, Entry>();
+  const byUser = new Map<string, Set<Entry>>();
+  const entryOf = new WeakMap<Socket, Entry>();
+  const ender = createEnder({ endEvent, onSessionEnd, release: untrack });
+  let closed = false;
+
+  function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
+    if (!socket.connected || ender.endedWith(socket) !== undefined) return;
+    const stale = ended.endedSince(key, checked.userId, checked.readAt);
+    if (stale !== undefined) return ender.end(socket, stale);
+    onTrack();
+    let entry = entries.get(key);
+    if (entry !== undefined && entry.userId !== checked.userId) {
+      // The session now belongs to someone else: its older sockets here must not stay as the other person.
+      endEntry(entry, new SessionAuthError("UNAUTHENTICATED", "The session now identifies another user (or none)."));
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      entry = {
+        sessionId,
+        key,
+        userId: checked.userId,
+        sockets: new Set(),
+        expires: checked.expires,
+        // Spread over the second half of the first interval: a reconnect storm does not re-read all at once.
+        nextRead:
+          revalidate === null
+            ? Number.POSITIVE_INFINITY
+            : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
+        timer: undefined,
+        retryAt: 0,
+        writes: undefined,
+      };
+      entries.set(key, entry);
+      if (checked.userId !== null) {
+        const set = byUser.get(checked.userId) ?? new Set<Entry>();
+        byUser.set(checked.userId, set.add(entry));
+      }
+    } else {
+      entry.expires = checked.expires;
+    }
+    entry.sockets.add(socket);
+    entryOf.set(socket, entry);
+    socket.once("disconnect", () => untrack(socket));
+    schedule(entry);
+  }
+
+  function untrack(socket: Socket): void {
+    const entry = entryOf.get(socket);
+    if (entry === undefined) return;
+    entryOf.delete(socket);
+    entry.sockets.delete(socket);
+    if (entry.sockets.size > 0) return;
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (entries.get(entry.key) === entry) entries.delete(entry.key);
+    if (entry.userId !== null) {
+      const set = byUser.get(entry.userId);
+      set?.delete(entry);
+      if (set?.size === 0) byUser.delete(entry.userId);
+    }
+  }
+
+  function schedule(entry: Entry): void {
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (closed || entry.sockets.size === 0) return;
+    const due = Math.min(
+      entry.nextRead,
+      entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS,
+    );
+    if (due === Number.POSITIVE_INFINITY) return;
+    // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
+    const delay = Math.max(0, Math.min(Math.max(due, entry.retryAt) - Date.now(), MAX_TIMEOUT_MS));
+    entry.timer = setTimeout(() => void onTimer(entry), delay);
+    entry.timer.unref();
+  }
+
+  async function onTimer(entry: Entry): Promise<void> {
+    entry.timer = undefined;
+    // Due (or overdue after an outage): the next periodic read is one interval on, or never.
+    // Timers may fire a millisecond early: within TIMER_SLACK_MS the read counts as the one due, or it
+    // would be read again at once.
+    if (Date.now() + TIMER_SLACK_MS >= entry.nextRead)
+      entry.nextRead = revalidate === null ? Number.POSITIVE_INFINITY : Date.now() + revalidate;
+    try {
+      await refresh(entry);
+    } catch {
+      // Ended (and logged) inside refresh, or an outage that keeps the sockets: nothing to add here.
+    }
+    schedule(entry);
+  }
+
+  /**
+   * Re-reads the entry's session. On success every socket gets a fresh copy (or is ended alone, when
+   * `authorize` now refuses it). A session that is over ends all its sockets here; an outage ends nothing
+   * and brings the next try closer. Rejects with the reason either way.
+   */
+  async function refresh(entry: Entry): Promise<Checked<S>> {
+    let checked: Checked<S>;
+    try {
+      checked = await pipeline.reread(entry.sessionId);
+    } catch (error) {
+      const reason = isSessionAuthError(error)
+        ? error
+        : new SessionAuthError("FORBIDDEN", "Unexpected failure while re-reading the session.", { cause: error });
+      if (reason.code === "STORE_UNAVAILABLE") {
+        log("kept a session's sockets through a store outage: %s%s", reason.message, causeOf(reason));
+        // Not before a while (jittered, so sessions do not all retry at once), however overdue.
+        const wait = Math.round(Math.min(OUTAGE_RETRY_MS, revalidate ?? OUTAGE_RETRY_MS) * (0.75 + Math.random() / 4));
+        entry.retryAt = Date.now() + wait;
+        // With periodic re-reads, the retry is one of them; without, only an overdue expiry re-check
+        // retries (schedule() holds it back until retryAt).
+        if (revalidate !== null) entry.nextRead = Math.min(entry.nextRead, entry.retryAt);
+        throw reason;
+      }
+      // A record gone at or after its known expiry expired, whoever removed it.
+      const expired = reason.code === "SESSION_NOT_FOUND" && entry.expires !== null && Date.now() >= entry.expires;
+      throw endEntry(entry, expired ? new SessionAuthError("SESSION_EXPIRED", "The session expired.") : reason);
+    }
+    entry.retryAt = 0;
+    await apply(entry, checked);
+    return checked;
+  }
+
+  /**
+   * A session just read (or written) is the session now: it must still be the entry's user's, and
+   * `authorize` must still accept each socket (one refused is ended alone); the others get a fresh copy.
+   */
+  async function apply(entry: Entry, checked: Checked<S>): Promise<void> {
+    if (checked.userId !== entry.userId) {
+      throw endEntry(
+        entry,
+        new SessionAuthError(
+          "UNAUTHENTICATED",
+          "The session now identifies another user (or none): logged out, or logged in as someone else.",
+        ),
+      );
+    }
+    entry.expires = checked.expires;
+    await Promise.all(
+      [...entry.sockets].map(async (socket) => {
+        try {
+          await pipeline.authorize(checked.session, checked.userId, socket.handshake);
+        } catch (error) {
+          // Not a socket that left on its own meanwhile.
+          if (entryOf.get(socket) === entry) ender.end(socket, error as SessionAuthError);
+          return;
+        }
+        if (entryOf.get(socket) === entry) socket.data.session = copySession(checked.session);
+      }),
+    );
+  }
+
+  function endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError {
+    for (const socket of [...entry.sockets]) ender.end(socket, reason);
+    return reason;
+  }
+
+  function entryFor(method: string, socket: Socket): Entry {
+    const entry = entryOf.get(socket);
+    if (entry !== undefined) return entry;
+    const reason = ender.endedWith(socket);
+    if (reason !== undefined) throw reason;
+    throw new TypeError(`${method}: this socket was not authenticated by this sessionAuth (or has disconnected).`);
+  }
+
+  return {
+    track,
+    end: ender.end,
+    endedWith: ender.endedWith,
+    endKey(key, reason) {
+      const entry = entries.get(key);
+      if (entry !== undefined) endEntry(entry, reason);
+    },
+    endUser(user, reason) {
+      for (const entry of [...(byUser.get(user) ?? [])]) endEntry(entry, reason);
+    },
+    entryFor,
+    holds: (entry, socket) => entryOf.get(socket) === entry,
+    refresh,
+    apply,
+    endEntry,
+    restartInterval(entry) {
+      if (revalidate !== null) entry.nextRead = Date.now() + revalidate;
+      schedule(entry);
+    },
+    close() {
+      closed = true;
+      for (const entry of entries.values()) {
+        clearTimeout(entry.timer);
+        entry.timer = undefined;
+      }
+    },
+  };
+}
