@@ -8,6 +8,8 @@ export default defineConfig({
     // Tests and docs examples import the package by its public names, as users do.
     alias: [
       { find: /^socket\.io-session-auth$/, replacement: here("./src/index.ts") },
+      { find: /^socket\.io-session-auth\/adapter$/, replacement: here("./src/adapter.ts") },
+      { find: /^socket\.io-session-auth\/push-client$/, replacement: here("./src/push/client-entry.ts") },
       { find: /^socket\.io-session-auth\/(push|testing)$/, replacement: here("./src/$1/index.ts") },
       { find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie)$/, replacement: here("./adapters/$1/index.ts") },
     ],

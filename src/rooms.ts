@@ -1,4 +1,4 @@
-import * as crypto from "node:crypto";
+import { sha256Hex } from "./internal/hash.js";
 
 /** Room-name prefixes. `false` (for both, or for one) joins none. */
 export interface RoomOptions {
@@ -47,13 +47,6 @@ export function resolveRooms(option: RoomOptions | false | undefined, owner = "s
 export function sessionKey(sessionId: string): string {
   return sha256Hex(sessionId).slice(0, 32);
 }
-
-// crypto.hash (Node 20.12+, 21.7+) hashes in one call, without a Hash object: this runs once per handshake.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
-const sha256Hex =
-  oneShot !== undefined
-    ? (data: string) => oneShot("sha256", data, "hex")
-    : (data: string) => crypto.createHash("sha256").update(data).digest("hex");
 
 /**
  * The room of every socket of a user: `user:<userId>` by default. A number must be a safe integer

@@ -1,5 +1,14 @@
-import type { SessionData, SessionRecord, SessionStore, StoreGetOptions } from "socket.io-session-auth";
-import { describeGiven, driverKind } from "../driver-kind.js";
+import {
+  describeGiven,
+  describeOption,
+  describeValue,
+  driverKind,
+  rejectUnknownOptions,
+  type SessionData,
+  type SessionRecord,
+  type SessionStore,
+  type StoreGetOptions,
+} from "socket.io-session-auth/adapter";
 
 /**
  * How the session is encoded in the (already verified) cookie value.
@@ -86,14 +95,14 @@ function validate(options: CookieStoreOptions): CookieSessionFormat {
       `cookieStore: the options are ${describeGiven(options)}; cookie sessions live in the cookie and need no store or client: pass nothing, or { format }.`,
     );
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      const hint = BELONGS_TO_SESSION_AUTH.has(key)
-        ? ` (\`${key}\` belongs to sessionAuth, which verifies the cookie: sessionAuth({ store: cookieStore(), signing: "keygrip", name, secret: keys }))`
-        : "";
-      throw new TypeError(`cookieStore: unknown option \`${key}\`${hint}.`);
-    }
-  }
+  rejectUnknownOptions("cookieStore", options, KNOWN_OPTIONS, {
+    notes: Object.fromEntries(
+      [...BELONGS_TO_SESSION_AUTH].map((key) => [
+        key,
+        `\`${key}\` belongs to sessionAuth, which verifies the cookie: sessionAuth({ store: cookieStore(), signing: "keygrip", name, secret: keys })`,
+      ]),
+    ),
+  });
   const { format = "cookie-session" } = options;
   if (!FORMATS.includes(format)) {
     throw new TypeError(
@@ -129,7 +138,7 @@ function decodeCookieSession(value: string): SessionRecord<Record<string, unknow
     if (typeof expire !== "number" || !Number.isFinite(expire) || Math.abs(expire) > MAX_DATE_MS) {
       // koa-session writes Date.now() + maxAge; anything else is a payload we cannot judge the age of.
       return new TypeError(
-        `the session's koa-session \`_expire\` is not a time in epoch milliseconds (${describeType(expire)})`,
+        `the session's koa-session \`_expire\` is not a time in epoch milliseconds (${describeValue(expire)})`,
       );
     }
     expires = new Date(expire);
@@ -166,7 +175,7 @@ function parseJson(text: string, what: string, hint = ""): unknown {
 
 function asSession(parsed: unknown, what: string): Record<string, unknown> | Error {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    return new TypeError(`${what} is ${describeType(parsed)}, not a session object`);
+    return new TypeError(`${what} is ${describeValue(parsed)}, not a session object`);
   }
   return scrub(parsed) ?? (parsed as Record<string, unknown>);
 }
@@ -197,14 +206,4 @@ function scrub(root: object): Error | undefined {
     }
   }
   return undefined;
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return `a ${typeof value}`;
-}
-
-function describeOption(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : describeType(value);
 }

@@ -1,11 +1,13 @@
 import {
+  describeGiven,
   describeValue,
+  driverKind,
+  isPromiseLike,
   readSession,
   type SessionData,
   type SessionRecord,
   type SessionStore,
-} from "socket.io-session-auth";
-import { describeGiven, driverKind } from "../driver-kind.js";
+} from "socket.io-session-auth/adapter";
 
 type Callback<T> = (err?: unknown, value?: T) => void;
 /** The callback express-session's `store.get` takes. */
@@ -229,8 +231,4 @@ function call<T>(handle: ExpressSessionStoreLike, method: "get" | "set" | "destr
       callback(undefined, returned as T);
     }
   });
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }

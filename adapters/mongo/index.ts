@@ -1,13 +1,15 @@
 import {
   abortable,
   copySession,
+  describeGiven,
   describeValue,
+  driverKind,
   readSession,
+  rejectUnknownOptions,
   type SessionData,
   type SessionRecord,
   type SessionStore,
-} from "socket.io-session-auth";
-import { describeGiven, driverKind } from "../driver-kind.js";
+} from "socket.io-session-auth/adapter";
 
 /** A BSON document as the driver hands it over (typed here so that this entry point needs no driver types). */
 type Document = Record<string, unknown>;
@@ -91,7 +93,7 @@ const KNOWN_OPTIONS = new Set([
   "unserialize",
   "cryptoAdapter",
 ]);
-const HINTS: Record<string, string> = {
+const HINTS: Readonly<Record<string, string>> = {
   stringify: "the adapter reads both forms (a JSON string and a sub-document) without being told; remove it",
   client: "pass `db: client.db(dbName)` or `collection`; the adapter never opens or closes connections",
   clientPromise: "await the client and pass `db: client.db(dbName)` or `collection`",
@@ -275,11 +277,7 @@ function validate<S extends object>(options: MongoStoreOptions<S>): Config<S> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("mongoStore: pass an options object: { collection } or { db, collectionName }.");
   }
-  for (const key of Object.keys(options)) {
-    if (KNOWN_OPTIONS.has(key)) continue;
-    const hint = HINTS[key];
-    throw new TypeError(`mongoStore: unknown option \`${key}\`${hint === undefined ? "" : `: ${hint}`}.`);
-  }
+  rejectUnknownOptions("mongoStore", options, KNOWN_OPTIONS, { notes: HINTS });
   const {
     collection,
     db,

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { BroadcastOperator, Namespace, Server } from "socket.io";
+import type { Namespace, Server } from "socket.io";
+import { abortable } from "../internal/deadline.js";
+import { countingAdapter, operatorClass, type Operator } from "../internal/socketio.js";
 import { PushError, isPushError } from "./errors.js";
 import {
   fingerprint,
@@ -58,14 +60,7 @@ export interface Executor {
 }
 
 type Adapter = Namespace["adapter"];
-type Operator = BroadcastOperator<Record<string, (...args: unknown[]) => void>, unknown>;
 type AckCallback = (error: Error | null, responses: unknown[]) => void;
-type OperatorClass = new (
-  adapter: Adapter,
-  rooms?: Set<string>,
-  except?: Set<string>,
-  flags?: { timeout?: number },
-) => Operator;
 
 const ACCEPTED = 202;
 const OK = 200;
@@ -96,10 +91,8 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
         : memoryAnswers(config);
   const running = new Set<Promise<unknown>>();
   const trackers = new Map<string, NodeTracker>();
-  // socket.io declares BroadcastOperator (and its constructor) public but exports it as a type only; the
-  // class itself is the one behind every `nsp.to()`. Building our own lets the ack path hand it an adapter
-  // that counts recipients (see emitWithAck) while socket.io keeps its own completeness and timeout logic.
-  const Operator = io.to("").constructor as OperatorClass;
+  // Our own operators (see internal/socketio.ts), so the ack path can hand one an adapter that counts recipients.
+  const Operator = operatorClass(io);
 
   function namespace(name: string): Namespace {
     // The validator only lets served namespaces through; this is the executor refusing to guess.
@@ -222,39 +215,20 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     const adapter = namespace(op.scope.namespace).adapter;
     const nodes = tracker(op.scope.namespace);
     let recipients = 0;
-    // socket.io's broadcast-with-ack reports the responses but not how many sockets were sent the message,
-    // which a partial (timed-out) answer needs. The adapter reports it, per node, to this callback: count it
-    // on the way through. Only these two methods are replaced; everything else is the adapter itself.
-    const counting: Adapter = Object.create(adapter, {
-      broadcastWithAck: {
-        value: (
-          packet: unknown,
-          opts: Parameters<Adapter["broadcastWithAck"]>[1],
-          onCount: (count: number) => void,
-          onAck: (...args: unknown[]) => void,
-        ) =>
-          adapter.broadcastWithAck(
-            packet,
-            opts,
-            (count) => {
-              recipients += count;
-              onCount(count);
-            },
-            onAck,
-          ),
-      },
-      // socket.io waits for as many nodes as serverCount() says, and calls the answer complete when they
-      // all answered: ask for every node known to exist (see nodes.ts), so an answer from fewer nodes times
-      // out as `complete: false`. socket.io does not catch a failed serverCount() (an unhandled
-      // rejection): wait instead, and let the timeout give the partial answer.
-      serverCount: {
-        value: () =>
-          adapter.serverCount().then(
-            (count) => nodes.expect(count),
-            () => NEVER,
-          ),
-      },
-    });
+    // The adapter reports each node's recipient count, which a partial (timed-out) answer needs: count it
+    // on the way through (see countingAdapter). socket.io waits for as many nodes as serverCount() says, and calls the answer complete when they
+    // all answered: ask for every node known to exist (see nodes.ts), so an answer from fewer nodes times
+    // out as `complete: false`. socket.io does not catch a failed serverCount() (an unhandled
+    // rejection): wait instead, and let the timeout give the partial answer.
+    const counting = countingAdapter(
+      adapter,
+      (count) => void (recipients += count),
+      () =>
+        adapter.serverCount().then(
+          (count) => nodes.expect(count),
+          () => NEVER,
+        ),
+    );
     return new Promise((resolve, reject) => {
       const done: AckCallback = (error, responses) =>
         resolve({ status: OK, body: { ok: true, id, recipients, acked: responses.length, complete: error === null } });
@@ -385,12 +359,7 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
           // (commands queue until it is back), and an answer that comes from fewer nodes is no answer.
           const deadline = new AbortController();
           const timer = setTimeout(() => deadline.abort(), options.clusterTimeout);
-          const within = <T>(promise: Promise<T>): Promise<T> =>
-            new Promise<T>((resolve, reject) => {
-              if (deadline.signal.aborted) reject(deadline.signal.reason);
-              deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason), { once: true });
-              promise.then(resolve, reject);
-            });
+          const within = <T>(promise: Promise<T>): Promise<T> => abortable(promise, deadline.signal);
           let sockets: Array<{ rooms: Set<string> }>;
           try {
             const count = await within(nsp.adapter.serverCount());

@@ -1,4 +1,6 @@
-import * as crypto from "node:crypto";
+import { withDeadline } from "../internal/deadline.js";
+import { sha256Hex } from "../internal/hash.js";
+import { redisFlavor, redisNotReady } from "../internal/redis.js";
 import { PushError } from "./errors.js";
 
 /**
@@ -199,14 +201,8 @@ const POLL_MAX_MS = 250;
  */
 export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
   const { client, prefix, ttl, timeout, onError } = options;
-  const probe = client as unknown as {
-    status?: unknown;
-    isReady?: unknown;
-    isOpen?: unknown;
-    set?: unknown;
-    del?: unknown;
-  };
-  const ioredis = typeof probe.status === "string";
+  const probe = client as unknown as { set?: unknown; del?: unknown };
+  const ioredis = redisFlavor(client) === "ioredis";
   const set = probe.set as (...args: unknown[]) => PromiseLike<unknown>;
   const del = probe.del as (key: string) => PromiseLike<unknown>;
   // Same-node repeats share the first request's answer without a round trip.
@@ -219,45 +215,21 @@ export function redisAnswers(options: RedisAnswersOptions): AnswerStore {
       { cause },
     );
 
-  /** Whether the client is connected now; as `redisStore` decides it (ioredis "wait" is lazyConnect before its first command). */
-  function ready(): boolean {
-    if (ioredis) return probe.status === "ready" || probe.status === "wait";
-    return (typeof probe.isReady === "boolean" ? probe.isReady : probe.isOpen) === true;
-  }
-
   /**
    * One command with a deadline; `late` sees the reply of a command we stopped waiting for. A client that
    * is not connected gets no command at all: in its offline queue a claim would wait for Redis to come
    * back and be applied long after the request was answered 503.
    */
   function command<T>(run: () => PromiseLike<T>, late?: (reply: T) => void): Promise<T> {
-    if (!ready()) return Promise.reject(unavailable(new Error("the Redis client is not connected")));
-    return new Promise<T>((resolve, reject) => {
-      let expired = false;
-      const timer = setTimeout(() => {
-        expired = true;
-        reject(unavailable());
-      }, timeout);
-      let pending: PromiseLike<T>;
-      try {
-        pending = run();
-      } catch (cause) {
-        clearTimeout(timer);
-        reject(unavailable(cause));
-        return;
-      }
-      Promise.resolve(pending).then(
-        (reply) => {
-          clearTimeout(timer);
-          if (expired) late?.(reply);
-          else resolve(reply);
-        },
-        (cause: unknown) => {
-          clearTimeout(timer);
-          if (!expired) reject(unavailable(cause));
-        },
-      );
-    });
+    if (redisNotReady(client) !== undefined)
+      return Promise.reject(unavailable(new Error("the Redis client is not connected")));
+    let expired: PushError | undefined;
+    return withDeadline(run, { ms: timeout, expired: () => (expired = unavailable()), late }).then(
+      undefined,
+      (cause: unknown) => {
+        throw cause === expired ? cause : unavailable(cause);
+      },
+    );
   }
 
   const write = (key: string, record: StoredRecord, condition: "NX" | "XX"): PromiseLike<unknown> =>
@@ -393,12 +365,4 @@ function binaryAware(_key: string, value: unknown): unknown {
   if (ArrayBuffer.isView(value))
     return { binary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
   return value;
-}
-
-// crypto.hash (Node 20.12+) is the one-shot form.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
-function sha256Hex(value: string): string {
-  return oneShot !== undefined
-    ? oneShot("sha256", value, "hex")
-    : crypto.createHash("sha256").update(value, "utf8").digest("hex");
 }

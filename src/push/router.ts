@@ -2,6 +2,7 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node
 import type { Server as HttpsServer } from "node:https";
 import type { Server } from "socket.io";
 import { rejectUnknownOptions } from "../internal/options.js";
+import { redisFlavor } from "../internal/redis.js";
 import { resolveRooms, type RoomNaming, type RoomOptions } from "../rooms.js";
 import { PushError } from "./errors.js";
 import type { PushRedisClient } from "./idempotency.js";
@@ -295,18 +296,8 @@ function validateOptions(options: PushRouterOptions): Config {
           "createPushRouter: `idempotency.maxKeys` bounds the in-process memory; with `idempotency.redis` keys expire after `ttl` instead. Leave it out.",
         );
       }
-      const client = idempotency.redis as unknown as {
-        get?: unknown;
-        set?: unknown;
-        del?: unknown;
-        status?: unknown;
-        isReady?: unknown;
-        isOpen?: unknown;
-      } | null;
-      const kind =
-        typeof client?.status === "string" ||
-        typeof client?.isReady === "boolean" ||
-        typeof client?.isOpen === "boolean";
+      const client = idempotency.redis as unknown as { get?: unknown; set?: unknown; del?: unknown } | null;
+      const kind = redisFlavor(client) !== "promise";
       if (
         typeof client !== "object" ||
         client === null ||

@@ -55,6 +55,7 @@ export interface PresenceOp {
   readonly users: ReadonlyArray<readonly [string, string]>;
 }
 
+/** Re-exported for the `/push` entry until it drops the name. */
 export { RESERVED_EVENTS };
 
 export const MAX_EVENT_LENGTH = 200;

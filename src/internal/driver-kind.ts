@@ -1,4 +1,4 @@
-import { describeValue } from "socket.io-session-auth";
+import { describeValue } from "./describe.js";
 
 /**
  * What kind of driver object a value is, told by what it has (never by a version number), so that an
