@@ -5,7 +5,9 @@ import { defineConfig } from "tsup";
 // must be absent from package.json's exports too (publint checks that every export resolves).
 const entries: Record<string, string> = {
   index: "src/index.ts",
+  adapter: "src/adapter.ts",
   push: "src/push/index.ts",
+  "push-client": "src/push/client-entry.ts",
   testing: "src/testing/index.ts",
   memory: "adapters/memory/index.ts",
   redis: "adapters/redis/index.ts",

@@ -3,7 +3,7 @@
 // entry instead; none of this is needed to use a store.
 
 export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
-export { readSession } from "./adapter-helpers.js";
+export { readSession } from "./read-session.js";
 export { abortable, isPromiseLike } from "./internal/deadline.js";
 export { copySession } from "./copy.js";
 export { describeOption, describeValue, describeFailure } from "./internal/describe.js";

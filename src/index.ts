@@ -1,3 +1,6 @@
+// The core entry, `socket.io-session-auth`: what an app uses. Adapter authors import
+// `socket.io-session-auth/adapter`; the push router and its client have entries of their own.
+
 export { sessionAuth } from "./auth.js";
 export { defaultIdentify } from "./identify.js";
 export type {
@@ -11,8 +14,6 @@ export type {
 export { SessionAuthError, isSessionAuthError, SESSION_AUTH_ERROR_CODES } from "./errors.js";
 export type { SessionAuthErrorCode } from "./errors.js";
 export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
-export { abortable, describeValue, readSession } from "./adapter-helpers.js";
-export { copySession } from "./copy.js";
 export type { SigningScheme, KeygripAlgorithm } from "./cookies.js";
 export type { OriginPolicy } from "./origin.js";
 export { sessionKey, sessionRoom, userRoom } from "./rooms.js";

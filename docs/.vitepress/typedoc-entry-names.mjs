@@ -4,7 +4,9 @@ import { Converter } from "typedoc";
 
 const PUBLIC_NAMES = {
   src: "socket.io-session-auth",
+  "src/adapter": "socket.io-session-auth/adapter",
   "src/push": "socket.io-session-auth/push",
+  "src/push/client-entry": "socket.io-session-auth/push-client",
   "src/testing": "socket.io-session-auth/testing",
   "adapters/memory": "socket.io-session-auth/memory",
   "adapters/redis": "socket.io-session-auth/redis",

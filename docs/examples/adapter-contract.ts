@@ -3,7 +3,7 @@ import type {
   SessionRecord,
   SessionStore as RealSessionStore,
   StoreGetOptions,
-} from "socket.io-session-auth";
+} from "socket.io-session-auth/adapter";
 
 // #region contract
 interface SessionStore<S extends object = SessionData> {

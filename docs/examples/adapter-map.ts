@@ -1,5 +1,5 @@
 // #region adapter
-import { readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth";
+import { readSession, type SessionData, type SessionRecord, type SessionStore } from "socket.io-session-auth/adapter";
 
 /** What some web framework keeps: session JSON and an expiry time (ms since the epoch), by id. */
 export type SessionTable = Map<string, { json: string; expiresAt: number | null }>;

@@ -1,5 +1,5 @@
 // #region push-client
-import { createPushClient, PushError } from "socket.io-session-auth/push";
+import { createPushClient, PushError } from "socket.io-session-auth/push-client";
 
 const push = createPushClient({
   url: process.env.PUSH_URL ?? "http://127.0.0.1:3000/push",

@@ -1,18 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PushError } from "./errors.js";
-import type {
-  PushAccepted,
-  PushAnswerFor,
-  PushBatchAnswer,
-  PushDisconnectRequest,
-  PushLegacyMessage,
-  PushMessage,
-  PushOk,
-  PushPresenceAnswer,
-  PushRoomsRequest,
+import {
+  DEFAULT_ACK_TIMEOUT,
+  type PushAccepted,
+  type PushAnswerFor,
+  type PushBatchAnswer,
+  type PushDisconnectRequest,
+  type PushLegacyMessage,
+  type PushMessage,
+  type PushOk,
+  type PushPresenceAnswer,
+  type PushRoomsRequest,
 } from "./types.js";
-import { DEFAULT_ACK_TIMEOUT } from "./validate.js";
 import { rejectUnknownOptions } from "../internal/options.js";
 
 export interface PushClientOptions {

@@ -1,12 +1,12 @@
+// The entry point `socket.io-session-auth/push`: the push router, mounted next to socket.io. Its HTTP
+// client is the entry `socket.io-session-auth/push-client`.
+
 export { createPushRouter } from "./router.js";
 export type { PushIdempotencyOptions, PushRouter, PushRouterOptions } from "./router.js";
 export type { PushRedisClient } from "./idempotency.js";
-export { createPushClient } from "./client.js";
-export type { PushClient, PushClientOptions, PushRequestOptions } from "./client.js";
+export type { PushHandler } from "./http.js";
 export { PushError, isPushError, PUSH_ERROR_CODES, pushErrorStatus } from "./errors.js";
 export type { PushErrorCode } from "./errors.js";
-export type { PushHandler } from "./http.js";
-export { RESERVED_EVENTS } from "./validate.js";
 export type {
   OneOrMany,
   PushAccepted,

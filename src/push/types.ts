@@ -35,6 +35,11 @@ export interface PushExcept {
   socket?: OneOrMany<string>;
 }
 
+/** Milliseconds the router waits for acknowledgements when `ack` gives no `timeout`. */
+export const DEFAULT_ACK_TIMEOUT = 5000;
+/** The longest `ack.timeout` the router accepts, in milliseconds. */
+export const MAX_ACK_TIMEOUT = 30_000;
+
 export interface PushAckOptions {
   /** Milliseconds to wait for the acknowledgements, 1 to 30 000 (default 5000). */
   timeout?: number;

@@ -2,6 +2,7 @@ import { describeValue } from "../internal/describe.js";
 import { RESERVED_EVENTS } from "../internal/socketio.js";
 import { sessionRoom, type RoomNaming } from "../rooms.js";
 import { invalid, PushError } from "./errors.js";
+import { DEFAULT_ACK_TIMEOUT, MAX_ACK_TIMEOUT } from "./types.js";
 
 /**
  * The one validator: HTTP bodies and `send()` arguments both go through here, and come out as the
@@ -55,15 +56,10 @@ export interface PresenceOp {
   readonly users: ReadonlyArray<readonly [string, string]>;
 }
 
-/** Re-exported for the `/push` entry until it drops the name. */
-export { RESERVED_EVENTS };
-
 export const MAX_EVENT_LENGTH = 200;
 export const MAX_ID_LENGTH = 200;
 /** Longest user id, room, socket id or session id accepted: room names are map keys on every node. */
 export const MAX_NAME_LENGTH = 512;
-export const MAX_ACK_TIMEOUT = 30_000;
-export const DEFAULT_ACK_TIMEOUT = 5000;
 
 type Fields = Record<string, unknown>;
 

@@ -5,7 +5,7 @@ import { RedisStore } from "connect-redis";
 import { createClient } from "redis";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPushClient } from "socket.io-session-auth/push";
+import { createPushClient } from "socket.io-session-auth/push-client";
 import { eventually } from "../support/eventually.js";
 import { ask, connect, refusal, type ClientOptions } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";

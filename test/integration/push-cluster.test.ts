@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { createPushClient } from "socket.io-session-auth/push";
+import { createPushClient } from "socket.io-session-auth/push-client";
 import { createWorkerPush } from "../../docs/examples/push-emitter.js";
 import { startNode } from "../../docs/examples/push-node.js";
 import { connect } from "../support/realtime.js";

@@ -7,7 +7,8 @@ import express from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { createPushClient, createPushRouter } from "socket.io-session-auth/push";
+import { createPushRouter } from "socket.io-session-auth/push";
+import { createPushClient } from "socket.io-session-auth/push-client";
 import { connect, refusal, startRealtime } from "../support/realtime.js";
 import { startWebApp } from "../support/web-app.js";
 

@@ -8,7 +8,8 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { createPushClient, createPushRouter, PushError, type PushRouterOptions } from "socket.io-session-auth/push";
+import { createPushRouter, PushError, type PushRouterOptions } from "socket.io-session-auth/push";
+import { createPushClient } from "socket.io-session-auth/push-client";
 import { connect, startRealtime } from "../support/realtime.js";
 import { startWebApp, sessionIdOf } from "../support/web-app.js";
 

@@ -52,9 +52,28 @@ describe("the packed package", () => {
         ? [entry.import.default, entry.import.types, entry.require.default, entry.require.types]
         : [],
     );
-    expect(targets.length).toBeGreaterThanOrEqual(7 * 4);
+    expect(targets.length).toBeGreaterThanOrEqual(9 * 4);
     for (const target of targets) expect(install.files).toContain(target.replace(/^\.\//, ""));
     expect(install.files.some((file) => file.startsWith("src/") || file.startsWith("test/"))).toBe(false);
+  });
+
+  it("types /push-client without socket.io, so a service that only pushes need not install it", () => {
+    const dist = join(install.root, "node_modules/socket.io-session-auth/dist");
+    // The entry's declarations and every declaration chunk they import, followed to the end.
+    for (const entry of ["push-client.d.ts", "push-client.d.cts"]) {
+      const seen = new Set<string>();
+      const pending = [entry];
+      while (pending.length > 0) {
+        const file = pending.pop()!;
+        if (seen.has(file)) continue;
+        seen.add(file);
+        const text = readFileSync(join(dist, file), "utf8");
+        expect(text, file).not.toMatch(/from ['"]socket\.io['"/]|import\(['"]socket\.io/);
+        for (const [, chunk] of text.matchAll(/from ['"]\.\/([^'"]+)\.c?js['"]/g))
+          pending.push(`${chunk}${file.endsWith(".d.cts") ? ".d.cts" : ".d.ts"}`);
+      }
+      expect(seen.size, entry).toBeGreaterThan(1);
+    }
   });
 
   it("requires /testing from CommonJS with no runner loaded, and signs as express-session does", async () => {

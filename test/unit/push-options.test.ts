@@ -1,8 +1,8 @@
 import { Server, type Namespace } from "socket.io";
 import { afterEach, describe, expect, expectTypeOf, it, vi } from "vitest";
 import { sessionAuth, sessionRoom, type SessionStore } from "socket.io-session-auth";
+import { createPushClient } from "socket.io-session-auth/push-client";
 import {
-  createPushClient,
   createPushRouter,
   isPushError,
   PUSH_ERROR_CODES,

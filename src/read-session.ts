@@ -1,8 +1,5 @@
 import { describeValue } from "./internal/describe.js";
 
-export { abortable } from "./internal/deadline.js";
-export { describeValue };
-
 /**
  * For adapter authors: the session a store holds, or `null` after `report(cause)` when it cannot be read.
  * `stored` is parsed with `parse` when given (a serializer's `parse`, a decryption), else as JSON when it
