@@ -128,10 +128,11 @@ export function postgresStore<S extends object = SessionData>(options: PostgresS
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      listening?.stop();
+      const stopping = listening?.stop();
       listening = undefined;
       callbacks.clear();
       guard.release();
+      await stopping;
     },
   };
 
@@ -166,7 +167,7 @@ export function postgresStore<S extends object = SessionData>(options: PostgresS
       return () => {
         callbacks.delete(callback);
         if (callbacks.size === 0) {
-          listening?.stop();
+          void listening?.stop();
           listening = undefined;
         }
       };

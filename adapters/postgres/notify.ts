@@ -63,7 +63,8 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_r
 const RETRY_MS = [250, 1000, 5000, 15_000];
 
 export interface Listening {
-  stop(): void;
+  /** Stops listening; resolves once the connection is given back (UNLISTEN first), so a pool.end() after it does not wait. */
+  stop(): Promise<void>;
 }
 
 type Listener = (...args: unknown[]) => void;
@@ -132,6 +133,8 @@ export function listenForEnds(
       dropped = true;
       current?.undo();
       current = undefined;
+      // A dying connection may report more than once ('error', then 'end'): never to an EventEmitter with no listener.
+      client.on?.("error", () => {});
       if (source.kind === "pool") client.release?.(true);
       retry();
     };
@@ -174,7 +177,7 @@ export function listenForEnds(
 
   void start();
   return {
-    stop() {
+    async stop() {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
       const held = current;
@@ -185,12 +188,12 @@ export function listenForEnds(
         // Until UNLISTEN settles the connection is still ours: a drop meanwhile must not become an unhandled 'error'.
         held.client.on?.("error", () => {});
         // UNLISTEN before the connection goes back to the pool, where the next borrower would hear it.
-        held.client.query(`UNLISTEN ${NOTIFY_CHANNEL}`).then(
+        await held.client.query(`UNLISTEN ${NOTIFY_CHANNEL}`).then(
           () => held.client.release?.(),
           () => held.client.release?.(true),
         );
       } else {
-        held.client.query(`UNLISTEN ${NOTIFY_CHANNEL}`).then(undefined, () => {});
+        await held.client.query(`UNLISTEN ${NOTIFY_CHANNEL}`).then(undefined, () => {});
       }
     },
   };
