@@ -60,7 +60,8 @@ export function postgresAvailable(): boolean {
   return found;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (closed again at once: the caller listens on it). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, "127.0.0.1");
   await once(server, "listening");

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import connectPgSimple from "connect-pg-simple";
 import session from "express-session";
 import knex from "knex";
@@ -85,5 +86,10 @@ describe("postgresTriggerSql", () => {
     const custom = postgresTriggerSql({ schemaName: "app", tableName: 'we"ird' });
     expect(custom).toContain('ON "app"."we""ird"');
     expect(custom).toContain('CREATE OR REPLACE FUNCTION "app".socket_io_session_auth_notify()');
+  });
+
+  it("is, for the defaults, the trigger half of docs/postgres.md's schema.sql, word for word", () => {
+    const page = readFileSync(new URL("../../docs/postgres.md", import.meta.url), "utf8");
+    expect(page).toContain(postgresTriggerSql());
   });
 });
