@@ -1,26 +1,23 @@
-import { once } from "node:events";
-import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
-import { createAdapter } from "@socket.io/postgres-adapter";
 import connectPgSimple from "connect-pg-simple";
 import session from "express-session";
 import pg from "pg";
-import { Server } from "socket.io";
+import type { Server } from "socket.io";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuth, type SessionAuthOptions } from "socket.io-session-auth";
-import { postgresStore, postgresTriggerSql, type PostgresStoreOptions } from "socket.io-session-auth/postgres";
-import { createPushClient, createPushRouter, type PushRouter } from "socket.io-session-auth/push";
+import type { SessionAuth } from "socket.io-session-auth";
+import { postgresTriggerSql, type PostgresStoreOptions } from "socket.io-session-auth/postgres";
+import { createPushClient, type PushRouter } from "socket.io-session-auth/push";
+import { startPostgresNode } from "../../docs/examples/postgres-node.js";
 import { eventually } from "../support/eventually.js";
-import { untilServerCount } from "../support/nodes.js";
+import { listen, untilServerCount } from "../support/nodes.js";
 import { postgresAvailable, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
 import { ask, connect, ending, serveLifecycle } from "../support/realtime.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
 
 // Sessions and nodes on one PostgreSQL: express-session + connect-pg-simple write the sessions, two
-// socket.io nodes on @socket.io/postgres-adapter read them through postgresStore, which listens for the
+// socket.io nodes on @socket.io/postgres-adapter (docs/examples/postgres-node.ts) read them through postgresStore, which listens for the
 // trigger's NOTIFY. The push router's counts and acks, endSession / endUser, logouts ending sockets at
 // once, update() from sockets on both nodes, and all of it again after PostgreSQL restarts.
 
@@ -71,44 +68,25 @@ describe.skipIf(!available)("two nodes on @socket.io/postgres-adapter, sessions 
     return web;
   }
 
-  /** One node: its own pool, shared by the adapter and the store, as an app would do. */
-  async function node(options: Partial<SessionAuthOptions> = {}, store: Partial<PostgresStoreOptions> = {}) {
-    const pool = new pg.Pool(server.config);
-    pool.on("error", () => {}); // an idle connection dies when PostgreSQL restarts
-    // @socket.io/postgres-adapter 0.5 holds its LISTEN connection with no 'error' listener of its own: without
-    // this, a PostgreSQL restart ends the process (node-postgres emits 'error' on the checked-out client).
-    pool.on("connect", (client) => client.on("error", () => {}));
-    const http = createServer();
-    const io = new Server(http, { adapter: createAdapter(pool, { errorHandler: () => {} }) });
-    const sessions = postgresStore({ pool, ...store });
-    const auth = sessionAuth({ store: sessions, secret: SECRET, ...options });
-    auth.attach(io);
-    serveLifecycle(io, auth);
-    const push = createPushRouter(io, { tokens: [TOKEN], auth });
-    push.attach(http);
-    http.listen(0, "127.0.0.1");
-    await once(http, "listening");
+  /** One node, as docs/examples/postgres-node.ts builds it, with the lifecycle's test events. */
+  async function node(sessions: Partial<PostgresStoreOptions> = {}) {
+    const started = startPostgresNode({ connectionString: server.url, secret: SECRET, pushTokens: [TOKEN], sessions });
+    serveLifecycle(started.io, started.auth);
     const made: Node = {
-      url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-      io,
-      auth,
-      push,
+      ...started,
+      url: await listen(started.http),
       close: async () => {
-        await push.close();
-        await auth.close();
-        await sessions.close!();
-        await io.close();
         // @socket.io/postgres-adapter 0.5 never gives back a LISTEN connection that dropped (it only forgets
         // it), so after a PostgreSQL restart pool.end() would wait for it forever: bounded here.
-        await Promise.race([pool.end(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+        await Promise.race([started.close(), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
       },
     };
     closers.push(() => made.close());
     return made;
   }
 
-  async function pair(options: Partial<SessionAuthOptions> = {}): Promise<[Node, Node]> {
-    const nodes: [Node, Node] = [await node(options), await node(options)];
+  async function pair(): Promise<[Node, Node]> {
+    const nodes: [Node, Node] = [await node(), await node()];
     await untilServerCount(
       nodes.map((each) => each.io),
       2,
@@ -140,7 +118,7 @@ describe.skipIf(!available)("two nodes on @socket.io/postgres-adapter, sessions 
 
   it("the push router counts recipients and acks on both nodes (complete: false for a silent socket)", async () => {
     const web = await webApp();
-    const [a, b] = await pair({ revalidate: false });
+    const [a, b] = await pair();
     const cookie = await web.login({ id: "dave" });
     const opened = [await open(a, cookie), await open(b, cookie), await open(b, cookie)];
     for (const socket of opened) socket.on("confirm", (_data: unknown, ack: (value: string) => void) => ack("ok"));
@@ -168,7 +146,7 @@ describe.skipIf(!available)("two nodes on @socket.io/postgres-adapter, sessions 
 
   it("endSession and endUser on node A end the sockets on both nodes, and only those", async () => {
     const web = await webApp();
-    const [a, b] = await pair({ revalidate: false });
+    const [a, b] = await pair();
     const grace = await web.login({ id: "grace" });
     const heidi = await web.login({ id: "heidi" });
     const bystander = [await open(a, await web.login({ id: "ivan" })), await open(b, await web.login({ id: "ivan" }))];
@@ -191,7 +169,7 @@ describe.skipIf(!available)("two nodes on @socket.io/postgres-adapter, sessions 
 
   it("a logout over HTTP alone (connect-pg-simple's DELETE) ends the session's sockets on both nodes within 1 s", async () => {
     const web = await webApp();
-    const [a, b] = await pair({ revalidate: false });
+    const [a, b] = await pair();
     await listening(a, web);
     await listening(b, web);
     const cookie = await web.login({ id: "ann" });
@@ -209,7 +187,7 @@ describe.skipIf(!available)("two nodes on @socket.io/postgres-adapter, sessions 
 
   it("an UPDATE that moves `expire` into the past ends the sockets with SESSION_EXPIRED; pruning sends nothing", async () => {
     const web = await webApp();
-    const [a] = [await node({ revalidate: false })];
+    const [a] = [await node()];
     await listening(a, web);
     const cookie = await web.login({ id: "exp" });
     const socket = await open(a, cookie);
@@ -235,7 +213,7 @@ describe.skipIf(!available)("two nodes on @socket.io/postgres-adapter, sessions 
 
   it("20 concurrent updates from sockets on both nodes lose nothing; the web app's next request sees them; expire is kept", async () => {
     const web = await webApp();
-    const [a, b] = await pair({ revalidate: false });
+    const [a, b] = await pair();
     const cookie = await web.login({ id: "upd" });
     const id = sessionIdOf(cookie);
     const expireOf = async () =>
@@ -266,7 +244,7 @@ describe.skipIf(!available)("two nodes on @socket.io/postgres-adapter, sessions 
       void warnings.push({ message: warning.message, code: warning.code });
     process.on("warning", onWarning);
     try {
-      const a = await node({ revalidate: false }, { tableName: "bare" });
+      const a = await node({ tableName: "bare" });
       const store = new PgStore({ pool: writer, tableName: "bare", pruneSessionInterval: false });
       const web = await startWebApp({ store, secret: SECRET });
       closers.push(() => web.close());
@@ -288,7 +266,7 @@ describe.skipIf(!available)("two nodes on @socket.io/postgres-adapter, sessions 
 
   it("after PostgreSQL restarts, the store LISTENs again: a logout ends sockets at once again", async () => {
     const web = await webApp();
-    const a = await node({ revalidate: false });
+    const a = await node();
     await listening(a, web);
     await server.stop();
     await server.start();
