@@ -129,14 +129,9 @@ export async function runQuery(
 ): Promise<PgResultLike> {
   signal.throwIfAborted();
   if (source.kind === "client") {
-    const { client } = source;
-    const onAbort = (): void => cancelOnServer(client);
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      return await abortable(Promise.resolve(client.query(text, values)), signal);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
+    // One connection shared by every lookup: node-postgres queues the queries, so a CancelRequest could
+    // stop another handshake's query rather than this one. Only the waiting stops; pass a Pool to cancel.
+    return abortable(Promise.resolve(source.client.query(text, values)), signal);
   }
   const checkout = Promise.resolve(source.pool.connect());
   let client: PgClientLike;

@@ -66,7 +66,8 @@ const WARNING_CODE = "SOCKET_IO_SESSION_AUTH_POSTGRES_NOTIFY";
  *
  * When the handshake's `signal` aborts (the `sessionAuth` `timeout` passed) the query is cancelled on the
  * server (a protocol CancelRequest) and its connection closed, so a slow or locked table never piles
- * up work behind refused handshakes. A database that is down fails the pool's connect at once:
+ * up work behind refused handshakes (from a Pool; a single `pg.Client`'s queries share one connection,
+ * so there the store only stops waiting). A database that is down fails the pool's connect at once:
  * `STORE_UNAVAILABLE`, and the pool connects again by itself when it is back.
  *
  * Each record carries the stored JSON text as its `revision`. `compareAndSet` is one conditional
@@ -95,6 +96,8 @@ export function postgresStore<S extends object = SessionData>(options: PostgresS
   const store: SessionStore<S> = {
     name: "postgres",
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
+      // PostgreSQL text cannot hold NUL, so no session has such an id (and sending one is a server error).
+      if (id.includes("\0")) return null;
       const { rows } = await runQuery(source, select, [id], signal).catch(explain);
       const row = rows[0];
       if (row === undefined) return null;
@@ -117,6 +120,7 @@ export function postgresStore<S extends object = SessionData>(options: PostgresS
           `postgresStore.compareAndSet: the revision must be the stored text a record carried; got ${describeValue(revision)}`,
         );
       }
+      if (id.includes("\0")) return false;
       // connect-pg-simple hands node-postgres the session object, which sends JSON.stringify of it.
       const text = JSON.stringify(session);
       const now = Math.ceil(Date.now() / 1000); // connect-pg-simple's currentTimestamp()

@@ -271,6 +271,13 @@ describe.skipIf(!available)("postgresStore against a real PostgreSQL", () => {
     }
   });
 
+  it("an id with a NUL (which PostgreSQL text cannot hold) is no session, not an outage", async () => {
+    const reader = store();
+    const options = { signal: new AbortController().signal, report: () => {} };
+    expect(await reader.get("abc\0def", options)).toBeNull();
+    expect(await reader.compareAndSet!("abc\0def", "{}", {}, { signal: options.signal })).toBe(false);
+  });
+
   it("a pg.Client works as the pool while its connection lives", async () => {
     const client = new pg.Client({ ...server.config, user: "realtime" });
     await client.connect();
