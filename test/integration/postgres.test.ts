@@ -271,6 +271,31 @@ describe.skipIf(!available)("postgresStore against a real PostgreSQL", () => {
     }
   });
 
+  it("compareAndSet writes the very text connect-pg-simple writes, keeps expire, and connect-pg-simple reads it", async () => {
+    const app = await webApp();
+    const reader = store();
+    const id = sessionIdOf(await app.login({ id: 13 }));
+    const options = { signal: new AbortController().signal, report: () => {} };
+    const expireOf = async (sid: string) =>
+      (await server.query<{ expire: string }>("SELECT expire::text AS expire FROM session WHERE sid = $1", [sid]))[0]!
+        .expire;
+    const before = await expireOf(id);
+    const record = await reader.get(id, options);
+    const changed = { ...(record!.session as object), cart: ["book", "ünï\u2028☃"], n: 1.5 };
+    expect(await reader.compareAndSet!(id, record!.revision, changed, { signal: options.signal })).toBe(true);
+    expect(await expireOf(id)).toBe(before);
+    await setWith(web, `${id}-theirs`, changed as unknown as ExpressSessionData);
+    const texts = await server.query<{ sid: string; sess: string }>(
+      "SELECT sid, sess::text AS sess FROM session WHERE sid = $1 OR sid = $2 ORDER BY sid",
+      [id, `${id}-theirs`],
+    );
+    expect(texts[0]!.sess).toBe(texts[1]!.sess);
+    const read = await new Promise((resolve, reject) =>
+      web.get(id, (err, data) => (err ? reject(err as Error) : resolve(data))),
+    );
+    expect(read).toEqual(changed);
+  });
+
   it("an id with a NUL (which PostgreSQL text cannot hold) is no session, not an outage", async () => {
     const reader = store();
     const options = { signal: new AbortController().signal, report: () => {} };
