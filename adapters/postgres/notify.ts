@@ -156,6 +156,8 @@ export function listenForEnds(
     };
     try {
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      // Stopped meanwhile: stop() has queued UNLISTEN and gives the connection back; send nothing more on it.
+      if (stopped) return;
       const rows = (await client.query(CHECK_SQL, [quoted, TRIGGER_NAME])).rows;
       attempt = 0;
       const found = rows[0] as { schema?: unknown; trigger?: unknown } | undefined;
