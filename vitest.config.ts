@@ -11,7 +11,10 @@ export default defineConfig({
       { find: /^socket\.io-session-auth\/adapter$/, replacement: here("./src/adapter.ts") },
       { find: /^socket\.io-session-auth\/push-client$/, replacement: here("./src/push/client-entry.ts") },
       { find: /^socket\.io-session-auth\/(push|testing)$/, replacement: here("./src/$1/index.ts") },
-      { find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie)$/, replacement: here("./adapters/$1/index.ts") },
+      {
+        find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie|postgres)$/,
+        replacement: here("./adapters/$1/index.ts"),
+      },
     ],
   },
   test: {

@@ -18,7 +18,12 @@ export interface VariantInfo {
 }
 
 export type ServerRequest =
-  | { type: "setup"; redisPort: number }
+  | {
+      type: "setup";
+      redisPort: number;
+      /** A PostgreSQL with connect-pg-simple's table, when one could be started: adds the postgres variants. */
+      postgres?: { host: string; port: number; user: string; database: string };
+    }
   | { type: "mark"; collect: boolean }
   | { type: "drain"; variant: string; timeoutMs: number }
   | { type: "exit" };

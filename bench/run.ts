@@ -13,9 +13,11 @@
 import { fork, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { startPostgresServer, type PostgresServer } from "../test/support/postgres-server.js";
 import { startRedisServer, type RedisServer } from "../test/support/redis-server.js";
 import {
   channel,
@@ -46,6 +48,7 @@ const USAGE = `Usage: npm run bench [-- options]
   --concurrency N    connections in flight at once (default 16)
   --only a,b         only these variants (bare is always measured): bare memory redis
                      redis-engine badsig badsig-engine refuse-plain recipe handwritten
+                     postgres handwritten-pg (when PostgreSQL's initdb/postgres are installed)
   --transport t      websocket or polling (default both)
   --max-minutes M    stop starting new rounds after M minutes (default 12; quick 4)
   --json FILE        also write every batch's raw figures to FILE
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
 
   let redis: RedisServer | undefined;
+  let postgres: PostgresServer | undefined;
   let server: ChildProcess | undefined;
   let client: ChildProcess | undefined;
   let admin: Redis | undefined;
@@ -193,6 +197,7 @@ async function main(): Promise<void> {
     client?.kill();
     admin?.disconnect();
     await redis?.stop();
+    await postgres?.destroy();
   };
   process.once("SIGINT", () => void cleanup().finally(() => process.exit(130)));
 
@@ -204,6 +209,15 @@ async function main(): Promise<void> {
     });
     admin = new Redis(redis.port, "127.0.0.1");
     admin.on("error", () => {});
+    // PostgreSQL rows (connect-pg-simple's table) when it is installed; without it, those variants are left out.
+    postgres = await startPostgresServer().catch((error: unknown) => {
+      console.warn(`(no postgres variants: ${(error as Error).message.split("\n")[0]})`);
+      return undefined;
+    });
+    if (postgres) {
+      const table = readFileSync(createRequire(import.meta.url).resolve("connect-pg-simple/table.sql"), "utf8");
+      await postgres.query(table);
+    }
     server = spawnChild("./server.ts", [
       "--expose-gc",
       ...(settings.profile ? ["--cpu-prof", `--cpu-prof-dir=${settings.profile}`] : []),
@@ -212,7 +226,10 @@ async function main(): Promise<void> {
     const toServer = channel<ServerRequest>(server, "bench server");
     const toClient = channel<ClientRequest>(client, "bench client");
 
-    const all = await toServer<VariantInfo[]>({ type: "setup", redisPort: redis.port }, 30_000);
+    const all = await toServer<VariantInfo[]>(
+      { type: "setup", redisPort: redis.port, ...(postgres ? { postgres: postgres.config } : {}) },
+      30_000,
+    );
     const unknown = settings.only?.filter((id) => !all.some((v) => v.id === id)) ?? [];
     if (unknown.length > 0)
       throw new Error(`unknown variant(s) ${unknown.join(", ")}; known: ${all.map((v) => v.id).join(", ")}`);
@@ -462,6 +479,13 @@ function render(input: RenderInput): string {
     if (redisCell && hand) {
       goals.push(
         `| redis | sessionAuth + redisStore no worse than hand-written (${transport}; noise about ±0.1) | ${redisCell.ratio.toFixed(2)}× vs ${hand.ratio.toFixed(2)}× | ${mark(redisCell.ratio <= hand.ratio + 0.02)} (Δ ${(redisCell.ratio - hand.ratio).toFixed(2)}) |`,
+      );
+    }
+    const postgresCell = get("postgres");
+    const handPg = get("handwritten-pg");
+    if (postgresCell && handPg) {
+      goals.push(
+        `| postgres | sessionAuth + postgresStore no worse than hand-written (${transport}; noise about ±0.1) | ${postgresCell.ratio.toFixed(2)}× vs ${handPg.ratio.toFixed(2)}× | ${mark(postgresCell.ratio <= handPg.ratio + 0.02)} (Δ ${(postgresCell.ratio - handPg.ratio).toFixed(2)}) |`,
       );
     }
   }

@@ -7,15 +7,18 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import connectPgSimple from "connect-pg-simple";
 import { RedisStore } from "connect-redis";
 import { parse as parseCookie } from "cookie";
 import { sign, unsign } from "cookie-signature";
 import session from "express-session";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { createClient } from "redis";
 import { Server, type ServerOptions } from "socket.io";
 import { sessionAuth } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
+import { postgresStore } from "socket.io-session-auth/postgres";
 import { redisStore } from "socket.io-session-auth/redis";
 import { serveRunner, type Mark, type ServerRequest, type VariantInfo } from "./protocol.js";
 
@@ -77,7 +80,7 @@ async function listen(spec: VariantSpec): Promise<void> {
   });
 }
 
-async function setup(redisPort: number): Promise<VariantInfo[]> {
+async function setup(redisPort: number, postgres?: pg.PoolConfig): Promise<VariantInfo[]> {
   // Clients of the measured process. Sessions are written the real way: connect-redis over node-redis.
   const nodeRedis = createClient({ socket: { host: "127.0.0.1", port: redisPort } });
   nodeRedis.on("error", () => {});
@@ -241,7 +244,56 @@ async function setup(redisPort: number): Promise<VariantInfo[]> {
       }),
   });
 
+  if (postgres !== undefined) await postgresVariants(postgres);
   return [...running.values()].map((each) => each.info);
+}
+
+/** sessionAuth + postgresStore beside its floor: the least one can write by hand against connect-pg-simple's table. */
+async function postgresVariants(config: pg.PoolConfig): Promise<void> {
+  const pool = new pg.Pool({ ...config, max: 10 });
+  pool.on("error", () => {});
+  closers.push(() => pool.end());
+  const PgStore = connectPgSimple(session);
+  const web = new PgStore({ pool, pruneSessionInterval: false });
+  const sid = newSid();
+  await new Promise<void>((resolve, reject) =>
+    web.set(sid, sessionObject(), (err) => (err ? reject(err as Error) : resolve())),
+  );
+  const cookie = cookieFor(sid);
+
+  const auth = sessionAuth({ store: postgresStore({ pool, listen: false }), secret: SECRET });
+  await listen({
+    id: "postgres",
+    label: "sessionAuth + postgresStore (pg)",
+    cookie,
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use(auth),
+  });
+
+  // The floor: parse, unsign, one SELECT through pool.query, JSON already parsed by pg. No origin check,
+  // no timeout, no cancellation, no error mapping.
+  await listen({
+    id: "handwritten-pg",
+    label: "hand-written cookie → unsign → SELECT",
+    cookie,
+    outcome: "accept",
+    redis: false,
+    setup: (io) =>
+      io.use((socket, next) => {
+        const raw = parseCookie(socket.request.headers.cookie ?? "")["connect.sid"];
+        const id = raw?.startsWith("s:") ? unsign(raw.slice(2), SECRET) : false;
+        if (id === false) return next(new Error("unauthorized"));
+        pool.query('SELECT sess FROM "session" WHERE sid = $1 AND expire >= now()', [id]).then(
+          (result) => {
+            if (result.rows.length === 0) return next(new Error("unauthorized"));
+            socket.data.session = (result.rows[0] as { sess: unknown }).sess;
+            next();
+          },
+          () => next(new Error("unavailable")),
+        );
+      }),
+  });
 }
 
 async function drain(variant: string, timeoutMs: number): Promise<void> {
@@ -266,7 +318,7 @@ function mark(collect: boolean): Mark {
 async function handle(message: ServerRequest): Promise<unknown> {
   switch (message.type) {
     case "setup":
-      return setup(message.redisPort);
+      return setup(message.redisPort, message.postgres);
     case "mark":
       return mark(message.collect);
     case "drain":

@@ -12,6 +12,7 @@ const PUBLIC_NAMES = {
   "adapters/redis": "socket.io-session-auth/redis",
   "adapters/mongo": "socket.io-session-auth/mongo",
   "adapters/cookie": "socket.io-session-auth/cookie",
+  "adapters/postgres": "socket.io-session-auth/postgres",
 };
 
 /** @param {import("typedoc").Application} app */

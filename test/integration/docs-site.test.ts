@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 // The docs site's guarantees that the VitePress build does not check: no code snippet is a hand copy
-// (every TS/JS snippet is a `<<<` include of a docs/examples file, which tsc checks and the tests run),
+// (every TS/JS snippet is a `<<<` include of a docs/examples file, which tsc checks and the tests run, or
+// a whole file of a page's app, titled with its name, which test/pages runs as pasted),
 // every include names a file and a region that exist, and every page is in the sidebar.
 
 const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
@@ -62,7 +63,11 @@ function scan(page: string): {
       }
       if (fence !== null) {
         open = fence[1]!;
-        if (SCRIPT_LANGUAGES.has(fence[2]!.toLowerCase())) scriptFences.push({ page, line: index + 1, text });
+        // A fence titled with a file name (```js [server.mjs]) is a whole file of a page's app, which
+        // test/pages runs as pasted (the page convention): not a hand copy.
+        const wholeFile = /\[[^\]]+\.\w+\]\s*$/.test(text);
+        if (SCRIPT_LANGUAGES.has(fence[2]!.toLowerCase()) && !wholeFile)
+          scriptFences.push({ page, line: index + 1, text });
         return;
       }
       const include = INCLUDE.exec(text);

@@ -42,6 +42,8 @@ import {
 } from "../support/packed.js";
 import { importedPackages, installedWith, readPage, type RunningApp, startApp } from "../support/pages.js";
 import { startMongoServer } from "../support/mongo-server/index.js";
+import { freePort, postgresAvailable, startPostgresServer } from "../support/postgres-server.js";
+import { eventually } from "../support/eventually.js";
 import { refusal } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer } from "../support/redis-server.js";
 
@@ -72,6 +74,26 @@ const mongoNeeds: Needs = async () => {
   return { env: { MONGODB_URI: mongo.uri("app") }, stop: () => mongo.stop() };
 };
 
+/** Where docs/postgres.md's socket.io server listens: its web app links there (set by postgresNeeds for its check). */
+let realtimeUrl = "";
+const postgresNeeds: Needs = async () => {
+  if (!postgresAvailable()) throw new Error("PostgreSQL is not installed (apt-get install -y postgresql)");
+  const postgres = await startPostgresServer();
+  // Two processes: the web app on PORT, the socket.io server on REALTIME_PORT, each told where the other is.
+  const [web, realtime] = [await freePort(), await freePort()];
+  realtimeUrl = `http://127.0.0.1:${realtime}`;
+  return {
+    env: {
+      DATABASE_URL: postgres.url,
+      PORT: String(web),
+      REALTIME_PORT: String(realtime),
+      REALTIME_URL: `http://localhost:${realtime}`,
+      WEB_ORIGIN: `http://localhost:${web}`,
+    },
+    stop: () => postgres.destroy(),
+  };
+};
+
 /** The pages this test holds to the convention, and what each of their apps must do. */
 const PAGES: Record<string, PageSpec> = {
   "docs/index.md": { apps: [], fragments: true },
@@ -81,6 +103,7 @@ const PAGES: Record<string, PageSpec> = {
   "README.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/redis.md": { apps: [{ check: checkQuickStart, needs: redisNeeds }], fragments: true },
   "docs/mongo.md": { apps: [{ check: checkQuickStart, needs: mongoNeeds }], fragments: true },
+  "docs/postgres.md": { apps: [{ check: checkPostgres, needs: postgresNeeds }], fragments: true },
   "docs/fastify.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/nest.md": { apps: [{ check: checkNest }], fragments: true },
   "docs/migrating.md": { apps: [{ check: checkExpressSessionPort }, { check: checkPassportPort }], fragments: true },
@@ -312,6 +335,33 @@ async function checkLifecycle({ url }: RunningApp): Promise<void> {
   expect(await socket.timeout(5000).emitWithAck("cart:add", "pear")).toEqual({ ok: true, cart: ["apple", "pear"] });
   expect(await (await fetch(`${url}/`, { headers: { cookie } })).text()).toContain(
     'Cart: <span id="cart">apple, pear</span>',
+  );
+  expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" })).status).toBe(303);
+  expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
+  expect(await closed).toBe("io server disconnect");
+}
+
+/**
+ * docs/postgres.md: log in on the web app, open a socket to the socket.io server (another process), add to
+ * the cart over the socket and see it on the web app's next request, log out and see the socket ended by
+ * the trigger's NOTIFY.
+ */
+async function checkPostgres({ url }: RunningApp): Promise<void> {
+  const home = await (await fetch(`${url}/`)).text();
+  expect(home).toContain("/socket.io/socket.io.js");
+  const login = await fetch(`${url}/login`, { method: "POST", redirect: "manual" });
+  expect(login.status).toBe(303);
+  const cookie = cookieOf(login);
+  const socket = await eventually(async () => {
+    const opened = open(realtimeUrl, cookie);
+    expect(await next(opened, "hello")).toBe("you are 42");
+    return opened;
+  }, 15_000);
+  const ended = next(socket, "session:ended");
+  const closed = next(socket, "disconnect");
+  expect(await socket.timeout(5000).emitWithAck("cart:add", "apple")).toEqual({ ok: true, cart: ["apple"] });
+  expect(await (await fetch(`${url}/`, { headers: { cookie } })).text()).toContain(
+    'Cart: <span id="cart">apple</span>',
   );
   expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" })).status).toBe(303);
   expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });

@@ -127,6 +127,8 @@ export const APP_PACKAGES = [
   "ioredis",
   "mongodb",
   "connect-mongo",
+  "pg",
+  "connect-pg-simple",
   "fastify",
   "@fastify/cookie",
   "@fastify/session",
