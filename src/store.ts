@@ -75,10 +75,6 @@ export interface SessionStore<S extends object = SessionData> {
    * (the core then reads again and retries). Rejects only when the store itself fails.
    */
   compareAndSet?(id: string, revision: unknown, session: S, options: CompareAndSetOptions): Promise<boolean>;
-  /** Writes a session back (optional). */
-  set?(id: string, session: S): Promise<void>;
-  /** Deletes a session (optional). */
-  destroy?(id: string): Promise<void>;
   /**
    * Live revocation (optional): calls `onDestroyed(id, reason)` whenever a session is destroyed or
    * expires, by anyone, on every node (each node subscribes for itself); `sessionAuth` then ends that

@@ -86,8 +86,7 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
     get: (id, { report }) => read(id, report),
   };
   if (typeof handle.set === "function") {
-    // A copy, so a store that keeps objects (@fastify/session's) never keeps one the caller holds.
-    store.set = (id, session) => call<void>(handle, "set", [id, forWriting(session)]);
+    // Written as a copy (forWriting), so a store that keeps objects (@fastify/session's) never keeps one the caller holds.
     store.compareAndSet = (id, revision, session, { signal }) =>
       serialized(handle, id, async () => {
         signal.throwIfAborted();
@@ -98,7 +97,6 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
         return true;
       });
   }
-  if (typeof handle.destroy === "function") store.destroy = (id) => call<void>(handle, "destroy", [id]);
   return store;
 }
 

@@ -25,12 +25,11 @@ export interface MongoFindOneOptions {
 }
 
 /**
- * What the adapter needs of a collection: `findOne`, and `deleteOne` for `destroy`. A mongodb driver
+ * What the adapter needs of a collection: `findOne`, and `updateOne` for `compareAndSet`. A mongodb driver
  * `Collection` (v5 and later) fits. Typed structurally, so this entry point names no driver version.
  */
 export interface MongoCollectionLike {
   findOne(filter: Document, options: MongoFindOneOptions): Promise<Document | null>;
-  deleteOne?(filter: Document): Promise<unknown>;
   /** For `compareAndSet`: a driver `Collection`'s `updateOne`, whose result has `matchedCount`. */
   updateOne?(filter: Document, update: Document): Promise<{ matchedCount?: number }>;
 }
@@ -209,12 +208,6 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
       if (typeof matched !== "number")
         throw new TypeError(`the collection answered updateOne with ${describeValue(result)} without a matchedCount`);
       return matched === 1;
-    };
-  }
-  const deleteOne = collection.deleteOne;
-  if (typeof deleteOne === "function") {
-    store.destroy = async (id) => {
-      await deleteOne.call(collection, { _id: storedId(id) });
     };
   }
   return store;

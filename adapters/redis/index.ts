@@ -16,10 +16,12 @@ export type { RedisClientLike } from "./client.js";
 /** connect-redis's `serializer` shape: `JSON` by default. `parse` may return a promise, as connect-redis allows. */
 export interface RedisSerializer {
   parse(text: string): unknown;
-  /** Needed only by `set`; without it the store has no `set`. */
+  /** Needed only by `compareAndSet` (`auth.update()`); without it the store has no `compareAndSet`. */
   stringify?(value: unknown): string;
 }
 
+// The type parameter is kept (it typed the removed `ttl`): `RedisStoreOptions<MySession>` still compiles.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
 export interface RedisStoreOptions<S extends object = SessionData> {
   /**
    * A connected client: ioredis `new Redis(...)` / `new Cluster(...)`, or node-redis v4+
@@ -31,11 +33,6 @@ export interface RedisStoreOptions<S extends object = SessionData> {
   /** The same as connect-redis's `serializer` (default `JSON`). */
   serializer?: RedisSerializer;
   /**
-   * Used by `set` only, exactly as connect-redis's `ttl`: seconds for a session whose `cookie.expires` is
-   * unset (default 86400), or a function `(session) => seconds` that replaces the rule.
-   */
-  ttl?: number | ((session: S) => number);
-  /**
    * A second connected client of the same kind as `client` (`client.duplicate()`, connected), used only
    * to listen to Redis keyspace notifications: with it the store has `subscribe`, and a session deleted
    * (connect-redis's destroy, logout) or expired in Redis ends its sockets at once, on every node. It is
@@ -46,7 +43,10 @@ export interface RedisStoreOptions<S extends object = SessionData> {
   subscriber?: RedisClientLike;
 }
 
-const KNOWN_OPTIONS = new Set(["client", "prefix", "serializer", "ttl", "subscriber"]);
+const KNOWN_OPTIONS = new Set(["client", "prefix", "serializer", "subscriber"]);
+const REMOVED_OPTIONS = {
+  ttl: "it served only the store's `set`, which is gone (the core never wrote through it). Writes go through compareAndSet, which keeps each key's TTL; the sessions' lifetime is connect-redis's own `ttl`. Leave it out.",
+};
 /**
  * The compare-and-set of `compareAndSet`, in one step of the server: writes ARGV[2] only while the key
  * still holds ARGV[1] (the text the revision was read as), and keeps the key's TTL (KEEPTTL, Redis 6.0+)
@@ -54,7 +54,6 @@ const KNOWN_OPTIONS = new Set(["client", "prefix", "serializer", "ttl", "subscri
  */
 const COMPARE_AND_SET =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
-const DEFAULT_TTL_S = 86_400; // connect-redis's default
 
 /**
  * Reads the sessions that connect-redis (v7 to v10) writes: the key `<prefix><sid>` holding the
@@ -76,8 +75,8 @@ const DEFAULT_TTL_S = 86_400; // connect-redis's default
  * kind (node-redis in legacy mode or v3, a callback client, connect-redis's `RedisStore`, a promise).
  */
 export function redisStore<S extends object = SessionData>(options: RedisStoreOptions<S>): SessionStore<S> {
-  const { client, prefix, serializer, ttl, flavor, subscriber } = validate(options);
-  const probe = client as RedisClientLike & { set?: unknown; del?: unknown; eval?: unknown };
+  const { client, prefix, serializer, flavor, subscriber } = validate(options);
+  const probe = client as RedisClientLike & { eval?: unknown };
   const driver = driverOf(client);
   const subscriberDriver = subscriber === undefined ? undefined : driverOf(subscriber);
   const command = driver.command;
@@ -109,34 +108,6 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
   const keyspace = subscriber === undefined ? undefined : keyspaceEvents(client, subscriber, flavor, prefix);
   if (keyspace !== undefined) store.subscribe = keyspace.subscribe;
 
-  const del = probe.del;
-  if (flavor !== "promise" && typeof del === "function") {
-    const remove = (key: string): Promise<unknown> =>
-      command(() => (del as (key: string) => PromiseLike<unknown>).call(client, key));
-    store.destroy = async (id) => void (await remove(prefix + id));
-
-    const set = probe.set;
-    const stringify = serializer.stringify;
-    if (typeof set === "function" && typeof stringify === "function") {
-      store.set = async (id, session) => {
-        const key = prefix + id;
-        const seconds = ttlOf(session, ttl);
-        // connect-redis deletes instead of writing a session whose lifetime is over (or not a number).
-        if (!(seconds > 0)) {
-          await remove(key);
-          return;
-        }
-        const text = stringify.call(serializer, session);
-        const write = set as (...args: unknown[]) => PromiseLike<unknown>;
-        await command(() =>
-          flavor === "ioredis"
-            ? write.call(client, key, text, "EX", seconds)
-            : write.call(client, key, text, { EX: seconds }),
-        );
-      };
-    }
-  }
-
   const run = probe.eval;
   const stringify = serializer.stringify;
   if (flavor !== "promise" && typeof run === "function" && typeof stringify === "function") {
@@ -166,20 +137,15 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
   return store;
 }
 
-/** connect-redis's `getTTL`, rule for rule, so `set` gives a key the lifetime connect-redis would. */
-function ttlOf<S extends object>(session: S, ttl: number | ((session: S) => number)): number {
-  if (typeof ttl === "function") return ttl(session);
-  const expires = (session as SessionData).cookie?.expires;
-  if (expires) return Math.ceil((Number(new Date(expires)) - Date.now()) / 1000);
-  return ttl;
-}
-
 function validate<S extends object>(options: RedisStoreOptions<S>) {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("redisStore: pass an options object, e.g. redisStore({ client }).");
   }
-  rejectUnknownOptions("redisStore", options, KNOWN_OPTIONS, { hints: { keyPrefix: "prefix" } });
-  const { client, prefix = "sess:", serializer = JSON as RedisSerializer, ttl = DEFAULT_TTL_S } = options;
+  rejectUnknownOptions("redisStore", options, KNOWN_OPTIONS, {
+    hints: { keyPrefix: "prefix" },
+    removed: REMOVED_OPTIONS,
+  });
+  const { client, prefix = "sess:", serializer = JSON as RedisSerializer } = options;
   checkClient("client", client);
   const flavor = redisFlavor(client);
   const { subscriber } = options;
@@ -210,13 +176,8 @@ function validate<S extends object>(options: RedisStoreOptions<S>) {
   }
   if (typeof serializer !== "object" || serializer === null || typeof serializer.parse !== "function") {
     throw new TypeError(
-      "redisStore: `serializer` must be an object with parse(text) (and stringify(value) for set), like connect-redis's; default JSON.",
+      "redisStore: `serializer` must be an object with parse(text) (and stringify(value) for compareAndSet), like connect-redis's; default JSON.",
     );
   }
-  if (typeof ttl !== "function" && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl <= 0)) {
-    throw new TypeError(
-      `redisStore: \`ttl\` must be a whole number of seconds above 0 or a function (session) => seconds, as connect-redis's; got ${describeValue(ttl)}.`,
-    );
-  }
-  return { client, prefix, serializer, ttl, flavor, subscriber };
+  return { client, prefix, serializer, flavor, subscriber };
 }

@@ -7,5 +7,5 @@ import * as nodeTest from "node:test";
 import { describeSessionStore } from "socket.io-session-auth/testing";
 
 // node:test has no globals: hand the suite its describe, it, beforeEach and afterEach.
-describeSessionStore("table store", setup, { capabilities: { destroy: true }, runner: nodeTest });
+describeSessionStore("table store", setup, { runner: nodeTest });
 // #endregion node-test

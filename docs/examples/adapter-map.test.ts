@@ -14,6 +14,6 @@ describeSessionStore(
       writeCorrupt: async (id) => void table.set(id, { json: "{not json", expiresAt: null }),
     };
   },
-  { capabilities: { destroy: true, expiry: "record", expires: true, compareAndSet: true } },
+  { capabilities: { expiry: "record", expires: true, compareAndSet: true } },
 );
 // #endregion conformance

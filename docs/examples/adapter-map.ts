@@ -24,9 +24,6 @@ export function tableStore(table: SessionTable): SessionStore {
       table.set(id, { json: JSON.stringify(session), expiresAt: row.expiresAt });
       return true;
     },
-    async destroy(id) {
-      table.delete(id);
-    },
   };
 }
 // #endregion adapter

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { SessionRecord, SessionStore } from "../store.js";
+import { rejectUnknownOptions } from "../internal/options.js";
 import { resolveRunner, skipTest, type TestRunner } from "./runner.js";
 
 // No test runner is imported here: `signSessionCookie` must load in a CommonJS script with no runner
@@ -26,7 +27,7 @@ export interface StoreHarness<S extends object = Record<string, unknown>> {
    * then rejects — never resolves null, which would hide an outage as "logged out".
    */
   breakStore?(): Promise<void>;
-  /** Deletes a session the way the library does on logout (used by the `subscribe` check when there is no `destroy`). */
+  /** Deletes a session the way the library does on logout (needed by the `subscribe` check). */
   remove?(id: string): Promise<void>;
   /** Mints a fresh id in the store's own form (default: 32 random base64url characters, like uid-safe). */
   newId?(): string;
@@ -35,15 +36,11 @@ export interface StoreHarness<S extends object = Record<string, unknown>> {
 }
 
 /**
- * What the adapter can do beyond `get`; the suite tests exactly what is declared. `set`, `destroy` and
- * `subscribe` left undeclared must also be absent; `compareAndSet` and `expires` left undeclared are
+ * What the adapter can do beyond `get`; the suite tests exactly what is declared. `subscribe` left
+ * undeclared must also be absent; `compareAndSet` and `expires` left undeclared are
  * not checked (the tests for them are skipped, so a store that gains them later does not fail).
  */
 export interface StoreCapabilities {
-  /** `set(id, session)` writes a session that `get` then reads back. */
-  set?: boolean;
-  /** `destroy(id)` removes a session. */
-  destroy?: boolean;
   /** `subscribe(cb)` calls back with the id of a destroyed session, and stops after unsubscribe. */
   subscribe?: boolean;
   /**
@@ -95,6 +92,7 @@ const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 const sameSession = (actual: unknown, expected: unknown, message?: string) =>
   assert.deepStrictEqual(json(actual), json(expected), message);
 
+const KNOWN_CAPABILITIES = new Set(["subscribe", "expiry", "expires", "compareAndSet"]);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves with what `pending` settled to, or "still waiting" after `ms`: a hang becomes a failed assertion, not a stuck run. */
@@ -112,7 +110,7 @@ function within<T>(pending: Promise<T>, ms: number): Promise<T | "still waiting"
  * ```ts
  * // Vitest (or Jest, Mocha: their globals are found)
  * describeSessionStore("my-store", async () => ({ store: myStore(client), write: (id, s) => writeLikeTheLibrary(id, s) }),
- *   { capabilities: { set: true, destroy: true } });
+ *   { capabilities: { compareAndSet: true } });
  * // node:test
  * import * as nodeTest from "node:test";
  * describeSessionStore("my-store", setup, { runner: nodeTest });
@@ -126,9 +124,16 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
   setup: () => StoreHarness<S> | Promise<StoreHarness<S>>,
   options: DescribeSessionStoreOptions = {},
 ): void {
+  if (options.capabilities !== undefined)
+    rejectUnknownOptions("describeSessionStore: capabilities", options.capabilities, KNOWN_CAPABILITIES, {
+      removed: Object.fromEntries(
+        ["set", "destroy"].map((name) => [
+          name,
+          `the store contract has no \`${name}\` any more (writes go through compareAndSet). Drop it; give the harness remove(id) for the subscribe check.`,
+        ]),
+      ),
+    });
   const capabilities: Required<StoreCapabilities> = {
-    set: false,
-    destroy: false,
     subscribe: false,
     expiry: "record",
     expires: false,
@@ -291,33 +296,7 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
       assert.equal(outcome, "settled");
     });
 
-    if (capabilities.set) {
-      it("set() writes a session that get() reads back", async () => {
-        const id = newId();
-        const session = sample();
-        await harness.store.set!(id, session);
-        sameSession((await get(id))?.session, session);
-        const changed = { ...session, changed: true } as S;
-        await harness.store.set!(id, changed);
-        sameSession((await get(id))?.session, changed);
-      });
-    } else {
-      it("declares no set()", () => assert.equal(harness.store.set, undefined));
-    }
-
-    if (capabilities.destroy) {
-      it("destroy() removes a session, and is quiet about a missing one", async () => {
-        const id = newId();
-        await harness.write(id, sample());
-        await harness.store.destroy!(id);
-        assert.equal(await get(id), null);
-        assert.equal(await harness.store.destroy!(newId()), undefined);
-      });
-    } else {
-      it("declares no destroy()", () => assert.equal(harness.store.destroy, undefined));
-    }
-
-    if (capabilities.subscribe && !capabilities.destroy) {
+    if (capabilities.subscribe) {
       // Checked when the suite is declared, so a wrong harness fails loudly rather than hanging.
       it("has a way to remove a session for the subscribe() check", () =>
         assert.equal(typeof harness.remove, "function"));
@@ -334,8 +313,7 @@ export function describeSessionStore<S extends object = Record<string, unknown>>
           seen.push(destroyed);
           if (destroyed === id) resolveSeen();
         });
-        const remove = (target: string) =>
-          capabilities.destroy ? harness.store.destroy!(target) : harness.remove!(target);
+        const remove = (target: string) => harness.remove!(target);
         await remove(id);
         const outcome = await within(arrived, timeout / 2);
         unsubscribe();

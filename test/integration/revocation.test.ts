@@ -9,8 +9,8 @@ afterEach(async () => {
   for (const each of closers.splice(0).reverse()) await each.close();
 });
 
-/** A store with live revocation: destroy() tells every subscriber. */
-function revocableStore(): SessionStore & { sessions: Map<string, SessionData> } {
+/** A store with live revocation: destroy() (the web app's logout, here) tells every subscriber. */
+function revocableStore(): SessionStore & { sessions: Map<string, SessionData>; destroy(id: string): Promise<void> } {
   const sessions = new Map<string, SessionData>();
   const events = new EventEmitter();
   return {

@@ -108,7 +108,8 @@ describe("the conformance kit under each runner, against the memory adapter", ()
     const { code, stdout, stderr } = await inApp("node", ["--test", "--test-reporter=tap", "kit.node-test.mjs"]);
     const count = (what: string) => Number(new RegExp(`^# ${what} (\\d+)$`, "m").exec(stdout)?.[1]);
     expect({ code, fail: count("fail") }, `${stdout}\n${stderr}`).toEqual({ code: 0, fail: 0 });
-    expect(count("pass")).toBeGreaterThanOrEqual(12);
+    // 12 checks apply to this harness (set and destroy left the contract), one of them skipped.
+    expect(count("pass")).toBeGreaterThanOrEqual(11);
     expect(count("skipped")).toBe(1); // breakStore: a MemoryStore cannot fail
   });
 
@@ -125,7 +126,7 @@ describe("the conformance kit under each runner, against the memory adapter", ()
     ]);
     const report = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { numPassedTests: number; numFailedTests: number };
     expect({ code, failed: report.numFailedTests }, stderr).toEqual({ code: 0, failed: 0 });
-    expect(report.numPassedTests).toBeGreaterThanOrEqual(12);
+    expect(report.numPassedTests).toBeGreaterThanOrEqual(11); // 12 checks, breakStore skipped
   });
 });
 

@@ -19,18 +19,13 @@ interface Call {
   options: MongoFindOneOptions;
 }
 
-function table(documents: Record<string, Document>): MongoCollectionLike & { calls: Call[]; deleted: unknown[] } {
+function table(documents: Record<string, Document>): MongoCollectionLike & { calls: Call[] } {
   const calls: Call[] = [];
-  const deleted: unknown[] = [];
   return {
     calls,
-    deleted,
     async findOne(filter, options) {
       calls.push({ filter, options });
       return documents[String(filter._id)] ?? null;
-    },
-    async deleteOne(filter) {
-      deleted.push(filter._id);
     },
   };
 }
@@ -100,7 +95,7 @@ describe("mongoStore options", () => {
         collection: client.db("app").collection<{ _id: string; session: string; expires: Date }>("sessions"),
       }).name,
     ).toBe("mongo");
-    expect(typeof mongoStore({ db: client.db("app") }).destroy).toBe("function");
+    expect(typeof mongoStore({ db: client.db("app") }).compareAndSet).toBe("function");
   });
 
   it('defaults: collection "sessions", maxTimeMS 2000, the projection, no set or subscribe', async () => {
@@ -115,17 +110,14 @@ describe("mongoStore options", () => {
       projection: { _id: 0, session: 1, expires: 1 },
     });
     expect(collection.calls[0]!.options.signal).toBeInstanceOf(AbortSignal);
-    expect(store.set).toBeUndefined();
+    expect((store as unknown as Record<string, unknown>).set).toBeUndefined();
     expect(store.subscribe).toBeUndefined();
     expect(store.close).toBeUndefined(); // the client is the caller's
   });
 
-  it("has destroy() only when the collection can deleteOne, through transformId", async () => {
-    const { findOne } = table({});
-    expect(mongoStore({ collection: { findOne } }).destroy).toBeUndefined();
-    const collection = table({});
-    await mongoStore({ collection, transformId: (sid) => `app:${sid}` }).destroy!("sid");
-    expect(collection.deleted).toEqual(["app:sid"]);
+  it("has no destroy(), even over a collection that can deleteOne: logout is the web app's", () => {
+    const collection = { ...table({}), deleteOne: async () => ({ deletedCount: 1 }) };
+    expect((mongoStore({ collection }) as unknown as Record<string, unknown>).destroy).toBeUndefined();
   });
 });
 

@@ -29,11 +29,10 @@ describe("redisStore options", () => {
     [{ client, prefix: null }, /`prefix` must be a string/],
     [{ client, serializer: {} }, /`serializer` must be an object with parse/],
     [{ client, serializer: null }, /`serializer` must be an object with parse/],
-    [{ client, ttl: 0 }, /`ttl` must be a whole number of seconds above 0/],
-    [{ client, ttl: 1.5 }, /`ttl` must be a whole number/],
-    [{ client, ttl: -1 }, /`ttl` must be/],
-    [{ client, ttl: Number.POSITIVE_INFINITY }, /`ttl` must be/],
-    [{ client, ttl: "1d" }, /`ttl` must be/],
+    // `ttl` served only the removed `set`: any value is refused, saying so.
+    [{ client, ttl: 0 }, /`ttl` was removed: it served only the store's `set`/],
+    [{ client, ttl: 60 }, /`ttl` was removed/],
+    [{ client, ttl: () => 7 }, /`ttl` was removed.*connect-redis's own `ttl`/],
     [{ client, keyPrefix: "x:" }, /unknown option `keyPrefix` \(did you mean `prefix`\?\)/],
   ])("%o", (given, message) => {
     expect(() => redisStore(given as unknown as RedisStoreOptions)).toThrow(TypeError);
@@ -188,16 +187,16 @@ describe("redisStore client detection", () => {
     const client = {
       status: "reconnecting",
       get: async (key: string) => (asked.push(key), null),
-      set: async () => "OK",
-      del: async () => 1,
+      eval: async () => 1,
     };
     const store = redisStore({ client });
     await expect(store.get("a", options())).rejects.toMatchObject({
       code: "REDIS_NOT_READY",
       message: expect.stringContaining('"reconnecting"'),
     });
-    await expect(store.set!("a", {})).rejects.toMatchObject({ code: "REDIS_NOT_READY" });
-    await expect(store.destroy!("a")).rejects.toMatchObject({ code: "REDIS_NOT_READY" });
+    await expect(store.compareAndSet!("a", "{}", {}, { signal: new AbortController().signal })).rejects.toMatchObject({
+      code: "REDIS_NOT_READY",
+    });
     client.status = "end";
     await expect(store.get("a", options())).rejects.toThrow(/will not reconnect/);
     client.status = "wait"; // lazyConnect: the first command is what connects
@@ -235,44 +234,26 @@ describe("redisStore client detection", () => {
     client.isOpen = false;
     client.isReady = false;
     await expect(store.get("a", options())).rejects.toThrow(/call `await client.connect\(\)`/);
-    // set/destroy only where the client's write API is known; close() takes our listeners back off.
-    expect(store.set).toBeUndefined();
+    // compareAndSet only where the client's write API is known; close() takes our listeners back off.
+    expect(store.compareAndSet).toBeUndefined();
     await store.close!();
     await store.close!();
     expect(listeners.get("error")).toEqual([]);
     expect(listeners.get("ready")).toEqual([]);
   });
 
-  it("a client known only by get(): no set, no destroy", () => {
+  it("a client known only by get(): no compareAndSet, and never a set or destroy", () => {
     const store = redisStore({ client: promiseClient() });
-    expect(store.set).toBeUndefined();
-    expect(store.destroy).toBeUndefined();
+    expect(store.compareAndSet).toBeUndefined();
+    expect((store as unknown as Record<string, unknown>).set).toBeUndefined();
+    expect((store as unknown as Record<string, unknown>).destroy).toBeUndefined();
   });
 
-  it("set follows connect-redis's TTL rules: cookie.expires, else ttl; a past expiry deletes", async () => {
-    const calls: unknown[][] = [];
-    const client = {
-      status: "ready",
-      get: async () => null,
-      set: async (...args: unknown[]) => (calls.push(["set", ...args]), "OK"),
-      del: async (...args: unknown[]) => (calls.push(["del", ...args]), 1),
-    };
-    const in90s = new Date(Date.now() + 89_500).toISOString();
-    await redisStore({ client }).set!("a", { cookie: { expires: in90s } });
-    await redisStore({ client }).set!("b", { cookie: { expires: null } });
-    await redisStore({ client, ttl: 60 }).set!("c", {});
-    await redisStore({ client, ttl: () => 7 }).set!("d", { cookie: { expires: in90s } });
-    await redisStore({ client }).set!("e", { cookie: { expires: new Date(Date.now() - 1000).toISOString() } });
-    await redisStore({ client, ttl: () => Number.NaN }).set!("f", {});
-    expect(calls).toEqual([
-      ["set", "sess:a", JSON.stringify({ cookie: { expires: in90s } }), "EX", 90],
-      ["set", "sess:b", JSON.stringify({ cookie: { expires: null } }), "EX", 86_400],
-      ["set", "sess:c", "{}", "EX", 60],
-      ["set", "sess:d", JSON.stringify({ cookie: { expires: in90s } }), "EX", 7],
-      ["del", "sess:e"],
-      ["del", "sess:f"],
-    ]);
-    expect(redisStore({ client, serializer: { parse: JSON.parse } }).set).toBeUndefined();
+  it("has no set or destroy with a client that could write: writes go through compareAndSet", () => {
+    const client = { status: "ready", get: async () => null, set: async () => "OK", del: async () => 1 };
+    const store = redisStore({ client, serializer: JSON });
+    expect((store as unknown as Record<string, unknown>).set).toBeUndefined();
+    expect((store as unknown as Record<string, unknown>).destroy).toBeUndefined();
   });
 });
 
