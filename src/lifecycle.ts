@@ -36,6 +36,8 @@ export interface Lifecycle<S extends object> {
 
 interface Entry {
   readonly sessionId: string;
+  /** The cookie name the session came from, for the store's re-reads. */
+  readonly cookieName: string | undefined;
   readonly key: string;
   readonly userId: string | null;
   readonly sockets: Set<Socket>;
@@ -101,6 +103,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     if (entry === undefined) {
       entry = {
         sessionId,
+        cookieName: checked.cookieName,
         key,
         userId: checked.userId,
         sockets: new Set(),
@@ -202,7 +205,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   async function refresh(entry: Entry): Promise<Checked<S>> {
     let checked: Checked<S>;
     try {
-      checked = await pipeline.reread(entry.sessionId);
+      checked = await pipeline.reread(entry.sessionId, entry.cookieName);
     } catch (error) {
       const reason = isSessionAuthError(error)
         ? error

@@ -19,6 +19,7 @@ const NAMES: Record<SigningScheme, string> = {
   express: "connect.sid",
   fastify: "sessionId",
   keygrip: "session",
+  "better-auth": "better-auth.session_token",
   none: "sid",
 };
 
@@ -62,7 +63,7 @@ const cookieish = fc.oneof(
   fc.uint8Array({ maxLength: 65_536 }).map((bytes) => Buffer.from(bytes).toString("latin1")),
 );
 
-describe.each(["express", "fastify", "keygrip"] as const)("any Cookie header, %s scheme", (signing) => {
+describe.each(["express", "fastify", "keygrip", "better-auth"] as const)("any Cookie header, %s scheme", (signing) => {
   const auth = authFor(signing);
 
   it("resolves only with a real signature, otherwise rejects with a documented code", async () => {
@@ -161,5 +162,39 @@ describe("hostile input", () => {
       signSessionCookie({ value: "x", secret: SECRETS }),
     );
     expect(failure.code).toBe("UNAUTHENTICATED");
+  });
+});
+
+describe("a store-declared chunked cookie (issue 19)", () => {
+  // Read unsigned, as Auth.js and iron-session stores declare it: the store would accept any value, so
+  // the property is about the reading: a value or a documented refusal, never a crash, never unbounded.
+  const seen: string[] = [];
+  const chunkedStore: SessionStore = {
+    name: "chunked",
+    cookie: { names: ["__Secure-app.session", "app.session"], signing: "none", chunked: true },
+    get: async (id) => {
+      seen.push(id);
+      return { session: { user: { id: 1 } }, expires: null };
+    },
+  };
+  const auth = sessionAuth({ store: chunkedStore }) as ReturnType<typeof authFor>;
+  const chunkName = fc.oneof(
+    fc.nat(20).map((i) => `app.session.${i}`),
+    fc.nat(20).map((i) => `__Secure-app.session.${i}`),
+    fc.constantFrom("app.session", "app.session.", "app.session.-1", "app.session.00", "app.session.1e3", "x"),
+  );
+  const chunky = fc
+    .array(fc.tuple(chunkName, fc.string({ maxLength: 300 })), { maxLength: 40 })
+    .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join("; "));
+
+  it("reads a value within bounds or refuses with a documented code", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(chunky, cookieish), async (header) => {
+        seen.length = 0;
+        await outcome(auth, header);
+        for (const id of seen) expect(id.length).toBeLessThanOrEqual(64 * 1024);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
