@@ -188,7 +188,7 @@ function readerFor(
           if (expected.length === given.length && timingSafeEqual(expected, given))
             return { id: token, secretIndex: index };
         }
-        throw badSignature(name, keys.length);
+        throw badSignature(name, keys.length, BETTER_AUTH_HINT);
       });
     case "keygrip":
       return (header) => {
@@ -246,13 +246,19 @@ function decodeOrThrow(raw: string, name: string): string {
   }
 }
 
-function badSignature(name: string, count: number): SessionAuthError {
+function badSignature(name: string, count: number, hint = ""): SessionAuthError {
   return new SessionAuthError(
     "BAD_SIGNATURE",
     `The "${name}" cookie's signature matches none of the ${count} configured secret${count === 1 ? "" : "s"}: ` +
-      "it was signed with a secret that is no longer listed, or it was tampered with.",
+      "it was signed with a secret that is no longer listed, or it was tampered with." +
+      hint,
   );
 }
+
+// Better Auth signs and verifies its session cookie with the current secret only (better-auth 1.7).
+const BETTER_AUTH_HINT =
+  " For Better Auth: the socket server's `secret` (or the first of `secrets`, or BETTER_AUTH_SECRET / BETTER_AUTH_SECRETS " +
+  "in its environment) must be the web app's current one; after a rotation, restart both with the same secrets.";
 
 /** What to put in a Cookie header for a given session id or cookie-session value, signed by `secret`. */
 export interface SignCookieOptions {
