@@ -198,3 +198,57 @@ describe("a store-declared chunked cookie (issue 19)", () => {
     );
   });
 });
+
+describe("Better Auth cookies against a real Better Auth lookup (issue 19)", async () => {
+  // A real Better Auth (memory database) with one real session.
+  const { emptyDb, makeBetterAuth, BETTER_AUTH_SECRET } = await import("../support/better-auth-app.js");
+  const { betterAuthStore } = await import("socket.io-session-auth/better-auth");
+  const db = emptyDb();
+  const betterAuth = makeBetterAuth(db);
+  // Signed up through Better Auth's own API, which signs the user in: `token` is the session's.
+  const real = await betterAuth.api.signUpEmail({
+    body: { email: "prop@example.com", password: "correct horse battery staple", name: "prop" },
+  });
+  if (real.token === null) throw new Error("sign-up made no session");
+  const auth = sessionAuth({ store: await betterAuthStore(betterAuth) }) as unknown as ReturnType<typeof authFor>;
+  const NAME = "better-auth.session_token";
+  const genuine = signSessionCookie({
+    value: real.token,
+    secret: BETTER_AUTH_SECRET,
+    name: NAME,
+    signing: "better-auth",
+  });
+  const signed = (token: string) =>
+    signSessionCookie({ value: token, secret: BETTER_AUTH_SECRET, name: NAME, signing: "better-auth" });
+
+  it("accepts the genuine cookie, as its user", async () => {
+    expect(await outcome(auth, genuine)).toEqual({ id: real.token });
+  });
+
+  it("a valid signature over garbage is SESSION_NOT_FOUND (or a shape refusal), never a crash or an accept", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 3000 }), async (token) => {
+        fc.pre(token !== real.token);
+        const result = await outcome(auth, signed(token));
+        expect(result.id).toBeUndefined();
+        expect(["SESSION_NOT_FOUND", "MALFORMED_COOKIE", "NO_SESSION_COOKIE"]).toContain(result.code);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("truncated, padded, oversized and edited cookies are typed refusals", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(genuine.length),
+        fc.oneof(fc.constant(""), fc.string({ maxLength: 20 }), fc.constant("A".repeat(70_000))),
+        async (cut, tail) => {
+          const header = genuine.slice(0, cut) + tail;
+          const result = await outcome(auth, header);
+          if (result.id !== undefined) expect(result.id).toBe(real.token);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
