@@ -147,6 +147,8 @@ export const APP_PACKAGES = [
   "body-parser",
   "passport",
   "passport-local",
+  "better-auth",
+  "@socket.io/redis-adapter",
 ] as const;
 
 /**
