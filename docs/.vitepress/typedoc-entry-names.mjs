@@ -10,6 +10,7 @@ const PUBLIC_NAMES = {
   "adapters/redis": "socket.io-session-auth/redis",
   "adapters/mongo": "socket.io-session-auth/mongo",
   "adapters/cookie": "socket.io-session-auth/cookie",
+  "adapters/better-auth": "socket.io-session-auth/better-auth",
 };
 
 /** @param {import("typedoc").Application} app */
