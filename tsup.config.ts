@@ -14,6 +14,7 @@ const entries: Record<string, string> = {
   mongo: "adapters/mongo/index.ts",
   cookie: "adapters/cookie/index.ts",
   postgres: "adapters/postgres/index.ts",
+  "better-auth": "adapters/better-auth/index.ts",
 };
 
 // One build for every entry point. `splitting` is on for CJS too, so the core that the entries
@@ -28,5 +29,5 @@ export default defineConfig({
   target: "node20",
   platform: "node",
   tsconfig: "tsconfig.build.json",
-  external: ["socket.io", "ioredis", "mongodb", "pg", "vitest"],
+  external: ["socket.io", "ioredis", "mongodb", "pg", "better-auth", "vitest"],
 });

@@ -47,7 +47,7 @@ const USAGE = `Usage: npm run bench [-- options]
   --batch N          connections per variant per round (default 300; quick 100)
   --concurrency N    connections in flight at once (default 16)
   --only a,b         only these variants (bare is always measured): bare memory redis
-                     redis-engine badsig badsig-engine refuse-plain recipe handwritten
+                     redis-engine badsig badsig-engine refuse-plain recipe handwritten better-auth
                      postgres handwritten-pg (when PostgreSQL's initdb/postgres are installed)
   --transport t      websocket or polling (default both)
   --max-minutes M    stop starting new rounds after M minutes (default 12; quick 4)

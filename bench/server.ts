@@ -16,7 +16,11 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { createClient } from "redis";
 import { Server, type ServerOptions } from "socket.io";
+import { betterAuth } from "better-auth";
+import { memoryAdapter } from "better-auth/adapters/memory";
 import { sessionAuth } from "socket.io-session-auth";
+import { betterAuthStore } from "socket.io-session-auth/better-auth";
+import { signSessionCookie } from "socket.io-session-auth/testing";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { postgresStore } from "socket.io-session-auth/postgres";
 import { redisStore } from "socket.io-session-auth/redis";
@@ -242,6 +246,36 @@ async function setup(redisPort: number, postgres?: pg.PoolConfig): Promise<Varia
           () => next(new Error("unavailable")),
         );
       }),
+  });
+
+  // Better Auth with its memory adapter, in this process: the verification and Better Auth's own
+  // findSession, with no database round-trip (as `memory` has none either).
+  const betterAuthSecret = "bench-better-auth-secret-0123456789abcdef";
+  const betterAuthInstance = betterAuth({
+    secret: betterAuthSecret,
+    baseURL: "http://127.0.0.1",
+    database: memoryAdapter({ user: [], session: [], account: [], verification: [] }),
+    emailAndPassword: { enabled: true },
+    logger: { disabled: true },
+    telemetry: { enabled: false },
+  });
+  const signedUp = await betterAuthInstance.api.signUpEmail({
+    body: { email: "alice@example.com", password: "correct horse battery staple", name: "alice" },
+  });
+  const betterAuthCookie = signSessionCookie({
+    value: signedUp.token!,
+    secret: betterAuthSecret,
+    name: "better-auth.session_token",
+    signing: "better-auth",
+  });
+  const betterAuthAuth = sessionAuth({ store: await betterAuthStore(betterAuthInstance) });
+  await listen({
+    id: "better-auth",
+    label: "sessionAuth + betterAuthStore (Better Auth memory adapter)",
+    cookie: betterAuthCookie,
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use(betterAuthAuth),
   });
 
   if (postgres !== undefined) await postgresVariants(postgres);

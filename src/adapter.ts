@@ -2,7 +2,14 @@
 // helpers every adapter of this package uses (and only this entry: see adapters/). Apps import the core
 // entry instead; none of this is needed to use a store.
 
-export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
+export type {
+  CompareAndSetOptions,
+  SessionData,
+  SessionRecord,
+  SessionStore,
+  StoreCookie,
+  StoreGetOptions,
+} from "./store.js";
 export { readSession } from "./read-session.js";
 export { abortable, isPromiseLike } from "./internal/deadline.js";
 export { copySession } from "./copy.js";

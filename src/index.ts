@@ -13,7 +13,15 @@ export type {
 } from "./types.js";
 export { SessionAuthError, isSessionAuthError, SESSION_AUTH_ERROR_CODES } from "./errors.js";
 export type { SessionAuthErrorCode } from "./errors.js";
-export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
+export type {
+  CompareAndSetOptions,
+  SessionData,
+  SessionRecord,
+  SessionStore,
+  StoreCookie,
+  StoreGetOptions,
+} from "./store.js";
+export type { CookieSecret } from "./secrets.js";
 export type { SigningScheme, KeygripAlgorithm } from "./cookies.js";
 export type { OriginPolicy } from "./origin.js";
 export { sessionKey, sessionRoom, userRoom } from "./rooms.js";

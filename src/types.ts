@@ -1,3 +1,4 @@
+import type { CookieSecret } from "./secrets.js";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { ExtendedError, Server, Socket } from "socket.io";
 import type { KeygripAlgorithm, SigningScheme } from "./cookies.js";
@@ -30,11 +31,15 @@ export interface AuthorizeContext<S extends object = SessionData> {
 export interface SessionAuthOptions<S extends object = SessionData> {
   /** Where sessions live: `memoryStore(store)`, `redisStore(...)`, `mongoStore(...)`, `cookieStore(...)`. */
   store: SessionStore<S>;
-  /** The session middleware's secret(s): the first signs, every one verifies. Required unless `signing: "none"`. */
-  secret?: string | readonly string[];
-  /** Cookie name (default `"connect.sid"`, express-session's). */
+  /**
+   * The session middleware's secret(s): the first signs, every one verifies. Each a non-empty string, a
+   * Buffer or a secret KeyObject, as the web app passes it (express-session ≥ 1.18 takes all three).
+   * Required unless `signing: "none"` or the store declares its cookie's secrets (`store.cookie`).
+   */
+  secret?: CookieSecret | readonly CookieSecret[];
+  /** Cookie name (default: the store's declared cookie, else `"connect.sid"`, express-session's). */
   name?: string;
-  /** How the cookie is signed (default `"express"`). */
+  /** How the cookie is signed (default: the store's declared cookie's, else `"express"`). */
   signing?: SigningScheme;
   /** The keygrip HMAC (default `"sha1"`, as keygrip); only with `signing: "keygrip"`. */
   algorithm?: KeygripAlgorithm;
@@ -47,7 +52,8 @@ export interface SessionAuthOptions<S extends object = SessionData> {
    * Who the session belongs to. Default: the first of `passport.user` (a string or number, or the `id` /
    * `_id` of an object Passport stored whole), `userId`, `user.id`, `user._id`, or `user` itself when it
    * is a string or number. Return a string, a safe integer (`Number.isSafeInteger`: larger numbers are
-   * rounded and could name another user), a bigint, or null/undefined for "nobody".
+   * rounded and could name another user), a bigint, or null/undefined for "nobody". A store that knows
+   * its sessions' shape (`store.identify`: Better Auth, Auth.js) replaces this default.
    */
   identify?: (session: S) => string | number | bigint | null | undefined;
   /** Accept sessions that identify nobody (default false: `UNAUTHENTICATED`). */

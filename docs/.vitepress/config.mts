@@ -75,6 +75,7 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: "MongoDB (connect-mongo)", link: "/mongo" },
       { text: "PostgreSQL (connect-pg-simple)", link: "/postgres" },
       { text: "Cookie sessions", link: "/cookie-sessions" },
+      { text: "Better Auth", link: "/better-auth" },
       { text: "Any express-session store", link: "/any-store" },
       { text: "Writing an adapter", link: "/writing-an-adapter" },
     ],
@@ -108,7 +109,7 @@ export default defineConfig({
       {
         text: "Stores",
         link: "/memory",
-        activeMatch: "^/(memory|redis|mongo|postgres|cookie-sessions|any-store|writing-an-adapter)",
+        activeMatch: "^/(memory|redis|mongo|postgres|cookie-sessions|better-auth|any-store|writing-an-adapter)",
       },
       { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },

@@ -13,6 +13,7 @@ const PUBLIC_NAMES = {
   "adapters/mongo": "socket.io-session-auth/mongo",
   "adapters/cookie": "socket.io-session-auth/cookie",
   "adapters/postgres": "socket.io-session-auth/postgres",
+  "adapters/better-auth": "socket.io-session-auth/better-auth",
 };
 
 /** @param {import("typedoc").Application} app */

@@ -41,6 +41,8 @@ export interface Sessions<S extends object> {
 
 export interface Entry {
   readonly sessionId: string;
+  /** The cookie name the session came from, for the store's re-reads. */
+  readonly cookieName: string | undefined;
   readonly key: string;
   readonly userId: string | null;
   readonly sockets: Set<Socket>;
@@ -87,6 +89,7 @@ export function createSessions<S extends object>(
     if (entry === undefined) {
       entry = {
         sessionId,
+        cookieName: checked.cookieName,
         key,
         userId: checked.userId,
         sockets: new Set(),
@@ -168,7 +171,7 @@ export function createSessions<S extends object>(
   async function refresh(entry: Entry): Promise<Checked<S>> {
     let checked: Checked<S>;
     try {
-      checked = await pipeline.reread(entry.sessionId);
+      checked = await pipeline.reread(entry.sessionId, entry.cookieName);
     } catch (error) {
       const reason = isSessionAuthError(error)
         ? error

@@ -114,6 +114,7 @@ const PAGES: Record<string, PageSpec> = {
   "docs/errors.md": { apps: [], fragments: true },
   "docs/push.md": { apps: [], fragments: true },
   "docs/several-nodes.md": { apps: [], fragments: true },
+  "docs/better-auth.md": { apps: [{ check: checkBetterAuth, needs: redisNeeds }], fragments: true },
 };
 
 let install: PackedInstall;
@@ -468,4 +469,36 @@ async function checkQuickStartInBrowser(url: string): Promise<void> {
   } finally {
     await browser.close();
   }
+}
+
+// Two processes: the web app (Better Auth's handler) prints its URL, then the socket.io server it forks.
+async function checkBetterAuth({ url, output }: RunningApp): Promise<void> {
+  await expect
+    .poll(() => /socket\.io server: http:\/\/localhost:(\d+)/.exec(output()), { timeout: 20_000 })
+    .toBeTruthy();
+  const realtime = `http://127.0.0.1:${/socket\.io server: http:\/\/localhost:(\d+)/.exec(output())![1]}`;
+  const signUp = await fetch(`${url}/api/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: url },
+    body: JSON.stringify({ email: "ada@example.com", password: "correct horse battery staple", name: "Ada" }),
+  });
+  expect(signUp.status).toBe(200);
+  const cookie = cookieOf(signUp);
+  expect(cookie).toMatch(/^better-auth\.session_token=/);
+  const socket = open(realtime, cookie);
+  expect(await next(socket, "hello")).toBe("you are ada@example.com");
+  expect((await refusal(realtime, { transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
+  const ended = next(socket, "session:ended");
+  const closed = next(socket, "disconnect");
+  const signOut = await fetch(`${url}/api/auth/sign-out`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: url, cookie },
+    body: "{}",
+  });
+  expect(signOut.status).toBe(200);
+  expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
+  expect(await closed).toBe("io server disconnect");
 }

@@ -149,6 +149,8 @@ export const APP_PACKAGES = [
   "body-parser",
   "passport",
   "passport-local",
+  "better-auth",
+  "@socket.io/redis-adapter",
 ] as const;
 
 /**
