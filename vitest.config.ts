@@ -9,7 +9,10 @@ export default defineConfig({
     alias: [
       { find: /^socket\.io-session-auth$/, replacement: here("./src/index.ts") },
       { find: /^socket\.io-session-auth\/(push|testing)$/, replacement: here("./src/$1/index.ts") },
-      { find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie)$/, replacement: here("./adapters/$1/index.ts") },
+      {
+        find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie|authjs|iron-session)$/,
+        replacement: here("./adapters/$1/index.ts"),
+      },
     ],
   },
   test: {
