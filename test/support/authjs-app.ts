@@ -3,6 +3,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ExpressAuth, type ExpressAuthConfig } from "@auth/express";
 import Credentials from "@auth/express/providers/credentials";
+import Resend from "@auth/express/providers/resend";
+import type { Adapter } from "@auth/core/adapters";
 import express from "express";
 
 /** The cookies a browser holds after some responses: name → value, as the Set-Cookie headers left them. */
@@ -42,7 +44,11 @@ export class CookieJar {
 
 export interface AuthjsApp {
   url: string;
-  /** Signs `username` in through Auth.js's own Credentials callback (CSRF token first, as a browser form). */
+  /**
+   * Signs `username` in: JWT sessions through Auth.js's own Credentials callback (CSRF token first, as a
+   * browser form); database sessions through its email sign-in (the magic link, caught instead of mailed,
+   * then followed), so Auth.js itself creates the user and the session row through the adapter.
+   */
   signIn(username: string, jar?: CookieJar): Promise<CookieJar>;
   /** Signs out through Auth.js's own sign-out action; the jar loses the session cookie(s). */
   signOut(jar: CookieJar): Promise<void>;
@@ -57,32 +63,47 @@ export interface AuthjsAppOptions {
   claims?: Record<string, unknown>;
   /** Auth.js `useSecureCookies` (the `__Secure-` names; Auth.js sets them even over http when told). */
   useSecureCookies?: boolean;
+  /** Database sessions through this Auth.js adapter (sign-in by email link), instead of JWT sessions. */
+  adapter?: Adapter;
 }
 
+const credentials = () =>
+  Credentials({
+    credentials: { username: {}, password: {} },
+    authorize: (credentials) =>
+      typeof credentials.username === "string" && credentials.password === "pw"
+        ? {
+            id: `id-${credentials.username}`,
+            name: credentials.username,
+            email: `${credentials.username}@example.com`,
+          }
+        : null,
+  });
+
 /**
- * A real Express app with `@auth/express` (Auth.js v5) and a Credentials provider on 127.0.0.1: any
- * username signs in with the password "pw", as user id `id-<username>`. JWT sessions (Credentials allows
- * no other strategy).
+ * A real Express app with `@auth/express` (Auth.js v5) on 127.0.0.1. JWT sessions: a Credentials provider,
+ * where any username signs in with the password "pw" as user id `id-<username>`. Database sessions (with
+ * `adapter`): email sign-in (Resend's provider, its mail caught), where Auth.js creates the user.
  */
 export async function startAuthjsApp(options: AuthjsAppOptions): Promise<AuthjsApp> {
+  const links = new Map<string, string>();
+  const database = options.adapter !== undefined;
   const config: ExpressAuthConfig = {
     secret: options.secret,
     trustHost: true,
     useSecureCookies: options.useSecureCookies ?? false,
-    session: { strategy: "jwt", maxAge: options.maxAge ?? 3600 },
-    providers: [
-      Credentials({
-        credentials: { username: {}, password: {} },
-        authorize: (credentials) =>
-          typeof credentials.username === "string" && credentials.password === "pw"
-            ? {
-                id: `id-${credentials.username}`,
-                name: credentials.username,
-                email: `${credentials.username}@example.com`,
-              }
-            : null,
-      }),
-    ],
+    session: { strategy: database ? "database" : "jwt", maxAge: options.maxAge ?? 3600 },
+    ...(database ? { adapter: options.adapter } : {}),
+    // Auth.js allows Credentials with JWT sessions only, and email sign-in with an adapter only.
+    providers: database
+      ? [
+          Resend({
+            apiKey: "unused: the link is caught below",
+            from: "auth@example.com",
+            sendVerificationRequest: ({ identifier, url }) => void links.set(identifier, url),
+          }),
+        ]
+      : [credentials()],
     callbacks: {
       jwt: ({ token }) => ({ ...token, ...options.claims }),
     },
@@ -111,6 +132,18 @@ export async function startAuthjsApp(options: AuthjsAppOptions): Promise<AuthjsA
     url,
     async signIn(username, jar = new CookieJar()) {
       const csrfToken = await csrf(jar);
+      if (database) {
+        const email = `${username}@example.com`;
+        jar.take(await fetch(`${url}/auth/signin/resend`, form(jar, { csrfToken, email, callbackUrl: url })));
+        const link = links.get(email);
+        if (link === undefined) throw new Error("Auth.js sent no sign-in link");
+        const response = await fetch(link, { redirect: "manual", headers: { cookie: jar.header() } });
+        jar.take(response);
+        if (!jar.names().some((name) => name.includes("session-token"))) {
+          throw new Error(`Auth.js email sign-in failed: ${response.status} ${response.headers.get("location")}`);
+        }
+        return jar;
+      }
       const response = await fetch(
         `${url}/auth/callback/credentials`,
         form(jar, { csrfToken, username, password: "pw", callbackUrl: url }),
