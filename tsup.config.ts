@@ -11,6 +11,7 @@ const entries: Record<string, string> = {
   redis: "adapters/redis/index.ts",
   mongo: "adapters/mongo/index.ts",
   cookie: "adapters/cookie/index.ts",
+  "better-auth": "adapters/better-auth/index.ts",
 };
 
 // One build for every entry point. `splitting` is on for CJS too, so the core that the entries
@@ -25,5 +26,5 @@ export default defineConfig({
   target: "node20",
   platform: "node",
   tsconfig: "tsconfig.build.json",
-  external: ["socket.io", "ioredis", "mongodb", "vitest"],
+  external: ["socket.io", "ioredis", "mongodb", "vitest", "better-auth"],
 });

@@ -10,7 +10,7 @@ export default defineConfig({
       { find: /^socket\.io-session-auth$/, replacement: here("./src/index.ts") },
       { find: /^socket\.io-session-auth\/(push|testing)$/, replacement: here("./src/$1/index.ts") },
       {
-        find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie|authjs|iron-session)$/,
+        find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie|better-auth|authjs|iron-session)$/,
         replacement: here("./adapters/$1/index.ts"),
       },
     ],

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Server, Socket } from "socket.io";
 import { validate, unreadUser, type Config, type HandshakeInfo, type SessionAuthOptions } from "./config.js";
-import { createCookieReader } from "./cookies.js";
+import { createCookieReader, requestIsSecure } from "./cookies.js";
 import { monotonicNow } from "./clock.js";
 import { copySession } from "./copy.js";
 import { isSessionAuthError, SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
@@ -99,6 +99,8 @@ export interface Checked<S extends object> {
   revision: unknown;
   /** When the store read began (on {@link monotonicNow}'s clock): an end of the session after it may have been missed. */
   readAt: number;
+  /** Which of the configured cookie names the session came from (handed to the store on re-reads). */
+  cookieName?: string;
 }
 
 /** An accepted handshake: the public result plus what the lifecycle needs. */
@@ -114,7 +116,7 @@ export interface Pipeline<S extends object> {
   /** The whole handshake check; every refusal goes to `onError` and the debug log. */
   authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>>;
   /** A re-read of a known session: lookup, expiry, identity (`authorize` is the caller's, per socket). */
-  reread(sessionId: string): Promise<Checked<S>>;
+  reread(sessionId: string, cookieName?: string): Promise<Checked<S>>;
   /** Expiry and identity of a record (throws the refusal). */
   check(record: SessionRecord<S>, readAt: number): Checked<S>;
   authorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void>;
@@ -165,12 +167,13 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
             "Pages on other origins need the `origins` option.",
         );
       }
-      const { id, secretIndex } = readCookieExplained(req);
+      const { id, secretIndex, name } = readCookieExplained(req);
       const readAt = monotonicNow();
       const checked = check(
-        await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`),
+        await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`, name),
         readAt,
       );
+      checked.cookieName = name;
       if (authorize !== undefined) await applyAuthorize(checked.session, checked.userId, handshake ?? handshakeOf(req));
       return {
         ...checked,
@@ -197,7 +200,7 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
 
   function readCookieExplained(req: IncomingMessage) {
     try {
-      return readCookie(req.headers.cookie);
+      return readCookie(req.headers.cookie, { secure: requestIsSecure(req) });
     } catch (error) {
       const site = crossSite(req);
       if (!isSessionAuthError(error) || error.code !== "NO_SESSION_COOKIE" || site === undefined) throw error;
@@ -225,12 +228,12 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
     }
   }
 
-  async function lookup(id: string, verified: string): Promise<SessionRecord<S>> {
+  async function lookup(id: string, verified: string, cookieName: string | undefined): Promise<SessionRecord<S>> {
     let reported: unknown;
     const record = await withTimeout(
       `Store "${store.name}"`,
       verified,
-      (options) => store.get(id, options),
+      (options) => store.get(id, cookieName === undefined ? options : Object.assign(options, { cookieName })),
       (cause) => void (reported ??= cause),
     );
     if (record === null || record === undefined) {
@@ -361,9 +364,11 @@ function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
   return {
     config,
     authenticate,
-    reread: async (sessionId) => {
+    reread: async (sessionId, cookieName) => {
       const readAt = monotonicNow();
-      return check(await lookup(sessionId, "re-read of a connected session"), readAt);
+      const checked = check(await lookup(sessionId, "re-read of a connected session", cookieName), readAt);
+      checked.cookieName = cookieName;
+      return checked;
     },
     check,
     authorize: (session, userId, handshake) =>

@@ -1,10 +1,12 @@
 import type { Socket } from "socket.io";
 import { KEYGRIP_ALGORITHMS, SIGNING_SCHEMES, type KeygripAlgorithm, type SigningScheme } from "./cookies.js";
+import { hmacKeys, type CookieSecret } from "./secrets.js";
+import type { KeyObject } from "node:crypto";
 import type { SessionAuthError } from "./errors.js";
 import { rejectUnknownOptions } from "./options.js";
 import type { OriginPolicy } from "./origin.js";
 import { resolveRooms, type RoomNaming, type RoomOptions } from "./rooms.js";
-import type { SessionData, SessionStore } from "./store.js";
+import type { SessionData, SessionStore, StoreCookie } from "./store.js";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 
 /** What `authorize` and the rooms see of the handshake. */
@@ -28,11 +30,15 @@ export interface AuthorizeContext<S extends object = SessionData> {
 export interface SessionAuthOptions<S extends object = SessionData> {
   /** Where sessions live: `memoryStore(store)`, `redisStore(...)`, `mongoStore(...)`, `cookieStore(...)`. */
   store: SessionStore<S>;
-  /** The session middleware's secret(s): the first signs, every one verifies. Required unless `signing: "none"`. */
-  secret?: string | readonly string[];
-  /** Cookie name (default `"connect.sid"`, express-session's). */
+  /**
+   * The session middleware's secret(s): the first signs, every one verifies. Each a non-empty string, a
+   * Buffer or a secret KeyObject, as the web app passes it (express-session ≥ 1.18 takes all three).
+   * Required unless `signing: "none"` or the store declares its cookie's secrets (`store.cookie`).
+   */
+  secret?: CookieSecret | readonly CookieSecret[];
+  /** Cookie name (default: the store's declared cookie, else `"connect.sid"`, express-session's). */
   name?: string;
-  /** How the cookie is signed (default `"express"`). */
+  /** How the cookie is signed (default: the store's declared cookie's, else `"express"`). */
   signing?: SigningScheme;
   /** The keygrip HMAC (default `"sha1"`, as keygrip); only with `signing: "keygrip"`. */
   algorithm?: KeygripAlgorithm;
@@ -45,7 +51,8 @@ export interface SessionAuthOptions<S extends object = SessionData> {
    * Who the session belongs to. Default: the first of `passport.user` (a string or number, or the `id` /
    * `_id` of an object Passport stored whole), `userId`, `user.id`, `user._id`, or `user` itself when it
    * is a string or number. Return a string, a safe integer (`Number.isSafeInteger`: larger numbers are
-   * rounded and could name another user), a bigint, or null/undefined for "nobody".
+   * rounded and could name another user), a bigint, or null/undefined for "nobody". A store that knows
+   * its sessions' shape (`store.identify`: Better Auth, Auth.js) replaces this default.
    */
   identify?: (session: S) => string | number | bigint | null | undefined;
   /** Accept sessions that identify nobody (default false: `UNAUTHENTICATED`). */
@@ -83,9 +90,15 @@ export interface SessionAuthOptions<S extends object = SessionData> {
 
 export interface Config<S extends object> {
   store: SessionStore<S>;
+  /** The first of `names`. */
   name: string;
+  /** Cookie names tried in order (the store's declared ones, or `[name]`). */
+  names: readonly string[];
+  /** Whether the cookie may come in chunks (`<name>.0`, `<name>.1`, …), as the store declares. */
+  chunked: boolean;
   signing: SigningScheme;
-  secrets: readonly string[];
+  /** HMAC keys, made once here from `secret` (or the store's declared secrets). */
+  secrets: readonly KeyObject[];
   algorithm: KeygripAlgorithm;
   timeout: number;
   rooms: RoomNaming;
@@ -203,11 +216,7 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
   });
   const {
     store,
-    secret,
-    name = "connect.sid",
-    signing = "express",
     algorithm,
-    identify = defaultIdentify,
     allowAnonymous = false,
     authorize,
     timeout = DEFAULT_TIMEOUT_MS,
@@ -217,6 +226,7 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
     endEvent = "session:ended",
     onSessionEnd,
   } = options;
+  let { secret, name, signing, identify } = options;
 
   if (
     typeof store !== "object" ||
@@ -228,6 +238,12 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
       "sessionAuth: `store` is required: a SessionStore such as memoryStore(expressSessionStore), redisStore({ client }), mongoStore({ collection }) or cookieStore().",
     );
   }
+  const declared = storeCookie(store);
+  identify ??= typeof store.identify === "function" ? (session: S) => store.identify!(session) : defaultIdentify;
+  signing ??= declared?.signing ?? "express";
+  // The store's secrets go with the store's signing: sessionAuth's own `signing` means its own secret.
+  if (secret === undefined && declared?.secrets !== undefined && signing === declared.signing)
+    secret = declared.secrets;
   if (!SIGNING_SCHEMES.includes(signing)) {
     throw new TypeError(
       `sessionAuth: \`signing\` must be one of ${SIGNING_SCHEMES.map((s) => `"${s}"`).join(", ")}; got ${JSON.stringify(signing)}.`,
@@ -241,22 +257,34 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
       );
     }
   }
-  let secrets: readonly string[] = [];
+  let secrets: readonly KeyObject[] = [];
   if (signing !== "none") {
-    secrets = typeof secret === "string" ? [secret] : Array.isArray(secret) ? [...secret] : [];
-    if (secrets.length === 0 || secrets.some((s) => typeof s !== "string" || s === "")) {
+    if (secret === undefined || secret === "" || (Array.isArray(secret) && secret.length === 0)) {
       throw new TypeError(
-        `sessionAuth: \`secret\` is required with \`signing: "${signing}"\`: the session middleware's secret, or an array of them (the first signs, every one verifies), each a non-empty string.`,
+        `sessionAuth: \`secret\` is required with \`signing: "${signing}"\`: the session middleware's secret, or an array of them (the first signs, every one verifies), each a non-empty string, a Buffer or a secret KeyObject.`,
       );
     }
-  } else if (secret !== undefined) {
+    secrets = hmacKeys(secret, "sessionAuth: `secret`");
+  } else if (options.secret !== undefined) {
     throw new TypeError(
-      'sessionAuth: `secret` was given with `signing: "none"`, which verifies nothing; pick the signing scheme of your session library.',
+      declared?.signing === "none"
+        ? `sessionAuth: \`secret\` was given, but store "${store.name}" verifies its cookie itself: give the secret to the store, not to sessionAuth.`
+        : 'sessionAuth: `secret` was given with `signing: "none"`, which verifies nothing; pick the signing scheme of your session library.',
     );
   }
-  if (typeof name !== "string" || !COOKIE_NAME.test(name)) {
+  const names = name !== undefined ? [name] : (declared?.names ?? ["connect.sid"]);
+  name = names[0];
+  for (const each of names) {
+    if (typeof each !== "string" || !COOKIE_NAME.test(each)) {
+      throw new TypeError(
+        `sessionAuth: \`name\` must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~); got ${JSON.stringify(each)}.`,
+      );
+    }
+  }
+  const chunked = declared?.chunked === true;
+  if (chunked && signing === "keygrip") {
     throw new TypeError(
-      `sessionAuth: \`name\` must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~); got ${JSON.stringify(name)}.`,
+      `sessionAuth: store "${store.name}" declares a chunked cookie, which keygrip signing cannot read; leave \`signing\` to the store.`,
     );
   }
   if (!isDuration(timeout)) {
@@ -287,7 +315,9 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
 
   return {
     store,
-    name,
+    name: name!,
+    names,
+    chunked,
     signing,
     secrets,
     algorithm: algorithm ?? "sha1",
@@ -302,6 +332,25 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
     endEvent: endEvent === false ? null : endEvent,
     onSessionEnd,
   };
+}
+
+// The store's declared cookie (issue 19), checked: a store bug is a TypeError at construction.
+function storeCookie(store: SessionStore<never> | SessionStore<object>): StoreCookie | undefined {
+  const cookie = (store as SessionStore<object>).cookie;
+  if (cookie === undefined) return undefined;
+  const where = `store "${store.name}" declares a \`cookie\``;
+  if (typeof cookie !== "object" || cookie === null)
+    throw new TypeError(`sessionAuth: ${where} that is not an object.`);
+  if (!Array.isArray(cookie.names) || cookie.names.length === 0) {
+    throw new TypeError(`sessionAuth: ${where} without \`names\` (a non-empty array of cookie names).`);
+  }
+  if (!SIGNING_SCHEMES.includes(cookie.signing)) {
+    throw new TypeError(`sessionAuth: ${where} with an unknown \`signing\` ${JSON.stringify(cookie.signing)}.`);
+  }
+  if (cookie.chunked !== undefined && typeof cookie.chunked !== "boolean") {
+    throw new TypeError(`sessionAuth: ${where} whose \`chunked\` is not a boolean.`);
+  }
+  return cookie;
 }
 
 function isDuration(value: unknown): value is number {

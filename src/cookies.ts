@@ -1,82 +1,116 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { parse as parseCookieHeader } from "cookie";
+import { createHmac, timingSafeEqual, type KeyObject } from "node:crypto";
 import { sign as signExpress, unsign as unsignExpress } from "cookie-signature";
 import { SessionAuthError } from "./errors.js";
+import { hmacKeys, type CookieSecret } from "./secrets.js";
+import {
+  cookieValues,
+  joinChunks,
+  keygripValues,
+  MAX_COOKIE_CHARS,
+  MAX_SESSION_COOKIES,
+  noCookie,
+  oversized,
+  type CookieContext,
+} from "./cookie-header.js";
+
+export {
+  cookieValues,
+  joinChunks,
+  MAX_CHUNKS,
+  MAX_COOKIE_CHARS,
+  MAX_SESSION_COOKIES,
+  requestIsSecure,
+} from "./cookie-header.js";
+export type { CookieContext } from "./cookie-header.js";
 
 /**
  * How the session cookie is signed.
  * - `"express"`: express-session and cookie-parser: `s:<id>.<base64 HMAC-SHA256>`, URL-encoded.
  * - `"fastify"`: @fastify/session: `<id>.<base64 HMAC-SHA256>`, no `s:`, written raw.
  * - `"keygrip"`: cookie-session and koa-session: the value, plus `<name>.sig` signing `<name>=<value>`.
+ * - `"better-auth"`: Better Auth (better-call's `signCookieValue`, better-auth 1.7):
+ *   `<token>.<base64 HMAC-SHA256(token)>` with `=` padding (44 characters), URL-encoded.
  * - `"none"`: the cookie value is the id, unsigned (only for stores whose ids are unguessable and
- *   which you trust the network to protect; never the default).
+ *   which you trust the network to protect, or stores that verify the value themselves: an encrypted
+ *   JWT, an iron seal; never the default).
  */
-export type SigningScheme = "express" | "fastify" | "keygrip" | "none";
+export type SigningScheme = "express" | "fastify" | "keygrip" | "better-auth" | "none";
 
 /** HMAC digest of the keygrip `.sig` cookie (keygrip's default is `"sha1"`). */
 export type KeygripAlgorithm = "sha1" | "sha256" | "sha512";
 
-export const SIGNING_SCHEMES: readonly SigningScheme[] = ["express", "fastify", "keygrip", "none"];
+export const SIGNING_SCHEMES: readonly SigningScheme[] = ["express", "fastify", "keygrip", "better-auth", "none"];
 export const KEYGRIP_ALGORITHMS: readonly KeygripAlgorithm[] = ["sha1", "sha256", "sha512"];
 
 /** A verified session cookie. */
 export interface VerifiedCookie {
-  /** The session id (for keygrip cookies: the raw, verified cookie value). */
+  /** The session id (for keygrip cookies and `"none"`: the raw, verified or reassembled cookie value). */
   id: string;
   /** Which entry of `secret` verified it (0 = the current one); -1 for `signing: "none"`. */
   secretIndex: number;
+  /** Which of the configured names was read (its chunks, for a chunked cookie). */
+  name: string;
 }
 
 export interface CookieReaderOptions {
-  name: string;
+  /** One cookie name (the same as `names: [name]`). */
+  name?: string;
+  /** Cookie names to try, in order: the first present in the header is read. */
+  names?: readonly string[];
   signing: SigningScheme;
-  secrets: readonly string[];
-  algorithm: KeygripAlgorithm;
+  /** The keys that verify (the first signs); strings, Buffers or KeyObjects, turned into HMAC keys once. */
+  secrets: readonly CookieSecret[];
+  algorithm?: KeygripAlgorithm;
+  /** Read `<name>.0`, `<name>.1`, … joined when `<name>` itself is absent (Auth.js, iron-session v9). */
+  chunked?: boolean;
 }
 
 const EXPRESS_PREFIX = "s:";
-const MAX_NAMES_SHOWN = 10;
-/**
- * How many cookies of the session cookie's name are tried. Browsers send one per matching path and
- * domain (an app on a parent domain, an old path), most specific first; a handful is plenty, and the
- * bound keeps a hostile header from buying many HMACs.
- */
-export const MAX_SESSION_COOKIES = 4;
-
-// The `cookie` package would decode every value; keygrip signs the raw text, so we take values raw
-// and decode only where the writing library encodes.
-const keepRaw = (value: string): string => value;
+const BETTER_AUTH_SIGNATURE_CHARS = 44; // base64 of 32 bytes, with one "=" (better-call checks the same)
 
 /** Reads a Cookie header into the session id it proves, or throws a {@link SessionAuthError}. */
-export type CookieReader = (header: string | undefined) => VerifiedCookie;
+export type CookieReader = (header: string | undefined, context?: CookieContext) => VerifiedCookie;
 
 export function createCookieReader(options: CookieReaderOptions): CookieReader {
-  const { name, signing, secrets, algorithm } = options;
-  const sigName = `${name}.sig`;
-
-  const noCookie = (header: string | undefined): SessionAuthError => {
-    if (header === undefined || header === "") {
-      return new SessionAuthError(
-        "NO_SESSION_COOKIE",
-        `The handshake has no Cookie header, so no "${name}" cookie. Browsers send cookies only to the site that set them: ` +
-          "a page on another origin must connect with `withCredentials: true` and a CORS setup that allows credentials.",
-      );
+  const { signing, algorithm = "sha1", chunked = false } = options;
+  const names = options.names ?? (options.name === undefined ? [] : [options.name]);
+  if (names.length === 0) throw new TypeError("createCookieReader: give `name` or `names`.");
+  if (chunked && signing === "keygrip") throw new TypeError("createCookieReader: keygrip cookies are never chunked.");
+  const keys = signing === "none" ? [] : hmacKeys(options.secrets, "createCookieReader: `secrets`");
+  // Each name's reader returns undefined when that cookie is absent, so the next name is tried.
+  const readers = names.map((name) => readerFor(name, signing, keys, algorithm, chunked));
+  return (header, context) => {
+    for (const read of readers) {
+      const verified = read(header);
+      if (verified !== undefined) return verified;
     }
-    return new SessionAuthError(
-      "NO_SESSION_COOKIE",
-      `No "${name}" cookie in the handshake; cookies present: ${describeNames(parseCookieHeader(header, { decode: keepRaw }))}. ` +
-        "Check the `name` option against the session middleware's cookie name.",
-    );
+    throw noCookie(names, header, context, chunked);
   };
+}
+
+type NameReader = (header: string | undefined) => VerifiedCookie | undefined;
+
+function readerFor(
+  name: string,
+  signing: SigningScheme,
+  keys: readonly KeyObject[],
+  algorithm: KeygripAlgorithm,
+  chunked: boolean,
+): NameReader {
+  const sigName = `${name}.sig`;
 
   // Tries each same-named candidate in the order the browser sent them and accepts the first that
   // verifies; a candidate that does not verify is never used. When none does, the most telling failure
   // wins: a wrong signature over a malformed value.
-  const firstVerified = (candidates: readonly string[], verify: (value: string) => VerifiedCookie): VerifiedCookie => {
+  const firstVerified = (
+    candidates: readonly string[],
+    verify: (value: string) => Omit<VerifiedCookie, "name">,
+  ): VerifiedCookie => {
     let failure: SessionAuthError | undefined;
     for (const candidate of candidates) {
       try {
-        return verify(candidate);
+        if (candidate.length > MAX_COOKIE_CHARS) throw oversized(name);
+        return { ...verify(candidate), name };
       } catch (error) {
         if (failure === undefined || (error as SessionAuthError).code === "BAD_SIGNATURE")
           failure = error as SessionAuthError;
@@ -90,6 +124,19 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
       `${count} cookies named "${name}" came (browsers send one per matching path and domain, e.g. another app on a parent domain); ` +
         `none verified${count >= MAX_SESSION_COOKIES ? ` (the first ${MAX_SESSION_COOKIES} were tried)` : ""}. The last telling failure: ${error.message}`,
     );
+  // The values to try: every cookie of the name, or else its chunks joined (one candidate).
+  const candidatesOf = (header: string | undefined): string[] => {
+    const values = cookieValues(header, name);
+    if (values.length > 0 || !chunked) return values;
+    const joined = joinChunks(header, name);
+    return joined === undefined ? [] : [joined];
+  };
+  const reading = (verify: (value: string) => Omit<VerifiedCookie, "name">): NameReader => {
+    return (header) => {
+      const candidates = candidatesOf(header);
+      return candidates.length === 0 ? undefined : firstVerified(candidates, verify);
+    };
+  };
 
   switch (signing) {
     case "express":
@@ -98,7 +145,7 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
       // express-session reads its cookie with cookie@0.7, which strips one pair of RFC 6265 double
       // quotes; @fastify/cookie (cookie@2) does not.
       const stripQuotes = signing === "express";
-      const verify = (raw: string): VerifiedCookie => {
+      return reading((raw) => {
         const value = decodeOrThrow(stripQuotes ? unquotePair(raw) : raw, name);
         if (!value.startsWith(prefix)) {
           throw new SessionAuthError(
@@ -114,24 +161,41 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
         if (dot <= 0 || dot === body.length - 1) {
           throw new SessionAuthError("MALFORMED_COOKIE", `The "${name}" cookie has no "<id>.<signature>" shape.`);
         }
-        for (let index = 0; index < secrets.length; index++) {
+        for (let index = 0; index < keys.length; index++) {
           // cookie-signature re-signs the id and compares with timingSafeEqual after a length check.
-          if (unsignExpress(body, secrets[index]!) !== false) return { id: body.slice(0, dot), secretIndex: index };
+          if (unsignExpress(body, keys[index]!) !== false) return { id: body.slice(0, dot), secretIndex: index };
         }
-        throw badSignature(name, secrets.length);
-      };
-      return (header) => {
-        const candidates = cookieValues(header, name);
-        if (candidates.length === 0) throw noCookie(header);
-        return firstVerified(candidates, verify);
-      };
+        throw badSignature(name, keys.length);
+      });
     }
+    case "better-auth":
+      return reading((raw) => {
+        // better-call's parseCookies: a leading double quote drops the first and last character, then
+        // the value is URL-decoded.
+        const value = decodeOrThrow(raw.startsWith('"') ? raw.slice(1, -1) : raw, name);
+        const dot = value.lastIndexOf(".");
+        const signature = value.slice(dot + 1);
+        if (dot < 1 || signature.length !== BETTER_AUTH_SIGNATURE_CHARS || !signature.endsWith("=")) {
+          throw new SessionAuthError(
+            "MALFORMED_COOKIE",
+            `The "${name}" cookie has no "<token>.<signature>" shape of Better Auth (a 44-character base64 HMAC-SHA256 after the last ".").`,
+          );
+        }
+        const token = value.slice(0, dot);
+        const given = Buffer.from(signature);
+        for (let index = 0; index < keys.length; index++) {
+          const expected = Buffer.from(createHmac("sha256", keys[index]!).update(token).digest("base64"));
+          if (expected.length === given.length && timingSafeEqual(expected, given))
+            return { id: token, secretIndex: index };
+        }
+        throw badSignature(name, keys.length, BETTER_AUTH_HINT);
+      });
     case "keygrip":
       return (header) => {
         // The `cookies` package (under cookie-session and koa) finds a cookie with its own pattern and
         // strips a leading double quote its own way: read exactly as it does, or signatures differ.
         const values = keygripValues(header, name);
-        if (values.length === 0) throw noCookie(header);
+        if (values.length === 0) return undefined;
         const sigs = keygripValues(header, sigName);
         if (sigs.length === 0) {
           throw new SessionAuthError(
@@ -143,82 +207,28 @@ export function createCookieReader(options: CookieReaderOptions): CookieReader {
         return firstVerified(values, (value) => {
           if (value === "") throw new SessionAuthError("MALFORMED_COOKIE", `The "${name}" cookie is empty.`);
           const data = `${name}=${value}`;
-          for (let index = 0; index < secrets.length; index++) {
-            const expected = Buffer.from(createHmac(algorithm, secrets[index]!).update(data).digest("base64url"));
+          for (let index = 0; index < keys.length; index++) {
+            const expected = Buffer.from(createHmac(algorithm, keys[index]!).update(data).digest("base64url"));
             for (const given of givens) {
               if (expected.length === given.length && timingSafeEqual(expected, given))
                 return { id: value, secretIndex: index };
             }
           }
-          throw badSignature(name, secrets.length);
+          throw badSignature(name, keys.length);
         });
       };
     case "none":
       return (header) => {
-        const candidates = cookieValues(header, name);
-        if (candidates.length === 0) throw noCookie(header);
+        const candidates = candidatesOf(header);
+        if (candidates.length === 0) return undefined;
         // Nothing verifies an unsigned cookie, so there is no telling same-named ones apart: the first
         // wins, as in every cookie parser.
+        if (candidates[0]!.length > MAX_COOKIE_CHARS) throw oversized(name);
         const id = decodeOrThrow(unquotePair(candidates[0]!), name);
         if (id === "") throw new SessionAuthError("MALFORMED_COOKIE", `The "${name}" cookie is empty.`);
-        return { id, secretIndex: -1 };
+        return { id, secretIndex: -1, name };
       };
   }
-}
-
-/**
- * The raw values of every cookie named `name`, in header order, at most {@link MAX_SESSION_COOKIES}:
- * pairs split at `;`, name and value at the first `=`, spaces and tabs trimmed, as the `cookie` package
- * (express-session, @fastify/cookie) splits them.
- */
-export function cookieValues(header: string | undefined, name: string): string[] {
-  const values: string[] = [];
-  if (header === undefined) return values;
-  let index = 0;
-  while (index < header.length && values.length < MAX_SESSION_COOKIES) {
-    const eq = header.indexOf("=", index);
-    if (eq === -1) break; // no pair left
-    let end = header.indexOf(";", index);
-    if (end === -1) end = header.length;
-    if (eq > end) {
-      // Segments without "=" are skipped in one jump (as the `cookie` package does): linear time.
-      index = header.lastIndexOf(";", eq - 1) + 1;
-      continue;
-    }
-    if (trimmed(header, index, eq) === name) values.push(trimmed(header, eq + 1, end));
-    index = end + 1;
-  }
-  return values;
-}
-
-function trimmed(text: string, start: number, end: number): string {
-  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
-  return text.slice(start, end);
-}
-
-/**
- * The values the `cookies` package (0.9, under cookie-session and koa-session) would read for `name`:
- * `(?:^|;) *<name>=([^;]*)`, then one leading `"` and the last character dropped. All matches, bounded.
- */
-function keygripValues(header: string | undefined, name: string): string[] {
-  const values: string[] = [];
-  if (header === undefined) return values;
-  let from = 0;
-  while (values.length < MAX_SESSION_COOKIES) {
-    const at = header.indexOf(`${name}=`, from);
-    if (at === -1) break;
-    from = at + 1;
-    let before = at - 1;
-    while (before >= 0 && header.charCodeAt(before) === 0x20) before--;
-    if (before >= 0 && header.charCodeAt(before) !== 0x3b /* ; */) continue;
-    const start = at + name.length + 1;
-    let end = header.indexOf(";", start);
-    if (end === -1) end = header.length;
-    const value = header.slice(start, end);
-    values.push(value.startsWith('"') ? value.slice(1, -1) : value);
-  }
-  return values;
 }
 
 // cookie@0.7 (express-session) strips one pair of double quotes around a value (RFC 6265 allows them).
@@ -236,30 +246,26 @@ function decodeOrThrow(raw: string, name: string): string {
   }
 }
 
-function badSignature(name: string, count: number): SessionAuthError {
+function badSignature(name: string, count: number, hint = ""): SessionAuthError {
   return new SessionAuthError(
     "BAD_SIGNATURE",
     `The "${name}" cookie's signature matches none of the ${count} configured secret${count === 1 ? "" : "s"}: ` +
-      "it was signed with a secret that is no longer listed, or it was tampered with.",
+      "it was signed with a secret that is no longer listed, or it was tampered with." +
+      hint,
   );
 }
 
-// Cookie names only (never values), cut short and stripped of control characters: a diagnosis, not a dump.
-function describeNames(cookies: Record<string, string | undefined>): string {
-  const names = Object.keys(cookies);
-  if (names.length === 0) return "none";
-  const shown = names.slice(0, MAX_NAMES_SHOWN).map((n) => JSON.stringify(n.length > 40 ? `${n.slice(0, 40)}…` : n));
-  return names.length > MAX_NAMES_SHOWN
-    ? `${shown.join(", ")} and ${names.length - MAX_NAMES_SHOWN} more`
-    : shown.join(", ");
-}
+// Better Auth signs and verifies its session cookie with the current secret only (better-auth 1.7).
+const BETTER_AUTH_HINT =
+  " For Better Auth: the socket server's `secret` (or the first of `secrets`, or BETTER_AUTH_SECRET / BETTER_AUTH_SECRETS " +
+  "in its environment) must be the web app's current one; after a rotation, restart both with the same secrets.";
 
 /** What to put in a Cookie header for a given session id or cookie-session value, signed by `secret`. */
 export interface SignCookieOptions {
-  /** The session id (express, fastify, none) or the raw cookie value (keygrip, e.g. base64 JSON). */
+  /** The session id (express, fastify, better-auth, none) or the raw cookie value (keygrip, e.g. base64 JSON). */
   value: string;
   /** The secret or key that signs (for an array: the first, as the session libraries do). */
-  secret?: string | readonly string[];
+  secret?: CookieSecret | readonly CookieSecret[];
   /** Cookie name (default `"connect.sid"`). */
   name?: string;
   signing?: SigningScheme;
@@ -269,23 +275,25 @@ export interface SignCookieOptions {
 /**
  * Builds the `Cookie` header value a browser would send for that session, byte for byte as the
  * session library writes it: express-session's URL-encoded `s:` value, @fastify/session's raw one,
- * or cookie-session's pair of `<name>` and `<name>.sig` cookies.
+ * cookie-session's pair of `<name>` and `<name>.sig` cookies, or Better Auth's URL-encoded
+ * `<token>.<base64 signature>`.
  */
 export function signSessionCookie(options: SignCookieOptions): string {
   const { value, name = "connect.sid", signing = "express", algorithm = "sha1" } = options;
-  const secret = Array.isArray(options.secret) ? options.secret[0] : options.secret;
-  if (signing !== "none" && (typeof secret !== "string" || secret === "")) {
-    throw new TypeError(
-      "signSessionCookie: `secret` must be a non-empty string (or an array whose first entry is one).",
-    );
+  let key: KeyObject | undefined;
+  if (signing !== "none") {
+    const secret = Array.isArray(options.secret) ? options.secret[0] : options.secret;
+    key = hmacKeys(secret, "signSessionCookie: `secret`")[0]!;
   }
   switch (signing) {
     case "express":
-      return `${name}=${encodeURIComponent(EXPRESS_PREFIX + signExpress(value, secret!))}`;
+      return `${name}=${encodeURIComponent(EXPRESS_PREFIX + signExpress(value, key!))}`;
     case "fastify":
-      return `${name}=${signExpress(value, secret!)}`;
+      return `${name}=${signExpress(value, key!)}`;
     case "keygrip":
-      return `${name}=${value}; ${name}.sig=${createHmac(algorithm, secret!).update(`${name}=${value}`).digest("base64url")}`;
+      return `${name}=${value}; ${name}.sig=${createHmac(algorithm, key!).update(`${name}=${value}`).digest("base64url")}`;
+    case "better-auth":
+      return `${name}=${encodeURIComponent(`${value}.${createHmac("sha256", key!).update(value).digest("base64")}`)}`;
     case "none":
       return `${name}=${encodeURIComponent(value)}`;
     default:

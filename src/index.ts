@@ -9,7 +9,15 @@ export type {
 } from "./auth.js";
 export { SessionAuthError, isSessionAuthError, SESSION_AUTH_ERROR_CODES } from "./errors.js";
 export type { SessionAuthErrorCode } from "./errors.js";
-export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, StoreGetOptions } from "./store.js";
+export type {
+  CompareAndSetOptions,
+  SessionData,
+  SessionRecord,
+  SessionStore,
+  StoreCookie,
+  StoreGetOptions,
+} from "./store.js";
+export type { CookieSecret } from "./secrets.js";
 export { abortable, describeValue, readSession } from "./adapter-helpers.js";
 export { copySession } from "./copy.js";
 export type { SigningScheme, KeygripAlgorithm } from "./cookies.js";

@@ -36,6 +36,8 @@ export interface Lifecycle<S extends object> {
 
 interface Entry {
   readonly sessionId: string;
+  /** The cookie name the session came from, for the store's re-reads. */
+  readonly cookieName: string | undefined;
   readonly key: string;
   readonly userId: string | null;
   readonly sockets: Set<Socket>;
@@ -101,6 +103,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     if (entry === undefined) {
       entry = {
         sessionId,
+        cookieName: checked.cookieName,
         key,
         userId: checked.userId,
         sockets: new Set(),
@@ -202,7 +205,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   async function refresh(entry: Entry): Promise<Checked<S>> {
     let checked: Checked<S>;
     try {
-      checked = await pipeline.reread(entry.sessionId);
+      checked = await pipeline.reread(entry.sessionId, entry.cookieName);
     } catch (error) {
       const reason = isSessionAuthError(error)
         ? error
@@ -428,7 +431,9 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
         `update: store "${store.name}" cannot write a session back (it has no compareAndSet).` +
           (store.name.startsWith("cookie")
             ? " A cookie session lives in the browser, which holds the only copy: change it in an HTTP request, where the session middleware sets the new cookie (have the page call an endpoint)."
-            : ""),
+            : store.cookie?.signing === "better-auth"
+              ? " Better Auth offers no atomic compare-and-set of a session, so a write here could undo a concurrent one: change the session through Better Auth in the web app (auth.api.updateSession, or your own endpoint), then call auth.reload(socket)."
+              : ""),
       );
     }
     if (typeof mutate !== "function")

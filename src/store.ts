@@ -1,3 +1,6 @@
+import type { KeyObject } from "node:crypto";
+import type { SigningScheme } from "./cookies.js";
+
 /**
  * The session object as express-session writes it. Apps add their own keys next to `cookie`;
  * give `sessionAuth` your own type to see them typed.
@@ -50,6 +53,41 @@ export interface StoreGetOptions {
    * shape): the cause reaches the server's `onError` attached to the `SESSION_NOT_FOUND` refusal.
    */
   report(cause: unknown): void;
+  /**
+   * Which cookie name the value came from, when the store declares several ({@link StoreCookie.names}):
+   * Auth.js derives its key with the cookie name as salt. Also given on re-reads of a connected session.
+   */
+  cookieName?: string;
+}
+
+/**
+ * The cookie a session library fixes, declared by its store so that wiring is one line (issue 19;
+ * contract shared with the Better Auth, Auth.js and iron-session stores). `sessionAuth`'s own `name`,
+ * `signing` and `secret` win when given; otherwise these apply.
+ */
+export interface StoreCookie {
+  /**
+   * Cookie names to try, in order; the first present in the header is read (e.g.
+   * `["__Secure-authjs.session-token", "authjs.session-token"]`). When none is present the refusal
+   * names them all, and says when a `__Secure-`/`__Host-` name was expected over plain http, or the
+   * other name of the pair came.
+   */
+  readonly names: readonly string[];
+  /**
+   * How the value is signed: a {@link SigningScheme} the core verifies in constant time before any
+   * lookup (`"better-auth"`: `<token>.<base64 HMAC-SHA256(token)>`, URL-encoded), or `"none"` when
+   * `get()` verifies the value itself (an encrypted JWT, an iron seal): it then receives the raw cookie
+   * value, chunks joined, URL-decoded.
+   */
+  readonly signing: SigningScheme;
+  /** The keys that verify the signature (the first signs), when `signing` is not `"none"`. */
+  readonly secrets?: readonly (string | Buffer | KeyObject)[];
+  /**
+   * Chunked cookies (Auth.js, iron-session v9): when `<name>` is absent, `<name>.0`, `<name>.1`, … are
+   * read in index order and joined. At most 16 chunks and 64 KB in all; a missing chunk, a chunk
+   * numbered 16 or more, or too long a value is `MALFORMED_COOKIE`, naming the missing chunk.
+   */
+  readonly chunked?: boolean;
 }
 
 /**
@@ -87,6 +125,13 @@ export interface SessionStore<S extends object = SessionData> {
    * subscription works again.
    */
   subscribe?(onDestroyed: (id: string, reason?: "destroyed" | "expired") => void): () => void;
+  /** The cookie this store's session library writes, so `sessionAuth({ store })` needs no `name`/`signing`/`secret`. */
+  readonly cookie?: StoreCookie;
+  /**
+   * Who a session of this store belongs to, used when `sessionAuth()` is given no `identify`
+   * (Better Auth: `session.userId`; Auth.js JWT: `sub`). Same return rules as `identify`.
+   */
+  identify?(session: S): string | number | bigint | null | undefined;
   /** Releases what the store opened itself (never a client it was given). */
   close?(): Promise<void>;
 }

@@ -20,7 +20,7 @@ export interface WebApp {
 export interface WebAppOptions {
   express?: 4 | 5;
   store?: Store;
-  secret?: string | string[];
+  secret?: string | Buffer | (string | Buffer)[];
   name?: string;
   maxAge?: number;
   rolling?: boolean;

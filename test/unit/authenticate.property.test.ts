@@ -19,6 +19,7 @@ const NAMES: Record<SigningScheme, string> = {
   express: "connect.sid",
   fastify: "sessionId",
   keygrip: "session",
+  "better-auth": "better-auth.session_token",
   none: "sid",
 };
 
@@ -62,7 +63,7 @@ const cookieish = fc.oneof(
   fc.uint8Array({ maxLength: 65_536 }).map((bytes) => Buffer.from(bytes).toString("latin1")),
 );
 
-describe.each(["express", "fastify", "keygrip"] as const)("any Cookie header, %s scheme", (signing) => {
+describe.each(["express", "fastify", "keygrip", "better-auth"] as const)("any Cookie header, %s scheme", (signing) => {
   const auth = authFor(signing);
 
   it("resolves only with a real signature, otherwise rejects with a documented code", async () => {
@@ -161,5 +162,93 @@ describe("hostile input", () => {
       signSessionCookie({ value: "x", secret: SECRETS }),
     );
     expect(failure.code).toBe("UNAUTHENTICATED");
+  });
+});
+
+describe("a store-declared chunked cookie (issue 19)", () => {
+  // Read unsigned, as Auth.js and iron-session stores declare it: the store would accept any value, so
+  // the property is about the reading: a value or a documented refusal, never a crash, never unbounded.
+  const seen: string[] = [];
+  const chunkedStore: SessionStore = {
+    name: "chunked",
+    cookie: { names: ["__Secure-app.session", "app.session"], signing: "none", chunked: true },
+    get: async (id) => {
+      seen.push(id);
+      return { session: { user: { id: 1 } }, expires: null };
+    },
+  };
+  const auth = sessionAuth({ store: chunkedStore }) as ReturnType<typeof authFor>;
+  const chunkName = fc.oneof(
+    fc.nat(20).map((i) => `app.session.${i}`),
+    fc.nat(20).map((i) => `__Secure-app.session.${i}`),
+    fc.constantFrom("app.session", "app.session.", "app.session.-1", "app.session.00", "app.session.1e3", "x"),
+  );
+  const chunky = fc
+    .array(fc.tuple(chunkName, fc.string({ maxLength: 300 })), { maxLength: 40 })
+    .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join("; "));
+
+  it("reads a value within bounds or refuses with a documented code", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(chunky, cookieish), async (header) => {
+        seen.length = 0;
+        await outcome(auth, header);
+        for (const id of seen) expect(id.length).toBeLessThanOrEqual(64 * 1024);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("Better Auth cookies against a real Better Auth lookup (issue 19)", async () => {
+  // A real Better Auth (memory database) with one real session.
+  const { emptyDb, makeBetterAuth, BETTER_AUTH_SECRET } = await import("../support/better-auth-app.js");
+  const { betterAuthStore } = await import("socket.io-session-auth/better-auth");
+  const db = emptyDb();
+  const betterAuth = makeBetterAuth(db);
+  // Signed up through Better Auth's own API, which signs the user in: `token` is the session's.
+  const real = await betterAuth.api.signUpEmail({
+    body: { email: "prop@example.com", password: "correct horse battery staple", name: "prop" },
+  });
+  if (real.token === null) throw new Error("sign-up made no session");
+  const auth = sessionAuth({ store: await betterAuthStore(betterAuth) }) as unknown as ReturnType<typeof authFor>;
+  const NAME = "better-auth.session_token";
+  const genuine = signSessionCookie({
+    value: real.token,
+    secret: BETTER_AUTH_SECRET,
+    name: NAME,
+    signing: "better-auth",
+  });
+  const signed = (token: string) =>
+    signSessionCookie({ value: token, secret: BETTER_AUTH_SECRET, name: NAME, signing: "better-auth" });
+
+  it("accepts the genuine cookie, as its user", async () => {
+    expect(await outcome(auth, genuine)).toEqual({ id: real.token });
+  });
+
+  it("a valid signature over garbage is SESSION_NOT_FOUND (or a shape refusal), never a crash or an accept", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 3000 }), async (token) => {
+        fc.pre(token !== real.token);
+        const result = await outcome(auth, signed(token));
+        expect(result.id).toBeUndefined();
+        expect(["SESSION_NOT_FOUND", "MALFORMED_COOKIE", "NO_SESSION_COOKIE"]).toContain(result.code);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("truncated, padded, oversized and edited cookies are typed refusals", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(genuine.length),
+        fc.oneof(fc.constant(""), fc.string({ maxLength: 20 }), fc.constant("A".repeat(70_000))),
+        async (cut, tail) => {
+          const header = genuine.slice(0, cut) + tail;
+          const result = await outcome(auth, header);
+          if (result.id !== undefined) expect(result.id).toBe(real.token);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

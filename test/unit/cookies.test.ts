@@ -5,14 +5,20 @@ import { createCookieReader, type CookieReaderOptions } from "../../src/cookies.
 import { SessionAuthError } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
 
-const reader = (options: Partial<CookieReaderOptions> = {}) =>
-  createCookieReader({
+// The id and secret index as before; which name was read is checked in cookie-names.test.ts.
+const reader = (options: Partial<CookieReaderOptions> = {}) => {
+  const read = createCookieReader({
     name: "connect.sid",
     signing: "express",
     secrets: ["current", "previous"],
     algorithm: "sha1",
     ...options,
   });
+  return (header: string | undefined) => {
+    const { id, secretIndex } = read(header);
+    return { id, secretIndex };
+  };
+};
 
 function codeOf(run: () => unknown): string {
   try {
