@@ -1,4 +1,4 @@
-import type { SessionRecord, SessionStore, StoreGetOptions } from "socket.io-session-auth";
+import type { SessionRecord, SessionStore, StoreCookie, StoreGetOptions } from "socket.io-session-auth";
 import { describeGiven, driverKind } from "../driver-kind.js";
 import { lookUp, type AuthjsAdapterLike, type AuthjsDatabaseSession } from "./database.js";
 import { decodeSession, libraryDecode, type AuthjsDecode, type AuthjsJwt, type AuthjsVersion } from "./jwt.js";
@@ -56,21 +56,14 @@ export interface AuthjsDatabaseOptions extends CommonOptions {
 
 export type AuthjsStoreOptions = AuthjsJwtOptions | AuthjsDatabaseOptions;
 
-/**
- * The cookie an Auth.js store reads, declared for sessionAuth (names to try in order, no signature of
- * its own: the JWT is encrypted, the database token is looked up; chunks `.0`, `.1`... read whole).
- */
-export interface AuthjsCookie {
-  readonly names: readonly string[];
-  readonly signing: "none";
-  readonly chunked: true;
-  /** For a handshake with none of `names`: says when the other Auth.js version's cookie came instead. */
-  diagnose(present: readonly string[]): string | undefined;
-}
-
 /** An Auth.js store: a {@link SessionStore} that declares its cookie and who its sessions belong to. */
 export type AuthjsStore<S extends object> = SessionStore<S> & {
-  readonly cookie: AuthjsCookie;
+  /**
+   * The session cookie's names, `__Secure-` first (per `secure`), then the other Auth.js version's (read
+   * only to say so: a v4 cookie is never decoded by a v5 store); chunks read whole; no signature of its
+   * own (the JWT is encrypted, the database token looked up).
+   */
+  readonly cookie: StoreCookie;
   /** The user id: the JWT's `sub`, or the database session's `userId`. */
   identify(session: S): string | undefined;
 };
@@ -120,11 +113,12 @@ export function authjsStore(options: AuthjsJwtOptions): AuthjsStore<AuthjsJwt>;
 export function authjsStore(options: AuthjsStoreOptions): AuthjsStore<AuthjsJwt> | AuthjsStore<AuthjsDatabaseSession> {
   const config = validate(options);
   const names = cookieNames(config);
-  const cookie: AuthjsCookie = {
-    names,
-    signing: "none",
-    chunked: true,
-    diagnose: (present) => diagnoseNames(config.version, present),
+  const foreign = foreignNames(config);
+  const cookie: StoreCookie = { names: Object.freeze([...names, ...foreign]), signing: "none", chunked: true };
+  // The other version's cookie is declared only so that it reaches get() with its name, to be diagnosed.
+  const otherVersion = (options: StoreGetOptions): string | undefined => {
+    const read = options.cookieName;
+    return read !== undefined && foreign.includes(read) ? diagnoseName(config.version, read) : undefined;
   };
 
   if (config.strategy === "database") {
@@ -133,7 +127,13 @@ export function authjsStore(options: AuthjsStoreOptions): AuthjsStore<AuthjsJwt>
       name: `authjs (v${config.version}, database)`,
       cookie,
       identify: (session) => session.userId,
-      async get(token, { signal, report }): Promise<SessionRecord<AuthjsDatabaseSession> | null> {
+      async get(token, options): Promise<SessionRecord<AuthjsDatabaseSession> | null> {
+        const { signal, report } = options;
+        const mismatch = otherVersion(options);
+        if (mismatch !== undefined) {
+          report(new Error(mismatch));
+          return null;
+        }
         if (typeof token !== "string" || token === "" || token.length > MAX_DATABASE_TOKEN_LENGTH) {
           report(new RangeError(`the Auth.js session token is not 1 to ${MAX_DATABASE_TOKEN_LENGTH} characters`));
           return null;
@@ -153,15 +153,20 @@ export function authjsStore(options: AuthjsStoreOptions): AuthjsStore<AuthjsJwt>
     identify: (session) => (typeof session.sub === "string" && session.sub !== "" ? session.sub : undefined),
     async get(token, options: StoreGetOptions): Promise<SessionRecord<AuthjsJwt> | null> {
       const { report } = options;
+      const mismatch = otherVersion(options);
+      if (mismatch !== undefined) {
+        report(new Error(mismatch));
+        return null;
+      }
       if (typeof token !== "string" || token === "" || token.length > MAX_TOKEN_LENGTH) {
         report(new RangeError(`the Auth.js session cookie is not 1 to ${MAX_TOKEN_LENGTH} characters`));
         return null;
       }
       const decode = await load();
-      // v5 derives the key from the name the cookie was read under (the hook passes it); without it (an
-      // older core, a direct call), each name this store reads is tried: a wrong salt fails fast on the `kid`.
-      const read = (options as StoreGetOptions & { cookieName?: unknown }).cookieName;
-      const salts = version === 4 ? [""] : typeof read === "string" && names.includes(read) ? [read] : names;
+      // v5 derives the key from the name the cookie was read under (the core passes it, on re-reads too);
+      // without it (a direct call), each name this store reads is tried: a wrong salt fails fast on the `kid`.
+      const read = options.cookieName;
+      const salts = version === 4 ? [""] : read !== undefined && names.includes(read) ? [read] : names;
       try {
         const outcome = await decodeSession(decode, token, secrets, salts, version);
         if (outcome instanceof Error) {
@@ -250,25 +255,25 @@ function validate(options: AuthjsStoreOptions): Validated {
 }
 
 function cookieNames({ version, secure, cookieName }: Names): readonly string[] {
-  if (cookieName !== undefined) return Object.freeze([cookieName]);
+  if (cookieName !== undefined) return [cookieName];
   const plain = SESSION_TOKEN[version];
-  if (secure === true) return Object.freeze([SECURE_PREFIX + plain]);
-  if (secure === false) return Object.freeze([plain]);
-  return Object.freeze([SECURE_PREFIX + plain, plain]);
+  if (secure === true) return [SECURE_PREFIX + plain];
+  if (secure === false) return [plain];
+  return [SECURE_PREFIX + plain, plain];
 }
 
-/** When the other Auth.js version's session cookie came instead: the sentence that names the fix. */
-function diagnoseNames(version: AuthjsVersion, present: readonly string[]): string | undefined {
-  const other: AuthjsVersion = version === 5 ? 4 : 5;
-  const otherName = SESSION_TOKEN[other];
-  const found = present.find((name) => {
-    const bare = name.startsWith(SECURE_PREFIX) ? name.slice(SECURE_PREFIX.length) : name;
-    return bare === otherName || bare.startsWith(`${otherName}.`);
-  });
-  if (found === undefined) return undefined;
+/** The other Auth.js version's session cookie names: declared to be diagnosed, never decoded. */
+function foreignNames({ version, cookieName }: Names): readonly string[] {
+  if (cookieName !== undefined) return [];
+  const other = SESSION_TOKEN[version === 5 ? 4 : 5];
+  return [SECURE_PREFIX + other, other];
+}
+
+/** The sentence that names the fix when the other Auth.js version's session cookie came. */
+function diagnoseName(version: AuthjsVersion, found: string): string {
   return version === 5
-    ? `A NextAuth.js v4 session cookie ("${found}") came, but authjsStore reads Auth.js v5 cookies ("${SESSION_TOKEN[5]}"): pass \`version: 4\` if the web app runs next-auth 4 (with its NEXTAUTH_SECRET).`
-    : `An Auth.js v5 session cookie ("${found}") came, but authjsStore reads NextAuth.js v4 cookies ("${SESSION_TOKEN[4]}"): pass \`version: 5\` (the default) if the web app runs Auth.js v5 (@auth/core, next-auth@5).`;
+    ? `a NextAuth.js v4 session cookie ("${found}") came, but authjsStore reads Auth.js v5 cookies ("${SESSION_TOKEN[5]}"): pass \`version: 4\` if the web app runs next-auth 4 (with its NEXTAUTH_SECRET)`
+    : `an Auth.js v5 session cookie ("${found}") came, but authjsStore reads NextAuth.js v4 cookies ("${SESSION_TOKEN[4]}"): pass \`version: 5\` (the default) if the web app runs Auth.js v5 (@auth/core, next-auth@5)`;
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,4 @@
-import type { SessionRecord, SessionStore } from "socket.io-session-auth";
+import type { SessionRecord, SessionStore, StoreCookie } from "socket.io-session-auth";
 import { describeGiven, driverKind } from "../driver-kind.js";
 
 /**
@@ -15,18 +15,11 @@ export interface IronSessionStoreOptions {
   cookieName: string;
 }
 
-/**
- * The cookie an iron-session store reads, declared for sessionAuth: its one name, no signature of its
- * own (the seal carries an HMAC that `unsealData` checks), and v9's chunks (`name.0`...) read whole.
- */
-export interface IronSessionCookie {
-  readonly names: readonly string[];
-  readonly signing: "none";
-  readonly chunked: true;
-}
-
 /** An iron-session store: a {@link SessionStore} that declares its cookie. */
-export type IronSessionStore<S extends object> = SessionStore<S> & { readonly cookie: IronSessionCookie };
+export type IronSessionStore<S extends object> = SessionStore<S> & {
+  /** `cookieName`, no signature of its own (the seal carries an HMAC that `unsealData` checks), v9's chunks read whole. */
+  readonly cookie: StoreCookie;
+};
 
 type UnsealErrorReason = "expired" | "invalid" | "unknown-password";
 type UnsealData = (

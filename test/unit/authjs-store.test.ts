@@ -38,7 +38,11 @@ describe("authjsStore, Auth.js v5 JWT sessions", () => {
     expect(record?.expires).toEqual(new Date(exp * 1000));
     expect(Math.abs(exp - (Date.now() / 1000 + 3600))).toBeLessThan(5);
     expect(store.identify(record!.session)).toBe("user-42");
-    expect(store.cookie).toMatchObject({ names: [V5_SECURE, V5], signing: "none", chunked: true });
+    expect(store.cookie).toEqual({
+      names: [V5_SECURE, V5, "__Secure-next-auth.session-token", "next-auth.session-token"],
+      signing: "none",
+      chunked: true,
+    });
     expect(store.name).toBe("authjs (v5, jwt)");
   });
 
@@ -72,8 +76,9 @@ describe("authjsStore, Auth.js v5 JWT sessions", () => {
   });
 
   it("secure: true reads only the __Secure- name, false only the plain one; cookieName replaces both", () => {
-    expect(authjsStore({ secret: SECRET, secure: true }).cookie.names).toEqual([V5_SECURE]);
-    expect(authjsStore({ secret: SECRET, secure: false }).cookie.names).toEqual([V5]);
+    const v4names = ["__Secure-next-auth.session-token", "next-auth.session-token"];
+    expect(authjsStore({ secret: SECRET, secure: true }).cookie.names).toEqual([V5_SECURE, ...v4names]);
+    expect(authjsStore({ secret: SECRET, secure: false }).cookie.names).toEqual([V5, ...v4names]);
     expect(authjsStore({ secret: SECRET, cookieName: "my-app.session" }).cookie.names).toEqual(["my-app.session"]);
   });
 
@@ -108,14 +113,23 @@ describe("authjsStore, Auth.js v5 JWT sessions", () => {
     expect(await store.get("other", call(V5).options)).toBeNull();
   });
 
-  it("diagnoses a NextAuth v4 cookie where v5 is expected, and the reverse", () => {
-    const v5 = authjsStore({ secret: SECRET });
-    expect(v5.cookie.diagnose(["next-auth.session-token.0", "other"])).toMatch(/NextAuth\.js v4.*`version: 4`/);
-    expect(v5.cookie.diagnose(["__Secure-next-auth.session-token"])).toMatch(/version: 4/);
-    expect(v5.cookie.diagnose(["next-auth.csrf-token"])).toBeUndefined();
-    const v4 = authjsStore({ secret: SECRET, version: 4 });
-    expect(v4.cookie.diagnose(["authjs.session-token"])).toMatch(/Auth\.js v5.*`version: 5`/);
-    expect(v4.cookie.names).toEqual(["__Secure-next-auth.session-token", "next-auth.session-token"]);
+  it("a NextAuth v4 cookie where v5 is expected (and the reverse) is declared only to be diagnosed, never decoded", async () => {
+    const v4token = await encodeV4({ token: USER, secret: SECRET });
+    const v5 = call("next-auth.session-token");
+    expect(await authjsStore({ secret: SECRET }).get(v4token, v5.options)).toBeNull();
+    expect(String(v5.reports[0])).toMatch(
+      /NextAuth\.js v4 session cookie \("next-auth\.session-token"\).*`version: 4`/,
+    );
+    const v5token = await encodeV5({ token: USER, secret: SECRET, salt: V5 });
+    const v4 = call(V5);
+    expect(await authjsStore({ secret: SECRET, version: 4 }).get(v5token, v4.options)).toBeNull();
+    expect(String(v4.reports[0])).toMatch(/Auth\.js v5 session cookie.*`version: 5`/);
+    expect(authjsStore({ secret: SECRET, version: 4 }).cookie.names).toEqual([
+      "__Secure-next-auth.session-token",
+      "next-auth.session-token",
+      V5_SECURE,
+      V5,
+    ]);
   });
 });
 

@@ -24,13 +24,7 @@ async function setup(extra: Partial<SessionAuthOptions<AuthjsDatabaseSession>> =
   const app = await startAuthjsApp({ secret: SECRET, adapter, maxAge });
   opened.push(app);
   const store = authjsStore({ adapter });
-  // PRE-HOOK: until the store-cookie hook is merged, the cookie is named by hand.
-  const preHook = { name: "authjs.session-token", signing: "none", identify: (s: AuthjsDatabaseSession) => s.userId };
-  const auth = sessionAuth<AuthjsDatabaseSession>({
-    store,
-    ...preHook,
-    ...extra,
-  } as SessionAuthOptions<AuthjsDatabaseSession>);
+  const auth = sessionAuth<AuthjsDatabaseSession>({ store, ...extra });
   const server = await startRealtime((io) => {
     auth.attach(io);
     serveWhoami(io, (socket) => ({ session: socket.data.session }));

@@ -18,15 +18,14 @@ afterEach(async () => {
  */
 async function realtime(options: AuthjsJwtOptions, extra: Partial<SessionAuthOptions<AuthjsJwt>> = {}) {
   const store = authjsStore(options);
-  // PRE-HOOK: until the store-cookie hook is merged, the cookie is named by hand.
-  const preHook = { name: "authjs.session-token", signing: "none", identify: (s: AuthjsJwt) => s.sub };
-  const auth = sessionAuth<AuthjsJwt>({ store, ...preHook, ...extra } as SessionAuthOptions<AuthjsJwt>);
+  const errors: Error[] = [];
+  const auth = sessionAuth<AuthjsJwt>({ store, onError: (error) => void errors.push(error), ...extra });
   const server = await startRealtime((io) => {
     auth.attach(io);
     serveWhoami(io, (socket) => ({ session: socket.data.session }));
   });
   opened.push(server, { close: () => auth.close() });
-  return { ...server, auth };
+  return { ...server, auth, errors };
 }
 
 async function webApp(options: Parameters<typeof startAuthjsApp>[0]) {
@@ -107,5 +106,43 @@ describe("Auth.js v5 JWT sessions, signed in through @auth/express", () => {
     expect(ended).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
     expect(Date.now() - started).toBeLessThan(5000);
     expect((await refusal(server.url, { cookie: cookie(jar) })).message).toBe("SESSION_EXPIRED");
+  });
+
+  it("a session over 4 KB comes in chunks (.0, .1, .2), read whole; a missing chunk is MALFORMED_COOKIE naming it", async () => {
+    const app = await webApp({ secret: SECRET, claims: { roles: "r".repeat(6000) } });
+    const jar = await app.signIn("ada");
+    expect(jar.names().filter((name) => name.startsWith("authjs.session-token."))).toHaveLength(3);
+    const server = await realtime({ secret: SECRET });
+    const socket = await connect(server.url, { cookie: jar.header() });
+    const me = await ask<WhoAmI & { session: AuthjsJwt }>(socket, "whoami");
+    expect(me.userId).toBe("id-ada");
+    expect(me.session.roles).toHaveLength(6000);
+    socket.close();
+    jar.cookies.delete("authjs.session-token.1");
+    expect((await refusal(server.url, { cookie: jar.header() })).message).toBe("MALFORMED_COOKIE");
+    expect(server.errors.at(-1)?.message).toContain('"authjs.session-token.1" is missing');
+  });
+
+  it("__Secure- cookies decode with their own name as salt; secure: false over them says what to change", async () => {
+    const app = await webApp({ secret: SECRET, useSecureCookies: true });
+    const jar = await app.signIn("ada");
+    expect(jar.names()).toContain("__Secure-authjs.session-token");
+    const server = await realtime({ secret: SECRET });
+    const socket = await connect(server.url, { cookie: jar.header() });
+    expect((await ask<WhoAmI>(socket, "whoami")).userId).toBe("id-ada");
+    socket.close();
+    const plainOnly = await realtime({ secret: SECRET, secure: false });
+    expect((await refusal(plainOnly.url, { cookie: jar.header() })).message).toBe("NO_SESSION_COOKIE");
+    expect(plainOnly.errors.at(-1)?.message).toMatch(/__Secure-authjs\.session-token/);
+  });
+
+  it("a NextAuth v4 cookie at a v5 server is refused, and the diagnosis names `version: 4`", async () => {
+    const app = await webApp({ secret: SECRET });
+    const jar = await app.signIn("ada");
+    const v4 = `next-auth.session-token=${jar.cookies.get("authjs.session-token")}`;
+    const server = await realtime({ secret: SECRET });
+    expect((await refusal(server.url, { cookie: v4 })).message).toBe("SESSION_NOT_FOUND");
+    const cause = (server.errors.at(-1) as Error & { cause?: Error }).cause;
+    expect(cause?.message).toMatch(/NextAuth\.js v4 session cookie.*`version: 4`/);
   });
 });

@@ -17,15 +17,14 @@ afterEach(async () => {
 
 async function realtime(options: IronSessionStoreOptions, extra: Partial<SessionAuthOptions<Session>> = {}) {
   const store = ironSessionStore(options);
-  // PRE-HOOK: until the store-cookie hook is merged, the cookie is named by hand.
-  const preHook = { name: options.cookieName, signing: "none" } as const;
-  const auth = sessionAuth<Session>({ store, ...preHook, ...extra });
+  const errors: Error[] = [];
+  const auth = sessionAuth<Session>({ store, onError: (error) => void errors.push(error), ...extra });
   const server = await startRealtime((io) => {
     auth.attach(io);
     serveWhoami(io, (socket) => ({ session: socket.data.session }));
   });
   opened.push(server, { close: () => auth.close() });
-  return { ...server, auth };
+  return { ...server, auth, errors };
 }
 
 async function webApp(options: Partial<IronSessionAppOptions> = {}) {
@@ -100,5 +99,19 @@ describe("iron-session, rotation, expiry, ends", () => {
     const endedByUser = ending(live);
     await server.auth.endUser(server.io, "43");
     expect(await endedByUser).toEqual({ event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" });
+  });
+
+  it("iron-session 9's chunk: true splits a big session over name.0, name.1...: read whole; a gap is MALFORMED_COOKIE", async () => {
+    const app = await webApp({ chunk: true });
+    const jar = await app.login("42", { notes: "n".repeat(5000) });
+    expect(jar.names().sort()).toEqual([`${COOKIE}.0`, `${COOKIE}.1`]);
+    const server = await realtime({ password: PASSWORD, cookieName: COOKIE });
+    const socket = await connect(server.url, { cookie: jar.header() });
+    const me = await ask<WhoAmI & { session: Session }>(socket, "whoami");
+    expect(me.userId).toBe("42");
+    expect(me.session.notes).toHaveLength(5000);
+    socket.close();
+    jar.cookies.delete(`${COOKIE}.0`);
+    expect((await refusal(server.url, { cookie: jar.header() })).message).toBe("MALFORMED_COOKIE");
   });
 });
