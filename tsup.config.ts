@@ -12,6 +12,8 @@ const entries: Record<string, string> = {
   mongo: "adapters/mongo/index.ts",
   cookie: "adapters/cookie/index.ts",
   "better-auth": "adapters/better-auth/index.ts",
+  authjs: "adapters/authjs/index.ts",
+  "iron-session": "adapters/iron-session/index.ts",
 };
 
 // One build for every entry point. `splitting` is on for CJS too, so the core that the entries
@@ -26,5 +28,5 @@ export default defineConfig({
   target: "node20",
   platform: "node",
   tsconfig: "tsconfig.build.json",
-  external: ["socket.io", "ioredis", "mongodb", "vitest", "better-auth"],
+  external: ["socket.io", "ioredis", "mongodb", "vitest", "better-auth", "@auth/core", "next-auth", "iron-session"],
 });
