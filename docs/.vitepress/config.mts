@@ -74,6 +74,8 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: "Redis (connect-redis)", link: "/redis" },
       { text: "MongoDB (connect-mongo)", link: "/mongo" },
       { text: "Cookie sessions", link: "/cookie-sessions" },
+      { text: "Auth.js (NextAuth.js)", link: "/authjs" },
+      { text: "iron-session", link: "/iron-session" },
       { text: "Any express-session store", link: "/any-store" },
       { text: "Writing an adapter", link: "/writing-an-adapter" },
     ],
@@ -107,7 +109,7 @@ export default defineConfig({
       {
         text: "Stores",
         link: "/memory",
-        activeMatch: "^/(memory|redis|mongo|cookie-sessions|any-store|writing-an-adapter)",
+        activeMatch: "^/(memory|redis|mongo|cookie-sessions|authjs|iron-session|any-store|writing-an-adapter)",
       },
       { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },
