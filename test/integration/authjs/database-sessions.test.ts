@@ -3,8 +3,18 @@ import { createStorage } from "unstorage";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom, userRoom, type SessionAuthOptions } from "socket.io-session-auth";
 import { authjsStore, type AuthjsDatabaseSession } from "socket.io-session-auth/authjs";
+import { acceptAuthjsDatabaseSessions } from "../../../docs/examples/authjs.js";
 import { startAuthjsApp } from "../../support/authjs-app.js";
-import { ask, connect, ending, refusal, serveWhoami, startRealtime, type WhoAmI } from "../../support/realtime.js";
+import {
+  ask,
+  connect,
+  ending,
+  firstEvent,
+  refusal,
+  serveWhoami,
+  startRealtime,
+  type WhoAmI,
+} from "../../support/realtime.js";
 
 const SECRET = "the web app's AUTH_SECRET: 32 characters or more";
 
@@ -89,5 +99,18 @@ describe("Auth.js v5 database sessions, signed in by email link through @auth/ex
     const socket = await connect(server.url, { cookie: (await app.signIn("ada")).header() });
     expect(await ask<string>(socket, "update")).toMatch(/^TypeError: update: store "authjs \(v5, database\)"/);
     socket.close();
+  });
+});
+
+describe("docs/examples/authjs.ts, as the Auth.js page shows it", () => {
+  it("acceptAuthjsDatabaseSessions greets the signed-in user, looked up through the adapter", async () => {
+    const { adapter } = sharedDatabase();
+    const app = await startAuthjsApp({ secret: SECRET, adapter });
+    opened.push(app);
+    const jar = await app.signIn("ada");
+    const server = await startRealtime((io) => acceptAuthjsDatabaseSessions(io, adapter));
+    opened.push(server);
+    const hello = await firstEvent<{ userId: string }>(server.url, "hello", { cookie: jar.header() });
+    expect(hello.userId).toMatch(/\S/);
   });
 });

@@ -1,8 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom, userRoom, type SessionAuthOptions } from "socket.io-session-auth";
 import { authjsStore, type AuthjsJwt, type AuthjsJwtOptions } from "socket.io-session-auth/authjs";
+import { acceptAuthjsSessions } from "../../../docs/examples/authjs.js";
 import { startAuthjsApp, type CookieJar } from "../../support/authjs-app.js";
-import { ask, connect, ending, refusal, serveWhoami, startRealtime, type WhoAmI } from "../../support/realtime.js";
+import {
+  ask,
+  connect,
+  ending,
+  firstEvent,
+  refusal,
+  serveWhoami,
+  startRealtime,
+  type WhoAmI,
+} from "../../support/realtime.js";
 
 const SECRET = "the web app's AUTH_SECRET: 32 characters or more";
 const OLD_SECRET = "the AUTH_SECRET before the last rotation, long too";
@@ -144,5 +154,15 @@ describe("Auth.js v5 JWT sessions, signed in through @auth/express", () => {
     expect((await refusal(server.url, { cookie: v4 })).message).toBe("SESSION_NOT_FOUND");
     const cause = (server.errors.at(-1) as Error & { cause?: Error }).cause;
     expect(cause?.message).toMatch(/NextAuth\.js v4 session cookie.*`version: 4`/);
+  });
+});
+
+describe("docs/examples/authjs.ts, as the Auth.js page shows it", () => {
+  it("acceptAuthjsSessions greets the signed-in user", async () => {
+    const app = await webApp({ secret: SECRET });
+    const jar = await app.signIn("ada");
+    const server = await startRealtime((io) => acceptAuthjsSessions(io, SECRET));
+    opened.push(server);
+    expect(await firstEvent(server.url, "hello", { cookie: jar.header() })).toEqual({ userId: "id-ada" });
   });
 });

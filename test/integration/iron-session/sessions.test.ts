@@ -1,8 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom, userRoom, type SessionAuthOptions } from "socket.io-session-auth";
 import { ironSessionStore, type IronSessionStoreOptions } from "socket.io-session-auth/iron-session";
+import { acceptIronSessions } from "../../../docs/examples/iron-session.js";
 import { startIronSessionApp, type IronSessionAppOptions } from "../../support/iron-session-app.js";
-import { ask, connect, ending, refusal, serveWhoami, startRealtime, type WhoAmI } from "../../support/realtime.js";
+import {
+  ask,
+  connect,
+  ending,
+  firstEvent,
+  refusal,
+  serveWhoami,
+  startRealtime,
+  type WhoAmI,
+} from "../../support/realtime.js";
 
 const PASSWORD = "complex_password_at_least_32_characters_long";
 const OLD_PASSWORD = "the_password_before_rotation_also_32_chars";
@@ -113,5 +123,15 @@ describe("iron-session, rotation, expiry, ends", () => {
     socket.close();
     jar.cookies.delete(`${COOKIE}.0`);
     expect((await refusal(server.url, { cookie: jar.header() })).message).toBe("MALFORMED_COOKIE");
+  });
+});
+
+describe("docs/examples/iron-session.ts, as the iron-session page shows it", () => {
+  it("acceptIronSessions greets the logged-in user", async () => {
+    const app = await webApp();
+    const jar = await app.login("42");
+    const server = await startRealtime((io) => acceptIronSessions(io, PASSWORD));
+    opened.push(server);
+    expect(await firstEvent(server.url, "hello", { cookie: jar.header() })).toEqual({ userId: "42" });
   });
 });
