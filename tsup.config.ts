@@ -15,6 +15,8 @@ const entries: Record<string, string> = {
   cookie: "adapters/cookie/index.ts",
   postgres: "adapters/postgres/index.ts",
   "better-auth": "adapters/better-auth/index.ts",
+  authjs: "adapters/authjs/index.ts",
+  "iron-session": "adapters/iron-session/index.ts",
 };
 
 // One build for every entry point. `splitting` is on for CJS too, so the core that the entries
@@ -29,5 +31,5 @@ export default defineConfig({
   target: "node20",
   platform: "node",
   tsconfig: "tsconfig.build.json",
-  external: ["socket.io", "ioredis", "mongodb", "pg", "better-auth", "vitest"],
+  external: ["socket.io", "ioredis", "mongodb", "pg", "vitest", "better-auth", "@auth/core", "next-auth", "iron-session"],
 });

@@ -76,6 +76,8 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: "PostgreSQL (connect-pg-simple)", link: "/postgres" },
       { text: "Cookie sessions", link: "/cookie-sessions" },
       { text: "Better Auth", link: "/better-auth" },
+      { text: "Auth.js (NextAuth.js)", link: "/authjs" },
+      { text: "iron-session", link: "/iron-session" },
       { text: "Any express-session store", link: "/any-store" },
       { text: "Writing an adapter", link: "/writing-an-adapter" },
     ],
@@ -109,7 +111,7 @@ export default defineConfig({
       {
         text: "Stores",
         link: "/memory",
-        activeMatch: "^/(memory|redis|mongo|postgres|cookie-sessions|better-auth|any-store|writing-an-adapter)",
+        activeMatch: "^/(memory|redis|mongo|postgres|cookie-sessions|better-auth|authjs|iron-session|any-store|writing-an-adapter)",
       },
       { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },

@@ -144,3 +144,25 @@ export function serveLifecycle(io: Server, auth: SessionAuth): void {
     );
   });
 }
+
+/**
+ * Connects and resolves with the first `event` the server sends (listening from the start, so an event
+ * emitted on connection is not missed); rejects with the `connect_error`. Closes the socket.
+ */
+export function firstEvent<T>(url: string, event: string, options: ClientOptions = {}): Promise<T> {
+  const { cookie, origin, namespace = "/", ...rest } = options;
+  const extraHeaders: Record<string, string> = {};
+  if (cookie !== undefined) extraHeaders.cookie = cookie;
+  if (origin !== undefined) extraHeaders.origin = origin;
+  const socket = ioClient(url + namespace, {
+    reconnection: false,
+    forceNew: true,
+    extraHeaders,
+    timeout: 5000,
+    ...rest,
+  });
+  return new Promise<T>((resolve, reject) => {
+    socket.once(event, (value: T) => resolve(value));
+    socket.once("connect_error", (err: Error) => reject(err));
+  }).finally(() => socket.close());
+}

@@ -252,3 +252,85 @@ describe("Better Auth cookies against a real Better Auth lookup (issue 19)", asy
     );
   });
 });
+
+describe("Auth.js JWT and iron-session cookies against the real libraries (issue 19)", async () => {
+  const { encode } = await import("@auth/core/jwt");
+  const { sealData } = await import("iron-session");
+  const { authjsStore } = await import("socket.io-session-auth/authjs");
+  const { ironSessionStore } = await import("socket.io-session-auth/iron-session");
+  const secret = "an AUTH_SECRET for the property tests, long enough";
+  const password = "an iron-session password, 32 characters or more";
+  // 6000 characters of claims: Auth.js would chunk this one (3 chunks of at most 3936).
+  const jwt = await encode({ token: { sub: "42", pad: "p".repeat(6000) }, secret, salt: "authjs.session-token" });
+  const seal = await sealData({ userId: "42", pad: "p".repeat(3000) }, { password });
+  const targets = [
+    { what: "Auth.js", genuine: jwt, name: "authjs.session-token", store: authjsStore({ secret }) },
+    { what: "iron-session", genuine: seal, name: "app", store: ironSessionStore({ password, cookieName: "app" }) },
+  ];
+
+  /** The genuine value as `Cookie` pairs: whole, or cut into chunks at the given points. */
+  const header = (name: string, value: string, cuts: number[]): string => {
+    if (cuts.length === 0) return `${name}=${value}`;
+    const points = [...new Set(cuts.map((cut) => cut % value.length))].sort((a, b) => a - b);
+    const parts = [0, ...points, value.length]
+      .slice(0, -1)
+      .map((at, i, all) => value.slice(at, all[i + 1] ?? value.length));
+    return parts.map((part, i) => `${name}.${i}=${part}`).join("; ");
+  };
+
+  describe.each(targets)("$what", ({ genuine, name, store }) => {
+    const auth = sessionAuth({ store: store as SessionStore }) as ReturnType<typeof authFor>;
+
+    it("reads the genuine cookie, whole or in chunks", async () => {
+      expect(await outcome(auth, header(name, genuine, []))).toEqual({ id: genuine });
+      expect(await outcome(auth, header(name, genuine, [1000, 5000]))).toEqual({ id: genuine });
+    });
+
+    it("truncated, edited, padded or oversized: the genuine session or a typed refusal, never another", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat(genuine.length),
+          fc.oneof(fc.constant(""), fc.string({ maxLength: 8 }), fc.constant("A".repeat(70_000))),
+          fc.nat(4),
+          fc.array(fc.nat(20_000), { maxLength: 3 }),
+          async (at, insert, remove, cuts) => {
+            const edited = genuine.slice(0, at) + insert + genuine.slice(at + remove);
+            const result = await outcome(auth, header(name, edited, cuts));
+            if (result.id !== undefined) expect(result.id).toBe(genuine);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+
+    it("chunks dropped, repeated, reordered or too many: a typed refusal or the genuine session", async () => {
+      const pieces = genuine.match(/[^]{1,1500}/g)!;
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.nat(pieces.length + 2), { maxLength: 25 }), async (order) => {
+          const cookie = order.map((which, i) => `${name}.${i}=${pieces[which] ?? "x"}`).join("; ");
+          const result = await outcome(auth, cookie);
+          if (result.id !== undefined) expect(result.id).toBe(genuine);
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it("garbage and malformed JWE or seal shapes are typed refusals", async () => {
+      const b64 = fc.string({ unit: fc.constantFrom(..."ABCabc012-_+/="), maxLength: 60 });
+      const shaped = fc.oneof(
+        fc.array(b64, { minLength: 5, maxLength: 5 }).map((parts) => parts.join(".")),
+        fc.array(b64, { minLength: 7, maxLength: 7 }).map((parts) => `Fe26.2*${parts.join("*")}`),
+        fc.array(b64, { minLength: 7, maxLength: 7 }).map((parts) => `Fe26.2*${parts.join("*")}~2`),
+        fc.string({ maxLength: 3000 }),
+      );
+      await fc.assert(
+        fc.asyncProperty(shaped, async (value) => {
+          const result = await outcome(auth, `${name}=${encodeURIComponent(value)}`);
+          // An expired-looking seal is refused SESSION_EXPIRED at most: iron checks expiry before its HMAC.
+          expect(result.id).toBeUndefined();
+        }),
+        { numRuns: 200 },
+      );
+    });
+  });
+});

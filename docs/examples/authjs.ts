@@ -1,0 +1,26 @@
+// #region jwt
+import type { Server } from "socket.io";
+import { sessionAuth } from "socket.io-session-auth";
+import { authjsStore, type AuthjsAdapterLike } from "socket.io-session-auth/authjs";
+
+/** Lets in the sockets of people signed in with Auth.js v5 JWT sessions (the default strategy). */
+export function acceptAuthjsSessions(io: Server, secret: string | string[]): void {
+  // `secret`: the web app's AUTH_SECRET (newest first while rotating); `version: 4` for next-auth 4.
+  io.use(sessionAuth({ store: authjsStore({ secret }) }));
+  io.on("connection", (socket) => {
+    // socket.data.userId: the token's `sub`; socket.data.session: its claims (name, email, picture, exp...)
+    socket.emit("hello", { userId: socket.data.userId });
+  });
+}
+// #endregion jwt
+
+// #region database
+/** Database sessions: the same Auth.js adapter as the web app (PrismaAdapter(prisma), PostgresAdapter(pool)...). */
+export function acceptAuthjsDatabaseSessions(io: Server, adapter: AuthjsAdapterLike): void {
+  io.use(sessionAuth({ store: authjsStore({ adapter }), revalidate: 60_000 })); // a sign-out reaches sockets within a minute
+  io.on("connection", (socket) => {
+    // socket.data.session: { user, userId, expires }, never the session token
+    socket.emit("hello", { userId: socket.data.userId });
+  });
+}
+// #endregion database

@@ -1,0 +1,116 @@
+import { UnstorageAdapter } from "@auth/unstorage-adapter";
+import { createStorage } from "unstorage";
+import { afterEach, describe, expect, it } from "vitest";
+import { sessionAuth, sessionRoom, userRoom, type SessionAuthOptions } from "socket.io-session-auth";
+import { authjsStore, type AuthjsDatabaseSession } from "socket.io-session-auth/authjs";
+import { acceptAuthjsDatabaseSessions } from "../../../docs/examples/authjs.js";
+import { startAuthjsApp } from "../../support/authjs-app.js";
+import {
+  ask,
+  connect,
+  ending,
+  firstEvent,
+  refusal,
+  serveWhoami,
+  startRealtime,
+  type WhoAmI,
+} from "../../support/realtime.js";
+
+const SECRET = "the web app's AUTH_SECRET: 32 characters or more";
+
+const opened: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const each of opened.splice(0).reverse()) await each.close();
+});
+
+/** Auth.js's own unstorage adapter over one in-memory storage: the web app and the socket server share it. */
+function sharedDatabase() {
+  const storage = createStorage();
+  return { storage, adapter: UnstorageAdapter(storage) };
+}
+
+async function setup(extra: Partial<SessionAuthOptions<AuthjsDatabaseSession>> = {}, maxAge = 3600) {
+  const { storage, adapter } = sharedDatabase();
+  const app = await startAuthjsApp({ secret: SECRET, adapter, maxAge });
+  opened.push(app);
+  const store = authjsStore({ adapter });
+  const auth = sessionAuth<AuthjsDatabaseSession>({ store, ...extra });
+  const server = await startRealtime((io) => {
+    auth.attach(io);
+    serveWhoami(io, (socket) => ({ session: socket.data.session }));
+  });
+  opened.push(server, { close: () => auth.close() });
+  return { app, storage, server, auth };
+}
+
+describe("Auth.js v5 database sessions, signed in by email link through @auth/express", () => {
+  it("the socket is the user's: the session row looked up through the app's adapter, never the token in socket.data", async () => {
+    const { app, server } = await setup();
+    const jar = await app.signIn("ada");
+    const token = jar.cookies.get("authjs.session-token")!;
+    const socket = await connect(server.url, { cookie: jar.header() });
+    const me = await ask<WhoAmI & { session: AuthjsDatabaseSession }>(socket, "whoami");
+    expect(me.session.user).toMatchObject({ email: "ada@example.com" });
+    expect(me.userId).toBe(me.session.user.id);
+    expect(me.session.userId).toBe(me.session.user.id);
+    expect(Date.parse(me.session.expires)).toBeGreaterThan(Date.now() + 3_000_000);
+    expect(me.rooms.sort()).toEqual([sessionRoom(token), userRoom(me.userId!)].sort());
+    expect(JSON.stringify(me)).not.toContain(token);
+    socket.close();
+  });
+
+  it("sign-out deletes the row: new handshakes are refused and open sockets end at the next re-read", async () => {
+    const { app, server } = await setup({ revalidate: 300 });
+    const jar = await app.signIn("ada");
+    const copied = jar.header();
+    const socket = await connect(server.url, { cookie: copied });
+    const ended = ending(socket);
+    await app.signOut(jar);
+    expect(await ended).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
+    expect((await refusal(server.url, { cookie: copied })).message).toBe("SESSION_NOT_FOUND");
+    expect((await refusal(server.url, { cookie: "authjs.session-token=not-a-session" })).message).toBe(
+      "SESSION_NOT_FOUND",
+    );
+  });
+
+  it("the session ends at the row's expires; a handshake never extends it", async () => {
+    const { app, server, storage } = await setup({}, 2);
+    const jar = await app.signIn("ada");
+    const token = jar.cookies.get("authjs.session-token")!;
+    const keys = await storage.getKeys();
+    const before = JSON.stringify(await storage.getItem(keys.find((key) => key.includes(token))!));
+    const socket = await connect(server.url, { cookie: jar.header() });
+    expect(JSON.stringify(await storage.getItem(keys.find((key) => key.includes(token))!))).toBe(before);
+    expect(await ending(socket)).toEqual({ event: { code: "SESSION_EXPIRED" }, reason: "io server disconnect" });
+  });
+
+  it("update() is a TypeError: the row holds no app data to write back", async () => {
+    const { app, server, auth } = await setup();
+    server.io.on("connection", (socket) => {
+      socket.on("update", (ack: (value: unknown) => void) => {
+        auth
+          .update(socket, () => {})
+          .then(
+            () => ack("no error"),
+            (error: unknown) => ack(String(error)),
+          );
+      });
+    });
+    const socket = await connect(server.url, { cookie: (await app.signIn("ada")).header() });
+    expect(await ask<string>(socket, "update")).toMatch(/^TypeError: update: store "authjs \(v5, database\)"/);
+    socket.close();
+  });
+});
+
+describe("docs/examples/authjs.ts, as the Auth.js page shows it", () => {
+  it("acceptAuthjsDatabaseSessions greets the signed-in user, looked up through the adapter", async () => {
+    const { adapter } = sharedDatabase();
+    const app = await startAuthjsApp({ secret: SECRET, adapter });
+    opened.push(app);
+    const jar = await app.signIn("ada");
+    const server = await startRealtime((io) => acceptAuthjsDatabaseSessions(io, adapter));
+    opened.push(server);
+    const hello = await firstEvent<{ userId: string }>(server.url, "hello", { cookie: jar.header() });
+    expect(hello.userId).toMatch(/\S/);
+  });
+});
