@@ -3,6 +3,7 @@ import { monotonicNow } from "../clock.js";
 import { copySession } from "../copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
 import type { Checked, Pipeline } from "../pipeline.js";
+import type { EndResult } from "../types.js";
 import { createCluster } from "./cluster.js";
 import { createEndedMemory } from "./ended.js";
 import { createSessions, type Entry } from "./sessions.js";
@@ -25,8 +26,8 @@ export interface Lifecycle<S extends object> {
   end(socket: Socket, reason: SessionAuthError): void;
   /** Listens on `io` for ends sent by other nodes (once per server). */
   listen(io: Server): void;
-  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<void>;
-  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<void>;
+  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<EndResult>;
+  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<EndResult>;
   reload(socket: Socket): Promise<S>;
   update(socket: Socket, mutate: (session: S) => void | Promise<void>): Promise<S>;
   close(): Promise<void>;
