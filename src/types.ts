@@ -128,8 +128,8 @@ export interface SessionAuth<S extends object = SessionData> {
   /**
    * Re-reads the socket's session now. Resolves the fresh session (also put in `socket.data.session`);
    * rejects with the {@link SessionAuthError} that ended the socket when the session is over, or with
-   * `STORE_UNAVAILABLE` during an outage (the socket stays). Throws a `TypeError` for a socket this
-   * `auth` did not authenticate.
+   * `STORE_UNAVAILABLE` during an outage (the socket stays), with `SOCKET_DISCONNECTED` when the socket
+   * has disconnected (its tab closed). Throws a `TypeError` for a socket this `auth` never authenticated.
    */
   reload(socket: Socket): Promise<S>;
   /**
@@ -138,7 +138,8 @@ export interface SessionAuth<S extends object = SessionData> {
    * compare-and-set in the store), keeping the store's TTL/expiry. Retried on conflict (5 attempts),
    * then rejects `SESSION_CONFLICT`. Resolves the saved session, also put in `socket.data.session` (every
    * socket of the session on this node gets a copy). Rejects a `TypeError` when the store cannot write
-   * (cookie sessions), and like {@link reload} when the session is over or the store is down.
+   * (cookie sessions), and like {@link reload} when the session is over or the store is down; rejects
+   * `SOCKET_DISCONNECTED` when the socket disconnects before the write (nothing was written).
    */
   update(socket: Socket, mutate: (session: S) => void | Promise<void>): Promise<S>;
   /**

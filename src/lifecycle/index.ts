@@ -35,14 +35,39 @@ export interface Lifecycle<S extends object> {
 
 const UPDATE_ATTEMPTS = 5;
 
+function disconnected(method: "reload" | "update", nothing: string): SessionAuthError {
+  return new SessionAuthError(
+    "SOCKET_DISCONNECTED",
+    `${method}: the socket has disconnected (its tab closed or its connection dropped); nothing ${nothing}.`,
+  );
+}
+
 export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecycle<S> {
   const { store } = pipeline.config;
   const ended = createEndedMemory();
   const sessions = createSessions(pipeline, ended, () => cluster.subscribe());
   const cluster = createCluster(store, sessions, ended);
+  // Every socket this lifecycle ever followed, weakly: once one has disconnected, reload/update on it
+  // reject SOCKET_DISCONNECTED (a code handlers can match, issue 18 item 5), while a socket this auth
+  // never authenticated stays a TypeError (a programming mistake).
+  const followed = new WeakSet<Socket>();
+
+  function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
+    followed.add(socket);
+    sessions.track(socket, sessionId, key, checked);
+  }
+
+  function entryFor(method: "reload" | "update", socket: Socket): Entry {
+    try {
+      return sessions.entryFor(method, socket);
+    } catch (error) {
+      if (error instanceof TypeError && followed.has(socket)) throw disconnected(method, "was read");
+      throw error;
+    }
+  }
 
   async function reload(socket: Socket): Promise<S> {
-    const entry = sessions.entryFor("reload", socket);
+    const entry = entryFor("reload", socket);
     await sessions.refresh(entry);
     sessions.restartInterval(entry);
     return sessionOf(socket);
@@ -65,7 +90,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     }
     if (typeof mutate !== "function")
       throw new TypeError("update: `mutate` must be a function (session) => void, changing the session it is given.");
-    const entry = sessions.entryFor("update", socket);
+    const entry = entryFor("update", socket);
     const run = (entry.writes ?? Promise.resolve()).then(() => write(entry, socket, mutate));
     entry.writes = run.catch(() => {});
     return run;
@@ -76,10 +101,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     // The socket must still be on this session at each step: a socket ended (or gone) meanwhile writes nothing.
     const stillHere = (): void => {
       if (sessions.holds(entry, socket)) return;
-      throw (
-        sessions.endedWith(socket) ??
-        new Error("update: the socket disconnected before the write; nothing was written.")
-      );
+      throw sessions.endedWith(socket) ?? disconnected("update", "was written");
     };
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       stillHere();
@@ -114,7 +136,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   }
 
   return {
-    track: sessions.track,
+    track,
     endedSince: ended.endedSince,
     end: sessions.end,
     listen: cluster.listen,
