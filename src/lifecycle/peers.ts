@@ -1,18 +1,19 @@
 import { randomUUID } from "node:crypto";
 import type { Server } from "socket.io";
 import { monotonicNow } from "../clock.js";
-import { SESSION_AUTH_ERROR_CODES, type SessionAuthErrorCode } from "../errors.js";
+import type { SessionAuthErrorCode } from "../errors.js";
 import { createNodeTracker, type NodeTracker } from "../internal/nodes.js";
 import { emitToOtherNodesWithAck, hasOtherNodes, linkLooksDown, onOtherNodes } from "../internal/socketio.js";
 import { log } from "../log.js";
 import type { EndResult } from "../types.js";
+import { hear, isCode, isCount, isNode, MAX_ENDS, readAnswer, targetOf } from "./catch-up.js";
 import { createSentEnds, type Target } from "./ended.js";
 
 /**
  * Ends between nodes, so that none is lost to a brief partition (issue 18). socket.io's adapters carry
  * `serverSideEmit` over plain pub/sub (the streams adapter too: it is "ephemeral" there), so a node whose
  * link to Redis is down when an end is sent never gets it. Each node numbers the ends it sends; while it
- * has sent one within the last 30 s it says its latest number every second (a beacon). A node that hears
+ * has sent one within the last 30 s it says its latest number twice a second (a beacon). A node that hears
  * a number beyond what it heard from that peer missed some: it asks the peers for them (serverSideEmit
  * with acknowledgement) and ends its sockets then. Everything goes through the adapter's public API, so
  * it works the same on every adapter.
@@ -35,12 +36,11 @@ const BEACON_EVENT = "socket.io-session-auth:beacon";
 const CATCH_UP_EVENT = "socket.io-session-auth:catch-up";
 const VERSION = 1;
 const WINDOW_MS = 30_000;
-const BEACON_MS = 1_000;
+// 1 s measured too close to the 2.5 s bound on the classic adapter (ioredis' jittered backoff + phase).
+const BEACON_MS = 500;
 const SAMPLE_MS = 5_000;
 // As the push router: a drop in the number of nodes is believed only once it has held this long.
 const SETTLE_MS = 10_000;
-const MAX_ENDS = 10_000;
-const KEY = /^[0-9a-f]{32}$/;
 
 export function createPeers(apply: ApplyEnd): Peers {
   const node = randomUUID();
@@ -52,6 +52,7 @@ export function createPeers(apply: ApplyEnd): Peers {
   let catchingUp = false;
   let again = false;
   let closed = false;
+  let warnedLost = false;
 
   function listen(io: Server): void {
     if (servers.has(io)) return;
@@ -64,11 +65,12 @@ export function createPeers(apply: ApplyEnd): Peers {
       if (target !== undefined && isCode(message.code)) apply(target, message.code, 0);
       ack?.({ node });
       if (target !== undefined && isNode(message.node) && isCount(message.seq))
-        hear(io, message.node, message.seq, true);
+        heardFrom(io, message.node, message.seq, true);
     });
     onOtherNodes(io, BEACON_EVENT, (payload) => {
       const message = payload as { node?: unknown; seq?: unknown } | null;
-      if (message !== null && isNode(message?.node) && isCount(message.seq)) hear(io, message.node, message.seq, false);
+      if (message !== null && isNode(message?.node) && isCount(message.seq))
+        heardFrom(io, message.node, message.seq, false);
     });
     onOtherNodes(io, CATCH_UP_EVENT, (payload, ack) => {
       const after = (payload as { after?: Record<string, unknown> } | null)?.after;
@@ -103,15 +105,13 @@ export function createPeers(apply: ApplyEnd): Peers {
   }
 
   /** A peer says it has sent up to `theirs` (`live`: this very message is number `theirs`, applied). */
-  function hear(io: Server, peer: string, theirs: number, live: boolean): void {
+  function heardFrom(io: Server, peer: string, theirs: number, live: boolean): void {
     const had = heard.get(peer)?.seq ?? 0;
-    if (theirs > had + (live ? 1 : 0)) {
-      log("missed ends from another node (numbers %d to %d): catching up", had + 1, theirs - (live ? 1 : 0));
-      heard.set(peer, { seq: had, at: monotonicNow() }); // the catch-up answer moves it on
-      catchUp(io);
-      return;
-    }
-    heard.set(peer, { seq: Math.max(had, theirs), at: monotonicNow() });
+    const next = hear(had, theirs, live);
+    heard.set(peer, { seq: next.seq, at: monotonicNow() }); // on a gap, the catch-up answer moves it on
+    if (!next.catchUp) return;
+    log("missed ends from another node (numbers %d to %d): catching up", had + 1, theirs - (live ? 1 : 0));
+    catchUp(io);
   }
 
   function catchUp(io: Server): void {
@@ -140,24 +140,25 @@ export function createPeers(apply: ApplyEnd): Peers {
 
   /** Applies the ends a peer's answer holds beyond what was heard from it; returns how many. */
   function merge(response: unknown): number {
-    const answer = response as { node?: unknown; seq?: unknown; oldest?: unknown; ends?: unknown } | null;
-    if (typeof answer !== "object" || answer === null || !isNode(answer.node) || !isCount(answer.seq)) return 0;
-    if (!Array.isArray(answer.ends) || answer.ends.length > MAX_ENDS) return 0;
-    const had = heard.get(answer.node)?.seq ?? 0;
-    let applied = 0;
-    for (const item of answer.ends as unknown[]) {
-      const end = item as { seq?: unknown; key?: unknown; user?: unknown; code?: unknown; age?: unknown } | null;
-      if (typeof end !== "object" || end === null || !isCount(end.seq) || end.seq <= had) continue;
-      const target = targetOf(end);
-      if (target === undefined || !isCode(end.code) || typeof end.age !== "number" || !Number.isFinite(end.age))
-        continue;
-      apply(target, end.code, Math.min(Math.max(end.age, 1), WINDOW_MS));
-      applied++;
-    }
-    if (had > 0 && isCount(answer.oldest) && answer.oldest > had + 1)
+    const answer = readAnswer(response, (peer) => heard.get(peer)?.seq ?? 0, WINDOW_MS);
+    if (answer === undefined) return 0;
+    for (const end of answer.ends) apply(end.target, end.code, end.age);
+    if (answer.lost) {
       log("ends older than %d ms from another node were missed and are no longer kept", WINDOW_MS);
-    heard.set(answer.node, { seq: Math.max(had, answer.seq), at: monotonicNow() });
-    return applied;
+      // Once per process and peer's loss would be noise in a long outage: once per lifecycle is enough to
+      // say that partitions last longer than the window; the debug log has each one.
+      if (!warnedLost) {
+        warnedLost = true;
+        process.emitWarning(
+          `socket.io-session-auth: this node was cut off from the other nodes for longer than ${WINDOW_MS / 1000} s ` +
+            "and missed ends (endSession/endUser) that are no longer kept; the sessions they ended may still have sockets " +
+            "here. Their periodic re-reads (revalidate) end the ones whose session is gone.",
+          "SIO_SESSION_AUTH_ENDS_LOST",
+        );
+      }
+    }
+    heard.set(answer.node, { seq: answer.seq, at: monotonicNow() });
+    return answer.ends.length;
   }
 
   function startBeacon(): void {
@@ -208,23 +209,4 @@ export function createPeers(apply: ApplyEnd): Peers {
   }
 
   return { listen, send, close };
-}
-
-function targetOf(message: { key?: unknown; user?: unknown }): Target | undefined {
-  if (typeof message.key === "string" && KEY.test(message.key)) return { key: message.key };
-  if (typeof message.user === "string" && message.user !== "" && message.user.length <= 1024)
-    return { user: message.user };
-  return undefined;
-}
-
-function isCode(value: unknown): value is SessionAuthErrorCode {
-  return typeof value === "string" && (SESSION_AUTH_ERROR_CODES as readonly string[]).includes(value);
-}
-
-function isNode(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= 64;
-}
-
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
 }

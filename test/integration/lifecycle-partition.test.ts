@@ -145,6 +145,12 @@ describe.skipIf(!available).each<Kind>(["classic", "sharded", "streams"])("the %
     const bystander = await open(b, await web.login({ id: `dave-${kind}` }));
     b.ends.length = 0;
 
+    // node-redis 6.3 with the sharded adapter: the reset rejects the SSUBSCRIBE promises of B's newest room
+    // channels, which @socket.io/redis-adapter never catches (not this library's: same on main before issue
+    // 18). Captured here, where the cut causes them, and asserted to be only those.
+    const stray: unknown[] = [];
+    const capture = (reason: unknown): void => void stray.push(reason);
+    process.on("unhandledRejection", capture);
     const back = relay.cut(CUT_MS);
     await new Promise((resolve) => setTimeout(resolve, 200)); // Redis has dropped B's clients
     const banning = a.auth.endUser(a.io, user);
@@ -166,7 +172,11 @@ describe.skipIf(!available).each<Kind>(["classic", "sharded", "streams"])("the %
       { event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" },
       { event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" },
     ]);
+    process.off("unhandledRejection", capture);
     expect(caughtUp!.ms).toBeLessThan(CAUGHT_UP_WITHIN_MS);
+    expect(stray.map((reason) => (reason as NodeJS.ErrnoException).code)).toEqual(
+      kind === "sharded" ? stray.map(() => "ECONNRESET") : [],
+    );
     expect(b.ends.map((error) => error.code).sort()).toEqual(["SESSION_NOT_FOUND", "UNAUTHENTICATED"]);
     expect(newer.connected).toBe(true);
     expect(bystander.connected).toBe(true);
