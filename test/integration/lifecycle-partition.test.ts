@@ -10,6 +10,7 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuth, type SessionAuthError } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
+import { eventually } from "../support/eventually.js";
 import { untilServerCount } from "../support/nodes.js";
 import { connect, ending } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
@@ -152,14 +153,17 @@ describe.skipIf(!available).each<Kind>(["classic", "sharded", "streams"])("the %
     const capture = (reason: unknown): void => void stray.push(reason);
     process.on("unhandledRejection", capture);
     const back = relay.cut(CUT_MS);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // Redis has dropped B's clients
+    // Redis has dropped B's subscription: A's adapter counts one node (its NUMSUB/SHARDNUMSUB).
+    await eventually(async () => expect(await a.io.of("/").adapter.serverCount()).toBe(1), CUT_MS / 2);
     const banning = a.auth.endUser(a.io, user);
     const loggingOut = a.auth.endSession(a.io, sessionIdOf(carol));
     expect(await onA).toEqual({ event: { code: "UNAUTHENTICATED" }, reason: "io server disconnect" });
     // B cannot confirm, and A says so at once (B is no longer in Redis' count, but A saw it lately).
     expect(await banning).toEqual({ nodes: 2, acknowledged: 1, complete: false });
     expect(await loggingOut).toEqual({ nodes: 2, acknowledged: 1, complete: false });
-    // The same user opens a tab on B after the ban: A would accept it too (the session is valid).
+    // The same user opens a tab on B after the ban: A would accept it too (the session is valid). The
+    // gap is a margin, not a wait: a caught-up end's time is late by the answer's transit (it errs
+    // towards ending), so a read within those few ms of the end would be ended too.
     await new Promise((resolve) => setTimeout(resolve, 200));
     const newer = await open(b, banned);
 
