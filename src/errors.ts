@@ -13,6 +13,7 @@
  * | `ORIGIN_NOT_ALLOWED` | 403 | the Origin policy said no |
  * | `STORE_UNAVAILABLE` | 503 | the store failed or did not answer in time (retryable, unless the failure is a misconfiguration) |
  * | `SESSION_CONFLICT` | 409 | `auth.update()` only: the session kept changing under the write (retryable) |
+ * | `SOCKET_DISCONNECTED` | 410 | `auth.update()` / `auth.reload()` only: the socket had disconnected (its tab closed); nothing was written |
  */
 export type SessionAuthErrorCode =
   | "NO_SESSION_COOKIE"
@@ -24,7 +25,8 @@ export type SessionAuthErrorCode =
   | "FORBIDDEN"
   | "ORIGIN_NOT_ALLOWED"
   | "STORE_UNAVAILABLE"
-  | "SESSION_CONFLICT";
+  | "SESSION_CONFLICT"
+  | "SOCKET_DISCONNECTED";
 
 const STATUS: Readonly<Record<SessionAuthErrorCode, number>> = {
   NO_SESSION_COOKIE: 401,
@@ -37,6 +39,8 @@ const STATUS: Readonly<Record<SessionAuthErrorCode, number>> = {
   ORIGIN_NOT_ALLOWED: 403,
   STORE_UNAVAILABLE: 503,
   SESSION_CONFLICT: 409,
+  // 410 Gone: the socket the call names is gone for good (issue 18 item 5); no retry brings it back.
+  SOCKET_DISCONNECTED: 410,
 };
 
 /** Every code, in a stable order (handy for docs and exhaustive tests). */
@@ -57,7 +61,7 @@ export class SessionAuthError extends Error {
    * configuration mistake (a `TypeError` from the driver), which no retry fixes.
    */
   readonly retryable: boolean;
-  /** The HTTP status that fits (401, 400, 403 or 503). */
+  /** The HTTP status that fits (400, 401, 403, 409, 410 or 503). */
   readonly status: number;
 
   constructor(code: SessionAuthErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {

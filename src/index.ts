@@ -6,6 +6,7 @@ export { defaultIdentify } from "./identify.js";
 export type {
   AuthResult,
   AuthorizeContext,
+  EndResult,
   HandshakeInfo,
   SessionAuth,
   SessionAuthOptions,

@@ -124,17 +124,18 @@ export interface SessionAuth<S extends object = SessionData> {
   /**
    * Ends every socket of the session `sessionId` (the raw id, e.g. express-session's `req.sessionID`) on
    * every node, through `io`'s adapter: each node sends `endEvent` with `{ code }` to its own sockets,
-   * disconnects them and runs `onSessionEnd`. Resolves once handed to the adapter. Works with `rooms: false`.
+   * disconnects them and runs `onSessionEnd`. Resolves an {@link EndResult}: how many nodes confirmed (a
+   * node cut off from the adapter catches up when it is back). Works with `rooms: false`.
    * `code` defaults to `"SESSION_NOT_FOUND"`. Throws a `TypeError` for an unknown code.
    */
-  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<void>;
+  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<EndResult>;
   /** As {@link endSession}, for every socket of a user (`code` defaults to `"UNAUTHENTICATED"`). */
-  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<void>;
+  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<EndResult>;
   /**
    * Re-reads the socket's session now. Resolves the fresh session (also put in `socket.data.session`);
    * rejects with the {@link SessionAuthError} that ended the socket when the session is over, or with
-   * `STORE_UNAVAILABLE` during an outage (the socket stays). Throws a `TypeError` for a socket this
-   * `auth` did not authenticate.
+   * `STORE_UNAVAILABLE` during an outage (the socket stays), with `SOCKET_DISCONNECTED` when the socket
+   * has disconnected (its tab closed). Throws a `TypeError` for a socket this `auth` never authenticated.
    */
   reload(socket: Socket): Promise<S>;
   /**
@@ -143,7 +144,8 @@ export interface SessionAuth<S extends object = SessionData> {
    * compare-and-set in the store), keeping the store's TTL/expiry. Retried on conflict (5 attempts),
    * then rejects `SESSION_CONFLICT`. Resolves the saved session, also put in `socket.data.session` (every
    * socket of the session on this node gets a copy). Rejects a `TypeError` when the store cannot write
-   * (cookie sessions), and like {@link reload} when the session is over or the store is down.
+   * (cookie sessions), and like {@link reload} when the session is over or the store is down; rejects
+   * `SOCKET_DISCONNECTED` when the socket disconnects before the write (nothing was written).
    */
   update(socket: Socket, mutate: (session: S) => void | Promise<void>): Promise<S>;
   /**
@@ -162,4 +164,27 @@ export interface SessionAuth<S extends object = SessionData> {
    * logouts).
    */
   close(): Promise<void>;
+}
+
+/**
+ * What `endSession` / `endUser` could confirm. This node's sockets are ended before it resolves; each
+ * other node ends its own when the adapter delivers the end, then confirms.
+ *
+ * - `nodes`: the socket.io nodes that should end their sockets, this one included: the adapter's count
+ *   (`serverCount()`: Redis `PUBSUB NUMSUB`/`SHARDNUMSUB`, or heartbeats), where a drop is believed only
+ *   once it has held for 10 s (a node cut off from Redis for a moment drops out of that count at once,
+ *   and is still counted here). 1 with socket.io's in-memory adapter.
+ * - `acknowledged`: the nodes that confirmed (this one included) within the adapter's request timeout
+ *   (5 000 ms on socket.io's Redis adapters; `requestsTimeout` on `@socket.io/redis-adapter`'s classic one).
+ * - `complete`: every node confirmed (`acknowledged === nodes`). `false` does not mean the end is lost: a
+ *   node that was cut off catches up on the ends of the last 30 s when it hears this node again (about a
+ *   second after its link is back) and ends its sockets then. It means this call could not confirm it:
+ *   log it, alert, or call again (an end is idempotent).
+ *
+ * Resolves within the adapter's request timeout plus 1 s, whatever the adapter does (issue 18).
+ */
+export interface EndResult {
+  readonly nodes: number;
+  readonly acknowledged: number;
+  readonly complete: boolean;
 }

@@ -19,6 +19,7 @@ export function nextStep(code: SessionAuthErrorCode): Next {
       return "retry";
     case "FORBIDDEN": // your authorize() said no
     case "ORIGIN_NOT_ALLOWED": // this page's origin may not connect
+    case "SOCKET_DISCONNECTED": // only from auth.update()/reload() on the server, for a socket already gone
       return "give-up";
   }
 }

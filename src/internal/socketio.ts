@@ -67,9 +67,19 @@ export function emitToOtherNodes(io: Server, event: string, payload: unknown): v
   (main.serverSideEmit as (event: string, ...args: unknown[]) => boolean)(event, payload);
 }
 
-/** Listens on the main namespace for `event` sent by other nodes' {@link emitToOtherNodes} (a Namespace is an EventEmitter). */
-export function onOtherNodes(io: Server, event: string, listener: (payload: unknown) => void): void {
-  (io.of("/") as unknown as NodeJS.EventEmitter).on(event, listener);
+/**
+ * Listens on the main namespace for `event` sent by other nodes' {@link emitToOtherNodes} (a Namespace is an
+ * EventEmitter). With {@link emitToOtherNodesWithAck} the adapter appends its acknowledgement callback
+ * (to be called once, with one argument): handed over as `ack`.
+ */
+export function onOtherNodes(
+  io: Server,
+  event: string,
+  listener: (payload: unknown, ack: ((answer: unknown) => void) | undefined) => void,
+): void {
+  (io.of("/") as unknown as NodeJS.EventEmitter).on(event, (payload: unknown, ack?: unknown) =>
+    listener(payload, typeof ack === "function" ? (answer) => void ack(answer) : undefined),
+  );
 }
 
 /**
@@ -137,4 +147,78 @@ export function countingAdapter(
     },
     serverCount: { value: serverCount },
   }) as Adapter;
+}
+
+/** What `serverSideEmit` with an acknowledgement brought back from the other nodes. */
+export interface OtherNodesAnswer {
+  /** One answer per node that acknowledged, in arrival order. */
+  responses: unknown[];
+  /** Whether the adapter heard every node it expected (by its own count) before its timeout. */
+  complete: boolean;
+}
+
+// socket.io-adapter's ClusterAdapter waits this long for answers (its DEFAULT_TIMEOUT, not configurable).
+const ADAPTER_TIMEOUT_MS = 5_000;
+// How long past the adapter's own timeout an answer is still waited for before it counts as none.
+const BACKSTOP_MARGIN_MS = 1_000;
+
+/**
+ * How long the adapter waits for the other nodes' answers: `@socket.io/redis-adapter`'s classic adapter
+ * has a public `requestsTimeout` (default 5 000); socket.io-adapter's ClusterAdapter (sharded, streams)
+ * uses a fixed 5 000 ms.
+ */
+export function requestTimeoutOf(adapter: object): number {
+  const timeout = (adapter as { requestsTimeout?: unknown }).requestsTimeout;
+  return typeof timeout === "number" && timeout > 0 ? timeout : ADAPTER_TIMEOUT_MS;
+}
+
+/**
+ * Sends `payload` under `event` to the main namespace of every other node and gathers their
+ * acknowledgements: `adapter.serverSideEmit([event, payload, ack])` with the ack `(error, responses)`
+ * (socket.io-adapter 2.5, @socket.io/redis-adapter 8, @socket.io/redis-streams-adapter 0.3). Called on
+ * the adapter itself, never through a wrapper object: the streams adapter keeps its state in #private
+ * fields. Never rejects: the classic adapter swallows a failed `serverCount()` and then never calls the
+ * ack, and ClusterAdapter-based ones reject their async `serverSideEmit`; so after the adapter's timeout
+ * plus a margin the answer is what came, incomplete. A single-node adapter answers complete at once.
+ */
+export function emitToOtherNodesWithAck(io: Server, event: string, payload: unknown): Promise<OtherNodesAnswer> {
+  const adapter = io.of("/").adapter;
+  if (!hasOtherNodes(adapter)) return Promise.resolve({ responses: [], complete: true });
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (answer: OtherNodesAnswer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(backstop);
+      resolve(answer);
+    };
+    const backstop = setTimeout(
+      () => settle({ responses: [], complete: false }),
+      requestTimeoutOf(adapter) + BACKSTOP_MARGIN_MS,
+    );
+    backstop.unref();
+    const ack = (error: Error | null, responses: unknown[] | undefined): void =>
+      settle({ responses: Array.isArray(responses) ? responses : [], complete: error === null });
+    try {
+      const sent: unknown = (adapter.serverSideEmit as (packet: unknown[]) => unknown)([event, payload, ack]);
+      if (sent instanceof Promise) sent.catch(() => settle({ responses: [], complete: false }));
+    } catch {
+      settle({ responses: [], complete: false });
+    }
+  });
+}
+
+/**
+ * Whether the adapter's publishing client says it is not connected now. Only `@socket.io/redis-adapter`'s
+ * classic adapter exposes it (`pubClient`, public): ioredis `status`, node-redis `isReady`. That adapter's
+ * `serverSideEmit` does not catch its `publish()`, so a message queued while Redis is down and rejected
+ * later (ioredis `maxRetriesPerRequest`) is an unhandled rejection: periodic messages skip such ticks.
+ * False when it cannot tell.
+ */
+export function linkLooksDown(io: Server): boolean {
+  const client = (io.of("/").adapter as { pubClient?: { status?: unknown; isReady?: unknown } }).pubClient;
+  if (typeof client !== "object" || client === null) return false;
+  if (typeof client.status === "string") return client.status !== "ready";
+  if (typeof client.isReady === "boolean") return !client.isReady;
+  return false;
 }

@@ -1,10 +1,12 @@
 import type { Server } from "socket.io";
+import { monotonicNow } from "../clock.js";
 import { SESSION_AUTH_ERROR_CODES, SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
 import { describeFailure } from "../internal/describe.js";
-import { emitToOtherNodes, onOtherNodes } from "../internal/socketio.js";
 import { sessionKey } from "../rooms.js";
 import type { SessionStore } from "../store.js";
-import type { EndedMemory } from "./ended.js";
+import type { EndResult } from "../types.js";
+import type { EndedMemory, Target } from "./ended.js";
+import { createPeers } from "./peers.js";
 import type { Sessions } from "./sessions.js";
 
 /**
@@ -18,17 +20,14 @@ export interface Cluster {
   subscribe(): void;
   /** Listens on `io` for ends sent by other nodes (once per server), and subscribes to the store. */
   listen(io: Server): void;
-  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<void>;
-  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<void>;
-  /** Stops the store subscription; the adapter listeners stay (a draining server still honours logouts). */
+  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<EndResult>;
+  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<EndResult>;
+  /**
+   * Stops the store subscription, the beacon and the node-count samples (peers.ts); the adapter listeners
+   * stay (a draining server still honours logouts, and answers peers catching up).
+   */
   close(): void;
 }
-
-/** The event nodes exchange through the adapter's `serverSideEmit`. Carries a session key, never an id. */
-const END_EVENT = "socket.io-session-auth:end";
-const KEY = /^[0-9a-f]{32}$/;
-
-type Target = { key: string } | { user: string };
 
 export function createCluster<S extends object>(
   store: SessionStore<S>,
@@ -40,16 +39,30 @@ export function createCluster<S extends object>(
   let warnedSubscribe = false;
   let closed = false;
 
-  function endLocal(target: Target, code: SessionAuthErrorCode, by: string): void {
+  /**
+   * Ends the target's sockets here and remembers it. `age` > 0: an end sent that long ago and learned
+   * late (after a partition): only sockets whose read began before it end.
+   */
+  function endLocal(target: Target, code: SessionAuthErrorCode, by: string, age = 0): void {
     const reason = new SessionAuthError(code, `Ended by ${by}.`);
+    const at = age > 0 ? monotonicNow() - age : undefined;
     if ("key" in target) {
-      ended.remember("key", target.key, reason);
-      sessions.endKey(target.key, reason);
+      ended.remember("key", target.key, reason, at);
+      sessions.endKey(target.key, reason, at);
     } else {
-      ended.remember("user", target.user, reason);
-      sessions.endUser(target.user, reason);
+      ended.remember("user", target.user, reason, at);
+      sessions.endUser(target.user, reason, at);
     }
   }
+
+  const peers = createPeers((target, code, age) =>
+    endLocal(
+      target,
+      code,
+      `${"key" in target ? "endSession" : "endUser"} on another node${age > 0 ? " (caught up after a partition)" : ""}`,
+      age,
+    ),
+  );
 
   function subscribe(): void {
     if (closed || unsubscribe !== undefined || store.subscribe === undefined) return;
@@ -81,21 +94,14 @@ export function createCluster<S extends object>(
     // Subscribing takes a moment to become live (SUBSCRIBE round trips, a Cluster's masters): start at
     // attach(), not at the first handshake, so the first sessions' ends are not missed.
     subscribe();
-    onOtherNodes(io, END_EVENT, (payload) => {
-      const message = payload as { key?: unknown; user?: unknown; code?: unknown } | null;
-      if (typeof message !== "object" || message === null || !isCode(message.code)) return;
-      if (typeof message.key === "string" && KEY.test(message.key))
-        endLocal({ key: message.key }, message.code, "endSession on another node");
-      else if (typeof message.user === "string")
-        endLocal({ user: message.user }, message.code, "endUser on another node");
-    });
+    peers.listen(io);
   }
 
   async function endSession(
     io: Server,
     sessionId: string,
     code: SessionAuthErrorCode = "SESSION_NOT_FOUND",
-  ): Promise<void> {
+  ): Promise<EndResult> {
     checkServer("endSession", io);
     if (typeof sessionId !== "string" || sessionId === "")
       throw new TypeError("endSession: `sessionId` must be the session id (a non-empty string), e.g. req.sessionID.");
@@ -103,15 +109,14 @@ export function createCluster<S extends object>(
     listen(io);
     const key = sessionKey(sessionId);
     endLocal({ key }, code, "endSession");
-    // Other nodes hear of it through the adapter; the in-memory adapter has no other node (and would warn).
-    emitToOtherNodes(io, END_EVENT, { key, code });
+    return peers.send(io, { key }, code);
   }
 
   async function endUser(
     io: Server,
     userId: string | number,
     code: SessionAuthErrorCode = "UNAUTHENTICATED",
-  ): Promise<void> {
+  ): Promise<EndResult> {
     checkServer("endUser", io);
     if (
       !(typeof userId === "string" && userId !== "") &&
@@ -123,7 +128,7 @@ export function createCluster<S extends object>(
     listen(io);
     const user = String(userId);
     endLocal({ user }, code, "endUser");
-    emitToOtherNodes(io, END_EVENT, { user, code });
+    return peers.send(io, { user }, code);
   }
 
   return {
@@ -135,6 +140,7 @@ export function createCluster<S extends object>(
       closed = true;
       unsubscribe?.();
       unsubscribe = undefined;
+      peers.close();
     },
   };
 }

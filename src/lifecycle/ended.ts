@@ -1,5 +1,5 @@
 import { monotonicNow } from "../clock.js";
-import type { SessionAuthError } from "../errors.js";
+import type { SessionAuthError, SessionAuthErrorCode } from "../errors.js";
 
 /**
  * The memory of recent ends, for handshakes and re-reads whose store read was in flight when the
@@ -10,9 +10,10 @@ export interface EndedMemory {
   /**
    * Remembers that `name` ended now: a session key ended by this app (`"key"`, from `endSession` here or
    * on another node), a user (`"user"`, from `endUser`), or a session key the store reported gone
-   * (`"store"`: kept apart, so a busy store cannot crowd out the ends this app asked for).
+   * (`"store"`: kept apart, so a busy store cannot crowd out the ends this app asked for). `at` (default
+   * now, same clock): when it ended, for an end learned late (a node catching up after a partition).
    */
-  remember(kind: EndKind, name: string, reason: SessionAuthError): void;
+  remember(kind: EndKind, name: string, reason: SessionAuthError, at?: number): void;
   /** Why the session `key` (or its user) ended at or after `since`, or undefined: a read begun before then is stale. */
   endedSince(key: string, userId: string | null, since: number): SessionAuthError | undefined;
 }
@@ -37,13 +38,15 @@ export function createEndedMemory(options: EndedMemoryOptions = {}): EndedMemory
   const { now = monotonicNow, ttl = 30_000, max = 10_000 } = options;
   const memories: Record<EndKind, Map<string, Ended>> = { key: new Map(), user: new Map(), store: new Map() };
 
-  function remember(kind: EndKind, name: string, reason: SessionAuthError): void {
+  function remember(kind: EndKind, name: string, reason: SessionAuthError, at = now()): void {
     const memory = memories[kind];
-    const at = now();
-    memory.delete(name); // re-inserted last: the map stays in time order
+    const current = now();
+    // Re-inserted last: the map stays in time order (an end learned late, with an older `at`, only
+    // outlives its time a little, until the ones before it go).
+    memory.delete(name);
     memory.set(name, { at, reason });
     for (const [oldest, ended] of memory) {
-      if (memory.size <= max && at - ended.at < ttl) break;
+      if (memory.size <= max && current - ended.at < ttl) break;
       memory.delete(oldest);
     }
   }
@@ -59,4 +62,73 @@ export function createEndedMemory(options: EndedMemoryOptions = {}): EndedMemory
   }
 
   return { remember, endedSince };
+}
+
+/** What an end is of: a session (by its key, never its id) or a user. */
+export type Target = { readonly key: string } | { readonly user: string };
+
+/** One of this node's own ends, as a peer that missed it is told it. */
+export interface SentEnd {
+  readonly seq: number;
+  readonly target: Target;
+  readonly code: SessionAuthErrorCode;
+  /** Milliseconds since it was sent, on this node's clock (a peer's clock plays no part). */
+  readonly age: number;
+}
+
+/**
+ * The ends this node sent (endSession / endUser called here) over the last `ttl` ms, numbered 1, 2, …,
+ * so a node that missed some (its link to the adapter was down) can ask for them by number.
+ */
+export interface SentEnds {
+  /** Keeps an end sent now; returns its number. */
+  record(target: Target, code: SessionAuthErrorCode): number;
+  /** The kept ends numbered above `seq`, oldest first. */
+  after(seq: number): SentEnd[];
+  /** The last number given (0: none yet). */
+  readonly seq: number;
+  /** The lowest number still kept (`seq + 1` when none is). */
+  readonly oldest: number;
+  /** Whether one was sent within `ttl`. */
+  recent(): boolean;
+}
+
+export function createSentEnds(options: EndedMemoryOptions = {}): SentEnds {
+  const { now = monotonicNow, ttl = 30_000, max = 10_000 } = options;
+  const kept: Array<{ seq: number; at: number; target: Target; code: SessionAuthErrorCode }> = [];
+  let seq = 0;
+
+  function prune(): void {
+    const current = now();
+    let drop = 0;
+    while (drop < kept.length && (kept.length - drop > max || current - kept[drop]!.at >= ttl)) drop++;
+    if (drop > 0) kept.splice(0, drop);
+  }
+
+  return {
+    record(target, code) {
+      seq += 1;
+      kept.push({ seq, at: now(), target, code });
+      prune();
+      return seq;
+    },
+    after(from) {
+      prune();
+      const current = now();
+      return kept
+        .filter((end) => end.seq > from)
+        .map((end) => ({ seq: end.seq, target: end.target, code: end.code, age: current - end.at }));
+    },
+    get seq() {
+      return seq;
+    },
+    get oldest() {
+      prune();
+      return kept[0]?.seq ?? seq + 1;
+    },
+    recent() {
+      prune();
+      return kept.length > 0;
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { monotonicNow } from "../clock.js";
 import { copySession } from "../copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
 import type { Checked, Pipeline } from "../pipeline.js";
+import type { EndResult } from "../types.js";
 import { createCluster } from "./cluster.js";
 import { createEndedMemory } from "./ended.js";
 import { createSessions, type Entry } from "./sessions.js";
@@ -25,8 +26,8 @@ export interface Lifecycle<S extends object> {
   end(socket: Socket, reason: SessionAuthError): void;
   /** Listens on `io` for ends sent by other nodes (once per server). */
   listen(io: Server): void;
-  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<void>;
-  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<void>;
+  endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<EndResult>;
+  endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<EndResult>;
   reload(socket: Socket): Promise<S>;
   update(socket: Socket, mutate: (session: S) => void | Promise<void>): Promise<S>;
   close(): Promise<void>;
@@ -34,14 +35,39 @@ export interface Lifecycle<S extends object> {
 
 const UPDATE_ATTEMPTS = 5;
 
+function disconnected(method: "reload" | "update", nothing: string): SessionAuthError {
+  return new SessionAuthError(
+    "SOCKET_DISCONNECTED",
+    `${method}: the socket has disconnected (its tab closed or its connection dropped); nothing ${nothing}.`,
+  );
+}
+
 export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecycle<S> {
   const { store } = pipeline.config;
   const ended = createEndedMemory();
   const sessions = createSessions(pipeline, ended, () => cluster.subscribe());
   const cluster = createCluster(store, sessions, ended);
+  // Every socket this lifecycle ever followed, weakly: once one has disconnected, reload/update on it
+  // reject SOCKET_DISCONNECTED (a code handlers can match, issue 18 item 5), while a socket this auth
+  // never authenticated stays a TypeError (a programming mistake).
+  const followed = new WeakSet<Socket>();
+
+  function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
+    followed.add(socket);
+    sessions.track(socket, sessionId, key, checked);
+  }
+
+  function entryFor(method: "reload" | "update", socket: Socket): Entry {
+    try {
+      return sessions.entryFor(method, socket);
+    } catch (error) {
+      if (error instanceof TypeError && followed.has(socket)) throw disconnected(method, "was read");
+      throw error;
+    }
+  }
 
   async function reload(socket: Socket): Promise<S> {
-    const entry = sessions.entryFor("reload", socket);
+    const entry = entryFor("reload", socket);
     await sessions.refresh(entry);
     sessions.restartInterval(entry);
     return sessionOf(socket);
@@ -66,7 +92,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     }
     if (typeof mutate !== "function")
       throw new TypeError("update: `mutate` must be a function (session) => void, changing the session it is given.");
-    const entry = sessions.entryFor("update", socket);
+    const entry = entryFor("update", socket);
     const run = (entry.writes ?? Promise.resolve()).then(() => write(entry, socket, mutate));
     entry.writes = run.catch(() => {});
     return run;
@@ -77,10 +103,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     // The socket must still be on this session at each step: a socket ended (or gone) meanwhile writes nothing.
     const stillHere = (): void => {
       if (sessions.holds(entry, socket)) return;
-      throw (
-        sessions.endedWith(socket) ??
-        new Error("update: the socket disconnected before the write; nothing was written.")
-      );
+      throw sessions.endedWith(socket) ?? disconnected("update", "was written");
     };
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       stillHere();
@@ -115,7 +138,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   }
 
   return {
-    track: sessions.track,
+    track,
     endedSince: ended.endedSince,
     end: sessions.end,
     listen: cluster.listen,

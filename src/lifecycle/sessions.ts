@@ -20,9 +20,13 @@ export interface Sessions<S extends object> {
   end(socket: Socket, reason: SessionAuthError): void;
   /** Why the socket was ended, or undefined. */
   endedWith(socket: Socket): SessionAuthError | undefined;
-  /** Ends every socket here of the session `key`, or of the user `user`. */
-  endKey(key: string, reason: SessionAuthError): void;
-  endUser(user: string, reason: SessionAuthError): void;
+  /**
+   * Ends every socket here of the session `key`, or of the user `user`; with `before` (the lifecycle's
+   * clock), only those whose handshake read began before it (an end learned late: a socket read after
+   * the end would have been accepted on the node that sent it too).
+   */
+  endKey(key: string, reason: SessionAuthError, before?: number): void;
+  endUser(user: string, reason: SessionAuthError, before?: number): void;
   /** The socket's entry; throws why it ended, or a TypeError naming `method` for a socket not followed. */
   entryFor(method: string, socket: Socket): Entry;
   /** Whether `socket` is still on `entry` (not ended, not gone, not moved to another session). */
@@ -72,6 +76,8 @@ export function createSessions<S extends object>(
   const entries = new Map<string, Entry>();
   const byUser = new Map<string, Set<Entry>>();
   const entryOf = new WeakMap<Socket, Entry>();
+  // When each socket's handshake read began (the lifecycle's clock): what an end learned late is compared with.
+  const readAt = new WeakMap<Socket, number>();
   const ender = createEnder({ endEvent, onSessionEnd, release: untrack });
   let closed = false;
 
@@ -112,6 +118,7 @@ export function createSessions<S extends object>(
       entry.expires = checked.expires;
     }
     entry.sockets.add(socket);
+    readAt.set(socket, checked.readAt);
     entryOf.set(socket, entry);
     socket.once("disconnect", () => untrack(socket));
     schedule(entry);
@@ -229,6 +236,12 @@ export function createSessions<S extends object>(
     return reason;
   }
 
+  function endBefore(entry: Entry, reason: SessionAuthError, before: number | undefined): void {
+    if (before === undefined) return void endEntry(entry, reason);
+    for (const socket of [...entry.sockets])
+      if ((readAt.get(socket) ?? Number.NEGATIVE_INFINITY) < before) ender.end(socket, reason);
+  }
+
   function entryFor(method: string, socket: Socket): Entry {
     const entry = entryOf.get(socket);
     if (entry !== undefined) return entry;
@@ -241,12 +254,12 @@ export function createSessions<S extends object>(
     track,
     end: ender.end,
     endedWith: ender.endedWith,
-    endKey(key, reason) {
+    endKey(key, reason, before) {
       const entry = entries.get(key);
-      if (entry !== undefined) endEntry(entry, reason);
+      if (entry !== undefined) endBefore(entry, reason, before);
     },
-    endUser(user, reason) {
-      for (const entry of [...(byUser.get(user) ?? [])]) endEntry(entry, reason);
+    endUser(user, reason, before) {
+      for (const entry of [...(byUser.get(user) ?? [])]) endBefore(entry, reason, before);
     },
     entryFor,
     holds: (entry, socket) => entryOf.get(socket) === entry,

@@ -12,7 +12,7 @@ import {
   type ClaimPlan,
   type PushRedisClient,
 } from "./idempotency.js";
-import { createNodeTracker, type NodeTracker } from "./nodes.js";
+import { createNodeTracker, type NodeTracker } from "../internal/nodes.js";
 import type { PushAccepted, PushBatchAnswer, PushDelivered, PushFailure, PushOk, PushPresenceAnswer } from "./types.js";
 import type { DisconnectOp, EmitOp, PresenceOp, RoomsOp, Scope } from "./validate.js";
 
@@ -28,12 +28,13 @@ export interface ExecutorOptions {
   idempotency: IdempotencyConfig | false;
   /** Milliseconds a cluster-wide answer (presence) may take before it is a 503. */
   clusterTimeout: number;
-  /** Milliseconds a drop in the number of nodes must hold before it is believed (see nodes.ts). */
+  /** Milliseconds a drop in the number of nodes must hold before it is believed (see internal/nodes.ts). */
   nodeSettle: number;
   /** Sees unexpected failures (adapter errors, bugs), with the cause attached. */
   onError: (error: PushError) => void;
   /** With a full `sessionAuth` as `auth`: ends users and sessions through its lifecycle. */
-  lifecycle?: { endSession(sessionId: string): Promise<void>; endUser(userId: string): Promise<void> } | undefined;
+  lifecycle?:
+    { endSession(sessionId: string): Promise<unknown>; endUser(userId: string): Promise<unknown> } | undefined;
 }
 
 export type IdempotencyConfig =
@@ -217,7 +218,7 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
     let recipients = 0;
     // The adapter reports each node's recipient count, which a partial (timed-out) answer needs: count it
     // on the way through (see countingAdapter). socket.io waits for as many nodes as serverCount() says, and calls the answer complete when they
-    // all answered: ask for every node known to exist (see nodes.ts), so an answer from fewer nodes times
+    // all answered: ask for every node known to exist (see internal/nodes.ts), so an answer from fewer nodes times
     // out as `complete: false`. socket.io does not catch a failed serverCount() (an unhandled
     // rejection): wait instead, and let the timeout give the partial answer.
     const counting = countingAdapter(

@@ -25,8 +25,8 @@ export interface PushRouterOptions {
    */
   auth?: {
     readonly rooms: RoomNaming;
-    endSession?(io: Server, sessionId: string): Promise<void>;
-    endUser?(io: Server, userId: string): Promise<void>;
+    endSession?(io: Server, sessionId: string): Promise<unknown>;
+    endUser?(io: Server, userId: string): Promise<unknown>;
   };
   /** Namespaces a message may name (default `["/"]`); any other is a 404. */
   namespaces?: readonly string[];
@@ -116,7 +116,7 @@ const DEFAULTS = {
   storeTimeout: 1000,
   clusterTimeout: 5000,
 };
-/** How long a drop in the number of nodes must hold before presence and acks believe it (see nodes.ts). */
+/** How long a drop in the number of nodes must hold before presence and acks believe it (see internal/nodes.ts). */
 const NODE_SETTLE_MS = 10_000;
 
 /**

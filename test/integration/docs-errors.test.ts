@@ -80,7 +80,7 @@ const scenarios: Scenario[] = [
 
 describe("docs/errors.md", () => {
   it("documents every code, with the status and retryable the class gives it", () => {
-    expect(SESSION_AUTH_ERROR_CODES.length).toBe(10);
+    expect(SESSION_AUTH_ERROR_CODES.length).toBe(11);
     for (const code of SESSION_AUTH_ERROR_CODES) {
       const text = section(code);
       expect(text, `a "### \`${code}\`" section`).toBeDefined();
@@ -88,8 +88,10 @@ describe("docs/errors.md", () => {
       expect(text, code).toContain(`**Status** ${error.status} · **retryable** ${error.retryable ? "yes" : "no"}`);
       expect(text, code).toMatch(/\*\*When\*\*: /);
       expect(text, code).toMatch(/\*\*What to do\*\*: /);
-      // SESSION_CONFLICT comes from update(), never from a handshake: onError never sees it.
-      if (code !== "SESSION_CONFLICT") expect(text, code).toMatch(/\*\*`onError` says\*\*/);
+      // SESSION_CONFLICT and SOCKET_DISCONNECTED come from update()/reload(), never from a handshake:
+      // onError never sees them.
+      if (code !== "SESSION_CONFLICT" && code !== "SOCKET_DISCONNECTED")
+        expect(text, code).toMatch(/\*\*`onError` says\*\*/);
       expect(page, `${code} in the summary table`).toMatch(
         new RegExp(`^\\| \\[\`${code}\`\\]\\(#[a-z-]+\\) \\| ${error.status} \\| (\\*\\*yes\\*\\*|no) \\|`, "m"),
       );
@@ -147,6 +149,7 @@ describe("docs/errors.md", () => {
       UNAUTHENTICATED: "log-in",
       FORBIDDEN: "give-up",
       ORIGIN_NOT_ALLOWED: "give-up",
+      SOCKET_DISCONNECTED: "give-up",
       STORE_UNAVAILABLE: "retry",
       SESSION_CONFLICT: "retry",
     });

@@ -73,7 +73,8 @@ describe("ending a session: endSession and endUser", () => {
 
     const seen = [tab1, tab2, chat].map((socket) => ending(socket));
     await web.logout(cookie);
-    await auth.endSession(io, sessionIdOf(cookie));
+    // One node (socket.io's in-memory adapter): nothing to confirm but this node's own sockets.
+    expect(await auth.endSession(io, sessionIdOf(cookie))).toEqual({ nodes: 1, acknowledged: 1, complete: true });
     for (const end of await Promise.all(seen))
       expect(end).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
     expect(ends.map((error) => error.code)).toEqual(["SESSION_NOT_FOUND", "SESSION_NOT_FOUND", "SESSION_NOT_FOUND"]);
@@ -87,7 +88,7 @@ describe("ending a session: endSession and endUser", () => {
     const second = await open(await web.login({ id: "u7" }));
     const stranger = await open(await web.login({ id: "u8" }));
     const seen = [first, second].map((socket) => ending(socket));
-    await auth.endUser(io, "u7", "FORBIDDEN");
+    expect(await auth.endUser(io, "u7", "FORBIDDEN")).toEqual({ nodes: 1, acknowledged: 1, complete: true });
     expect(await Promise.all(seen)).toEqual([
       { event: { code: "FORBIDDEN" }, reason: "io server disconnect" },
       { event: { code: "FORBIDDEN" }, reason: "io server disconnect" },
@@ -534,6 +535,7 @@ describe("races and edges (from the second read)", () => {
       (session.cart as string[]).push("book");
     });
     await expect(leaving).rejects.toThrow(/disconnected/);
+    await expect(leaving).rejects.toMatchObject({ name: "SessionAuthError", code: "SOCKET_DISCONNECTED" });
     expect(store.data.get("sid")!.session.cart).toEqual([]);
 
     const second = await open("sid");
@@ -544,6 +546,35 @@ describe("races and edges (from the second read)", () => {
     await expect(auth.update(other!, () => void (mutated = true))).rejects.toMatchObject({ code: "FORBIDDEN" });
     expect(mutated).toBe(false);
     expect(store.data.get("sid")!.session.cart).toEqual([]);
+  });
+
+  // Issue 18 item 5: a handler that awaits something before update() meets a tab closed meanwhile; the
+  // rejection must carry a code it can match, while a socket this auth never followed stays a TypeError.
+  it("update() and reload() on a socket whose tab already closed reject SOCKET_DISCONNECTED; another auth's socket is a TypeError", async () => {
+    const store = fixedStore();
+    store.data.set("sid-closed-tab", { session: { userId: "12", cart: [] }, expires: null, rev: 0 });
+    const { auth, io, open } = await serve(store, { revalidate: false });
+    const tab = await open("sid-closed-tab");
+    const [server] = io.of("/").sockets.values();
+    const gone = new Promise((resolve) => server!.once("disconnect", resolve));
+    tab.close();
+    await gone;
+    let mutated = false;
+    for (const call of [auth.update(server!, () => void (mutated = true)), auth.reload(server!)]) {
+      const error = await call.then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expect(error).toBeInstanceOf(SessionAuthError);
+      expect(error).toMatchObject({ code: "SOCKET_DISCONNECTED", status: 410, retryable: false });
+    }
+    expect(mutated).toBe(false);
+    expect(store.data.get("sid-closed-tab")!.session.cart).toEqual([]);
+
+    const stranger = sessionAuth({ store, secret: SECRET });
+    closers.push({ close: () => stranger.close() });
+    await expect(stranger.update(server!, () => {})).rejects.toThrow(TypeError);
+    await expect(stranger.reload(server!)).rejects.toThrow(TypeError);
   });
 
   it("allowRequest's result is not reused by another namespace of the connection once the session ended", async () => {

@@ -278,13 +278,18 @@ describe.each(SETUPS)("two nodes on the $name", (setup) => {
     const ended = (sockets: ClientSocket[]) =>
       Promise.all(sockets.map((socket) => Promise.all([next(socket, "session:ended"), next(socket, "disconnect")])));
     const graceEnded = ended(grace.sockets);
-    await lifecycle.endSession(a.io, sessionIdOf(grace.cookie));
+    // Both nodes confirmed (issue 18: the resolved value says whether any node could not).
+    expect(await lifecycle.endSession(a.io, sessionIdOf(grace.cookie))).toEqual({
+      nodes: 2,
+      acknowledged: 2,
+      complete: true,
+    });
     expect(await graceEnded).toEqual([
       [{ code: "SESSION_NOT_FOUND" }, "io server disconnect"],
       [{ code: "SESSION_NOT_FOUND" }, "io server disconnect"],
     ]);
     const heidiEnded = ended(heidi.sockets);
-    await lifecycle.endUser(a.io, "heidi");
+    expect(await lifecycle.endUser(a.io, "heidi")).toEqual({ nodes: 2, acknowledged: 2, complete: true });
     expect(await heidiEnded).toEqual([
       [{ code: "UNAUTHENTICATED" }, "io server disconnect"],
       [{ code: "UNAUTHENTICATED" }, "io server disconnect"],

@@ -12,7 +12,7 @@ import {
   type PushDelivered,
 } from "socket.io-session-auth/push";
 import { createIdempotencyCache, fingerprint, memoryAnswers } from "../../src/push/idempotency.js";
-import { createNodeTracker } from "../../src/push/nodes.js";
+import { createNodeTracker } from "../../src/internal/nodes.js";
 
 /** Has the shape of an ioredis client; never called by the option checks. */
 function fakeRedis() {

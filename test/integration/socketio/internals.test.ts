@@ -8,9 +8,12 @@ import {
   afterWritten,
   countingAdapter,
   emitToOtherNodes,
+  emitToOtherNodesWithAck,
   hasOtherNodes,
+  linkLooksDown,
   onOtherNodes,
   operatorClass,
+  requestTimeoutOf,
   RESERVED_EVENTS,
   serverSetup,
 } from "../../../src/internal/socketio.js";
@@ -112,6 +115,68 @@ describe("hasOtherNodes, emitToOtherNodes, onOtherNodes", () => {
     expect(heard).toEqual([{ user: "u" }]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(warnings).toEqual([]);
+  });
+});
+
+// Issue 18: ends between nodes are sent with an acknowledgement, and heard with the ack socket.io appends.
+describe("emitToOtherNodesWithAck, requestTimeoutOf, linkLooksDown", () => {
+  it("calls the adapter's own serverSideEmit with the ack last, and gathers the answers", async () => {
+    const single = await serve();
+    expect(await emitToOtherNodesWithAck(single.io, "x:end", {})).toEqual({ responses: [], complete: true });
+    const Adapter = single.io.of("/").adapter.constructor as new (nsp: unknown) => object;
+    let behaviour: "answer" | "partial" | "reject" | "throw" | "silent" = "answer";
+    class ClusterAdapter extends Adapter {
+      requestsTimeout = 50;
+      sent: unknown[][] = [];
+      async serverSideEmit(packet: unknown[]): Promise<void> {
+        this.sent.push(packet.slice(0, -1));
+        const ack = packet.at(-1) as (error: Error | null, responses: unknown[]) => void;
+        if (behaviour === "answer") ack(null, [{ node: "b" }]);
+        if (behaviour === "partial") ack(new Error("timeout reached"), [{ node: "b" }]);
+        if (behaviour === "reject") throw new Error("serverCount failed");
+      }
+    }
+    const cluster = await serve({ adapter: ClusterAdapter as never });
+    const adapter = cluster.io.of("/").adapter as unknown as ClusterAdapter;
+    expect(await emitToOtherNodesWithAck(cluster.io, "x:end", { key: "k" })).toEqual({
+      responses: [{ node: "b" }],
+      complete: true,
+    });
+    expect(adapter.sent).toEqual([["x:end", { key: "k" }]]);
+    behaviour = "partial";
+    expect(await emitToOtherNodesWithAck(cluster.io, "x:end", {})).toEqual({
+      responses: [{ node: "b" }],
+      complete: false,
+    });
+    behaviour = "reject";
+    expect(await emitToOtherNodesWithAck(cluster.io, "x:end", {})).toEqual({ responses: [], complete: false });
+    // An adapter that never calls back: given up after its requestsTimeout plus a margin, never a hang.
+    behaviour = "silent";
+    const started = Date.now();
+    expect(await emitToOtherNodesWithAck(cluster.io, "x:end", {})).toEqual({ responses: [], complete: false });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("hands a listener the ack socket.io appends to an event another node sent with one", async () => {
+    const { io } = await serve();
+    const answers: unknown[] = [];
+    onOtherNodes(io, "x:catch-up", (payload, ack) => ack?.({ got: payload }));
+    (io.of("/") as unknown as { _onServerSideEmit(args: unknown[]): void })._onServerSideEmit([
+      "x:catch-up",
+      { after: {} },
+      (answer: unknown) => answers.push(answer),
+    ]);
+    expect(answers).toEqual([{ got: { after: {} } }]);
+  });
+
+  it("reads the classic adapter's requestsTimeout (else 5 s) and its publishing client's state", () => {
+    expect(requestTimeoutOf({ requestsTimeout: 1_234 })).toBe(1_234);
+    expect(requestTimeoutOf({})).toBe(5_000);
+    const io = (adapter: object) => ({ of: () => ({ adapter }) }) as never;
+    expect(linkLooksDown(io({ pubClient: { status: "ready" } }))).toBe(false); // ioredis
+    expect(linkLooksDown(io({ pubClient: { status: "reconnecting" } }))).toBe(true);
+    expect(linkLooksDown(io({ pubClient: { isReady: false } }))).toBe(true); // node-redis
+    expect(linkLooksDown(io({}))).toBe(false); // cannot tell: sharded, streams
   });
 });
 
