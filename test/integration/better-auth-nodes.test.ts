@@ -62,7 +62,9 @@ describe.skipIf(!redisServerAvailable())("Better Auth across two nodes (redis ad
     // The web app's delete hook ends the session through node A; node B holds the socket.
     web = await startBetterAuthWebApp(db, {
       databaseHooks: {
-        session: { delete: { after: async (session) => nodes[0]!.auth.endSession(nodes[0]!.io, session.token) } },
+        session: {
+          delete: { after: async (session) => void (await nodes[0]!.auth.endSession(nodes[0]!.io, session.token)) },
+        },
       },
     });
     nodes.push(await startNode(), await startNode());

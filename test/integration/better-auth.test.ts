@@ -44,7 +44,7 @@ async function setup(
   // The documented one-liner: Better Auth's session delete hook ends that session's sockets.
   const web = await startBetterAuthWebApp(db, {
     databaseHooks: {
-      session: { delete: { after: async (session) => late.auth!.endSession(late.io!, session.token) } },
+      session: { delete: { after: async (session) => void (await late.auth!.endSession(late.io!, session.token)) } },
     },
     ...options.web,
   });
