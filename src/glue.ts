@@ -32,10 +32,12 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   // Accepted by the middleware, not yet connected by socket.io (later middlewares may still refuse it).
   const pending = new WeakMap<Socket, Accepted<S>>();
 
-  function admit(socket: Socket, accepted: Accepted<S>): void {
+  // `owned`: the handshake's own copy (`result.session`) is this socket's; allowRequest's result, reused by
+  // each namespace of its connection, is copied for each.
+  function admit(socket: Socket, accepted: Accepted<S>, owned: boolean): void {
     authenticated.add(socket);
     // Set now: middlewares after ours and the app's "connection" handlers read them.
-    socket.data.session = copySession(accepted.session);
+    socket.data.session = owned ? accepted.result.session : copySession(accepted.session);
     socket.data.userId = accepted.userId;
     const joined: string[] = [];
     if (rooms.user !== null && accepted.userId !== null) joined.push(rooms.user + accepted.userId);
@@ -107,7 +109,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       const mixed = resume(socket, accepted);
       if (mixed !== undefined) return refuse(mixed);
       try {
-        admit(socket, accepted);
+        admit(socket, accepted, true);
       } catch {
         return refuse(new SessionAuthError("FORBIDDEN", "Unexpected failure while admitting a recovered socket."));
       }
@@ -125,23 +127,23 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
       const { accepted } = ready;
       if (lifecycle.endedSince(accepted.key, accepted.userId, accepted.readAt) === undefined) {
-        admitThen(socket, accepted, next);
+        admitThen(socket, accepted, next, false);
         return;
       }
       preauthorized.delete(socket.request);
     }
     pipeline.authenticate(socket.request, socket.handshake).then(
-      (accepted) => admitThen(socket, accepted, next),
+      (accepted) => admitThen(socket, accepted, next, true),
       (error: SessionAuthError) => next(clientError(error)),
     );
   }
 
-  function admitThen(socket: Socket, accepted: Accepted<S>, next: (err?: ExtendedError) => void): void {
+  function admitThen(socket: Socket, accepted: Accepted<S>, next: (err?: ExtendedError) => void, owned: boolean): void {
     // connectionStateRecovery with skipMiddlewares: false runs us for recovered sockets too.
     const mixed = socket.recovered ? resume(socket, accepted) : undefined;
     if (mixed !== undefined) return next(clientError(mixed));
     try {
-      admit(socket, accepted);
+      admit(socket, accepted, owned);
     } catch {
       // Never a hung handshake: a failure here refuses, to stay safe.
       next(clientError(new SessionAuthError("FORBIDDEN", "Unexpected failure while admitting the socket.")));

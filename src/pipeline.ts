@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { monotonicNow } from "./clock.js";
 import type { Config } from "./config.js";
+import { copySession } from "./copy.js";
 import { createCookieReader } from "./cookies.js";
 import { isSessionAuthError, SessionAuthError } from "./errors.js";
 import { identifyUser, unreadUser } from "./identify.js";
@@ -33,10 +34,20 @@ export interface Accepted<S extends object> extends Checked<S> {
   key: string;
 }
 
+/**
+ * Where the handshake's store read comes from: `read()` reads the store (and checks the record); the
+ * lifecycle may answer from a read it shares instead (DESIGN "Reconnect storms"). `key` is
+ * `sessionKey(id)`. Whatever it resolves is never handed out: each handshake copies it.
+ */
+export type ReadShare<S extends object> = (key: string, read: () => Promise<Checked<S>>) => Promise<Checked<S>>;
+
 /** The pipeline, as the glue and the lifecycle use it. */
 export interface Pipeline<S extends object> {
   readonly config: Config<S>;
-  /** The whole handshake check; every refusal goes to `onError` and the debug log. */
+  /**
+   * The whole handshake check; every refusal goes to `onError` and the debug log. `result.session` is the
+   * caller's own copy; the `session` beside it is the one read (shared: never handed out).
+   */
   authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>>;
   /** A re-read of a known session: lookup, expiry, identity (`authorize` is the caller's, per socket). */
   reread(sessionId: string): Promise<Checked<S>>;
@@ -51,7 +62,7 @@ export interface Pipeline<S extends object> {
  * The handshake pipeline over a validated config. Every refusal is a {@link SessionAuthError}, logged
  * and handed to `onError` once.
  */
-export function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
+export function createPipeline<S extends object>(config: Config<S>, share?: ReadShare<S>): Pipeline<S> {
   const { store, timeout, identify, allowAnonymous, authorize, onError } = config;
   const readCookie = createCookieReader(config);
   const checkOrigin = createOriginCheck(config.origins);
@@ -67,17 +78,20 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
         );
       }
       const { id, secretIndex } = readCookieExplained(req);
-      const readAt = monotonicNow();
-      const checked = check(
-        await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`),
-        readAt,
-      );
-      if (authorize !== undefined) await applyAuthorize(checked.session, checked.userId, handshake ?? handshakeOf(req));
-      return {
-        ...checked,
-        key: sessionKey(id),
-        result: { sessionId: id, session: checked.session, userId: checked.userId, secretIndex },
+      const key = sessionKey(id);
+      const read = async (): Promise<Checked<S>> => {
+        const readAt = monotonicNow();
+        return check(
+          await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`),
+          readAt,
+        );
       };
+      const checked = await (share === undefined ? read() : share(key, read));
+      // The one copy of this handshake: what `authorize` sees and the socket keeps. The record read may be
+      // shared with other handshakes, so neither may change it.
+      const session = copySession(checked.session);
+      if (authorize !== undefined) await applyAuthorize(session, checked.userId, handshake ?? handshakeOf(req));
+      return { ...checked, key, result: { sessionId: id, session, userId: checked.userId, secretIndex } };
     } catch (error) {
       const refusal = isSessionAuthError(error)
         ? error

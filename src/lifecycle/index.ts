@@ -4,7 +4,8 @@ import { copySession } from "../copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
 import type { Checked, Pipeline } from "../pipeline.js";
 import { createCluster } from "./cluster.js";
-import { createEndedMemory } from "./ended.js";
+import { createEndedMemory, type EndedMemory } from "./ended.js";
+import { createSharedReads } from "./reads.js";
 import { createSessions, type Entry } from "./sessions.js";
 
 /**
@@ -19,6 +20,8 @@ export interface Lifecycle<S extends object> {
    * set). Ends it at once when its session was ended after its store read began.
    */
   track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void;
+  /** The handshake's store read of the session `key`, shared when it can be (reads.ts). */
+  share(key: string, read: () => Promise<Checked<S>>): Promise<Checked<S>>;
   /** Whether the session (by its key) or its user was ended after `since`: a result read before then is stale. */
   endedSince(key: string, userId: string | null, since: number): SessionAuthError | undefined;
   /** Ends one socket the lifecycle's way: the end event, a server-side disconnect, `onSessionEnd`. */
@@ -36,8 +39,18 @@ const UPDATE_ATTEMPTS = 5;
 
 export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecycle<S> {
   const { store } = pipeline.config;
-  const ended = createEndedMemory();
+  const memory = createEndedMemory();
+  // Every end goes through remember(): the reads in flight that it makes stale are shared no more.
+  const ended: EndedMemory = {
+    endedSince: memory.endedSince,
+    remember(kind, name, reason) {
+      memory.remember(kind, name, reason);
+      if (kind === "user") reads.forgetAll();
+      else reads.forget(name);
+    },
+  };
   const sessions = createSessions(pipeline, ended, () => cluster.subscribe());
+  const reads = createSharedReads({ ended, lastRead: sessions.lastRead });
   const cluster = createCluster(store, sessions, ended);
 
   async function reload(socket: Socket): Promise<S> {
@@ -114,6 +127,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
 
   return {
     track: sessions.track,
+    share: reads.share,
     endedSince: ended.endedSince,
     end: sessions.end,
     listen: cluster.listen,

@@ -1,4 +1,5 @@
 import type { Socket } from "socket.io";
+import { monotonicNow } from "../clock.js";
 import { MAX_TIMEOUT_MS } from "../config.js";
 import { copySession } from "../copy.js";
 import { isSessionAuthError, SessionAuthError } from "../errors.js";
@@ -35,6 +36,11 @@ export interface Sessions<S extends object> {
   endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError;
   /** The next periodic read is one interval from now (after `reload`). */
   restartInterval(entry: Entry): void;
+  /**
+   * The last good read of the session `key`, for a handshake to share: only while this node follows it
+   * (a socket here), the read is younger than `sharedReadMaxAge` and the session's known expiry is ahead.
+   */
+  lastRead(key: string): Checked<S> | undefined;
   /** Stops every timer; the bookkeeping stays, so ends still reach sockets. */
   close(): void;
 }
@@ -66,8 +72,12 @@ export function createSessions<S extends object>(
   ended: EndedMemory,
   onTrack: () => void,
 ): Sessions<S> {
-  const { revalidate, endEvent, onSessionEnd } = pipeline.config;
+  const { revalidate, endEvent, onSessionEnd, sharedReadMaxAge } = pipeline.config;
   const entries = new Map<string, Entry>();
+  // The last good read of each followed session while it is recent, oldest first; one sweep timer for
+  // all, so an idle session does not keep its record in memory beyond sharedReadMaxAge.
+  const recent = new Map<Entry, Checked<S>>();
+  let sweeper: NodeJS.Timeout | undefined;
   const byUser = new Map<string, Set<Entry>>();
   const entryOf = new WeakMap<Socket, Entry>();
   const ender = createEnder({ endEvent, onSessionEnd, release: untrack });
@@ -109,6 +119,7 @@ export function createSessions<S extends object>(
       entry.expires = checked.expires;
     }
     entry.sockets.add(socket);
+    keepRead(entry, checked);
     entryOf.set(socket, entry);
     socket.once("disconnect", () => untrack(socket));
     schedule(entry);
@@ -122,6 +133,7 @@ export function createSessions<S extends object>(
     if (entry.sockets.size > 0) return;
     clearTimeout(entry.timer);
     entry.timer = undefined;
+    recent.delete(entry);
     if (entries.get(entry.key) === entry) entries.delete(entry.key);
     if (entry.userId !== null) {
       const set = byUser.get(entry.userId);
@@ -185,7 +197,7 @@ export function createSessions<S extends object>(
       }
       // A record gone at or after its known expiry expired, whoever removed it.
       const expired = reason.code === "SESSION_NOT_FOUND" && entry.expires !== null && Date.now() >= entry.expires;
-      throw endEntry(entry, expired ? new SessionAuthError("SESSION_EXPIRED", "The session expired.") : reason);
+      throw endOver(entry, expired ? new SessionAuthError("SESSION_EXPIRED", "The session expired.") : reason);
     }
     entry.retryAt = 0;
     await apply(entry, checked);
@@ -198,7 +210,7 @@ export function createSessions<S extends object>(
    */
   async function apply(entry: Entry, checked: Checked<S>): Promise<void> {
     if (checked.userId !== entry.userId) {
-      throw endEntry(
+      throw endOver(
         entry,
         new SessionAuthError(
           "UNAUTHENTICATED",
@@ -207,6 +219,7 @@ export function createSessions<S extends object>(
       );
     }
     entry.expires = checked.expires;
+    keepRead(entry, checked);
     await Promise.all(
       [...entry.sockets].map(async (socket) => {
         try {
@@ -219,6 +232,49 @@ export function createSessions<S extends object>(
         if (entryOf.get(socket) === entry) socket.data.session = copySession(checked.session);
       }),
     );
+  }
+
+  /**
+   * A re-read found the session over: remembered as an end, so a handshake whose read (its own or a
+   * shared one) began before it is refused too, then every socket here is ended.
+   */
+  function endOver(entry: Entry, reason: SessionAuthError): SessionAuthError {
+    ended.remember("store", entry.key, reason);
+    return endEntry(entry, reason);
+  }
+
+  function keepRead(entry: Entry, checked: Checked<S>): void {
+    if (sharedReadMaxAge === null || closed || entries.get(entry.key) !== entry || entry.sockets.size === 0) return;
+    const known = recent.get(entry);
+    if (known !== undefined && known.readAt >= checked.readAt) return;
+    if (monotonicNow() - checked.readAt >= sharedReadMaxAge) return;
+    recent.delete(entry); // re-inserted last: the map stays oldest first
+    recent.set(entry, checked);
+    if (sweeper === undefined) sweepIn(sharedReadMaxAge);
+  }
+
+  function sweepIn(ms: number): void {
+    sweeper = setTimeout(sweep, Math.max(1, Math.ceil(ms)));
+    sweeper.unref();
+  }
+
+  function sweep(): void {
+    sweeper = undefined;
+    const now = monotonicNow();
+    for (const [entry, checked] of recent) {
+      const age = now - checked.readAt;
+      if (age < sharedReadMaxAge!) return sweepIn(sharedReadMaxAge! - age);
+      recent.delete(entry);
+    }
+  }
+
+  function lastRead(key: string): Checked<S> | undefined {
+    if (sharedReadMaxAge === null) return undefined;
+    const entry = entries.get(key);
+    const checked = entry === undefined ? undefined : recent.get(entry);
+    if (checked === undefined || monotonicNow() - checked.readAt >= sharedReadMaxAge) return undefined;
+    if (checked.expires !== null && !(checked.expires > Date.now())) return undefined;
+    return checked;
   }
 
   function endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError {
@@ -250,12 +306,16 @@ export function createSessions<S extends object>(
     refresh,
     apply,
     endEntry,
+    lastRead,
     restartInterval(entry) {
       if (revalidate !== null) entry.nextRead = Date.now() + revalidate;
       schedule(entry);
     },
     close() {
       closed = true;
+      clearTimeout(sweeper);
+      sweeper = undefined;
+      recent.clear();
       for (const entry of entries.values()) {
         clearTimeout(entry.timer);
         entry.timer = undefined;
