@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
 import { copySession } from "./copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
+import { isPromiseLike } from "./internal/deadline.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
 import type { Lifecycle } from "./lifecycle/index.js";
 import type { Accepted, Pipeline } from "./pipeline.js";
@@ -42,8 +43,12 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     const joined: string[] = [];
     if (rooms.user !== null && accepted.userId !== null) joined.push(rooms.user + accepted.userId);
     if (rooms.session !== null) joined.push(rooms.session + accepted.key);
-    // An adapter whose join() rejects must not become an unhandled rejection.
-    if (joined.length > 0) Promise.resolve(socket.join(joined)).catch(() => {});
+    // An adapter whose join() rejects must not become an unhandled rejection (the in-memory adapter's is
+    // synchronous: no promise to make for it).
+    if (joined.length > 0) {
+      const joining: unknown = socket.join(joined);
+      if (isPromiseLike(joining)) Promise.resolve(joining).catch(ignore);
+    }
     // The lifecycle follows connected sockets only: one refused later, or dropped before connecting,
     // fires no "disconnect" and would stay tracked forever.
     if (socket.connected) lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted);
@@ -239,6 +244,8 @@ function safeMatch(origin: string, rule: unknown, matches: (origin: string, rule
     return false;
   }
 }
+
+function ignore(): void {}
 
 // What a refused socket.io client receives: the code and whether to retry, nothing else. One frozen
 // instance per code and retryability: no stack to capture on a path an attacker can drive.

@@ -22,7 +22,8 @@ export interface Checked<S extends object> {
   userId: string | null;
   /** When the store says the session ends (ms since the epoch), or null when it does not say. */
   expires: number | null;
-  revision: unknown;
+  /** The record read: its `revision` (which a store may compute on demand) is read by `update` only. */
+  record: SessionRecord<S>;
   /** When the store read began (on {@link monotonicNow}'s clock): an end of the session after it may have been missed. */
   readAt: number;
 }
@@ -50,7 +51,7 @@ export interface Pipeline<S extends object> {
    */
   authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>>;
   /** A re-read of a known session: lookup, expiry, identity (`authorize` is the caller's, per socket). */
-  reread(sessionId: string): Promise<Checked<S>>;
+  reread(sessionId: string, forWrite?: boolean): Promise<Checked<S>>;
   /** Expiry and identity of a record (throws the refusal). */
   check(record: SessionRecord<S>, readAt: number): Checked<S>;
   authorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void>;
@@ -82,7 +83,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
       const read = async (): Promise<Checked<S>> => {
         const readAt = monotonicNow();
         return check(
-          await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`),
+          await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`, false),
           readAt,
         );
       };
@@ -140,13 +141,14 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     }
   }
 
-  async function lookup(id: string, verified: string): Promise<SessionRecord<S>> {
+  async function lookup(id: string, verified: string, revision: boolean): Promise<SessionRecord<S>> {
     let reported: unknown;
     const record = await withTimeout(
       `Store "${store.name}"`,
       verified,
       (options) => store.get(id, options),
       (cause) => void (reported ??= cause),
+      revision,
     );
     if (record === null || record === undefined) {
       throw new SessionAuthError(
@@ -174,6 +176,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     verified: string,
     call: (options: StoreGetOptions) => Promise<T>,
     report: (cause: unknown) => void = () => {},
+    revision = true,
   ): Promise<T> {
     try {
       return await withDeadline(
@@ -183,6 +186,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
               return deadline.signal;
             },
             report,
+            revision,
           }),
         {
           ms: timeout,
@@ -225,7 +229,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
           : `The session identifies no user the default way, though ${found}: pass \`identify: (session) => ...\` returning the user's id from it.`,
       );
     }
-    return { session, userId, expires, revision: record.revision, readAt };
+    return { session, userId, expires, record, readAt };
   }
 
   async function applyAuthorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void> {
@@ -241,9 +245,9 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
   return {
     config,
     authenticate,
-    reread: async (sessionId) => {
+    reread: async (sessionId, forWrite = false) => {
       const readAt = monotonicNow();
-      return check(await lookup(sessionId, "re-read of a connected session"), readAt);
+      return check(await lookup(sessionId, "re-read of a connected session", forWrite), readAt);
     },
     check,
     authorize: (session, userId, handshake) =>

@@ -50,6 +50,12 @@ export interface StoreGetOptions {
    * shape): the cause reaches the server's `onError` attached to the `SESSION_NOT_FOUND` refusal.
    */
   report(cause: unknown): void;
+  /**
+   * `false` when the caller will not write this record back (a handshake, a periodic re-read): the store
+   * may then leave `revision` out and save the work of making it (the memory adapter's JSON text; issue
+   * 22). Absent or `true`: give the revision as usual. Only `auth.update()`'s re-read asks for it.
+   */
+  revision?: boolean;
 }
 
 /**

@@ -95,12 +95,12 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     };
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       stillHere();
-      const fresh = await sessions.refresh(entry);
+      const fresh = await sessions.refresh(entry, true);
       stillHere();
       const draft = copySession(fresh.session);
       await mutate(draft);
       stillHere();
-      if (await pipeline.write(entry.sessionId, fresh.revision, draft)) {
+      if (await pipeline.write(entry.sessionId, fresh.record.revision, draft)) {
         // What was written is the session now: the same checks as a re-read (user, authorize).
         let saved: Checked<S>;
         try {

@@ -29,7 +29,7 @@ export interface Sessions<S extends object> {
   /** Whether `socket` is still on `entry` (not ended, not gone, not moved to another session). */
   holds(entry: Entry, socket: Socket): boolean;
   /** Re-reads the entry's session now (see the function); rejects with the reason it failed. */
-  refresh(entry: Entry): Promise<Checked<S>>;
+  refresh(entry: Entry, forWrite?: boolean): Promise<Checked<S>>;
   /** Takes a session just read or written as the session now (user, authorize, a fresh copy per socket). */
   apply(entry: Entry, checked: Checked<S>): Promise<void>;
   /** Ends every socket of the entry; returns `reason`, to be thrown. */
@@ -55,6 +55,8 @@ export interface Entry {
   /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
   nextRead: number;
   timer: NodeJS.Timeout | undefined;
+  /** When `timer` fires (ms since the epoch): a socket joining changes nothing, and re-arms nothing. */
+  timerAt: number;
   /** During a store outage: no re-read before this (ms since the epoch), whatever is due. */
   retryAt: number;
   /** `update`s of this session on this node run one after another: they never conflict with each other. */
@@ -107,6 +109,7 @@ export function createSessions<S extends object>(
             ? Number.POSITIVE_INFINITY
             : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
         timer: undefined,
+        timerAt: 0,
         retryAt: 0,
         writes: undefined,
       };
@@ -121,8 +124,13 @@ export function createSessions<S extends object>(
     entry.sockets.add(socket);
     keepRead(entry, checked);
     entryOf.set(socket, entry);
-    socket.once("disconnect", () => untrack(socket));
+    // One listener function for every socket (no closure per socket); untrack() runs once either way.
+    socket.on("disconnect", onDisconnect);
     schedule(entry);
+  }
+
+  function onDisconnect(this: Socket): void {
+    untrack(this);
   }
 
   function untrack(socket: Socket): void {
@@ -143,17 +151,22 @@ export function createSessions<S extends object>(
   }
 
   function schedule(entry: Entry): void {
+    const due =
+      closed || entry.sockets.size === 0
+        ? Number.POSITIVE_INFINITY
+        : Math.min(
+            entry.nextRead,
+            entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS,
+          );
+    // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
+    const at = Math.max(due, entry.retryAt);
+    // Another socket of a followed session changes nothing: keep the timer (issue 22: no timer work per socket).
+    if (entry.timer !== undefined && entry.timerAt === at) return;
     clearTimeout(entry.timer);
     entry.timer = undefined;
-    if (closed || entry.sockets.size === 0) return;
-    const due = Math.min(
-      entry.nextRead,
-      entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS,
-    );
-    if (due === Number.POSITIVE_INFINITY) return;
-    // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
-    const delay = Math.max(0, Math.min(Math.max(due, entry.retryAt) - Date.now(), MAX_TIMEOUT_MS));
-    entry.timer = setTimeout(() => void onTimer(entry), delay);
+    if (at === Number.POSITIVE_INFINITY) return;
+    entry.timerAt = at;
+    entry.timer = setTimeout(() => void onTimer(entry), Math.max(0, Math.min(at - Date.now(), MAX_TIMEOUT_MS)));
     entry.timer.unref();
   }
 
@@ -177,10 +190,10 @@ export function createSessions<S extends object>(
    * `authorize` now refuses it). A session that is over ends all its sockets here; an outage ends nothing
    * and brings the next try closer. Rejects with the reason either way.
    */
-  async function refresh(entry: Entry): Promise<Checked<S>> {
+  async function refresh(entry: Entry, forWrite = false): Promise<Checked<S>> {
     let checked: Checked<S>;
     try {
-      checked = await pipeline.reread(entry.sessionId);
+      checked = await pipeline.reread(entry.sessionId, forWrite);
     } catch (error) {
       const reason = isSessionAuthError(error)
         ? error
