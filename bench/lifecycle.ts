@@ -86,7 +86,8 @@ async function measure(variant: "bare" | "ours", settings: Settings): Promise<Ro
     );
     const mark = (gc: boolean) => toNode<LifecycleMark>({ type: "mark", gc }, 60_000);
     const before = await mark(true);
-    const tabs = Array.from({ length: settings.sockets }, (_, i) => cookies[i % sessions]!);
+    // A storm: the tabs of a session reconnect together (after a deploy), one session after another.
+    const tabs = Array.from({ length: settings.sockets }, (_, i) => cookies[Math.floor(i / settings.tabs) % sessions]!);
     const opened = await toLoad<LoadOpened>(
       { type: "open", url: `http://127.0.0.1:${port}`, cookies: tabs, concurrency: 64, timeoutMs: 60_000 },
       300_000,
