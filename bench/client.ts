@@ -56,10 +56,13 @@ async function openBatch(request: Extract<ClientRequest, { type: "open" }>): Pro
   let wrong = 0;
   let sample: string | undefined;
   const want = request.outcome === "accept" ? "accepted" : "refused";
+  // One Cookie header per line: taken in turn, so the connections in flight are of distinct sessions.
+  const cookies = request.cookie.split("\n");
   const worker = async () => {
     while (next < request.count) {
+      const cookie = cookies[next % cookies.length]!;
       next++;
-      const outcome = await one(request.url, request.cookie, request.transport, request.timeoutMs);
+      const outcome = await one(request.url, cookie, request.transport, request.timeoutMs);
       if (outcome === want) ok++;
       else {
         wrong++;

@@ -78,7 +78,13 @@ async function setup(
   const http = createServer();
   io = new Server(http);
   if (request.variant === "ours") {
-    auth = sessionAuth({ store: memoryStore(counted), secret: LIFECYCLE_SECRET, revalidate: request.revalidate });
+    // sharedReadMaxAge set: MemoryStore reports no ends, so sharing a last read is the app's choice (issue 22).
+    auth = sessionAuth({
+      store: memoryStore(counted),
+      secret: LIFECYCLE_SECRET,
+      revalidate: request.revalidate,
+      sharedReadMaxAge: 5_000,
+    });
     auth.attach(io);
   }
   http.listen(0, "127.0.0.1", 4096);

@@ -3,7 +3,7 @@
  * process. bench/run.ts asks for a CPU mark before and after each batch of connections that the client
  * process opens against one variant, so the delta is that batch's cost (only one variant is busy at a time).
  */
-import { randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -46,8 +46,16 @@ function cookieFor(sid: string): string {
   return `connect.sid=${encodeURIComponent(`s:${sign(sid, SECRET)}`)}`;
 }
 
-function tampered(cookie: string): string {
-  return cookie.slice(0, -1) + (cookie.endsWith("A") ? "B" : "A");
+// A variant's `cookie` is one Cookie header per line: the client takes them in turn, so connections in
+// flight are of distinct sessions and each handshake does its own read (shared reads, issue 22, would
+// otherwise make sessionAuth do less work than the hand-written floors it is compared with).
+const SESSIONS_PER_STORE = 64;
+
+function tampered(cookies: string): string {
+  return cookies
+    .split("\n")
+    .map((cookie) => cookie.slice(0, -1) + (cookie.endsWith("A") ? "B" : "A"))
+    .join("\n");
 }
 
 function sessionObject(): session.SessionData {
@@ -100,14 +108,15 @@ async function setup(redisPort: number, postgres?: pg.PoolConfig): Promise<Varia
   const connectRedis = new RedisStore({ client: nodeRedis });
   const memory = new session.MemoryStore();
 
-  const redisSid = newSid();
-  await connectRedis.set(redisSid, sessionObject());
-  const redisCookie = cookieFor(redisSid);
-  const memorySid = newSid();
-  await new Promise<void>((resolve, reject) =>
-    memory.set(memorySid, sessionObject(), (err) => (err ? reject(err) : resolve())),
-  );
-  const memoryCookie = cookieFor(memorySid);
+  const redisSids = Array.from({ length: SESSIONS_PER_STORE }, newSid);
+  for (const sid of redisSids) await connectRedis.set(sid, sessionObject());
+  const redisCookie = redisSids.map(cookieFor).join("\n");
+  const memorySids = Array.from({ length: SESSIONS_PER_STORE }, newSid);
+  for (const sid of memorySids)
+    await new Promise<void>((resolve, reject) =>
+      memory.set(sid, sessionObject(), (err) => (err ? reject(err) : resolve())),
+    );
+  const memoryCookie = memorySids.map(cookieFor).join("\n");
 
   await listen({
     id: "bare",
@@ -279,6 +288,56 @@ async function setup(redisPort: number, postgres?: pg.PoolConfig): Promise<Varia
   });
 
   if (postgres !== undefined) await postgresVariants(postgres);
+
+  // The floors of issue 22: the same work as sessionAuth (cookie → unsign → one lookup → socket.data.session
+  // and userId → the user and session rooms, named as sessionAuth names them), written by hand.
+  const admitByHand = (socket: import("socket.io").Socket, sid: string, found: { user?: { id?: unknown } }) => {
+    const userId = String(found.user?.id);
+    socket.data.session = found;
+    socket.data.userId = userId;
+    void socket.join([`user:${userId}`, `session:${hash("sha256", sid, "hex").slice(0, 32)}`]);
+  };
+  await listen({
+    id: "floor-memory",
+    label: "floor: hand-written, MemoryStore.get + rooms",
+    cookie: memoryCookie,
+    outcome: "accept",
+    redis: false,
+    setup: (io) =>
+      io.use((socket, next) => {
+        const raw = parseCookie(socket.request.headers.cookie ?? "")["connect.sid"];
+        const sid = raw?.startsWith("s:") ? unsign(raw.slice(2), SECRET) : false;
+        if (sid === false) return next(new Error("unauthorized"));
+        memory.get(sid, (err, found) => {
+          if (err) return next(new Error("unavailable"));
+          if (!found) return next(new Error("unauthorized"));
+          admitByHand(socket, sid, found as never);
+          next();
+        });
+      }),
+  });
+  await listen({
+    id: "floor-redis",
+    label: "floor: hand-written, GET + rooms",
+    cookie: redisCookie,
+    outcome: "accept",
+    redis: true,
+    setup: (io) =>
+      io.use((socket, next) => {
+        const raw = parseCookie(socket.request.headers.cookie ?? "")["connect.sid"];
+        const sid = raw?.startsWith("s:") ? unsign(raw.slice(2), SECRET) : false;
+        if (sid === false) return next(new Error("unauthorized"));
+        ioredis.get(`sess:${sid}`).then(
+          (json) => {
+            if (json === null) return next(new Error("unauthorized"));
+            admitByHand(socket, sid, JSON.parse(json) as never);
+            next();
+          },
+          () => next(new Error("unavailable")),
+        );
+      }),
+  });
+
   return [...running.values()].map((each) => each.info);
 }
 

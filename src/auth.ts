@@ -1,9 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import { validate } from "./config.js";
-import { copySession } from "./copy.js";
 import { createGlue } from "./glue.js";
-import { createLifecycle } from "./lifecycle/index.js";
-import { createPipeline } from "./pipeline.js";
+import { createLifecycle, type Lifecycle } from "./lifecycle/index.js";
+import { createPipeline, type Pipeline } from "./pipeline.js";
 import type { SessionData } from "./store.js";
 import type { SessionAuth, SessionAuthOptions } from "./types.js";
 
@@ -20,14 +19,14 @@ import type { SessionAuth, SessionAuthOptions } from "./types.js";
  */
 export function sessionAuth<S extends object = SessionData>(options: SessionAuthOptions<S>): SessionAuth<S> {
   const config = validate(options);
-  const pipeline = createPipeline(config);
-  const lifecycle = createLifecycle(pipeline);
+  // The lifecycle shares the handshakes' store reads; it needs the pipeline, so the pipeline asks it late.
+  const pipeline: Pipeline<S> = createPipeline(config, (key, read) => lifecycle.share(key, read));
+  const lifecycle: Lifecycle<S> = createLifecycle(pipeline);
   const glue = createGlue(pipeline, lifecycle);
   return Object.assign(glue.middleware as SessionAuth<S>, {
     allowRequest: glue.allowRequest,
-    // A copy for the caller, as for a socket: never an object the store (or the web app) holds.
-    authenticate: (req: IncomingMessage) =>
-      pipeline.authenticate(req, undefined).then(({ result }) => ({ ...result, session: copySession(result.session) })),
+    // `result.session` is the caller's own copy, as for a socket: never an object the store (or the web app) holds.
+    authenticate: (req: IncomingMessage) => pipeline.authenticate(req, undefined).then(({ result }) => result),
     endSession: lifecycle.endSession,
     endUser: lifecycle.endUser,
     reload: lifecycle.reload,

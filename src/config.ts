@@ -29,12 +29,15 @@ export interface Config<S extends object> {
   onError: SessionAuthOptions<S>["onError"];
   origins: OriginPolicy | undefined;
   revalidate: number | null;
+  /** How long a session's last good read may stand in for a handshake's own read (ms), or null for never. */
+  sharedReadMaxAge: number | null;
   endEvent: string | null;
   onSessionEnd: SessionAuthOptions<S>["onSessionEnd"];
 }
 
 const DEFAULT_TIMEOUT_MS = 2000;
 const DEFAULT_REVALIDATE_MS = 300_000;
+const DEFAULT_SHARED_READ_MAX_AGE_MS = 5_000;
 export const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit
 const KNOWN_OPTIONS = new Set([
   "store",
@@ -50,6 +53,7 @@ const KNOWN_OPTIONS = new Set([
   "rooms",
   "onError",
   "revalidate",
+  "sharedReadMaxAge",
   "endEvent",
   "onSessionEnd",
 ]);
@@ -68,6 +72,8 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
       revalidateInterval: "revalidate",
       interval: "revalidate",
       onEnd: "onSessionEnd",
+      sharedReads: "sharedReadMaxAge",
+      shareReads: "sharedReadMaxAge",
     },
   });
   const {
@@ -79,6 +85,7 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
     rooms,
     onError,
     revalidate = DEFAULT_REVALIDATE_MS,
+    sharedReadMaxAge,
     endEvent = "session:ended",
     onSessionEnd,
   } = options;
@@ -153,6 +160,11 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
       `sessionAuth: \`revalidate\` must be false or a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}; got ${String(revalidate)}.`,
     );
   }
+  if (sharedReadMaxAge !== undefined && sharedReadMaxAge !== false && !isDuration(sharedReadMaxAge)) {
+    throw new TypeError(
+      `sessionAuth: \`sharedReadMaxAge\` must be false or a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}; got ${String(sharedReadMaxAge)}.`,
+    );
+  }
   if (endEvent !== false && (typeof endEvent !== "string" || endEvent === "" || RESERVED_EVENTS.has(endEvent))) {
     throw new TypeError(
       `sessionAuth: \`endEvent\` must be false or an event name that socket.io does not reserve (not ${[...RESERVED_EVENTS].join(", ")}); got ${JSON.stringify(endEvent)}.`,
@@ -185,6 +197,12 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
     onError,
     origins: options.origins,
     revalidate: revalidate === false ? null : revalidate,
+    // By default only where the store reports ends (a logout over HTTP is then an end this node hears of):
+    // elsewhere a shared last read could accept a session logged out a moment ago, unknown to this node.
+    sharedReadMaxAge:
+      sharedReadMaxAge === false
+        ? null
+        : (sharedReadMaxAge ?? (typeof store.subscribe === "function" ? DEFAULT_SHARED_READ_MAX_AGE_MS : null)),
     endEvent: endEvent === false ? null : endEvent,
     onSessionEnd,
   };

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
 import { copySession } from "./copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
+import { isPromiseLike } from "./internal/deadline.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
 import type { Lifecycle } from "./lifecycle/index.js";
 import type { Accepted, Pipeline } from "./pipeline.js";
@@ -32,16 +33,22 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   // Accepted by the middleware, not yet connected by socket.io (later middlewares may still refuse it).
   const pending = new WeakMap<Socket, Accepted<S>>();
 
-  function admit(socket: Socket, accepted: Accepted<S>): void {
+  // `owned`: the handshake's own copy (`result.session`) is this socket's; allowRequest's result, reused by
+  // each namespace of its connection, is copied for each.
+  function admit(socket: Socket, accepted: Accepted<S>, owned: boolean): void {
     authenticated.add(socket);
     // Set now: middlewares after ours and the app's "connection" handlers read them.
-    socket.data.session = copySession(accepted.session);
+    socket.data.session = owned ? accepted.result.session : copySession(accepted.session);
     socket.data.userId = accepted.userId;
     const joined: string[] = [];
     if (rooms.user !== null && accepted.userId !== null) joined.push(rooms.user + accepted.userId);
     if (rooms.session !== null) joined.push(rooms.session + accepted.key);
-    // An adapter whose join() rejects must not become an unhandled rejection.
-    if (joined.length > 0) Promise.resolve(socket.join(joined)).catch(() => {});
+    // An adapter whose join() rejects must not become an unhandled rejection (the in-memory adapter's is
+    // synchronous: no promise to make for it).
+    if (joined.length > 0) {
+      const joining: unknown = socket.join(joined);
+      if (isPromiseLike(joining)) Promise.resolve(joining).catch(ignore);
+    }
     // The lifecycle follows connected sockets only: one refused later, or dropped before connecting,
     // fires no "disconnect" and would stay tracked forever.
     if (socket.connected) lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted);
@@ -107,7 +114,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       const mixed = resume(socket, accepted);
       if (mixed !== undefined) return refuse(mixed);
       try {
-        admit(socket, accepted);
+        admit(socket, accepted, true);
       } catch {
         return refuse(new SessionAuthError("FORBIDDEN", "Unexpected failure while admitting a recovered socket."));
       }
@@ -125,23 +132,23 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
       const { accepted } = ready;
       if (lifecycle.endedSince(accepted.key, accepted.userId, accepted.readAt) === undefined) {
-        admitThen(socket, accepted, next);
+        admitThen(socket, accepted, next, false);
         return;
       }
       preauthorized.delete(socket.request);
     }
     pipeline.authenticate(socket.request, socket.handshake).then(
-      (accepted) => admitThen(socket, accepted, next),
+      (accepted) => admitThen(socket, accepted, next, true),
       (error: SessionAuthError) => next(clientError(error)),
     );
   }
 
-  function admitThen(socket: Socket, accepted: Accepted<S>, next: (err?: ExtendedError) => void): void {
+  function admitThen(socket: Socket, accepted: Accepted<S>, next: (err?: ExtendedError) => void, owned: boolean): void {
     // connectionStateRecovery with skipMiddlewares: false runs us for recovered sockets too.
     const mixed = socket.recovered ? resume(socket, accepted) : undefined;
     if (mixed !== undefined) return next(clientError(mixed));
     try {
-      admit(socket, accepted);
+      admit(socket, accepted, owned);
     } catch {
       // Never a hung handshake: a failure here refuses, to stay safe.
       next(clientError(new SessionAuthError("FORBIDDEN", "Unexpected failure while admitting the socket.")));
@@ -237,6 +244,8 @@ function safeMatch(origin: string, rule: unknown, matches: (origin: string, rule
     return false;
   }
 }
+
+function ignore(): void {}
 
 // What a refused socket.io client receives: the code and whether to retry, nothing else. One frozen
 // instance per code and retryability: no stack to capture on a path an attacker can drive.

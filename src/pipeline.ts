@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { monotonicNow } from "./clock.js";
 import type { Config } from "./config.js";
+import { copySession } from "./copy.js";
 import { createCookieReader, requestIsSecure } from "./cookies.js";
 import { isSessionAuthError, SessionAuthError } from "./errors.js";
 import { identifyUser, unreadUser } from "./identify.js";
@@ -21,7 +22,8 @@ export interface Checked<S extends object> {
   userId: string | null;
   /** When the store says the session ends (ms since the epoch), or null when it does not say. */
   expires: number | null;
-  revision: unknown;
+  /** The record read: its `revision` (which a store may compute on demand) is read by `update` only. */
+  record: SessionRecord<S>;
   /** When the store read began (on {@link monotonicNow}'s clock): an end of the session after it may have been missed. */
   readAt: number;
   /** Which of the configured cookie names the session came from (handed to the store on re-reads). */
@@ -35,13 +37,23 @@ export interface Accepted<S extends object> extends Checked<S> {
   key: string;
 }
 
+/**
+ * Where the handshake's store read comes from: `read()` reads the store (and checks the record); the
+ * lifecycle may answer from a read it shares instead (DESIGN "Reconnect storms"). `key` is
+ * `sessionKey(id)`. Whatever it resolves is never handed out: each handshake copies it.
+ */
+export type ReadShare<S extends object> = (key: string, read: () => Promise<Checked<S>>) => Promise<Checked<S>>;
+
 /** The pipeline, as the glue and the lifecycle use it. */
 export interface Pipeline<S extends object> {
   readonly config: Config<S>;
-  /** The whole handshake check; every refusal goes to `onError` and the debug log. */
+  /**
+   * The whole handshake check; every refusal goes to `onError` and the debug log. `result.session` is the
+   * caller's own copy; the `session` beside it is the one read (shared: never handed out).
+   */
   authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>>;
   /** A re-read of a known session: lookup, expiry, identity (`authorize` is the caller's, per socket). */
-  reread(sessionId: string, cookieName?: string): Promise<Checked<S>>;
+  reread(sessionId: string, forWrite?: boolean, cookieName?: string): Promise<Checked<S>>;
   /** Expiry and identity of a record (throws the refusal). */
   check(record: SessionRecord<S>, readAt: number): Checked<S>;
   authorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void>;
@@ -53,7 +65,7 @@ export interface Pipeline<S extends object> {
  * The handshake pipeline over a validated config. Every refusal is a {@link SessionAuthError}, logged
  * and handed to `onError` once.
  */
-export function createPipeline<S extends object>(config: Config<S>): Pipeline<S> {
+export function createPipeline<S extends object>(config: Config<S>, share?: ReadShare<S>): Pipeline<S> {
   const { store, timeout, identify, allowAnonymous, authorize, onError } = config;
   const readCookie = createCookieReader(config);
   const checkOrigin = createOriginCheck(config.origins);
@@ -69,18 +81,27 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
         );
       }
       const { id, secretIndex, name } = readCookieExplained(req);
-      const readAt = monotonicNow();
-      const checked = check(
-        await lookup(id, secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`, name),
-        readAt,
-      );
-      checked.cookieName = name;
-      if (authorize !== undefined) await applyAuthorize(checked.session, checked.userId, handshake ?? handshakeOf(req));
-      return {
-        ...checked,
-        key: sessionKey(id),
-        result: { sessionId: id, session: checked.session, userId: checked.userId, secretIndex },
+      const key = sessionKey(id);
+      const read = async (): Promise<Checked<S>> => {
+        const readAt = monotonicNow();
+        const checked = check(
+          await lookup(
+            id,
+            secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`,
+            false,
+            name,
+          ),
+          readAt,
+        );
+        checked.cookieName = name;
+        return checked;
       };
+      const checked = await (share === undefined ? read() : share(key, read));
+      // The one copy of this handshake: what `authorize` sees and the socket keeps. The record read may be
+      // shared with other handshakes, so neither may change it.
+      const session = copySession(checked.session);
+      if (authorize !== undefined) await applyAuthorize(session, checked.userId, handshake ?? handshakeOf(req));
+      return { ...checked, key, result: { sessionId: id, session, userId: checked.userId, secretIndex } };
     } catch (error) {
       const refusal = isSessionAuthError(error)
         ? error
@@ -129,13 +150,19 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
     }
   }
 
-  async function lookup(id: string, verified: string, cookieName: string | undefined): Promise<SessionRecord<S>> {
+  async function lookup(
+    id: string,
+    verified: string,
+    revision: boolean,
+    cookieName: string | undefined,
+  ): Promise<SessionRecord<S>> {
     let reported: unknown;
     const record = await withTimeout(
       `Store "${store.name}"`,
       verified,
       (options) => store.get(id, cookieName === undefined ? options : Object.assign(options, { cookieName })),
       (cause) => void (reported ??= cause),
+      revision,
     );
     if (record === null || record === undefined) {
       throw new SessionAuthError(
@@ -163,6 +190,7 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
     verified: string,
     call: (options: StoreGetOptions) => Promise<T>,
     report: (cause: unknown) => void = () => {},
+    revision = true,
   ): Promise<T> {
     try {
       return await withDeadline(
@@ -172,6 +200,7 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
               return deadline.signal;
             },
             report,
+            revision,
           }),
         {
           ms: timeout,
@@ -214,7 +243,7 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
           : `The session identifies no user the default way, though ${found}: pass \`identify: (session) => ...\` returning the user's id from it.`,
       );
     }
-    return { session, userId, expires, revision: record.revision, readAt };
+    return { session, userId, expires, record, readAt };
   }
 
   async function applyAuthorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void> {
@@ -230,9 +259,9 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
   return {
     config,
     authenticate,
-    reread: async (sessionId, cookieName) => {
+    reread: async (sessionId, forWrite = false, cookieName) => {
       const readAt = monotonicNow();
-      const checked = check(await lookup(sessionId, "re-read of a connected session", cookieName), readAt);
+      const checked = check(await lookup(sessionId, "re-read of a connected session", forWrite, cookieName), readAt);
       checked.cookieName = cookieName;
       return checked;
     },

@@ -54,6 +54,12 @@ export interface StoreGetOptions {
    */
   report(cause: unknown): void;
   /**
+   * `false` when the caller will not write this record back (a handshake, a periodic re-read): the store
+   * may then leave `revision` out and save the work of making it (the memory adapter's JSON text; issue
+   * 22). Absent or `true`: give the revision as usual. Only `auth.update()`'s re-read asks for it.
+   */
+  revision?: boolean;
+  /**
    * Which cookie name the value came from, when the store declares several ({@link StoreCookie.names}):
    * Auth.js derives its key with the cookie name as salt. Also given on re-reads of a connected session.
    */

@@ -77,6 +77,20 @@ export interface SessionAuthOptions<S extends object = SessionData> {
    */
   revalidate?: number | false;
   /**
+   * Milliseconds a session's last good store read stands in for the read of a new handshake of that
+   * session, or false for never. Default: 5 000 (5 s) with a store that reports ends (`subscribe`:
+   * `redisStore` with a `subscriber`), else never, since a logout over HTTP is then invisible to this
+   * node until it reads: set it with such a store only if the app calls `endSession` at logout.
+   * Only for a session this node already follows (a socket here): a reconnect storm after a deploy costs
+   * one read per session, not one per tab, and a tab opened later than this reads again. The new socket
+   * gets what its siblings trust, and ends reach it the same way; a session ended (`endSession`,
+   * `endUser`, a store event, a re-read that found it over) after that read began is refused, never
+   * accepted from it; `authorize` still runs for every socket, and each gets its own copy. Whatever this
+   * says, handshakes of one session that arrive while its read is in flight share that read (an outage
+   * refuses them all with `STORE_UNAVAILABLE`). DESIGN "Reconnect storms"; issue 22.
+   */
+  sharedReadMaxAge?: number | false;
+  /**
    * The event a socket receives, with `{ code }`, just before the server ends it because its session
    * ended (default `"session:ended"`); false to send none (the socket is still disconnected).
    */

@@ -51,7 +51,11 @@ export interface ExpressSessionStoreLike {
 export function memoryStore<S extends object = SessionData>(handle: ExpressSessionStoreLike): SessionStore<S> {
   validate(handle);
 
-  const read = async (id: string, report: (cause: unknown) => void): Promise<SessionRecord<S> | null> => {
+  const read = async (
+    id: string,
+    report: (cause: unknown) => void,
+    withRevision = true,
+  ): Promise<SessionRecord<S> | null> => {
     let value: unknown;
     try {
       value = await call<unknown>(handle, "get", [id]);
@@ -72,6 +76,17 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
       throw error;
     }
     if (value === null || value === undefined) return null;
+    // Without a revision (a handshake, a periodic re-read: only update() asks for one), plain JSON data
+    // (what MemoryStore and memorystore hand out, parsed per call) costs one structural copy: no
+    // stringify, no second parse (issue 22).
+    const copied = withRevision || typeof value === "string" ? undefined : jsonCopy(value, 0);
+    if (copied !== undefined) {
+      if (typeof copied !== "object" || copied === null || Array.isArray(copied)) {
+        report(new TypeError(`the store's answer holds ${describeValue(copied)}, not a session object`));
+        return null;
+      }
+      return { session: copied as S, expires: expiryOf(copied) };
+    }
     const revision = snapshot(value, report);
     if (revision === undefined) return null;
     // Parsed from the snapshot, so the record never holds an object the store keeps (@fastify/session's
@@ -83,7 +98,7 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
 
   const store: SessionStore<S> = {
     name: "memory",
-    get: (id, { report }) => read(id, report),
+    get: (id, { report, revision }) => read(id, report, revision !== false),
   };
   if (typeof handle.set === "function") {
     // Written as a copy (forWriting), so a store that keeps objects (@fastify/session's) never keeps one the caller holds.
@@ -146,6 +161,40 @@ function snapshot(value: unknown, report: (cause: unknown) => void): string | un
   }
   report(new TypeError(`the store answered ${describeValue(value)} that JSON cannot represent`));
   return undefined;
+}
+
+/**
+ * A copy of plain JSON data (plain objects, arrays, strings, finite numbers, booleans, null), equal to
+ * `JSON.parse(JSON.stringify(value))`; undefined for anything else (a class instance such as
+ * @fastify/session's live Session, a Date, a toJSON, undefined, a function, a depth beyond 64), which
+ * then takes the JSON round trip.
+ */
+function jsonCopy(value: unknown, depth: number): unknown {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== "object" || depth > 64) return undefined;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = jsonCopy(value[i], depth + 1);
+      if (item === undefined) return undefined;
+      out[i] = item;
+    }
+    return out;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return undefined;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const item = jsonCopy((value as Record<string, unknown>)[key], depth + 1);
+    if (item === undefined) return undefined;
+    // An own "__proto__" (JSON.parse makes them) stays an own key, as the JSON round trip keeps it.
+    if (key === "__proto__")
+      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else out[key] = item;
+  }
+  return out;
 }
 
 function expiryOf(session: object): Date | null {

@@ -5,7 +5,8 @@ import { SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
 import type { Checked, Pipeline } from "../pipeline.js";
 import type { EndResult } from "../types.js";
 import { createCluster } from "./cluster.js";
-import { createEndedMemory } from "./ended.js";
+import { createEndedMemory, type EndedMemory } from "./ended.js";
+import { createSharedReads } from "./reads.js";
 import { createSessions, type Entry } from "./sessions.js";
 
 /**
@@ -20,6 +21,8 @@ export interface Lifecycle<S extends object> {
    * set). Ends it at once when its session was ended after its store read began.
    */
   track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void;
+  /** The handshake's store read of the session `key`, shared when it can be (reads.ts). */
+  share(key: string, read: () => Promise<Checked<S>>): Promise<Checked<S>>;
   /** Whether the session (by its key) or its user was ended after `since`: a result read before then is stale. */
   endedSince(key: string, userId: string | null, since: number): SessionAuthError | undefined;
   /** Ends one socket the lifecycle's way: the end event, a server-side disconnect, `onSessionEnd`. */
@@ -44,8 +47,18 @@ function disconnected(method: "reload" | "update", nothing: string): SessionAuth
 
 export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecycle<S> {
   const { store } = pipeline.config;
-  const ended = createEndedMemory();
+  const memory = createEndedMemory();
+  // Every end goes through remember(): the reads in flight that it makes stale are shared no more.
+  const ended: EndedMemory = {
+    endedSince: memory.endedSince,
+    remember(kind, name, reason) {
+      memory.remember(kind, name, reason);
+      if (kind === "user") reads.forgetAll();
+      else reads.forget(name);
+    },
+  };
   const sessions = createSessions(pipeline, ended, () => cluster.subscribe());
+  const reads = createSharedReads({ ended, lastRead: sessions.lastRead });
   const cluster = createCluster(store, sessions, ended);
   // Every socket this lifecycle ever followed, weakly: once one has disconnected, reload/update on it
   // reject SOCKET_DISCONNECTED (a code handlers can match, issue 18 item 5), while a socket this auth
@@ -107,12 +120,12 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     };
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       stillHere();
-      const fresh = await sessions.refresh(entry);
+      const fresh = await sessions.refresh(entry, true);
       stillHere();
       const draft = copySession(fresh.session);
       await mutate(draft);
       stillHere();
-      if (await pipeline.write(entry.sessionId, fresh.revision, draft)) {
+      if (await pipeline.write(entry.sessionId, fresh.record.revision, draft)) {
         // What was written is the session now: the same checks as a re-read (user, authorize).
         let saved: Checked<S>;
         try {
@@ -139,6 +152,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
 
   return {
     track,
+    share: reads.share,
     endedSince: ended.endedSince,
     end: sessions.end,
     listen: cluster.listen,

@@ -1,4 +1,5 @@
 import type { Socket } from "socket.io";
+import { monotonicNow } from "../clock.js";
 import { MAX_TIMEOUT_MS } from "../config.js";
 import { copySession } from "../copy.js";
 import { isSessionAuthError, SessionAuthError } from "../errors.js";
@@ -32,13 +33,18 @@ export interface Sessions<S extends object> {
   /** Whether `socket` is still on `entry` (not ended, not gone, not moved to another session). */
   holds(entry: Entry, socket: Socket): boolean;
   /** Re-reads the entry's session now (see the function); rejects with the reason it failed. */
-  refresh(entry: Entry): Promise<Checked<S>>;
+  refresh(entry: Entry, forWrite?: boolean): Promise<Checked<S>>;
   /** Takes a session just read or written as the session now (user, authorize, a fresh copy per socket). */
   apply(entry: Entry, checked: Checked<S>): Promise<void>;
   /** Ends every socket of the entry; returns `reason`, to be thrown. */
   endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError;
   /** The next periodic read is one interval from now (after `reload`). */
   restartInterval(entry: Entry): void;
+  /**
+   * The last good read of the session `key`, for a handshake to share: only while this node follows it
+   * (a socket here), the read is younger than `sharedReadMaxAge` and the session's known expiry is ahead.
+   */
+  lastRead(key: string): Checked<S> | undefined;
   /** Stops every timer; the bookkeeping stays, so ends still reach sockets. */
   close(): void;
 }
@@ -55,6 +61,8 @@ export interface Entry {
   /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
   nextRead: number;
   timer: NodeJS.Timeout | undefined;
+  /** When `timer` fires (ms since the epoch): a socket joining changes nothing, and re-arms nothing. */
+  timerAt: number;
   /** During a store outage: no re-read before this (ms since the epoch), whatever is due. */
   retryAt: number;
   /** `update`s of this session on this node run one after another: they never conflict with each other. */
@@ -72,8 +80,12 @@ export function createSessions<S extends object>(
   ended: EndedMemory,
   onTrack: () => void,
 ): Sessions<S> {
-  const { revalidate, endEvent, onSessionEnd } = pipeline.config;
+  const { revalidate, endEvent, onSessionEnd, sharedReadMaxAge } = pipeline.config;
   const entries = new Map<string, Entry>();
+  // The last good read of each followed session while it is recent, oldest first; one sweep timer for
+  // all, so an idle session does not keep its record in memory beyond sharedReadMaxAge.
+  const recent = new Map<Entry, Checked<S>>();
+  let sweeper: NodeJS.Timeout | undefined;
   const byUser = new Map<string, Set<Entry>>();
   const entryOf = new WeakMap<Socket, Entry>();
   // When each socket's handshake read began (the lifecycle's clock): what an end learned late is compared with.
@@ -106,6 +118,7 @@ export function createSessions<S extends object>(
             ? Number.POSITIVE_INFINITY
             : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
         timer: undefined,
+        timerAt: 0,
         retryAt: 0,
         writes: undefined,
       };
@@ -119,9 +132,15 @@ export function createSessions<S extends object>(
     }
     entry.sockets.add(socket);
     readAt.set(socket, checked.readAt);
+    keepRead(entry, checked);
     entryOf.set(socket, entry);
-    socket.once("disconnect", () => untrack(socket));
+    // One listener function for every socket (no closure per socket); untrack() runs once either way.
+    socket.on("disconnect", onDisconnect);
     schedule(entry);
+  }
+
+  function onDisconnect(this: Socket): void {
+    untrack(this);
   }
 
   function untrack(socket: Socket): void {
@@ -132,6 +151,7 @@ export function createSessions<S extends object>(
     if (entry.sockets.size > 0) return;
     clearTimeout(entry.timer);
     entry.timer = undefined;
+    recent.delete(entry);
     if (entries.get(entry.key) === entry) entries.delete(entry.key);
     if (entry.userId !== null) {
       const set = byUser.get(entry.userId);
@@ -141,17 +161,22 @@ export function createSessions<S extends object>(
   }
 
   function schedule(entry: Entry): void {
+    const due =
+      closed || entry.sockets.size === 0
+        ? Number.POSITIVE_INFINITY
+        : Math.min(
+            entry.nextRead,
+            entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS,
+          );
+    // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
+    const at = Math.max(due, entry.retryAt);
+    // Another socket of a followed session changes nothing: keep the timer (issue 22: no timer work per socket).
+    if (entry.timer !== undefined && entry.timerAt === at) return;
     clearTimeout(entry.timer);
     entry.timer = undefined;
-    if (closed || entry.sockets.size === 0) return;
-    const due = Math.min(
-      entry.nextRead,
-      entry.expires === null ? Number.POSITIVE_INFINITY : entry.expires + EXPIRY_MARGIN_MS,
-    );
-    if (due === Number.POSITIVE_INFINITY) return;
-    // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
-    const delay = Math.max(0, Math.min(Math.max(due, entry.retryAt) - Date.now(), MAX_TIMEOUT_MS));
-    entry.timer = setTimeout(() => void onTimer(entry), delay);
+    if (at === Number.POSITIVE_INFINITY) return;
+    entry.timerAt = at;
+    entry.timer = setTimeout(() => void onTimer(entry), Math.max(0, Math.min(at - Date.now(), MAX_TIMEOUT_MS)));
     entry.timer.unref();
   }
 
@@ -175,10 +200,10 @@ export function createSessions<S extends object>(
    * `authorize` now refuses it). A session that is over ends all its sockets here; an outage ends nothing
    * and brings the next try closer. Rejects with the reason either way.
    */
-  async function refresh(entry: Entry): Promise<Checked<S>> {
+  async function refresh(entry: Entry, forWrite = false): Promise<Checked<S>> {
     let checked: Checked<S>;
     try {
-      checked = await pipeline.reread(entry.sessionId, entry.cookieName);
+      checked = await pipeline.reread(entry.sessionId, forWrite, entry.cookieName);
     } catch (error) {
       const reason = isSessionAuthError(error)
         ? error
@@ -195,7 +220,7 @@ export function createSessions<S extends object>(
       }
       // A record gone at or after its known expiry expired, whoever removed it.
       const expired = reason.code === "SESSION_NOT_FOUND" && entry.expires !== null && Date.now() >= entry.expires;
-      throw endEntry(entry, expired ? new SessionAuthError("SESSION_EXPIRED", "The session expired.") : reason);
+      throw endOver(entry, expired ? new SessionAuthError("SESSION_EXPIRED", "The session expired.") : reason);
     }
     entry.retryAt = 0;
     await apply(entry, checked);
@@ -208,7 +233,7 @@ export function createSessions<S extends object>(
    */
   async function apply(entry: Entry, checked: Checked<S>): Promise<void> {
     if (checked.userId !== entry.userId) {
-      throw endEntry(
+      throw endOver(
         entry,
         new SessionAuthError(
           "UNAUTHENTICATED",
@@ -217,6 +242,7 @@ export function createSessions<S extends object>(
       );
     }
     entry.expires = checked.expires;
+    keepRead(entry, checked);
     await Promise.all(
       [...entry.sockets].map(async (socket) => {
         try {
@@ -229,6 +255,49 @@ export function createSessions<S extends object>(
         if (entryOf.get(socket) === entry) socket.data.session = copySession(checked.session);
       }),
     );
+  }
+
+  /**
+   * A re-read found the session over: remembered as an end, so a handshake whose read (its own or a
+   * shared one) began before it is refused too, then every socket here is ended.
+   */
+  function endOver(entry: Entry, reason: SessionAuthError): SessionAuthError {
+    ended.remember("store", entry.key, reason);
+    return endEntry(entry, reason);
+  }
+
+  function keepRead(entry: Entry, checked: Checked<S>): void {
+    if (sharedReadMaxAge === null || closed || entries.get(entry.key) !== entry || entry.sockets.size === 0) return;
+    const known = recent.get(entry);
+    if (known !== undefined && known.readAt >= checked.readAt) return;
+    if (monotonicNow() - checked.readAt >= sharedReadMaxAge) return;
+    recent.delete(entry); // re-inserted last: the map stays oldest first
+    recent.set(entry, checked);
+    if (sweeper === undefined) sweepIn(sharedReadMaxAge);
+  }
+
+  function sweepIn(ms: number): void {
+    sweeper = setTimeout(sweep, Math.max(1, Math.ceil(ms)));
+    sweeper.unref();
+  }
+
+  function sweep(): void {
+    sweeper = undefined;
+    const now = monotonicNow();
+    for (const [entry, checked] of recent) {
+      const age = now - checked.readAt;
+      if (age < sharedReadMaxAge!) return sweepIn(sharedReadMaxAge! - age);
+      recent.delete(entry);
+    }
+  }
+
+  function lastRead(key: string): Checked<S> | undefined {
+    if (sharedReadMaxAge === null) return undefined;
+    const entry = entries.get(key);
+    const checked = entry === undefined ? undefined : recent.get(entry);
+    if (checked === undefined || monotonicNow() - checked.readAt >= sharedReadMaxAge) return undefined;
+    if (checked.expires !== null && !(checked.expires > Date.now())) return undefined;
+    return checked;
   }
 
   function endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError {
@@ -266,12 +335,16 @@ export function createSessions<S extends object>(
     refresh,
     apply,
     endEntry,
+    lastRead,
     restartInterval(entry) {
       if (revalidate !== null) entry.nextRead = Date.now() + revalidate;
       schedule(entry);
     },
     close() {
       closed = true;
+      clearTimeout(sweeper);
+      sweeper = undefined;
+      recent.clear();
       for (const entry of entries.values()) {
         clearTimeout(entry.timer);
         entry.timer = undefined;

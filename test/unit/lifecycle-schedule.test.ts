@@ -36,7 +36,13 @@ function harness(revalidate: number | false, expiresIn: number) {
   let expires = Date.now() + expiresIn;
   const rereads = vi.fn(async (): Promise<Checked<SessionData>> => {
     if (down) throw new SessionAuthError("STORE_UNAVAILABLE", "down");
-    return { session: { userId: "1" }, userId: "1", expires, revision: 1, readAt: 0 };
+    return {
+      session: { userId: "1" },
+      userId: "1",
+      expires,
+      record: { session: { userId: "1" }, revision: 1 },
+      readAt: 0,
+    };
   });
   const config = validate<SessionData>({ store: { name: "stand-in", get: async () => null }, secret: "s", revalidate });
   const pipeline = {
@@ -53,7 +59,7 @@ function harness(revalidate: number | false, expiresIn: number) {
     session: { userId: "1" },
     userId: "1",
     expires,
-    revision: 1,
+    record: { session: { userId: "1" }, revision: 1 },
     readAt: 0,
   });
   return {
