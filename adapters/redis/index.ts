@@ -66,7 +66,9 @@ const DEFAULT_TTL_S = 86_400; // connect-redis's default
  *
  * When the client is not connected (ioredis `status` not "ready", node-redis `isReady` false) a lookup
  * rejects at once, so the handshake is refused with `STORE_UNAVAILABLE` instead of waiting in the
- * client's offline queue; when the client reconnects, lookups work again by themselves.
+ * client's offline queue; when the client reconnects, lookups work again by themselves. The exception is
+ * a client still connecting for the first time (never ready since the store was built: an app starting
+ * while Redis starts): a lookup waits for its first `ready`, up to the `timeout` of `sessionAuth`.
  *
  * Each record carries the stored text as its `revision`; `compareAndSet` (ioredis and node-redis, when
  * the serializer has `stringify`) runs one Lua script that writes only while the key still holds that
