@@ -12,7 +12,7 @@ import { redisServerAvailable, startRedisServer, type RedisServer } from "../sup
 import { startWebApp } from "../support/web-app.js";
 
 // Field faults of the Redis store (issue 18): the first handshakes of a deploy while the client is still
-// connecting for the first time (item 6), against a real redis-server with real ioredis and node-redis.
+// connecting for the first time (item 6), one keyspace subscriber offered to two stores (item 2), against a real redis-server with real ioredis and node-redis.
 
 const SECRET = "faults-secret-4d1f";
 const available = redisServerAvailable();
@@ -158,6 +158,57 @@ describe.skipIf(!available)("redisStore field faults against a real redis-server
       const failure = await refusal(url, { cookie });
       expect(failure).toMatchObject({ message: "STORE_UNAVAILABLE" });
       expect(performance.now() - started).toBeLessThan(TIMEOUT / 2);
+    });
+  });
+
+  describe.each(["ioredis", "node-redis"] as const)("one keyspace subscriber, with %s", (kind) => {
+    async function clients() {
+      if (kind === "ioredis") {
+        const client = new Redis({ host: "127.0.0.1", port: redis.port });
+        const subscriber = client.duplicate();
+        for (const each of [client, subscriber]) if (each.status !== "ready") await once(each, "ready");
+        perTest.push(
+          () => client.disconnect(),
+          () => subscriber.disconnect(),
+        );
+        return { client, subscriber };
+      }
+      const client = createClient({ socket: { host: "127.0.0.1", port: redis.port } });
+      const subscriber = client.duplicate();
+      for (const each of [client, subscriber]) each.on("error", () => {});
+      await Promise.all([client.connect(), subscriber.connect()]);
+      perTest.push(
+        () => client.destroy(),
+        () => subscriber.destroy(),
+      );
+      return { client, subscriber };
+    }
+
+    it("a second store on a subscriber an open store listens on is refused; after close() it listens alone", async () => {
+      await redis.command("CONFIG", "SET", "notify-keyspace-events", "Egxe");
+      const { client, subscriber } = await clients();
+      const first = redisStore({ client, subscriber, prefix: "shop:" });
+      const firstEnded: string[] = [];
+      const stopFirst = first.subscribe!((id) => void firstEnded.push(id));
+      expect(() => redisStore({ client, subscriber, prefix: "admin:" })).toThrow(TypeError);
+      expect(() => redisStore({ client, subscriber, prefix: "admin:" })).toThrow(
+        /`subscriber` already listens for another redisStore.*own `client.duplicate\(\)`.*close\(\) the other store/,
+      );
+      stopFirst();
+      await first.close!();
+
+      // The issue's failure: the second store's logouts no longer ended sockets once the first closed.
+      const second = redisStore({ client, subscriber, prefix: "admin:" });
+      perTest.push(() => second.close!());
+      const ended: string[] = [];
+      perTest.push(second.subscribe!((id) => void ended.push(id)));
+      await eventually(async () => {
+        await writer.set("admin:staff-42", "{}");
+        await writer.del("admin:staff-42");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(ended).toContain("staff-42");
+      }, 10_000);
+      expect(firstEnded).toEqual([]);
     });
   });
 });
