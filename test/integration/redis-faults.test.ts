@@ -7,12 +7,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuthError, type SessionStore } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { eventually } from "../support/eventually.js";
-import { ask, connect, refusal, serveWhoami, startRealtime } from "../support/realtime.js";
+import { ask, connect, ending, refusal, serveWhoami, startRealtime } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { startWebApp } from "../support/web-app.js";
 
 // Field faults of the Redis store (issue 18): the first handshakes of a deploy while the client is still
-// connecting for the first time (item 6), one keyspace subscriber offered to two stores (item 2), against a real redis-server with real ioredis and node-redis.
+// connecting for the first time (item 6), one keyspace subscriber offered to two stores (item 2), and
+// keyspace events switched off by a restart (item 3), against a real redis-server with real ioredis and node-redis.
 
 const SECRET = "faults-secret-4d1f";
 const available = redisServerAvailable();
@@ -96,6 +97,28 @@ describe.skipIf(!available)("redisStore field faults against a real redis-server
     return { url: server.url, errors };
   }
 
+  async function clients(kind: Kind) {
+    if (kind === "ioredis") {
+      const client = new Redis({ host: "127.0.0.1", port: redis.port });
+      const subscriber = client.duplicate();
+      for (const each of [client, subscriber]) if (each.status !== "ready") await once(each, "ready");
+      perTest.push(
+        () => client.disconnect(),
+        () => subscriber.disconnect(),
+      );
+      return { client, subscriber };
+    }
+    const client = createClient({ socket: { host: "127.0.0.1", port: redis.port } });
+    const subscriber = client.duplicate();
+    for (const each of [client, subscriber]) each.on("error", () => {});
+    await Promise.all([client.connect(), subscriber.connect()]);
+    perTest.push(
+      () => client.destroy(),
+      () => subscriber.destroy(),
+    );
+    return { client, subscriber };
+  }
+
   async function loggedIn(id: string): Promise<string> {
     const web = await startWebApp({ store: new RedisStore({ client: writer }), secret: SECRET });
     perTest.push(() => web.close());
@@ -162,31 +185,9 @@ describe.skipIf(!available)("redisStore field faults against a real redis-server
   });
 
   describe.each(["ioredis", "node-redis"] as const)("one keyspace subscriber, with %s", (kind) => {
-    async function clients() {
-      if (kind === "ioredis") {
-        const client = new Redis({ host: "127.0.0.1", port: redis.port });
-        const subscriber = client.duplicate();
-        for (const each of [client, subscriber]) if (each.status !== "ready") await once(each, "ready");
-        perTest.push(
-          () => client.disconnect(),
-          () => subscriber.disconnect(),
-        );
-        return { client, subscriber };
-      }
-      const client = createClient({ socket: { host: "127.0.0.1", port: redis.port } });
-      const subscriber = client.duplicate();
-      for (const each of [client, subscriber]) each.on("error", () => {});
-      await Promise.all([client.connect(), subscriber.connect()]);
-      perTest.push(
-        () => client.destroy(),
-        () => subscriber.destroy(),
-      );
-      return { client, subscriber };
-    }
-
     it("a second store on a subscriber an open store listens on is refused; after close() it listens alone", async () => {
       await redis.command("CONFIG", "SET", "notify-keyspace-events", "Egxe");
-      const { client, subscriber } = await clients();
+      const { client, subscriber } = await clients(kind);
       const first = redisStore({ client, subscriber, prefix: "shop:" });
       const firstEnded: string[] = [];
       const stopFirst = first.subscribe!((id) => void firstEnded.push(id));
@@ -209,6 +210,54 @@ describe.skipIf(!available)("redisStore field faults against a real redis-server
         expect(ended).toContain("staff-42");
       }, 10_000);
       expect(firstEnded).toEqual([]);
+    });
+  });
+
+  describe.each(["ioredis", "node-redis"] as const)("keyspace events switched off by a restart, with %s", (kind) => {
+    it("warns again after the subscriber reconnects, and re-reads still end a deleted session", async () => {
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error) => {
+        if ((warning as { code?: unknown }).code === "SOCKET_IO_SESSION_AUTH_KEYSPACE_EVENTS") warnings.push(warning);
+      };
+      process.on("warning", onWarning);
+      perTest.push(() => process.off("warning", onWarning));
+      await redis.command("CONFIG", "SET", "notify-keyspace-events", "Egxe");
+      const { client, subscriber } = await clients(kind);
+      const store = redisStore({ client, subscriber });
+      perTest.push(() => store.close!());
+      const auth = sessionAuth({ store, secret: SECRET, revalidate: 500, timeout: 1000 });
+      const server = await startRealtime((io) => {
+        io.use(auth);
+        serveWhoami(io);
+      });
+      perTest.push(() => server.close());
+      const web = await startWebApp({ store: new RedisStore({ client: writer }), secret: SECRET });
+      perTest.push(() => web.close());
+      // The store subscribes with the first authenticated socket.
+      const before = await connect(server.url, { cookie: await web.login({ id: "before-restart-8" }) });
+      perTest.push(() => before.close());
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(warnings).toEqual([]);
+
+      // A restart loses notify-keyspace-events set by CONFIG SET (and, without persistence, the sessions).
+      await redis.stop();
+      await redis.start();
+      await eventually(async () => expect(warnings).toHaveLength(1), 10_000);
+      expect(warnings[0]!.message).toMatch(
+        /after the subscriber reconnected: needs key-event notifications, but the server's notify-keyspace-events is "" \(missing "Egxe"\)/,
+      );
+
+      // Meanwhile the re-reads end a session deleted by a logout, which no key event reports now.
+      await eventually(async () => void (await writer.ping()), 10_000);
+      const cookie = await eventually(() => web.login({ id: "after-restart-9" }));
+      const socket = await eventually(() => connect(server.url, { cookie }));
+      perTest.push(() => socket.close());
+      const ended = ending(socket);
+      await web.logout(cookie);
+      const started = performance.now();
+      await ended;
+      expect(performance.now() - started).toBeLessThan(500 + 1000 + 1500);
+      expect(warnings).toHaveLength(1);
     });
   });
 });
