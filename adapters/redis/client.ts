@@ -199,7 +199,8 @@ function watchClient(client: object): ClientWatch {
   };
   const watch: ClientWatch = {
     lastError: undefined,
-    everReady: redisNotReady(client) === undefined,
+    // A client with no events cannot tell us when it is ready: it is never waited for.
+    everReady: on === undefined || redisNotReady(client) === undefined,
     firstReady(signal) {
       return new Promise<void>((resolve, reject) => {
         const done = (): void => {
