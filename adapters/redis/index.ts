@@ -8,7 +8,15 @@ import {
   type SessionRecord,
   type SessionStore,
 } from "socket.io-session-auth/adapter";
-import { checkClient, driverOf, isCluster, textOf, type ClusterProbe, type RedisClientLike } from "./client.js";
+import {
+  addressing,
+  checkClient,
+  driverOf,
+  isCluster,
+  textOf,
+  type ClusterProbe,
+  type RedisClientLike,
+} from "./client.js";
 import { keyspaceEvents } from "./keyspace.js";
 
 export type { RedisClientLike } from "./client.js";
@@ -94,6 +102,7 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
 
   const store: SessionStore<S> = {
     name: "redis",
+    where: `keys "${addressing(client).keyPrefix}${prefix}<id>"`,
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
       const raw = await command(() => client.get(prefix + id), signal);
       if (raw === null || raw === undefined) return null;
