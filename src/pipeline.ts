@@ -168,7 +168,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
       throw new SessionAuthError(
         "SESSION_NOT_FOUND",
         reported === undefined
-          ? `No session for this ${verified} in store "${store.name}" (logged out, expired, or written to another store).`
+          ? `No session for this ${verified} (cookie "${config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
           : `The session in store "${store.name}" could not be read (${verified}); see \`cause\`.`,
         reported === undefined ? undefined : { cause: reported },
       );

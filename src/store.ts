@@ -106,6 +106,11 @@ export interface StoreCookie {
 export interface SessionStore<S extends object = SessionData> {
   /** Short and human: appears in server-side error messages ("redis", "memory"...). */
   readonly name: string;
+  /**
+   * What a lookup reads, for the SESSION_NOT_FOUND diagnosis (optional): the key prefix, collection or
+   * table, e.g. `keys "sess:<id>"`, so a wrong one reads as one (issue 18 item 9). Never a secret or an id.
+   */
+  readonly where?: string;
   /** Looks a session up by its id (for cookie sessions: by the verified cookie value). */
   get(id: string, options: StoreGetOptions): Promise<SessionRecord<S> | null>;
   /**

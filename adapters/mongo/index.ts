@@ -137,6 +137,7 @@ export function mongoStore<S extends object = SessionData>(options: MongoStoreOp
 
   const store: SessionStore<S> = {
     name: "mongo",
+    where: collectionWhere(collection),
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
       signal.throwIfAborted();
       const query = Promise.resolve(
@@ -377,4 +378,11 @@ function checkDriver(option: "db" | "collection", value: unknown): void {
           : 'pass `collection: client.db(dbName).collection("sessions")`';
   }
   throw new TypeError(`mongoStore: \`${option}\` must be a MongoDB ${wanted}; got ${describeGiven(value)}: ${hint}.`);
+}
+
+/** The collection a lookup reads, as the mongodb driver names it (`db.collection`), for the diagnosis. */
+function collectionWhere(collection: unknown): string | undefined {
+  const { dbName, collectionName } = collection as { dbName?: unknown; collectionName?: unknown };
+  if (typeof collectionName !== "string") return undefined;
+  return `collection "${typeof dbName === "string" ? `${dbName}.` : ""}${collectionName}"`;
 }

@@ -70,7 +70,19 @@ export function driverOf(client: RedisClientLike): RedisDriver {
   function command<T>(run: () => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error("the lookup was aborted"));
     const refused = unavailable();
-    if (refused !== undefined) return Promise.reject(refused);
+    if (refused === undefined) return send(run, signal);
+    // Still connecting for the first time (a deploy's first handshakes): wait for the first `ready`, up
+    // to the lookup's deadline, since socket.io's client does not retry a refusal by itself. A client that
+    // was ready and lost its connection fails fast instead (issue 18, item 6), as does one that will never
+    // connect by itself (ioredis "end", node-redis never `connect()`ed).
+    if (signal === undefined || watch.everReady || !connecting(client)) return Promise.reject(refused);
+    return watch.firstReady(signal).then(() => {
+      const still = unavailable();
+      return still === undefined ? send(run, signal) : Promise.reject(still);
+    });
+  }
+
+  function send<T>(run: () => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
     let pending: PromiseLike<T> | T;
     try {
       pending = run();
@@ -138,9 +150,26 @@ export function checkClient(option: "client" | "subscriber", value: unknown): vo
   );
 }
 
+/** Whether the client is trying to connect by itself: not closed for good, and (node-redis) `connect()`ed. */
+function connecting(client: RedisClientLike): boolean {
+  const probe = client as { status?: unknown; isOpen?: unknown };
+  switch (redisFlavor(client)) {
+    case "ioredis":
+      return probe.status !== "end" && probe.status !== "close";
+    case "node-redis":
+      return probe.isOpen === true;
+    default:
+      return false;
+  }
+}
+
 interface ClientWatch {
   /** The client's latest connection error, for the cause of a fail-fast refusal. */
   lastError: unknown;
+  /** Ready when the store was built, or a `ready` event since: a refusal after that is an outage. */
+  everReady: boolean;
+  /** Resolves at the client's first `ready`; rejects with the signal's reason when it aborts first. */
+  firstReady(signal: AbortSignal): Promise<void>;
   users: number;
   release(): void;
 }
@@ -161,9 +190,35 @@ function watchClient(client: object): ClientWatch {
   const off = (typeof probe.off === "function" ? probe.off : probe.removeListener) as
     ((event: string, listener: Listener) => unknown) | undefined;
   const onError: Listener = (error) => void (watch.lastError = error);
-  const onReady: Listener = () => void (watch.lastError = undefined);
+  // One 'ready' listener for every waiting lookup, however many there are (no listener per lookup).
+  const waiting = new Set<() => void>();
+  const onReady: Listener = () => {
+    watch.lastError = undefined;
+    watch.everReady = true;
+    for (const wake of [...waiting]) wake();
+  };
   const watch: ClientWatch = {
     lastError: undefined,
+    // A client with no events cannot tell us when it is ready: it is never waited for.
+    everReady: on === undefined || redisNotReady(client) === undefined,
+    firstReady(signal) {
+      return new Promise<void>((resolve, reject) => {
+        const done = (): void => {
+          waiting.delete(wake);
+          signal.removeEventListener("abort", abort);
+        };
+        const wake = (): void => {
+          done();
+          resolve();
+        };
+        const abort = (): void => {
+          done();
+          reject(signal.reason ?? new Error("the lookup was aborted"));
+        };
+        waiting.add(wake);
+        signal.addEventListener("abort", abort, { once: true });
+      });
+    },
     users: 1,
     release() {
       if (--watch.users > 0) return;

@@ -8,7 +8,15 @@ import {
   type SessionRecord,
   type SessionStore,
 } from "socket.io-session-auth/adapter";
-import { checkClient, driverOf, isCluster, textOf, type ClusterProbe, type RedisClientLike } from "./client.js";
+import {
+  addressing,
+  checkClient,
+  driverOf,
+  isCluster,
+  textOf,
+  type ClusterProbe,
+  type RedisClientLike,
+} from "./client.js";
 import { keyspaceEvents } from "./keyspace.js";
 
 export type { RedisClientLike } from "./client.js";
@@ -36,7 +44,8 @@ export interface RedisStoreOptions<S extends object = SessionData> {
    * A second connected client of the same kind as `client` (`client.duplicate()`, connected), used only
    * to listen to Redis keyspace notifications: with it the store has `subscribe`, and a session deleted
    * (connect-redis's destroy, logout) or expired in Redis ends its sockets at once, on every node. It is
-   * put in subscriber mode, so give it to nothing else. The server must publish key events: set
+   * put in subscriber mode, so give it to nothing else, not even another `redisStore` (a TypeError while
+   * the other store is open: pass each store its own duplicate). The server must publish key events: set
    * `notify-keyspace-events` to at least `Egx` (plus `e` for evictions), on every master of a Cluster;
    * the store checks it when it starts listening and warns once if not. Never quit by the store.
    */
@@ -47,6 +56,12 @@ const KNOWN_OPTIONS = new Set(["client", "prefix", "serializer", "subscriber"]);
 const REMOVED_OPTIONS = {
   ttl: "it served only the store's `set`, which is gone (the core never wrote through it). Writes go through compareAndSet, which keeps each key's TTL; the sessions' lifetime is connect-redis's own `ttl`. Leave it out.",
 };
+/**
+ * Subscribers that an open store listens on. Two stores on one subscriber cannot both live: ioredis's
+ * UNSUBSCRIBE at the first one's close() ends the connection's subscription for the other too, silently
+ * (issue 18, item 2), so the second is refused when it is built.
+ */
+const subscribersInUse = new WeakSet<object>();
 /**
  * The compare-and-set of `compareAndSet`, in one step of the server: writes ARGV[2] only while the key
  * still holds ARGV[1] (the text the revision was read as), and keeps the key's TTL (KEEPTTL, Redis 6.0+)
@@ -65,7 +80,9 @@ const COMPARE_AND_SET =
  *
  * When the client is not connected (ioredis `status` not "ready", node-redis `isReady` false) a lookup
  * rejects at once, so the handshake is refused with `STORE_UNAVAILABLE` instead of waiting in the
- * client's offline queue; when the client reconnects, lookups work again by themselves.
+ * client's offline queue; when the client reconnects, lookups work again by themselves. The exception is
+ * a client still connecting for the first time (never ready since the store was built: an app starting
+ * while Redis starts): a lookup waits for its first `ready`, up to the `timeout` of `sessionAuth`.
  *
  * Each record carries the stored text as its `revision`; `compareAndSet` (ioredis and node-redis, when
  * the serializer has `stringify`) runs one Lua script that writes only while the key still holds that
@@ -84,6 +101,7 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
 
   const store: SessionStore<S> = {
     name: "redis",
+    where: `keys "${addressing(client).keyPrefix}${prefix}<id>"`,
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
       const raw = await command(() => client.get(prefix + id), signal);
       if (raw === null || raw === undefined) return null;
@@ -99,12 +117,14 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
       if (closed) return;
       closed = true;
       keyspace?.stop();
+      if (subscriber !== undefined) subscribersInUse.delete(subscriber);
       driver.release();
       subscriberDriver?.release();
     },
   };
 
   // Keyspace notifications: one subscription per store, shared by every subscribe() call.
+  if (subscriber !== undefined) subscribersInUse.add(subscriber);
   const keyspace = subscriber === undefined ? undefined : keyspaceEvents(client, subscriber, flavor, prefix);
   if (keyspace !== undefined) store.subscribe = keyspace.subscribe;
 
@@ -154,6 +174,11 @@ function validate<S extends object>(options: RedisStoreOptions<S>) {
     if (subscriber === client) {
       throw new TypeError(
         "redisStore: `subscriber` is the same object as `client`; a client listening to notifications can send no other command: pass `client.duplicate()` (connected).",
+      );
+    }
+    if (subscribersInUse.has(subscriber)) {
+      throw new TypeError(
+        "redisStore: this `subscriber` already listens for another redisStore that is not closed; closing that store would silently end this one's subscription too. Give each store its own `client.duplicate()` (connected), or close() the other store first.",
       );
     }
     const kind = redisFlavor(subscriber);

@@ -1,5 +1,12 @@
-import { describeFailure, type RedisFlavor, type SessionStore } from "socket.io-session-auth/adapter";
-import { addressing, removeListener, type ClusterProbe, type Listener, type RedisClientLike } from "./client.js";
+import { describeFailure, redisNotReady, type RedisFlavor, type SessionStore } from "socket.io-session-auth/adapter";
+import {
+  addressing,
+  removeListener,
+  type ClusterProbe,
+  type Emitter,
+  type Listener,
+  type RedisClientLike,
+} from "./client.js";
 
 // Redis keyspace notifications for the store's `subscribe`: a session key deleted (connect-redis's
 // destroy, a logout), expired or evicted ends its sockets at once, on every node.
@@ -18,7 +25,9 @@ export interface KeyspaceEvents {
 /**
  * One subscription per store, on `subscriber`, shared by every `subscribe()` call: it starts with the
  * first and stops with the last. Session keys are `client`'s key prefix plus `prefix`, in `client`'s
- * database. The server's `notify-keyspace-events` is checked when it starts (warned once if short).
+ * database. The server's `notify-keyspace-events` is checked when it starts and again after every
+ * reconnection of the subscriber (a restart loses flags set by CONFIG SET), warned once each time it is
+ * found short; meanwhile the lifecycle's re-reads end deleted sessions, later.
  */
 export function keyspaceEvents(
   client: RedisClientLike,
@@ -29,12 +38,40 @@ export function keyspaceEvents(
   const callbacks = new Set<OnDestroyed>();
   let subscription: Subscription | undefined;
   let closed = false;
+  // Once per problem found: reset by a check that finds the flags set, so flags lost to a restart later
+  // are warned about again.
   let warned = false;
   const warnOnce = (message: string): void => {
     if (warned) return;
     warned = true;
     process.emitWarning(message, { code: "SOCKET_IO_SESSION_AUTH_KEYSPACE_EVENTS" });
   };
+  const check = (when: string): void => {
+    void checkKeyspaceEvents(client, flavor).then((problem) => {
+      if (closed || subscription === undefined) return;
+      if (problem === undefined) warned = false;
+      else warnOnce(`socket.io-session-auth: redisStore({ subscriber }) ${when}${problem}`);
+    });
+  };
+  // notify-keyspace-events set by CONFIG SET is lost when Redis restarts, and nothing tells a subscriber
+  // (issue 18, item 3): read it again after every reconnection of the subscriber, once `client` (which
+  // runs the CONFIG GET; the subscriber cannot) is ready too.
+  let waitingForClient = false;
+  const recheck = (): void => {
+    if (closed || subscription === undefined) return;
+    if (redisNotReady(client) !== undefined) {
+      if (waitingForClient) return;
+      waitingForClient = true;
+      (client as unknown as Emitter).on("ready", function onClientReady() {
+        removeListener(client as unknown as Emitter, "ready", onClientReady);
+        waitingForClient = false;
+        recheck();
+      });
+      return;
+    }
+    check("after the subscriber reconnected: ");
+  };
+  const onSubscriberReady: Listener = () => recheck();
   return {
     subscribe(onDestroyed) {
       const callback: OnDestroyed = (id, reason) => onDestroyed(id, reason);
@@ -59,13 +96,13 @@ export function keyspaceEvents(
           },
           warnOnce,
         );
-        void checkKeyspaceEvents(client, flavor).then((problem) => {
-          if (problem !== undefined) warnOnce(`socket.io-session-auth: redisStore({ subscriber }) ${problem}`);
-        });
+        check("");
+        (subscriber as unknown as Emitter).on("ready", onSubscriberReady);
       }
       return () => {
         callbacks.delete(callback);
         if (callbacks.size === 0) {
+          removeListener(subscriber as unknown as Emitter, "ready", onSubscriberReady);
           subscription?.stop();
           subscription = undefined;
         }
@@ -73,6 +110,7 @@ export function keyspaceEvents(
     },
     stop() {
       closed = true;
+      removeListener(subscriber as unknown as Emitter, "ready", onSubscriberReady);
       subscription?.stop();
       subscription = undefined;
       callbacks.clear();

@@ -8,8 +8,9 @@ import { sessionAuth } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 
 export async function createRealtimeServer(redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379") {
-  const redis = new Redis(redisUrl, { lazyConnect: true }); // or node-redis: createClient({ url })
-  await redis.connect(); // until the client is ready, handshakes are refused (STORE_UNAVAILABLE)
+  // Not awaited: with Redis down at start, the server still listens; a handshake waits up to `timeout`
+  // for the client's first ready, then is refused STORE_UNAVAILABLE until Redis comes (issue 18).
+  const redis = new Redis(redisUrl); // connects by itself; or node-redis: createClient({ url }).connect()
 
   const http = createServer();
   const io = new Server(http);

@@ -174,6 +174,11 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
     expect((await ask<{ userId: string }>(socket, "whoami")).userId).toBe("3");
     const wrong = await realtime(redisStore({ client }));
     expect((await refusal(wrong.url, { cookie })).message).toBe("SESSION_NOT_FOUND");
+    // The diagnosis names the prefix and the cookie looked up, never the id (issue 18 item 9).
+    const [diagnosis] = wrong.errors;
+    expect(diagnosis!.message).toContain('keys "sess:<id>"');
+    expect(diagnosis!.message).toContain('cookie "connect.sid"');
+    expect(diagnosis!.message).not.toContain(sessionIdOf(cookie));
   });
 
   it("the key's TTL decides: refused once it lapses, accepted while it lives though cookie.expires is stale", async () => {

@@ -225,6 +225,10 @@ describe("redisStore client detection", () => {
       },
     };
     const store = redisStore({ client });
+    // Ready once, then lost: refused at once (a client never ready yet is waited for: issue 18 item 6, below).
+    client.isReady = true;
+    for (const listener of listeners.get("ready") ?? []) listener();
+    client.isReady = false;
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" });
     for (const listener of listeners.get("error") ?? []) listener(refused);
     await expect(store.get("a", options())).rejects.toMatchObject({ code: "REDIS_NOT_READY", cause: refused });
@@ -240,6 +244,28 @@ describe("redisStore client detection", () => {
     await store.close!();
     expect(listeners.get("error")).toEqual([]);
     expect(listeners.get("ready")).toEqual([]);
+  });
+
+  it("a node-redis-like client still connecting for the first time is waited for until ready, or until the signal aborts", async () => {
+    const listeners = new Map<string, Array<(...args: unknown[]) => void>>();
+    const client = {
+      isOpen: true,
+      isReady: false,
+      get: async () => null,
+      on(event: string, listener: (...args: unknown[]) => void) {
+        listeners.set(event, [...(listeners.get(event) ?? []), listener]);
+        return this;
+      },
+    };
+    const store = redisStore({ client });
+    const deadline = new AbortController();
+    const abandoned = store.get("a", options(deadline.signal));
+    deadline.abort(new Error("timed out"));
+    await expect(abandoned).rejects.toThrow("timed out");
+    const waiting = store.get("a", options());
+    client.isReady = true;
+    for (const listener of listeners.get("ready") ?? []) listener();
+    await expect(waiting).resolves.toBeNull();
   });
 
   it("a client known only by get(): no compareAndSet, and never a set or destroy", () => {

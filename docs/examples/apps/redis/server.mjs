@@ -10,7 +10,8 @@ import { redisStore } from "socket.io-session-auth/redis";
 const secret = process.env.SESSION_SECRET ?? "dev only: set SESSION_SECRET";
 const redis = createClient({ url: process.env.REDIS_URL ?? "redis://localhost:6379" }); // connect-redis 9+ wants node-redis
 redis.on("error", (err) => console.warn("redis:", err.message));
-await redis.connect();
+// Not awaited: with Redis down at start, the app still listens and refuses STORE_UNAVAILABLE until it comes.
+redis.connect().catch((err) => console.warn("redis:", err.message));
 
 // The web app: express-session keeps sessions in Redis through connect-redis ("sess:<id>", with a TTL).
 const app = express();
