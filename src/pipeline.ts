@@ -6,6 +6,7 @@ import { isSessionAuthError, SessionAuthError } from "./errors.js";
 import { identifyUser, unreadUser } from "./identify.js";
 import { withDeadline } from "./internal/deadline.js";
 import { causeOf, describeFailure } from "./internal/describe.js";
+import { createFirstRefusalNotice } from "./internal/first-refusal.js";
 import { log } from "./log.js";
 import { createOriginCheck } from "./origin.js";
 import { sessionKey } from "./rooms.js";
@@ -55,6 +56,7 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
   const { store, timeout, identify, allowAnonymous, authorize, onError } = config;
   const readCookie = createCookieReader(config);
   const checkOrigin = createOriginCheck(config.origins);
+  const noticeRefusal = createFirstRefusalNotice(onError !== undefined);
 
   async function authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>> {
     try {
@@ -92,6 +94,7 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
           // A throwing logger must not turn a refusal into a crash.
         }
       }
+      noticeRefusal(refusal);
       throw refusal;
     }
   }
