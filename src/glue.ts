@@ -3,6 +3,7 @@ import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
 import { copySession } from "./copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
+import { emitWarning, type WarningName } from "./internal/warn.js";
 import type { Lifecycle } from "./lifecycle/index.js";
 import type { Accepted, Pipeline } from "./pipeline.js";
 
@@ -182,10 +183,10 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
  * per-handshake mystery (DESIGN "Diagnostics").
  */
 function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, warned: Set<string>): void {
-  const warn = (message: string, code: string): void => {
-    if (warned.has(code)) return;
-    warned.add(code);
-    process.emitWarning(message, { code });
+  const warn = (message: string, name: WarningName): void => {
+    if (warned.has(name)) return;
+    warned.add(name);
+    emitWarning(name, message);
   };
   const { recovery, engine: engineOpts } = serverSetup(io);
   if (recovery !== undefined && recovery.skipMiddlewares !== false && engineOpts?.allowRequest !== allowRequest) {
@@ -194,7 +195,7 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
         "handlers run for a recovered socket (and what they emit reaches it) before its session is checked again, even if it was " +
         "revoked meanwhile. Wire `allowRequest: auth.allowRequest` in the Server options (refused at the engine), or set " +
         "`connectionStateRecovery: { skipMiddlewares: false }`.",
-      "SIO_SESSION_AUTH_RECOVERY",
+      "RECOVERY",
     );
   }
   if (Array.isArray(origins) && origins.length > 0 && engineOpts !== undefined) {
@@ -205,7 +206,7 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
         `socket.io-session-auth: \`origins\` lists ${blocked.map((o) => JSON.stringify(o)).join(", ")}, but socket.io's \`cors\` option ` +
           'does not let those pages poll with cookies, so their browsers fail with only "xhr poll error". Give the Server ' +
           "`cors: { origin: [...the same origins], credentials: true }`.",
-        "SIO_SESSION_AUTH_CORS",
+        "CORS",
       );
     }
   }

@@ -1,4 +1,4 @@
-import { describeFailure, type RedisFlavor, type SessionStore } from "socket.io-session-auth/adapter";
+import { describeFailure, emitWarning, type RedisFlavor, type SessionStore } from "socket.io-session-auth/adapter";
 import { addressing, removeListener, type ClusterProbe, type Listener, type RedisClientLike } from "./client.js";
 
 // Redis keyspace notifications for the store's `subscribe`: a session key deleted (connect-redis's
@@ -33,7 +33,7 @@ export function keyspaceEvents(
   const warnOnce = (message: string): void => {
     if (warned) return;
     warned = true;
-    process.emitWarning(message, { code: "SOCKET_IO_SESSION_AUTH_KEYSPACE_EVENTS" });
+    emitWarning("KEYSPACE_EVENTS", message);
   };
   return {
     subscribe(onDestroyed) {
