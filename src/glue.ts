@@ -2,7 +2,10 @@ import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
 import { copySession } from "./copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
+import { answerIfAlive, watchAbort } from "./internal/aborted.js";
+import { describeFailure } from "./internal/describe.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
+import { log } from "./log.js";
 import { emitWarning, type WarningName } from "./internal/warn.js";
 import type { Lifecycle } from "./lifecycle/index.js";
 import type { Accepted, Pipeline } from "./pipeline.js";
@@ -152,12 +155,16 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   }
 
   const allowRequest: Glue["allowRequest"] = (req, callback) => {
+    // A client gone during the lookup gets no answer: engine.io's write to its response could kill the process.
+    const gone = watchAbort(req);
+    const failed = (cause: unknown) => log("allowRequest: the engine failed to answer: %s", describeFailure(cause));
     pipeline.authenticate(req, undefined).then(
       (accepted) => {
+        if (gone()) return log("allowRequest: the client went away during the check; not answered");
         preauthorized.set(req, { accepted, at: Date.now() });
-        callback(null, true);
+        answerIfAlive(gone, () => callback(null, true), failed);
       },
-      (error: SessionAuthError) => callback(error.code, false),
+      (error: SessionAuthError) => void answerIfAlive(gone, () => callback(error.code, false), failed),
     );
   };
 
