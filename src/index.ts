@@ -17,4 +17,5 @@ export type { CompareAndSetOptions, SessionData, SessionRecord, SessionStore, St
 export type { SigningScheme, KeygripAlgorithm } from "./cookies.js";
 export type { OriginPolicy } from "./origin.js";
 export { sessionKey, sessionRoom, userRoom } from "./rooms.js";
+export { fetchAllowRequest, type FetchRequestLike } from "./engines/fetch.js";
 export type { RoomNaming, RoomOptions } from "./rooms.js";
