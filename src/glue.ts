@@ -6,6 +6,7 @@ import { answerIfAlive, watchAbort } from "./internal/aborted.js";
 import { describeFailure } from "./internal/describe.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
 import { log } from "./log.js";
+import { traceHandshake, type HandshakeMessage } from "./observe.js";
 import { emitWarning, type WarningName } from "./internal/warn.js";
 import type { Lifecycle } from "./lifecycle/index.js";
 import type { Accepted, Pipeline } from "./pipeline.js";
@@ -106,7 +107,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       if (reason.retryable) socket.disconnect();
       else lifecycle.end(socket, reason);
     };
-    pipeline.authenticate(socket.request, socket.handshake).then((accepted) => {
+    checkTraced("recovery", socket.request, socket).then((accepted) => {
       if (!socket.connected) return;
       const mixed = resume(socket, accepted);
       if (mixed !== undefined) return refuse(mixed);
@@ -134,7 +135,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       }
       preauthorized.delete(socket.request);
     }
-    pipeline.authenticate(socket.request, socket.handshake).then(
+    checkTraced("middleware", socket.request, socket).then(
       (accepted) => admitThen(socket, accepted, next),
       (error: SessionAuthError) => next(clientError(error)),
     );
@@ -158,7 +159,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // A client gone during the lookup gets no answer: engine.io's write to its response could kill the process.
     const gone = watchAbort(req);
     const failed = (cause: unknown) => log("allowRequest: the engine failed to answer: %s", describeFailure(cause));
-    pipeline.authenticate(req, undefined).then(
+    checkTraced("allowRequest", req, undefined).then(
       (accepted) => {
         if (gone()) return log("allowRequest: the client went away during the check; not answered");
         preauthorized.set(req, { accepted, at: Date.now() });
@@ -167,6 +168,21 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       (error: SessionAuthError) => void answerIfAlive(gone, () => callback(error.code, false), failed),
     );
   };
+
+  // pipeline.authenticate under the `handshake` tracing channel (just the call when nobody listens).
+  function checkTraced(via: HandshakeMessage["via"], req: IncomingMessage, socket: Socket | undefined) {
+    return traceHandshake(
+      () => ({
+        via,
+        transport: transportOf(req),
+        namespace: socket?.nsp.name,
+        store: pipeline.config.store.name,
+        signing: pipeline.config.signing,
+        sharedRead: false,
+      }),
+      () => pipeline.authenticate(req, socket?.handshake),
+    );
+  }
 
   function attach<T extends Server>(io: T): T {
     if (typeof io !== "object" || io === null || typeof io.of !== "function" || typeof io.use !== "function") {
@@ -216,6 +232,17 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
         "CORS",
       );
     }
+  }
+}
+
+/** engine.io's transport of a request: its parsed `_query`, else the URL's `transport` parameter. */
+function transportOf(req: IncomingMessage): string | undefined {
+  const parsed = (req as { _query?: { transport?: unknown } })._query?.transport;
+  if (typeof parsed === "string") return parsed;
+  try {
+    return new URL(req.url ?? "/", "http://x").searchParams.get("transport") ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 

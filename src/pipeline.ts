@@ -8,6 +8,7 @@ import { withDeadline } from "./internal/deadline.js";
 import { causeOf, describeFailure } from "./internal/describe.js";
 import { createFirstRefusalNotice } from "./internal/first-refusal.js";
 import { log } from "./log.js";
+import { traceStore } from "./observe.js";
 import { createOriginCheck } from "./origin.js";
 import { sessionKey } from "./rooms.js";
 import type { SessionRecord, StoreGetOptions } from "./store.js";
@@ -134,7 +135,7 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
     const record = await withTimeout(
       `Store "${store.name}"`,
       verified,
-      (options) => store.get(id, options),
+      (options) => traceStore("get", store.name, () => store.get(id, options)),
       (cause) => void (reported ??= cause),
     );
     if (record === null || record === undefined) {
@@ -240,7 +241,9 @@ export function createPipeline<S extends object>(config: Config<S>): Pipeline<S>
     write: (sessionId, revision, session) => {
       const compareAndSet = store.compareAndSet!;
       return withTimeout(`Store "${store.name}" (compareAndSet)`, "write of a connected session", ({ signal }) =>
-        compareAndSet.call(store, sessionId, revision, session, { signal }),
+        traceStore("compareAndSet", store.name, () =>
+          compareAndSet.call(store, sessionId, revision, session, { signal }),
+        ),
       ).then((written) => written === true);
     },
   };
