@@ -68,13 +68,13 @@ export interface SessionEndMessage {
   sockets: number;
 }
 
-/** Published on `push` for each outcome of the push router. */
+/** Published on `push` for each operation of the push router (HTTP or `send()`). */
 export interface PushMessage {
-  /** "delivered", or the refusal's code. */
+  /** The executor's operation: "message", "batch", "disconnect", "join", "leave", "presence", "legacy". */
+  operation: string;
+  /** "ok", or the refusal's code. */
   outcome: string;
-  /** The push's target kind ("user", "session", "room", ...), when known. */
-  target?: string;
-  /** HTTP status answered, when the push came over HTTP. */
+  /** The HTTP status the operation answers, when known. */
   status?: number;
 }
 

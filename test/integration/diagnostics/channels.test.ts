@@ -91,3 +91,18 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
   for (const forbidden of [SESSION_ID, cookie, encodeURIComponent(cookie), SECRET_CONTENT, cookie.split("=")[1]!])
     expect(text).not.toContain(forbidden);
 });
+
+it("publishes the push router's outcomes, with the operation and status only", async () => {
+  const { createPushRouter } = await import("socket.io-session-auth/push");
+  const seen: unknown[] = [];
+  const onPush = (message: unknown) => seen.push(message);
+  channel("socket.io-session-auth:push").subscribe(onPush);
+  opened.push({ close: () => channel("socket.io-session-auth:push").unsubscribe(onPush) });
+  const realtime = await startRealtime(() => {});
+  opened.push(realtime);
+  const push = createPushRouter(realtime.io, { tokens: "a-push-token-long-enough-to-be-accepted-0123" });
+  opened.push(push);
+  await push.send({ to: { user: "user-42" }, data: { secret: SECRET_CONTENT } });
+  expect(seen).toEqual([{ operation: "message", outcome: "ok", status: 202 }]);
+  expect(JSON.stringify(seen)).not.toMatch(/user-42|secret/);
+});
