@@ -16,4 +16,5 @@ export { copySession } from "./copy.js";
 export { describeOption, describeValue, describeFailure } from "./internal/describe.js";
 export { describeGiven, driverKind, type DriverKind } from "./internal/driver-kind.js";
 export { rejectUnknownOptions, type UnknownOptionHelp } from "./internal/options.js";
+export { emitWarning, WARNING_PREFIX, type WarningName } from "./internal/warn.js";
 export { redisFlavor, redisNotReady, type RedisFlavor } from "./internal/redis.js";

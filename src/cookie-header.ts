@@ -93,8 +93,8 @@ export function noCookie(
   if (header === undefined || header === "") {
     return new SessionAuthError(
       "NO_SESSION_COOKIE",
-      `The handshake has no Cookie header, so no ${expected} cookie. Browsers send cookies only to the site that set them: ` +
-        "a page on another origin must connect with `withCredentials: true` and a CORS setup that allows credentials." +
+      `The handshake has no Cookie header, so no ${expected} cookie: the visitor has not logged in yet, or the cookie's ` +
+        "`domain` or `path` keep the browser from sending it to the socket.io host." +
         prefixHint(names, header, context),
     );
   }

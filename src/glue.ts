@@ -3,7 +3,12 @@ import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
 import { copySession } from "./copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import { isPromiseLike } from "./internal/deadline.js";
+import { answerIfAlive, watchAbort } from "./internal/aborted.js";
+import { describeFailure } from "./internal/describe.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
+import { log } from "./log.js";
+import { traceHandshake, type HandshakeMessage } from "./observe.js";
+import { emitWarning, type WarningName } from "./internal/warn.js";
 import type { Lifecycle } from "./lifecycle/index.js";
 import type { Accepted, Pipeline } from "./pipeline.js";
 
@@ -109,7 +114,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       if (reason.retryable) socket.disconnect();
       else lifecycle.end(socket, reason);
     };
-    pipeline.authenticate(socket.request, socket.handshake).then((accepted) => {
+    checkTraced("recovery", socket.request, socket).then((accepted) => {
       if (!socket.connected) return;
       const mixed = resume(socket, accepted);
       if (mixed !== undefined) return refuse(mixed);
@@ -137,7 +142,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       }
       preauthorized.delete(socket.request);
     }
-    pipeline.authenticate(socket.request, socket.handshake).then(
+    checkTraced("middleware", socket.request, socket).then(
       (accepted) => admitThen(socket, accepted, next, true),
       (error: SessionAuthError) => next(clientError(error)),
     );
@@ -158,14 +163,33 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   }
 
   const allowRequest: Glue["allowRequest"] = (req, callback) => {
-    pipeline.authenticate(req, undefined).then(
+    // A client gone during the lookup gets no answer: engine.io's write to its response could kill the process.
+    const gone = watchAbort(req);
+    const failed = (cause: unknown) => log("allowRequest: the engine failed to answer: %s", describeFailure(cause));
+    checkTraced("allowRequest", req, undefined).then(
       (accepted) => {
+        if (gone()) return log("allowRequest: the client went away during the check; not answered");
         preauthorized.set(req, { accepted, at: Date.now() });
-        callback(null, true);
+        answerIfAlive(gone, () => callback(null, true), failed);
       },
-      (error: SessionAuthError) => callback(error.code, false),
+      (error: SessionAuthError) => void answerIfAlive(gone, () => callback(error.code, false), failed),
     );
   };
+
+  // pipeline.authenticate under the `handshake` tracing channel (just the call when nobody listens).
+  function checkTraced(via: HandshakeMessage["via"], req: IncomingMessage, socket: Socket | undefined) {
+    return traceHandshake(
+      () => ({
+        via,
+        transport: transportOf(req),
+        namespace: socket?.nsp.name,
+        store: pipeline.config.store.name,
+        signing: pipeline.config.signing,
+        sharedRead: false,
+      }),
+      () => pipeline.authenticate(req, socket?.handshake),
+    );
+  }
 
   function attach<T extends Server>(io: T): T {
     if (typeof io !== "object" || io === null || typeof io.of !== "function" || typeof io.use !== "function") {
@@ -189,10 +213,10 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
  * per-handshake mystery (DESIGN "Diagnostics").
  */
 function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, warned: Set<string>): void {
-  const warn = (message: string, code: string): void => {
-    if (warned.has(code)) return;
-    warned.add(code);
-    process.emitWarning(message, { code });
+  const warn = (message: string, name: WarningName): void => {
+    if (warned.has(name)) return;
+    warned.add(name);
+    emitWarning(name, message);
   };
   const { recovery, engine: engineOpts } = serverSetup(io);
   if (recovery !== undefined && recovery.skipMiddlewares !== false && engineOpts?.allowRequest !== allowRequest) {
@@ -201,7 +225,7 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
         "handlers run for a recovered socket (and what they emit reaches it) before its session is checked again, even if it was " +
         "revoked meanwhile. Wire `allowRequest: auth.allowRequest` in the Server options (refused at the engine), or set " +
         "`connectionStateRecovery: { skipMiddlewares: false }`.",
-      "SIO_SESSION_AUTH_RECOVERY",
+      "RECOVERY",
     );
   }
   if (Array.isArray(origins) && origins.length > 0 && engineOpts !== undefined) {
@@ -212,9 +236,20 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
         `socket.io-session-auth: \`origins\` lists ${blocked.map((o) => JSON.stringify(o)).join(", ")}, but socket.io's \`cors\` option ` +
           'does not let those pages poll with cookies, so their browsers fail with only "xhr poll error". Give the Server ' +
           "`cors: { origin: [...the same origins], credentials: true }`.",
-        "SIO_SESSION_AUTH_CORS",
+        "CORS",
       );
     }
+  }
+}
+
+/** engine.io's transport of a request: its parsed `_query`, else the URL's `transport` parameter. */
+function transportOf(req: IncomingMessage): string | undefined {
+  const parsed = (req as { _query?: { transport?: unknown } })._query?.transport;
+  if (typeof parsed === "string") return parsed;
+  try {
+    return new URL(req.url ?? "/", "http://x").searchParams.get("transport") ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -7,7 +7,9 @@ import { isSessionAuthError, SessionAuthError } from "./errors.js";
 import { identifyUser, unreadUser } from "./identify.js";
 import { withDeadline } from "./internal/deadline.js";
 import { causeOf, describeFailure } from "./internal/describe.js";
+import { createFirstRefusalNotice } from "./internal/first-refusal.js";
 import { log } from "./log.js";
+import { traceStore } from "./observe.js";
 import { createOriginCheck } from "./origin.js";
 import { sessionKey } from "./rooms.js";
 import type { SessionRecord, StoreGetOptions } from "./store.js";
@@ -69,6 +71,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
   const { store, timeout, identify, allowAnonymous, authorize, onError } = config;
   const readCookie = createCookieReader(config);
   const checkOrigin = createOriginCheck(config.origins);
+  const noticeRefusal = createFirstRefusalNotice(onError !== undefined);
 
   async function authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>> {
     try {
@@ -116,6 +119,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
           // A throwing logger must not turn a refusal into a crash.
         }
       }
+      noticeRefusal(refusal);
       throw refusal;
     }
   }
@@ -160,7 +164,10 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     const record = await withTimeout(
       `Store "${store.name}"`,
       verified,
-      (options) => store.get(id, cookieName === undefined ? options : Object.assign(options, { cookieName })),
+      (options) =>
+        traceStore("get", store.name, () =>
+          store.get(id, cookieName === undefined ? options : Object.assign(options, { cookieName })),
+        ),
       (cause) => void (reported ??= cause),
       revision,
     );
@@ -271,7 +278,9 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     write: (sessionId, revision, session) => {
       const compareAndSet = store.compareAndSet!;
       return withTimeout(`Store "${store.name}" (compareAndSet)`, "write of a connected session", ({ signal }) =>
-        compareAndSet.call(store, sessionId, revision, session, { signal }),
+        traceStore("compareAndSet", store.name, () =>
+          compareAndSet.call(store, sessionId, revision, session, { signal }),
+        ),
       ).then((written) => written === true);
     },
   };

@@ -1,5 +1,6 @@
 import {
   describeValue,
+  emitWarning,
   readSession,
   rejectUnknownOptions,
   type SessionData,
@@ -50,7 +51,6 @@ const HINTS: Record<string, string> = {
 };
 
 /** A warning code beside the library's others (SOCKET_IO_SESSION_AUTH_...), for `process.on("warning")` filters. */
-const WARNING_CODE = "SOCKET_IO_SESSION_AUTH_POSTGRES_NOTIFY";
 
 /**
  * Reads the sessions that connect-pg-simple (v7 to v10) writes: rows `(sid varchar, sess json,
@@ -148,7 +148,7 @@ export function postgresStore<S extends object = SessionData>(options: PostgresS
     const warn = (message: string): void => {
       if (warned) return;
       warned = true;
-      process.emitWarning(`socket.io-session-auth: postgresStore: ${message}`, { code: WARNING_CODE });
+      emitWarning("POSTGRES_NOTIFY", `socket.io-session-auth: postgresStore: ${message}`);
     };
     store.subscribe = (onDestroyed) => {
       const callback = (id: string, reason?: "destroyed" | "expired"): void => onDestroyed(id, reason);

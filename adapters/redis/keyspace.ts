@@ -1,4 +1,10 @@
-import { describeFailure, redisNotReady, type RedisFlavor, type SessionStore } from "socket.io-session-auth/adapter";
+import {
+  describeFailure,
+  emitWarning,
+  redisNotReady,
+  type RedisFlavor,
+  type SessionStore,
+} from "socket.io-session-auth/adapter";
 import {
   addressing,
   removeListener,
@@ -44,7 +50,7 @@ export function keyspaceEvents(
   const warnOnce = (message: string): void => {
     if (warned) return;
     warned = true;
-    process.emitWarning(message, { code: "SOCKET_IO_SESSION_AUTH_KEYSPACE_EVENTS" });
+    emitWarning("KEYSPACE_EVENTS", message);
   };
   const check = (when: string): void => {
     void checkKeyspaceEvents(client, flavor).then((problem) => {

@@ -2,6 +2,7 @@ import type { Server } from "socket.io";
 import { monotonicNow } from "../clock.js";
 import { SESSION_AUTH_ERROR_CODES, SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
 import { describeFailure } from "../internal/describe.js";
+import { emitWarning } from "../internal/warn.js";
 import { sessionKey } from "../rooms.js";
 import type { SessionStore } from "../store.js";
 import type { EndResult } from "../types.js";
@@ -82,7 +83,8 @@ export function createCluster<S extends object>(
       // Not a refusal: the handshake goes on, and the next one tries to subscribe again (warned once).
       if (warnedSubscribe) return;
       warnedSubscribe = true;
-      process.emitWarning(
+      emitWarning(
+        "SUBSCRIBE",
         `socket.io-session-auth: store "${store.name}" failed to subscribe (${describeFailure(cause)}); live revocation is off until it succeeds.`,
       );
     }

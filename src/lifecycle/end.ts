@@ -3,6 +3,7 @@ import type { SessionAuthError } from "../errors.js";
 import { causeOf, describeFailure } from "../internal/describe.js";
 import { afterWritten } from "../internal/socketio.js";
 import { log } from "../log.js";
+import { publishSessionEnd } from "../observe.js";
 
 // How long the end event may take to leave before the socket is disconnected anyway.
 const END_FLUSH_TIMEOUT_MS = 2_000;
@@ -32,6 +33,7 @@ export function createEnder({ endEvent, onSessionEnd, release }: EnderOptions): 
     release(socket);
     const done = (): void => {
       log("ended a socket (%s): %s%s", reason.code, reason.message, causeOf(reason));
+      publishSessionEnd(reason);
       if (onSessionEnd === undefined) return;
       try {
         onSessionEnd(reason, socket);

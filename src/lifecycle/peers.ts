@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Server } from "socket.io";
 import { monotonicNow } from "../clock.js";
 import type { SessionAuthErrorCode } from "../errors.js";
+import { emitWarning } from "../internal/warn.js";
 import { createNodeTracker, type NodeTracker } from "../internal/nodes.js";
 import { emitToOtherNodesWithAck, hasOtherNodes, linkLooksDown, onOtherNodes } from "../internal/socketio.js";
 import { log } from "../log.js";
@@ -149,11 +150,11 @@ export function createPeers(apply: ApplyEnd): Peers {
       // say that partitions last longer than the window; the debug log has each one.
       if (!warnedLost) {
         warnedLost = true;
-        process.emitWarning(
+        emitWarning(
+          "ENDS_LOST",
           `socket.io-session-auth: this node was cut off from the other nodes for longer than ${WINDOW_MS / 1000} s ` +
             "and missed ends (endSession/endUser) that are no longer kept; the sessions they ended may still have sockets " +
             "here. Their periodic re-reads (revalidate) end the ones whose session is gone.",
-          "SIO_SESSION_AUTH_ENDS_LOST",
         );
       }
     }

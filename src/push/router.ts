@@ -1,6 +1,7 @@
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Server } from "socket.io";
+import { observed } from "./observe.js";
 import { rejectUnknownOptions } from "../internal/options.js";
 import { redisFlavor } from "../internal/redis.js";
 import { resolveRooms, type RoomNaming, type RoomOptions } from "../rooms.js";
@@ -133,14 +134,16 @@ export function createPushRouter<S extends Pick<Server, "of">>(io: S, options: P
   const config = validateOptions(options);
   let closing = false;
   let closed: Promise<void> | undefined;
-  const executor = createExecutor(io as unknown as Server, {
-    namespaces: [...config.validator.namespaces],
-    idempotency: config.idempotency,
-    clusterTimeout: config.clusterTimeout,
-    nodeSettle: NODE_SETTLE_MS,
-    onError: config.onError,
-    lifecycle: lifecycleOf(io as unknown as Server, options.auth),
-  });
+  const executor = observed(
+    createExecutor(io as unknown as Server, {
+      namespaces: [...config.validator.namespaces],
+      idempotency: config.idempotency,
+      clusterTimeout: config.clusterTimeout,
+      nodeSettle: NODE_SETTLE_MS,
+      onError: config.onError,
+      lifecycle: lifecycleOf(io as unknown as Server, options.auth),
+    }),
+  );
   const { handler, owns } = createHandler({
     path: config.path,
     tokens: config.tokens,

@@ -186,8 +186,8 @@ describe("cross-origin pages", () => {
       await refusal(realtime.url, {});
       await new Promise((resolve) => setImmediate(resolve));
       const codes = warnings.map((warning) => (warning as Error & { code?: string }).code);
-      expect(codes.filter((code) => code === "SIO_SESSION_AUTH_CORS")).toHaveLength(1);
-      expect(codes.filter((code) => code === "SIO_SESSION_AUTH_RECOVERY")).toHaveLength(1);
+      expect(codes.filter((code) => code === "SOCKET_IO_SESSION_AUTH_CORS")).toHaveLength(1);
+      expect(codes.filter((code) => code === "SOCKET_IO_SESSION_AUTH_RECOVERY")).toHaveLength(1);
 
       warnings.length = 0;
       const agreed = sessionAuth({ store: fixed({}), secret: SECRET, origins: ["http://localhost:5173"] });
