@@ -97,6 +97,9 @@ export default defineConfig({
   lastUpdated: false,
   head: [["link", { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" }]],
   // Dead links fail the build (VitePress's default): keep it that way.
+  // An include of a .mjs or .cjs file takes its language from the extension, which the highlighter does
+  // not know (the build warned and showed such blocks as plain text).
+  markdown: { languageAlias: { mjs: "js", cjs: "js" } },
   themeConfig: {
     nav: [
       {

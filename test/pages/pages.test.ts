@@ -81,7 +81,7 @@ const PAGES: Record<string, PageSpec> = {
   "README.md": { apps: [{ check: checkQuickStart }], fragments: true },
   "docs/redis.md": { apps: [{ check: checkQuickStart, needs: redisNeeds }], fragments: true },
   "docs/mongo.md": { apps: [{ check: checkQuickStart, needs: mongoNeeds }], fragments: true },
-  "docs/fastify.md": { apps: [{ check: checkQuickStart }], fragments: true },
+  "docs/fastify.md": { apps: [{ check: checkFastify }], fragments: true },
   "docs/nest.md": { apps: [{ check: checkNest }], fragments: true },
   "docs/migrating.md": { apps: [{ check: checkExpressSessionPort }, { check: checkPassportPort }], fragments: true },
   "docs/lifecycle.md": { apps: [{ check: checkLifecycle }], fragments: true },
@@ -276,7 +276,15 @@ async function checkInBrowser(url: string): Promise<void> {
 }
 
 async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promise<void> {
-  const as = async (plan: string) => cookieOf(await fetch(`${url}/login?plan=${plan}`, { method: "POST" }));
+  // The page answers at `/`, where login sends the browser.
+  const home = await fetch(`${url}/`);
+  expect(home.status).toBe(200);
+  expect(await home.text()).toContain('<script src="/socket.io/socket.io.js">');
+  const as = async (plan: string) => {
+    const res = await fetch(`${url}/login?plan=${plan}`, { method: "POST", redirect: "manual" });
+    expect([res.status, res.headers.get("location")]).toEqual([303, "/"]);
+    return cookieOf(res);
+  };
   const pro = open(url, await as("pro"));
   expect(await next(pro, "plan")).toBe("pro");
   expect(await pro.timeout(5000).emitWithAck("whoami")).toBe("42");
@@ -284,7 +292,11 @@ async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promis
     code: "FORBIDDEN",
     retryable: false,
   });
-  // And it typechecks as pasted, strict, against the packed package's own declarations.
+  await expectTypechecks(dir);
+}
+
+/** A TypeScript app typechecks as pasted, strict, against the packed package's own declarations. */
+async function expectTypechecks(dir: string): Promise<void> {
   cpSync(join(repoRoot, "test/pages/tsconfig.app.json"), join(dir, "tsconfig.json"));
   const tsc = await run("npx", ["--no-install", "tsc", "--noEmit", "-p", "."], { cwd: dir, timeout: 60_000 }).then(
     ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
@@ -297,7 +309,7 @@ async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promis
 }
 
 /** The lifecycle page's app: update() from the socket, seen over HTTP; logout ends the socket with the event first. */
-async function checkLifecycle({ url }: RunningApp): Promise<void> {
+async function checkLifecycle({ url }: RunningApp, { dir }: { dir: string }): Promise<void> {
   const login = await fetch(`${url}/login`, {
     method: "POST",
     body: new URLSearchParams({ name: "ada" }),
@@ -316,6 +328,7 @@ async function checkLifecycle({ url }: RunningApp): Promise<void> {
   expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" })).status).toBe(303);
   expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
   expect(await closed).toBe("io server disconnect");
+  await expectTypechecks(dir);
 }
 
 async function checkQuickStart({ url }: RunningApp): Promise<void> {
@@ -330,6 +343,23 @@ async function checkQuickStart({ url }: RunningApp): Promise<void> {
     retryable: false,
   });
   if (chromiumAvailable()) await checkQuickStartInBrowser(url);
+}
+
+/** The Fastify page's app: the quick start's checks, and logout ends the open socket through auth.endSession. */
+async function checkFastify(app: RunningApp): Promise<void> {
+  await checkQuickStart(app);
+  const cookie = cookieOf(await fetch(`${app.url}/login`, { method: "POST", redirect: "manual" }));
+  const socket = open(app.url, cookie);
+  await next(socket, "hello");
+  const [ended, closed] = [next(socket, "session:ended"), next(socket, "disconnect")];
+  const out = await fetch(`${app.url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+  expect(out.status).toBe(303);
+  expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
+  expect(await closed).toBe("io server disconnect");
+  expect((await refusal(app.url, { cookie, transports: ["websocket"] })).data).toEqual({
+    code: "SESSION_NOT_FOUND",
+    retryable: false,
+  });
 }
 
 async function checkNest(app: RunningApp): Promise<void> {
