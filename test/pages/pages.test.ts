@@ -40,7 +40,7 @@ import {
   repoRoot,
   type PackedInstall,
 } from "../support/packed.js";
-import { importedPackages, installedWith, readPage, type RunningApp, startApp } from "../support/pages.js";
+import { importedPackages, installedWith, readBlocks, readPage, type RunningApp, startApp } from "../support/pages.js";
 import { startMongoServer } from "../support/mongo-server/index.js";
 import { refusal } from "../support/realtime.js";
 import { redisServerAvailable, startRedisServer } from "../support/redis-server.js";
@@ -89,7 +89,7 @@ const PAGES: Record<string, PageSpec> = {
   "docs/cookie-sessions.md": { apps: [], fragments: true },
   "docs/security.md": { apps: [], fragments: true },
   "docs/errors.md": { apps: [], fragments: true },
-  "docs/push.md": { apps: [], fragments: true },
+  "docs/push.md": { apps: [{ check: checkPush }], fragments: true },
   "docs/several-nodes.md": { apps: [], fragments: true },
 };
 
@@ -343,6 +343,49 @@ async function checkQuickStart({ url }: RunningApp): Promise<void> {
     retryable: false,
   });
   if (chromiumAvailable()) await checkQuickStartInBrowser(url);
+}
+
+/**
+ * The push page's app: a logged-in page's socket gets what the page's curl line pushes, run as the page
+ * shows it with the PUSH_URL and PUSH_TOKEN the app printed; the page shows it in chromium.
+ */
+async function checkPush(app: RunningApp): Promise<void> {
+  const home = await fetch(`${app.url}/`);
+  expect(await home.text()).toContain('<script src="/socket.io/socket.io.js">');
+  const printed = /export PUSH_URL=(\S+) PUSH_TOKEN=(\w+)/.exec(app.output());
+  expect(printed, "the app prints the variables to push with").not.toBeNull();
+  const env = { ...process.env, PUSH_URL: printed![1]!.replace("localhost", "127.0.0.1"), PUSH_TOKEN: printed![2]! };
+  const curl = readBlocks("docs/push.md").find((block) => block.lang === "sh" && block.code.includes('"user":"ada"'))!;
+  const pushFromPage = () =>
+    run("bash", ["-c", `curl() { command curl -w '\\n%{http_code}' "$@"; }\n${curl.code}`], { env });
+
+  const socket = open(app.url, await login(app.url, "ada"));
+  await next(socket, "connect");
+  const notice = next(socket, "notice");
+  const { stdout } = await pushFromPage();
+  expect(stdout.trimEnd().split("\n").pop()).toBe("202");
+  expect(await notice).toBe("hello from curl");
+
+  if (!chromiumAvailable()) return;
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${app.url}/`);
+    await expect
+      .poll(() => page.locator("#status").textContent(), { timeout: 10_000 })
+      .toBe("not connected: NO_SESSION_COOKIE");
+    await page.fill('input[name="name"]', "ada");
+    await Promise.all([page.waitForURL(`${app.url}/`), page.click('form[action="/login"] button')]);
+    await expect
+      .poll(() => page.locator("#status").textContent(), { timeout: 10_000 })
+      .toBe("connected: pushes to you appear below");
+    await pushFromPage();
+    await expect
+      .poll(() => page.locator("#pushes li").allTextContents(), { timeout: 10_000 })
+      .toEqual(['notice: "hello from curl"']);
+  } finally {
+    await browser.close();
+  }
 }
 
 /** The Fastify page's app: the quick start's checks, and logout ends the open socket through auth.endSession. */
