@@ -83,6 +83,7 @@ const guide: DefaultTheme.SidebarItem[] = [
     items: [
       { text: "Push router", link: "/push" },
       { text: "Several nodes", link: "/several-nodes" },
+      { text: "Other engines", link: "/engines" },
       { text: "Benchmarks", link: "/benchmarks" },
     ],
   },
@@ -112,7 +113,7 @@ export default defineConfig({
         link: "/memory",
         activeMatch: "^/(memory|redis|mongo|cookie-sessions|any-store|writing-an-adapter)",
       },
-      { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
+      { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes|engines)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },
     ],
     sidebar: {

@@ -91,6 +91,7 @@ const PAGES: Record<string, PageSpec> = {
   "docs/errors.md": { apps: [], fragments: true },
   "docs/push.md": { apps: [{ check: checkPush }], fragments: true },
   "docs/several-nodes.md": { apps: [], fragments: true },
+  "docs/engines.md": { apps: [], fragments: true },
 };
 
 let install: PackedInstall;
