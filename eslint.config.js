@@ -23,9 +23,8 @@ export default tseslint.config(
     },
   },
   {
-    // CommonJS on purpose: the fixtures and pages that show a package working from require(). The whole
-    // apps' .js files run in a user's folder, where a package.json without "type" makes them CommonJS.
-    files: ["**/*.cjs", "docs/examples/apps/**/*.js"],
+    // CommonJS on purpose: the fixtures that show a package working from require().
+    files: ["**/*.cjs"],
     languageOptions: { sourceType: "commonjs" },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },

@@ -87,6 +87,7 @@ const guide: DefaultTheme.SidebarItem[] = [
     items: [
       { text: "Push router", link: "/push" },
       { text: "Several nodes", link: "/several-nodes" },
+      { text: "Other engines", link: "/engines" },
       { text: "Benchmarks", link: "/benchmarks" },
     ],
   },
@@ -101,6 +102,9 @@ export default defineConfig({
   lastUpdated: false,
   head: [["link", { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" }]],
   // Dead links fail the build (VitePress's default): keep it that way.
+  // An include of a .mjs or .cjs file takes its language from the extension, which the highlighter does
+  // not know (the build warned and showed such blocks as plain text).
+  markdown: { languageAlias: { mjs: "js", cjs: "js" } },
   themeConfig: {
     nav: [
       {
@@ -113,7 +117,7 @@ export default defineConfig({
         link: "/memory",
         activeMatch: "^/(memory|redis|mongo|postgres|cookie-sessions|better-auth|authjs|iron-session|any-store|writing-an-adapter)",
       },
-      { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes)" },
+      { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes|engines)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },
     ],
     sidebar: {

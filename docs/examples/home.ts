@@ -9,7 +9,8 @@ const store = new session.MemoryStore(); // the object given to session({ store,
 import { sessionAuth } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 
-io.use(sessionAuth({ store: memoryStore(store), secret })); // the store and secret express-session uses
+const auth = sessionAuth({ store: memoryStore(store), secret }); // the store and secret express-session uses
+auth.attach(io);
 
 io.on("connection", (socket) => {
   socket.emit("hello", `you are ${socket.data.userId}`); // read from the session, server side

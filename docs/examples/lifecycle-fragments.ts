@@ -2,7 +2,7 @@ import type { Server } from "socket.io";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { sessionAuth, type SessionStore } from "socket.io-session-auth";
 
-// Fragments of the lifecycle page, compiled here; the whole app is lifecycle-app.ts.
+// Fragments of the lifecycle page, compiled here; the whole app is in docs/lifecycle.md itself.
 
 export function options(store: SessionStore, secret: string, log: (code: string) => void) {
   // #region options

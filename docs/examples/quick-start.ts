@@ -19,7 +19,8 @@ app.post("/login", (req, res) => {
 const http = createServer(app);
 const io = new Server(http);
 
-io.use(sessionAuth({ store: memoryStore(store), secret }));
+const auth = sessionAuth({ store: memoryStore(store), secret });
+auth.attach(io); // io.use(auth) on every namespace, and the checks and listeners that run at start
 
 io.on("connection", (socket) => {
   const { userId } = socket.data; // "42": the session's user, read server-side

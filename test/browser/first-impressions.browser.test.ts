@@ -104,7 +104,7 @@ describe("the docs site's first impressions", () => {
     expect(home).toContain("npm install socket.io-session-auth");
     expect(home).toMatch(/<<< @\/examples\/home\.ts#wire/);
     expect(readFileSync(new URL("examples/home.ts", docs), "utf8")).toContain(
-      "io.use(sessionAuth({ store: memoryStore(store), secret }))",
+      "const auth = sessionAuth({ store: memoryStore(store), secret });",
     );
   });
 });

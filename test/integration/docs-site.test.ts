@@ -3,8 +3,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 // The docs site's guarantees that the VitePress build does not check: no code snippet is a hand copy
-// (every TS/JS snippet is a `<<<` include of a docs/examples file, which tsc checks and the tests run, or
-// a whole file of a page's app, titled with its name, which test/pages runs as pasted),
+// (a TS/JS block written in a page is a whole file of an app, `[server.mjs]`, which test/pages runs as
+// pasted; every fragment is a `<<<` include of a docs/examples file, which tsc checks and the tests run),
 // every include names a file and a region that exist, and every page is in the sidebar.
 
 const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
@@ -67,9 +67,8 @@ function scan(page: string): {
       }
       if (fence !== null) {
         open = fence[1]!;
-        // A fence titled with a file name (```js [server.mjs]) is a whole file of a page's app, which
-        // test/pages runs as pasted (the page convention): not a hand copy.
-        const wholeFile = /\[[^\]]+\.\w+\]\s*$/.test(text);
+        // A whole file of an app carries its path as the title (`[server.mjs]`): test/pages runs it.
+        const wholeFile = /\[[^\]\s]+\.\w+\]/.test(text);
         if (SCRIPT_LANGUAGES.has(fence[2]!.toLowerCase()) && !wholeFile)
           scriptFences.push({ page, line: index + 1, text });
         return;
@@ -105,7 +104,7 @@ describe("the docs site", () => {
     );
   });
 
-  it("has no hand-copied TypeScript or JavaScript: every snippet is a <<< include", () => {
+  it("has no hand-copied TypeScript or JavaScript: a block in a page is a whole app's file, a fragment a <<< include", () => {
     const fences = all
       .filter((page) => !INLINE_PAGES.has(page))
       .flatMap((page) => scan(page).scriptFences)

@@ -40,7 +40,7 @@ import {
   repoRoot,
   type PackedInstall,
 } from "../support/packed.js";
-import { importedPackages, installedWith, readPage, type RunningApp, startApp } from "../support/pages.js";
+import { importedPackages, installedWith, readBlocks, readPage, type RunningApp, startApp } from "../support/pages.js";
 import { startMongoServer } from "../support/mongo-server/index.js";
 import { freePort, postgresAvailable, startPostgresServer } from "../support/postgres-server.js";
 import { eventually } from "../support/eventually.js";
@@ -104,7 +104,7 @@ const PAGES: Record<string, PageSpec> = {
   "docs/redis.md": { apps: [{ check: checkQuickStart, needs: redisNeeds }], fragments: true },
   "docs/mongo.md": { apps: [{ check: checkQuickStart, needs: mongoNeeds }], fragments: true },
   "docs/postgres.md": { apps: [{ check: checkPostgres, needs: postgresNeeds }], fragments: true },
-  "docs/fastify.md": { apps: [{ check: checkQuickStart }], fragments: true },
+  "docs/fastify.md": { apps: [{ check: checkFastify }], fragments: true },
   "docs/nest.md": { apps: [{ check: checkNest }], fragments: true },
   "docs/migrating.md": { apps: [{ check: checkExpressSessionPort }, { check: checkPassportPort }], fragments: true },
   "docs/lifecycle.md": { apps: [{ check: checkLifecycle }], fragments: true },
@@ -112,9 +112,10 @@ const PAGES: Record<string, PageSpec> = {
   "docs/cookie-sessions.md": { apps: [], fragments: true },
   "docs/security.md": { apps: [], fragments: true },
   "docs/errors.md": { apps: [], fragments: true },
-  "docs/push.md": { apps: [], fragments: true },
+  "docs/push.md": { apps: [{ check: checkPush }], fragments: true },
   "docs/several-nodes.md": { apps: [], fragments: true },
   "docs/better-auth.md": { apps: [{ check: checkBetterAuth, needs: redisNeeds }], fragments: true },
+  "docs/engines.md": { apps: [], fragments: true },
 };
 
 let install: PackedInstall;
@@ -300,7 +301,15 @@ async function checkInBrowser(url: string): Promise<void> {
 }
 
 async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promise<void> {
-  const as = async (plan: string) => cookieOf(await fetch(`${url}/login?plan=${plan}`, { method: "POST" }));
+  // The page answers at `/`, where login sends the browser.
+  const home = await fetch(`${url}/`);
+  expect(home.status).toBe(200);
+  expect(await home.text()).toContain('<script src="/socket.io/socket.io.js">');
+  const as = async (plan: string) => {
+    const res = await fetch(`${url}/login?plan=${plan}`, { method: "POST", redirect: "manual" });
+    expect([res.status, res.headers.get("location")]).toEqual([303, "/"]);
+    return cookieOf(res);
+  };
   const pro = open(url, await as("pro"));
   expect(await next(pro, "plan")).toBe("pro");
   expect(await pro.timeout(5000).emitWithAck("whoami")).toBe("42");
@@ -308,7 +317,11 @@ async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promis
     code: "FORBIDDEN",
     retryable: false,
   });
-  // And it typechecks as pasted, strict, against the packed package's own declarations.
+  await expectTypechecks(dir);
+}
+
+/** A TypeScript app typechecks as pasted, strict, against the packed package's own declarations. */
+async function expectTypechecks(dir: string): Promise<void> {
   cpSync(join(repoRoot, "test/pages/tsconfig.app.json"), join(dir, "tsconfig.json"));
   const tsc = await run("npx", ["--no-install", "tsc", "--noEmit", "-p", "."], { cwd: dir, timeout: 60_000 }).then(
     ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
@@ -321,7 +334,7 @@ async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promis
 }
 
 /** The lifecycle page's app: update() from the socket, seen over HTTP; logout ends the socket with the event first. */
-async function checkLifecycle({ url }: RunningApp): Promise<void> {
+async function checkLifecycle({ url }: RunningApp, { dir }: { dir: string }): Promise<void> {
   const login = await fetch(`${url}/login`, {
     method: "POST",
     body: new URLSearchParams({ name: "ada" }),
@@ -340,6 +353,7 @@ async function checkLifecycle({ url }: RunningApp): Promise<void> {
   expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" })).status).toBe(303);
   expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
   expect(await closed).toBe("io server disconnect");
+  await expectTypechecks(dir);
 }
 
 /**
@@ -381,6 +395,66 @@ async function checkQuickStart({ url }: RunningApp): Promise<void> {
     retryable: false,
   });
   if (chromiumAvailable()) await checkQuickStartInBrowser(url);
+}
+
+/**
+ * The push page's app: a logged-in page's socket gets what the page's curl line pushes, run as the page
+ * shows it with the PUSH_URL and PUSH_TOKEN the app printed; the page shows it in chromium.
+ */
+async function checkPush(app: RunningApp): Promise<void> {
+  const home = await fetch(`${app.url}/`);
+  expect(await home.text()).toContain('<script src="/socket.io/socket.io.js">');
+  const printed = /export PUSH_URL=(\S+) PUSH_TOKEN=(\w+)/.exec(app.output());
+  expect(printed, "the app prints the variables to push with").not.toBeNull();
+  const env = { ...process.env, PUSH_URL: printed![1]!.replace("localhost", "127.0.0.1"), PUSH_TOKEN: printed![2]! };
+  const curl = readBlocks("docs/push.md").find((block) => block.lang === "sh" && block.code.includes('"user":"ada"'))!;
+  const pushFromPage = () =>
+    run("bash", ["-c", `curl() { command curl -w '\\n%{http_code}' "$@"; }\n${curl.code}`], { env });
+
+  const socket = open(app.url, await login(app.url, "ada"));
+  await next(socket, "connect");
+  const notice = next(socket, "notice");
+  const { stdout } = await pushFromPage();
+  expect(stdout.trimEnd().split("\n").pop()).toBe("202");
+  expect(await notice).toBe("hello from curl");
+
+  if (!chromiumAvailable()) return;
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${app.url}/`);
+    await expect
+      .poll(() => page.locator("#status").textContent(), { timeout: 10_000 })
+      .toBe("not connected: NO_SESSION_COOKIE");
+    await page.fill('input[name="name"]', "ada");
+    await Promise.all([page.waitForURL(`${app.url}/`), page.click('form[action="/login"] button')]);
+    await expect
+      .poll(() => page.locator("#status").textContent(), { timeout: 10_000 })
+      .toBe("connected: pushes to you appear below");
+    await pushFromPage();
+    await expect
+      .poll(() => page.locator("#pushes li").allTextContents(), { timeout: 10_000 })
+      .toEqual(['notice: "hello from curl"']);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** The Fastify page's app: the quick start's checks, and logout ends the open socket through auth.endSession. */
+async function checkFastify(app: RunningApp): Promise<void> {
+  await checkQuickStart(app);
+  const cookie = cookieOf(await fetch(`${app.url}/login`, { method: "POST", redirect: "manual" }));
+  const socket = open(app.url, cookie);
+  await next(socket, "hello");
+  const [ended, closed] = [next(socket, "session:ended"), next(socket, "disconnect")];
+  const out = await fetch(`${app.url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+  expect(out.status).toBe(303);
+  expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
+  expect(await closed).toBe("io server disconnect");
+  expect((await refusal(app.url, { cookie, transports: ["websocket"] })).data).toEqual({
+    code: "SESSION_NOT_FOUND",
+    retryable: false,
+  });
 }
 
 async function checkNest(app: RunningApp): Promise<void> {

@@ -76,6 +76,15 @@ describe("the packed package", () => {
     }
   });
 
+  it("ships a manifest with no install-time script, so npm 11 lists nothing to approve", () => {
+    // prepack strips `prepare` (the repository keeps it for installs from git): scripts/pack-manifest.mjs.
+    const { scripts = {} } = JSON.parse(
+      readFileSync(join(install.root, "node_modules/socket.io-session-auth/package.json"), "utf8"),
+    ) as { scripts?: Record<string, string> };
+    for (const event of ["preinstall", "install", "postinstall", "prepare"]) expect(scripts).not.toHaveProperty(event);
+    expect(install.files).not.toContain("binding.gyp");
+  });
+
   it("requires /testing from CommonJS with no runner loaded, and signs as express-session does", async () => {
     const { code, stdout, stderr } = await inApp("node", ["sign.cjs"]);
     expect(stderr).toBe("");
