@@ -1,10 +1,10 @@
 /** What {@link rejectUnknownOptions} says about a key it does not know. */
 export interface UnknownOptionHelp {
-  /** Likely mistakes → the right name: "unknown option `key` (did you mean `right`?)". */
+  /** Likely mistakes → the right name: the message asks "did you mean" it. */
   hints?: Readonly<Record<string, string>>;
-  /** Keys that need more than a name → what to do instead: "unknown option `key`: <note>". */
+  /** Keys that need more than a name → what to do instead, said after the key in the message. */
   notes?: Readonly<Record<string, string>>;
-  /** Options that existed and were removed → why, and what to do instead: "`key` was removed: <why>". */
+  /** Options that existed and were removed → why, and what to do instead: the message says the key "was removed", then this. */
   removed?: Readonly<Record<string, string>>;
   /** Prefixes the key of a nested option object (`idempotency.`). */
   path?: string;
