@@ -31,5 +31,15 @@ export default defineConfig({
   target: "node20",
   platform: "node",
   tsconfig: "tsconfig.build.json",
-  external: ["socket.io", "ioredis", "mongodb", "pg", "vitest", "better-auth", "@auth/core", "next-auth", "iron-session"],
+  external: [
+    "socket.io",
+    "ioredis",
+    "mongodb",
+    "pg",
+    "vitest",
+    "better-auth",
+    "@auth/core",
+    "next-auth",
+    "iron-session",
+  ],
 });

@@ -115,7 +115,8 @@ export default defineConfig({
       {
         text: "Stores",
         link: "/memory",
-        activeMatch: "^/(memory|redis|mongo|postgres|cookie-sessions|better-auth|authjs|iron-session|any-store|writing-an-adapter)",
+        activeMatch:
+          "^/(memory|redis|mongo|postgres|cookie-sessions|better-auth|authjs|iron-session|any-store|writing-an-adapter)",
       },
       { text: "Push", link: "/push", activeMatch: "^/(push|several-nodes|engines)" },
       { text: "API", link: "/api/", activeMatch: "^/api/" },
