@@ -166,7 +166,10 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
       verified,
       (options) =>
         traceStore("get", store.name, () =>
-          store.get(id, cookieName === undefined ? options : Object.assign(options, { cookieName })),
+          store.get(
+            id,
+            cookieName === undefined || store.cookie === undefined ? options : Object.assign(options, { cookieName }),
+          ),
         ),
       (cause) => void (reported ??= cause),
       revision,
