@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sessionRoom } from "socket.io-session-auth";
 import { isPushError, PushError } from "../../src/push/errors.js";
-import { isIdentity, isJson, parseJson, MAX_JSON_DEPTH } from "../../src/push/http.js";
+import { isIdentity, isJson, parseJson, MAX_JSON_DEPTH } from "../../src/push/body.js";
 import { DEFAULT_ROOMS, type RoomNaming } from "../../src/rooms.js";
 import {
   validateBatch,
