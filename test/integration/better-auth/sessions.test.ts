@@ -9,8 +9,8 @@ import {
   startBetterAuthWebApp,
   type BetterAuthWebApp,
   type MemoryDb,
-} from "../support/better-auth-app.js";
-import { ask, connect, ending, refusal, startRealtime, type Realtime } from "../support/realtime.js";
+} from "../../support/better-auth-app.js";
+import { ask, connect, ending, refusal, startRealtime, type Realtime } from "../../support/realtime.js";
 
 // Better Auth (better-auth 1.7, its own HTTP handler, email + password, its memory database) signs people
 // in; a socket.io server with its own Better Auth instance over the same database reads those sessions.

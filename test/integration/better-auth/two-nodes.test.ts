@@ -8,10 +8,15 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuth, type SessionAuthError } from "socket.io-session-auth";
 import { betterAuthStore, type BetterAuthSession } from "socket.io-session-auth/better-auth";
-import { emptyDb, makeBetterAuth, startBetterAuthWebApp, type BetterAuthWebApp } from "../support/better-auth-app.js";
-import { untilServerCount } from "../support/nodes.js";
-import { connect, ending } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
+import {
+  emptyDb,
+  makeBetterAuth,
+  startBetterAuthWebApp,
+  type BetterAuthWebApp,
+} from "../../support/better-auth-app.js";
+import { untilServerCount } from "../../support/nodes.js";
+import { connect, ending } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 
 // Two socket.io nodes on @socket.io/redis-adapter over a real redis-server, each with its own Better Auth
 // over the web app's database: a sign-out on the web app ends the socket on whichever node holds it.

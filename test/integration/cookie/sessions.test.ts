@@ -21,11 +21,11 @@ import {
   type SessionStore,
 } from "socket.io-session-auth";
 import { cookieStore } from "socket.io-session-auth/cookie";
-import { acceptConnectCookieSessions } from "../../docs/examples/cookie-connect.js";
-import { acceptKoaSessions } from "../../docs/examples/cookie-koa.js";
-import { acceptRevocableCookieSessions } from "../../docs/examples/cookie-revocation.js";
-import { acceptCookieSessions } from "../../docs/examples/cookie-session.js";
-import { ask, connect, refusal, startRealtime, type ConnectFailure } from "../support/realtime.js";
+import { acceptConnectCookieSessions } from "../../../docs/examples/cookie-connect.js";
+import { acceptKoaSessions } from "../../../docs/examples/cookie-koa.js";
+import { acceptRevocableCookieSessions } from "../../../docs/examples/cookie-revocation.js";
+import { acceptCookieSessions } from "../../../docs/examples/cookie-session.js";
+import { ask, connect, refusal, startRealtime, type ConnectFailure } from "../../support/realtime.js";
 
 // cookie-session, keygrip and koa ship no types: only what these tests use of them.
 interface Keygrip {
@@ -677,7 +677,7 @@ describe("docs/examples/cookie-*.ts run as the docs show them", () => {
   });
 
   it("docs/cookie-sessions.md includes each example's region, and the region exists", () => {
-    const page = readFileSync(new URL("../../docs/cookie-sessions.md", import.meta.url), "utf8");
+    const page = readFileSync(new URL("../../../docs/cookie-sessions.md", import.meta.url), "utf8");
     for (const [file, region] of [
       ["cookie-session.ts", "cookie-session"],
       ["cookie-koa.ts", "koa-session"],
@@ -687,7 +687,7 @@ describe("docs/examples/cookie-*.ts run as the docs show them", () => {
       ["cookie-koa-web.ts", "web"],
       ["cookie-revocation-web.ts", "web"],
     ] as const) {
-      const lines = readFileSync(new URL(`../../docs/examples/${file}`, import.meta.url), "utf8")
+      const lines = readFileSync(new URL(`../../../docs/examples/${file}`, import.meta.url), "utf8")
         .split("\n")
         .map((line) => line.trim());
       const start = lines.indexOf(`// #region ${region}`);

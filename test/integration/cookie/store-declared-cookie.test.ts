@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionStore, type StoreGetOptions } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
-import { ask, connect, startRealtime } from "../support/realtime.js";
+import { ask, connect, startRealtime } from "../../support/realtime.js";
 
 // Issue 19's hook over a real socket.io server: a store that declares several cookie names is told
 // which one the session came from, at the handshake and again at every re-read of the connected socket

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDemo, type Demo } from "../../examples/demo/server.js";
-import { chromiumAvailable, launchChromium } from "../support/browser.js";
+import { startDemo, type Demo } from "../../../examples/demo/server.js";
+import { chromiumAvailable, launchChromium } from "../../support/browser.js";
 
 // What a first visit shows (issue 13): the sender sees their own push in the feed, once; on a phone the
 // live feed comes right after the account card; the demo and the docs site have a favicon.
@@ -92,7 +92,7 @@ describe.skipIf(!available)("first impressions of the demo, in chromium", () => 
 });
 
 describe("the docs site's first impressions", () => {
-  const docs = new URL("../../docs/", import.meta.url);
+  const docs = new URL("../../../docs/", import.meta.url);
 
   it("has a favicon, linked from every page's head", () => {
     expect(existsSync(new URL("public/favicon.svg", docs))).toBe(true);

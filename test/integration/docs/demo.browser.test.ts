@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDemo, type Demo } from "../../examples/demo/server.js";
-import { chromiumAvailable, launchChromium, outputDir } from "../support/browser.js";
+import { startDemo, type Demo } from "../../../examples/demo/server.js";
+import { chromiumAvailable, launchChromium, outputDir } from "../../support/browser.js";
 
 // Checked when the file loads: a missing chromium skips (or, with CI=true, fails) before any hook runs.
 const available = chromiumAvailable();

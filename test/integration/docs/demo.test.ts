@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ChatMessage, ChatReply, RoomMembers, Welcome } from "../../examples/demo/live.js";
-import { DEMO_ROOMS, type DemoRoom, type Notice, type PushReply } from "../../examples/demo/protocol.js";
-import { startDemo, type Demo } from "../../examples/demo/server.js";
-import { refusal } from "../support/realtime.js";
+import type { ChatMessage, ChatReply, RoomMembers, Welcome } from "../../../examples/demo/live.js";
+import { DEMO_ROOMS, type DemoRoom, type Notice, type PushReply } from "../../../examples/demo/protocol.js";
+import { startDemo, type Demo } from "../../../examples/demo/server.js";
+import { refusal } from "../../support/realtime.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 // Kept on the server: the page pushes through /api/push and never sees it (asserted below).
 const PUSH_TOKEN = "demo-test-push-token-0123456789abcdef";
 

@@ -10,16 +10,16 @@ import {
 } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { signSessionCookie } from "socket.io-session-auth/testing";
-import { tableStore, type SessionTable } from "../../docs/examples/adapter-map.js";
-import { nextStep } from "../../docs/examples/errors-client.js";
-import { authWithLogs, type LogLine } from "../../docs/examples/errors-server.js";
-import { refusal, startRealtime, type ClientOptions, type Realtime } from "../support/realtime.js";
+import { tableStore, type SessionTable } from "../../../docs/examples/adapter-map.js";
+import { nextStep } from "../../../docs/examples/errors-client.js";
+import { authWithLogs, type LogLine } from "../../../docs/examples/errors-server.js";
+import { refusal, startRealtime, type ClientOptions, type Realtime } from "../../support/realtime.js";
 
 // docs/errors.md documents every code of SESSION_AUTH_ERROR_CODES with the status and `retryable` the
 // class gives it, and quotes `onError` messages. This file produces each refusal for real (a real
 // socket.io client against docs/examples/errors-server.ts) and checks the page against what happened.
 
-const page = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
+const page = readFileSync(new URL("../../../docs/errors.md", import.meta.url), "utf8");
 const SECRET = "errors page secret";
 
 /** The page's section for a code: from its `### \`CODE\`` heading to the next heading. */

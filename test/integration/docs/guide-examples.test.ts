@@ -7,12 +7,12 @@ import { Server } from "socket.io";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { connect, refusal } from "../support/realtime.js";
-import { startWebApp, sessionIdOf } from "../support/web-app.js";
+import { connect, refusal } from "../../support/realtime.js";
+import { startWebApp, sessionIdOf } from "../../support/web-app.js";
 
 // Runs the examples of docs/any-store.md, migrating.md, cookie-sessions.md (the web
 // side) and writing-an-adapter.md: what the pages show is what these tests exercise. (Getting started and
-// the README's quick start are whole apps: test/pages runs them as pasted.)
+// the README's quick start are whole apps: docs/pages.test.ts runs them as pasted.)
 
 const opened: Array<() => unknown> = [];
 afterEach(async () => {
@@ -58,7 +58,7 @@ const next = <T>(socket: ClientSocket, event: string) => new Promise<T>((resolve
 
 describe("docs/any-store.md", () => {
   it("a store of your own: memoryStore reads it through get(sid, callback), and its expiry holds", async () => {
-    const { auth, sessions, store } = await import("../../docs/examples/any-store-custom.js");
+    const { auth, sessions, store } = await import("../../../docs/examples/any-store-custom.js");
     const app = express();
     app.use(sessions);
     app.post("/login", (req, res) => {
@@ -105,7 +105,7 @@ describe("docs/migrating.md", () => {
   const hello = (url: string, cookie: string) => first<string>(url, cookie);
 
   it("io.engine.use(session), before: it works, and joins the raw session id as a room", async () => {
-    const { before } = await import("../../docs/examples/migrate-engine-before.js");
+    const { before } = await import("../../../docs/examples/migrate-engine-before.js");
     let io!: Server;
     const { url, login } = await serve((app, server, store) => {
       io = server;
@@ -119,7 +119,7 @@ describe("docs/migrating.md", () => {
   });
 
   it("io.engine.use(session), after: sessionAuth, rooms by hash, logout closes the socket", async () => {
-    const { after } = await import("../../docs/examples/migrate-engine-after.js");
+    const { after } = await import("../../../docs/examples/migrate-engine-after.js");
     let io!: Server;
     const { url, login } = await serve((app, server, store) => {
       io = server;
@@ -139,7 +139,7 @@ describe("docs/migrating.md", () => {
   });
 
   it("express-socket.io-session, after: anonymous refused; a socket event writes through the store", async () => {
-    const { after } = await import("../../docs/examples/migrate-sharedsession-after.js");
+    const { after } = await import("../../../docs/examples/migrate-sharedsession-after.js");
     const { url, store, login } = await serve((_app, io, store) => after(io, store, secret), true);
     expect((await refusal(url)).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
     const cookie = await login();
@@ -153,7 +153,7 @@ describe("docs/migrating.md", () => {
   });
 
   it("passport.socketio, after: passport.user is the userId; the user is loaded, and a deleted user is refused", async () => {
-    const { after } = await import("../../docs/examples/migrate-passport-after.js");
+    const { after } = await import("../../../docs/examples/migrate-passport-after.js");
     const users = new Map([["p7", { id: "p7", name: "Grace" }]]);
     const { url, login } = await serve(
       (_app, io, store) => after(io, memoryStore(store), secret, async (id) => users.get(id) ?? null),
@@ -169,8 +169,8 @@ describe("docs/migrating.md", () => {
 describe("docs/cookie-sessions.md, the web side", () => {
   it("cookie-session-web.ts + cookie-session.ts", async () => {
     process.env.SESSION_KEYS = "docs key";
-    const { app, keys } = await import("../../docs/examples/cookie-session-web.js");
-    const { acceptCookieSessions } = await import("../../docs/examples/cookie-session.js");
+    const { app, keys } = await import("../../../docs/examples/cookie-session-web.js");
+    const { acceptCookieSessions } = await import("../../../docs/examples/cookie-session.js");
     const web = await listen(createServer(app));
     const http = createServer();
     const io = new Server(http);
@@ -184,8 +184,8 @@ describe("docs/cookie-sessions.md, the web side", () => {
 
   it("cookie-koa-web.ts + cookie-koa.ts", async () => {
     process.env.SESSION_KEYS = "docs key";
-    const { app } = await import("../../docs/examples/cookie-koa-web.js");
-    const { acceptKoaSessions } = await import("../../docs/examples/cookie-koa.js");
+    const { app } = await import("../../../docs/examples/cookie-koa-web.js");
+    const { acceptKoaSessions } = await import("../../../docs/examples/cookie-koa.js");
     const web = await listen(createServer(app.callback()));
     const http = createServer();
     const io = new Server(http);
@@ -201,8 +201,8 @@ describe("docs/cookie-sessions.md, the web side", () => {
   });
 
   it("cookie-revocation-web.ts + cookie-revocation.ts: logout revokes the copy of the cookie and closes its socket", async () => {
-    const { revocableWebApp } = await import("../../docs/examples/cookie-revocation-web.js");
-    const { acceptRevocableCookieSessions } = await import("../../docs/examples/cookie-revocation.js");
+    const { revocableWebApp } = await import("../../../docs/examples/cookie-revocation-web.js");
+    const { acceptRevocableCookieSessions } = await import("../../../docs/examples/cookie-revocation.js");
     const keys = ["revocation key"];
     const http = createServer();
     const io = new Server(http);
@@ -224,11 +224,11 @@ describe("docs/cookie-sessions.md, the web side", () => {
 
 describe("docs/writing-an-adapter.md", () => {
   it("adapter-contract.ts: the contract shown is the package's (checked by tsc; this keeps the file run)", async () => {
-    expect((await import("../../docs/examples/adapter-contract.js")).checked).toBe(true);
+    expect((await import("../../../docs/examples/adapter-contract.js")).checked).toBe(true);
   });
 
   it("adapter-cookies.ts: the minted cookies are accepted as real ones", async () => {
-    const { cookies } = await import("../../docs/examples/adapter-cookies.js");
+    const { cookies } = await import("../../../docs/examples/adapter-cookies.js");
     const app = await startWebApp({ secret: "adapter secret" });
     opened.push(() => app.close());
     const real = await app.login({ id: 1 });

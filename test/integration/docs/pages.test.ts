@@ -30,7 +30,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { chromiumAvailable, launchChromium } from "../support/browser.js";
+import { chromiumAvailable, launchChromium } from "../../support/browser.js";
 import {
   APP_PACKAGES,
   freshAppDir,
@@ -39,13 +39,20 @@ import {
   packedInstall,
   repoRoot,
   type PackedInstall,
-} from "../support/packed.js";
-import { importedPackages, installedWith, readBlocks, readPage, type RunningApp, startApp } from "../support/pages.js";
-import { startMongoServer } from "../support/mongo-server/index.js";
-import { freePort, postgresAvailable, startPostgresServer } from "../support/postgres-server.js";
-import { eventually } from "../support/eventually.js";
-import { refusal } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer } from "../support/redis-server.js";
+} from "../../support/packed.js";
+import {
+  importedPackages,
+  installedWith,
+  readBlocks,
+  readPage,
+  type RunningApp,
+  startApp,
+} from "../../support/pages.js";
+import { startMongoServer } from "../../support/mongo-server/index.js";
+import { freePort, postgresAvailable, startPostgresServer } from "../../support/postgres-server.js";
+import { eventually } from "../../support/eventually.js";
+import { refusal } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer } from "../../support/redis-server.js";
 
 const run = promisify(execFile);
 
@@ -322,7 +329,7 @@ async function checkTyped({ url }: RunningApp, { dir }: { dir: string }): Promis
 
 /** A TypeScript app typechecks as pasted, strict, against the packed package's own declarations. */
 async function expectTypechecks(dir: string): Promise<void> {
-  cpSync(join(repoRoot, "test/pages/tsconfig.app.json"), join(dir, "tsconfig.json"));
+  cpSync(join(repoRoot, "test/integration/docs/tsconfig.app.json"), join(dir, "tsconfig.json"));
   const tsc = await run("npx", ["--no-install", "tsc", "--noEmit", "-p", "."], { cwd: dir, timeout: 60_000 }).then(
     ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
     (error: { code?: number; stdout?: string; stderr?: string }) => ({

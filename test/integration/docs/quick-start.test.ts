@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { io as ioClient } from "socket.io-client";
 
 describe("docs/examples/quick-start.ts", async () => {
-  const { http, io } = await import("../../docs/examples/quick-start.js");
+  const { http, io } = await import("../../../docs/examples/quick-start.js");
   http.listen(0, "127.0.0.1");
   await once(http, "listening");
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -26,10 +26,10 @@ describe("docs/examples/quick-start.ts", async () => {
   });
 
   it("is the README's quick start but for the listen call and the page (memory.md shows it)", () => {
-    // The README's quick start is a whole app (run as pasted by test/pages); this one is the same wiring
+    // The README's quick start is a whole app (run as pasted by test/integration/docs/pages.test.ts); this one is the same wiring
     // as a module the tests can import: keep the two from drifting apart.
-    const example = readFileSync(new URL("../../docs/examples/quick-start.ts", import.meta.url), "utf8");
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const example = readFileSync(new URL("../../../docs/examples/quick-start.ts", import.meta.url), "utf8");
+    const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
     for (const line of [
       "const auth = sessionAuth({ store: memoryStore(store), secret });",
       "auth.attach(io); // io.use(auth) on every namespace, and the checks and listeners that run at start",

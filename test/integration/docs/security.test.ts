@@ -4,12 +4,12 @@ import type { AddressInfo } from "node:net";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { crossOriginRealtime } from "../../docs/examples/security-origins.js";
-import { engineChecked } from "../../docs/examples/security-allow-request.js";
-import { recoveringRealtime } from "../../docs/examples/security-recovery.js";
-import { sessionSecrets } from "../../docs/examples/security-rotation.js";
-import { connect, refusal } from "../support/realtime.js";
-import { startWebApp } from "../support/web-app.js";
+import { crossOriginRealtime } from "../../../docs/examples/security-origins.js";
+import { engineChecked } from "../../../docs/examples/security-allow-request.js";
+import { recoveringRealtime } from "../../../docs/examples/security-recovery.js";
+import { sessionSecrets } from "../../../docs/examples/security-rotation.js";
+import { connect, refusal } from "../../support/realtime.js";
+import { startWebApp } from "../../support/web-app.js";
 
 // Runs the examples of docs/security.md and checks the claims the page makes about them.
 

@@ -3,11 +3,11 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 // The docs site's guarantees that the VitePress build does not check: no code snippet is a hand copy
-// (a TS/JS block written in a page is a whole file of an app, `[server.mjs]`, which test/pages runs as
+// (a TS/JS block written in a page is a whole file of an app, `[server.mjs]`, which pages.test.ts runs as
 // pasted; every fragment is a `<<<` include of a docs/examples file, which tsc checks and the tests run),
 // every include names a file and a region that exist, and every page is in the sidebar.
 
-const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
+const docs = fileURLToPath(new URL("../../../docs/", import.meta.url));
 const read = (path: string) => readFileSync(docs + path, "utf8");
 
 /** docs/**\/*.md, as paths relative to docs/; the generated API reference and VitePress's own folders excluded. */
@@ -36,7 +36,7 @@ export function regionOf(source: string, region: string): string | undefined {
   return end < 0 ? undefined : lines.slice(start + 1, end).join("\n");
 }
 
-// Pages that hold their code inline, as the page convention now asks (test/pages/pages.test.ts runs
+// Pages that hold their code inline, as the page convention now asks (test/integration/docs/pages.test.ts runs
 // their whole apps as pasted and holds their fragments to saying so): nothing there is hand-copied.
 const INLINE_PAGES = new Set(["better-auth.md"]);
 
@@ -67,7 +67,7 @@ function scan(page: string): {
       }
       if (fence !== null) {
         open = fence[1]!;
-        // A whole file of an app carries its path as the title (`[server.mjs]`): test/pages runs it.
+        // A whole file of an app carries its path as the title (`[server.mjs]`): pages.test.ts runs it.
         const wholeFile = /\[[^\]\s]+\.\w+\]/.test(text);
         if (SCRIPT_LANGUAGES.has(fence[2]!.toLowerCase()) && !wholeFile)
           scriptFences.push({ page, line: index + 1, text });

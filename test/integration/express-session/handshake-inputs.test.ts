@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, SessionAuthError, type SessionData, type SessionStore } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { signSessionCookie } from "socket.io-session-auth/testing";
-import { connect, refusal, startRealtime } from "../support/realtime.js";
-import { sessionIdOf, startWebApp } from "../support/web-app.js";
+import { connect, refusal, startRealtime } from "../../support/realtime.js";
+import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 
 // What real set-ups send (issue 10): each input from a public bug report, replayed against the real
 // session library that writes it, a real socket.io server and client.

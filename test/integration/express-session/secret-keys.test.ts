@@ -2,8 +2,8 @@ import { createSecretKey, randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuthError } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { ask, connect, refusal, serveWhoami, startRealtime, type WhoAmI } from "../support/realtime.js";
-import { startWebApp } from "../support/web-app.js";
+import { ask, connect, refusal, serveWhoami, startRealtime, type WhoAmI } from "../../support/realtime.js";
+import { startWebApp } from "../../support/web-app.js";
 
 // Issue 18, item 8: express-session ≥ 1.18 signs with anything crypto.createHmac takes, so the socket
 // server must take the very same value: a Buffer, or a KeyObject made of it.

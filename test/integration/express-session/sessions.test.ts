@@ -10,8 +10,8 @@ import {
   type SessionStore,
 } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { ask, connect, refusal, serveWhoami, startRealtime, type Realtime } from "../support/realtime.js";
-import { startWebApp, sessionIdOf } from "../support/web-app.js";
+import { ask, connect, refusal, serveWhoami, startRealtime, type Realtime } from "../../support/realtime.js";
+import { startWebApp, sessionIdOf } from "../../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const opened: Array<{ close(): unknown }> = [];

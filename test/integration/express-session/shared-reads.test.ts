@@ -21,11 +21,11 @@ import {
 import { memoryStore } from "socket.io-session-auth/memory";
 import { mongoStore } from "socket.io-session-auth/mongo";
 import { redisStore } from "socket.io-session-auth/redis";
-import { eventually } from "../support/eventually.js";
-import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
-import { connect, ending, refusal, type ConnectFailure } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../../support/mongo-server/target.js";
+import { connect, ending, refusal, type ConnectFailure } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
 
 // Shared handshake reads (issue 22, DESIGN "Reconnect storms"): concurrent handshakes of a session share
 // one store read, and a handshake of a session this node follows takes its recent last good read. Ends

@@ -6,8 +6,8 @@ import { sessionAuth, SessionAuthError, type SessionAuthOptions, type SessionDat
 import { cookieStore } from "socket.io-session-auth/cookie";
 import { memoryStore, type ExpressSessionStoreLike } from "socket.io-session-auth/memory";
 import { signSessionCookie } from "socket.io-session-auth/testing";
-import { ask, connect, ending, serveLifecycle, startRealtime } from "../support/realtime.js";
-import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
+import { ask, connect, ending, serveLifecycle, startRealtime } from "../../support/realtime.js";
+import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
 
 // The session lifecycle on one node, against real express-session (its MemoryStore, shared in process),
 // a real socket.io server and socket.io-client over loopback.

@@ -10,12 +10,12 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuth, type SessionAuthError } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { eventually } from "../support/eventually.js";
-import { untilServerCount } from "../support/nodes.js";
-import { connect, ending } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startRelay, type Relay } from "../support/relay.js";
-import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { untilServerCount } from "../../support/nodes.js";
+import { connect, ending } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { startRelay, type Relay } from "../../support/relay.js";
+import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
 
 // Issue 18: two nodes on each of socket.io's Redis adapters; node B's link to Redis goes through a TCP
 // relay that cuts it for 1.5 s while node A ends a user whose session stays valid (a ban) and a session.

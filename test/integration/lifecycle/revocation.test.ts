@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { afterEach, expect, it } from "vitest";
 import { sessionAuth, type SessionData, type SessionStore } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
-import { connect, startRealtime } from "../support/realtime.js";
+import { connect, startRealtime } from "../../support/realtime.js";
 
 const closers: Array<{ close(): unknown }> = [];
 afterEach(async () => {

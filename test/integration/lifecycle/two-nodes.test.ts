@@ -8,9 +8,9 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuth, type SessionAuthError, type SessionAuthOptions } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
-import { connect, ending } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
+import { connect, ending } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
 
 // Two socket.io nodes joined by @socket.io/redis-adapter over a real redis-server: a session ended on one
 // node ends its sockets on both, through socket.io's own adapter.

@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuthError } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { describeSessionStore } from "socket.io-session-auth/testing";
-import { ask, connect, refusal, startRealtime } from "../support/realtime.js";
-import { startWebApp } from "../support/web-app.js";
+import { ask, connect, refusal, startRealtime } from "../../support/realtime.js";
+import { startWebApp } from "../../support/web-app.js";
 
 type Callback = (err: unknown, session?: ExpressSessionData | null) => void;
 type Done = (err?: unknown) => void;

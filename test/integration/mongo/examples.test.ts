@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { io as ioClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
+import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../../support/mongo-server/target.js";
 
 // docs/examples/mongo-*.ts run against a MongoDB (the test server, or MONGODB_URI), and docs/mongo.md
 // includes their regions (VitePress `<<<` includes: the page cannot drift from the files).
@@ -18,10 +18,10 @@ const saved = {
 };
 let target: MongoTarget;
 let examples: {
-  web: typeof import("../../docs/examples/mongo-web.js");
-  realtime: typeof import("../../docs/examples/mongo-realtime.js");
-  encrypted: typeof import("../../docs/examples/mongo-encrypted.js");
-  legacy: typeof import("../../docs/examples/mongo-encrypted-legacy.js");
+  web: typeof import("../../../docs/examples/mongo-web.js");
+  realtime: typeof import("../../../docs/examples/mongo-realtime.js");
+  encrypted: typeof import("../../../docs/examples/mongo-encrypted.js");
+  legacy: typeof import("../../../docs/examples/mongo-encrypted-legacy.js");
 };
 
 beforeAll(async () => {
@@ -31,10 +31,10 @@ beforeAll(async () => {
   process.env.SESSION_SECRET = SECRET;
   process.env.SESSION_CRYPTO_SECRET = "docs crypto secret";
   examples = {
-    web: await import("../../docs/examples/mongo-web.js"),
-    realtime: await import("../../docs/examples/mongo-realtime.js"),
-    encrypted: await import("../../docs/examples/mongo-encrypted.js"),
-    legacy: await import("../../docs/examples/mongo-encrypted-legacy.js"),
+    web: await import("../../../docs/examples/mongo-web.js"),
+    realtime: await import("../../../docs/examples/mongo-realtime.js"),
+    encrypted: await import("../../../docs/examples/mongo-encrypted.js"),
+    legacy: await import("../../../docs/examples/mongo-encrypted-legacy.js"),
   };
 }, 30_000);
 
@@ -109,7 +109,7 @@ describe(`docs/examples/mongo-*.ts against the ${MONGO_TARGET_LABEL}`, () => {
   });
 
   it("mongo-options.ts: each form of the options builds a store that reads connect-mongo's sessions", async () => {
-    const { stores } = await import("../../docs/examples/mongo-options.js");
+    const { stores } = await import("../../../docs/examples/mongo-options.js");
     const built = stores(examples.web.client);
     expect(built.map((store) => store.name)).toEqual(["mongo", "mongo", "mongo"]);
     const record = await built[0]!.get("no-such-session", {
@@ -126,13 +126,13 @@ describe(`docs/examples/mongo-*.ts against the ${MONGO_TARGET_LABEL}`, () => {
     ["mongo-encrypted", "mongo-encrypted"],
     ["mongo-encrypted-legacy", "mongo-encrypted-legacy"],
   ])("docs/mongo.md includes the %s.ts region %s, and the region exists", (file, name) => {
-    const example = readFileSync(new URL(`../../docs/examples/${file}.ts`, import.meta.url), "utf8");
+    const example = readFileSync(new URL(`../../../docs/examples/${file}.ts`, import.meta.url), "utf8");
     const lines = example.split("\n").map((line) => line.trim());
     const start = lines.indexOf(`// #region ${name}`);
     const end = lines.indexOf(`// #endregion ${name}`);
     expect(start, `${file}.ts has "// #region ${name}"`).toBeGreaterThanOrEqual(0);
     expect(end - start, `${file}.ts closes the region with lines in it`).toBeGreaterThan(1);
-    const page = readFileSync(new URL("../../docs/mongo.md", import.meta.url), "utf8");
+    const page = readFileSync(new URL("../../../docs/mongo.md", import.meta.url), "utf8");
     expect(page).toContain(`<<< @/examples/${file}.ts#${name}\n`);
   });
 });

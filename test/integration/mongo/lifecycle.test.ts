@@ -5,9 +5,9 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth } from "socket.io-session-auth";
 import { mongoStore } from "socket.io-session-auth/mongo";
-import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
-import { ask, connect, ending, serveLifecycle, startRealtime } from "../support/realtime.js";
-import { sessionIdOf, startWebApp } from "../support/web-app.js";
+import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../../support/mongo-server/target.js";
+import { ask, connect, ending, serveLifecycle, startRealtime } from "../../support/realtime.js";
+import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 
 // The lifecycle with sessions in MongoDB: real express-session + connect-mongo writing through the real
 // driver, mongoStore reading and writing back (the in-process test server, or MONGODB_URI's MongoDB).

@@ -13,10 +13,10 @@ import {
   outageUnsupported,
   startMongoTarget,
   type MongoTarget,
-} from "../support/mongo-server/target.js";
-import { eventually } from "../support/eventually.js";
-import { ask, connect, refusal, serveWhoami, startRealtime } from "../support/realtime.js";
-import { startWebApp, type WebAppOptions, sessionIdOf } from "../support/web-app.js";
+} from "../../support/mongo-server/target.js";
+import { eventually } from "../../support/eventually.js";
+import { ask, connect, refusal, serveWhoami, startRealtime } from "../../support/realtime.js";
+import { startWebApp, type WebAppOptions, sessionIdOf } from "../../support/web-app.js";
 
 // Real express-session + real connect-mongo write sessions through the real mongodb driver; a separate
 // socket.io server reads them with mongoStore over its own MongoClient. The server is the in-process

@@ -3,8 +3,8 @@ import { connect as tcpConnect, type Socket } from "node:net";
 import { Long, serialize, type Document } from "bson";
 import { MongoClient, type UpdateFilter } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMongoServer, type MongoTestServer } from "../support/mongo-server/index.js";
-import { decodeReply, encodeMsgRequest, FrameReader, OP_MSG, OP_QUERY } from "../support/mongo-server/wire.js";
+import { startMongoServer, type MongoTestServer } from "../../support/mongo-server/index.js";
+import { decodeReply, encodeMsgRequest, FrameReader, OP_MSG, OP_QUERY } from "../../support/mongo-server/wire.js";
 
 // The test server itself, over raw sockets (what the driver does not show: the legacy handshake, the
 // unknown-command answer, moreToCome, a garbled frame) and through the real driver (stop/start).

@@ -11,9 +11,9 @@ import {
   type SessionStore,
 } from "socket.io-session-auth";
 import { mongoStore, type MongoStoreOptions } from "socket.io-session-auth/mongo";
-import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../support/mongo-server/target.js";
-import { ask, connect, serveWhoami, startRealtime } from "../support/realtime.js";
-import { sessionIdOf, startWebApp } from "../support/web-app.js";
+import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../../support/mongo-server/target.js";
+import { ask, connect, serveWhoami, startRealtime } from "../../support/realtime.js";
+import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 
 // Encrypted sessions and compareAndSet, with real express-session + connect-mongo writing through the
 // real driver, and connect-mongo (the web app's own store) reading what the adapter wrote. The server is

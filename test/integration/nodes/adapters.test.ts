@@ -9,14 +9,14 @@ import type { SessionAuth } from "socket.io-session-auth";
 import type { PushRouter } from "socket.io-session-auth/push";
 import { createPushClient } from "socket.io-session-auth/push-client";
 import { redisStore, type RedisStoreOptions } from "socket.io-session-auth/redis";
-import { startNode as startClassicNode } from "../../docs/examples/push-node.js";
-import { startShardedNode } from "../../docs/examples/several-nodes-sharded.js";
-import { startStreamsNode } from "../../docs/examples/several-nodes-streams.js";
-import { listen, untilServerCount } from "../support/nodes.js";
-import { connect } from "../support/realtime.js";
-import { redisClusterAvailable, startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp, sessionIdOf, type WebApp } from "../support/web-app.js";
+import { startNode as startClassicNode } from "../../../docs/examples/push-node.js";
+import { startShardedNode } from "../../../docs/examples/several-nodes-sharded.js";
+import { startStreamsNode } from "../../../docs/examples/several-nodes-streams.js";
+import { listen, untilServerCount } from "../../support/nodes.js";
+import { connect } from "../../support/realtime.js";
+import { redisClusterAvailable, startRedisCluster, type RedisCluster } from "../../support/redis-cluster.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { startWebApp, sessionIdOf, type WebApp } from "../../support/web-app.js";
 
 // The push router, presence and the session lifecycle across two socket.io nodes, on each of socket.io's
 // Redis adapters: the classic one (PUBLISH/SUBSCRIBE), the sharded one (Redis 7 SPUBLISH/SSUBSCRIBE) on a
@@ -350,7 +350,7 @@ describe.skipIf(!serverAvailable)("live revocation across two nodes", () => {
 
 describe("docs/several-nodes.md", () => {
   it("shows every set-up tested here as its complete example file", () => {
-    const page = readFileSync(new URL("../../docs/several-nodes.md", import.meta.url), "utf8");
+    const page = readFileSync(new URL("../../../docs/several-nodes.md", import.meta.url), "utf8");
     for (const region of [
       "push-node",
       "several-nodes-sharded",
@@ -359,7 +359,7 @@ describe("docs/several-nodes.md", () => {
     ]) {
       const file = region === "push-node" ? "push-node.ts" : `${region}.ts`;
       expect(page).toContain(`<<< @/examples/${file}#${region}`);
-      const source = readFileSync(new URL(`../../docs/examples/${file}`, import.meta.url), "utf8");
+      const source = readFileSync(new URL(`../../../docs/examples/${file}`, import.meta.url), "utf8");
       expect(source).toContain(`// #region ${region}\n`);
       expect(source).toContain(`// #endregion ${region}`);
     }

@@ -6,10 +6,10 @@ import { createClient } from "redis";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPushClient } from "socket.io-session-auth/push-client";
-import { eventually } from "../support/eventually.js";
-import { ask, connect, refusal, type ClientOptions } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp, sessionIdOf, type WebApp } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { ask, connect, refusal, type ClientOptions } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { startWebApp, sessionIdOf, type WebApp } from "../../support/web-app.js";
 
 // Node's cluster module on one machine: docs/examples/several-nodes-cluster-module.ts run as it is (a
 // primary with @socket.io/sticky and two workers on @socket.io/cluster-adapter), as its own process tree.
@@ -17,7 +17,7 @@ import { startWebApp, sessionIdOf, type WebApp } from "../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const TOKEN = "cluster-module-token-0123456789";
-const EXAMPLE = fileURLToPath(new URL("../../docs/examples/several-nodes-cluster-module.ts", import.meta.url));
+const EXAMPLE = fileURLToPath(new URL("../../../docs/examples/several-nodes-cluster-module.ts", import.meta.url));
 const available = redisServerAvailable();
 
 const TRANSPORTS = [

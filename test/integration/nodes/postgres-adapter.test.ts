@@ -10,12 +10,12 @@ import type { SessionAuth } from "socket.io-session-auth";
 import { postgresTriggerSql, type PostgresStoreOptions } from "socket.io-session-auth/postgres";
 import type { PushRouter } from "socket.io-session-auth/push";
 import { createPushClient } from "socket.io-session-auth/push-client";
-import { startPostgresNode } from "../../docs/examples/postgres-node.js";
-import { eventually } from "../support/eventually.js";
-import { listen, untilServerCount } from "../support/nodes.js";
-import { postgresAvailable, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
-import { ask, connect, ending, serveLifecycle } from "../support/realtime.js";
-import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
+import { startPostgresNode } from "../../../docs/examples/postgres-node.js";
+import { eventually } from "../../support/eventually.js";
+import { listen, untilServerCount } from "../../support/nodes.js";
+import { postgresAvailable, startPostgresServer, type PostgresServer } from "../../support/postgres-server.js";
+import { ask, connect, ending, serveLifecycle } from "../../support/realtime.js";
+import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
 
 // Sessions and nodes on one PostgreSQL: express-session + connect-pg-simple write the sessions, two
 // socket.io nodes on @socket.io/postgres-adapter (docs/examples/postgres-node.ts) read them through postgresStore, which listens for the

@@ -8,10 +8,10 @@ import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, userRoom } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
-import { startStreamsNode } from "../../docs/examples/several-nodes-streams.js";
-import { listen, startSwitchProxy, untilServerCount, type SwitchProxy } from "../support/nodes.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp, type WebApp } from "../support/web-app.js";
+import { startStreamsNode } from "../../../docs/examples/several-nodes-streams.js";
+import { listen, startSwitchProxy, untilServerCount, type SwitchProxy } from "../../support/nodes.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { startWebApp, type WebApp } from "../../support/web-app.js";
 
 // Cross-node connection state recovery (issue 12, item 3). With the streams adapter, a socket dropped by
 // node A can be recovered on node B: socket.io then skips the middlewares, and node B may never have run

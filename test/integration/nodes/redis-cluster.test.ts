@@ -5,15 +5,15 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuthError, type SessionAuthOptions, type SessionStore } from "socket.io-session-auth";
 import { redisStore, type RedisStoreOptions } from "socket.io-session-auth/redis";
-import { eventually } from "../support/eventually.js";
-import { ask, connect, refusal, serveWhoami, startRealtime, type WhoAmI } from "../support/realtime.js";
+import { eventually } from "../../support/eventually.js";
+import { ask, connect, refusal, serveWhoami, startRealtime, type WhoAmI } from "../../support/realtime.js";
 import {
   redisClusterAvailable,
   startRedisCluster,
   type ClusterMaster,
   type RedisCluster,
-} from "../support/redis-cluster.js";
-import { startWebApp, sessionIdOf, type WebApp } from "../support/web-app.js";
+} from "../../support/redis-cluster.js";
+import { startWebApp, sessionIdOf, type WebApp } from "../../support/web-app.js";
 
 // Sessions in a real 3-master Redis Cluster: the web app writes them with connect-redis through
 // node-redis `createCluster` (connect-redis 8+ speaks node-redis only); the realtime side reads them

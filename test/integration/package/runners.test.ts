@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { freshAppDir, packedInstall, type PackedInstall } from "../support/packed.js";
+import { freshAppDir, packedInstall, type PackedInstall } from "../../support/packed.js";
 
 // The package as users get it (packed from a clean copy, unpacked into node_modules) under each test
 // runner an adapter author may use: the conformance kit against our memory adapter under Jest,

@@ -13,10 +13,10 @@ import {
 } from "socket.io-session-auth";
 import { postgresStore, postgresTriggerSql, type PostgresStoreOptions } from "socket.io-session-auth/postgres";
 import { describeSessionStore } from "socket.io-session-auth/testing";
-import { eventually } from "../support/eventually.js";
-import { postgresAvailable, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
-import { ask, connect, refusal, serveWhoami, startRealtime, type ClientOptions } from "../support/realtime.js";
-import { sessionIdOf, startWebApp } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { postgresAvailable, startPostgresServer, type PostgresServer } from "../../support/postgres-server.js";
+import { ask, connect, refusal, serveWhoami, startRealtime, type ClientOptions } from "../../support/realtime.js";
+import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 
 // postgresStore against a real PostgreSQL: express-session + connect-pg-simple write the sessions (its
 // own table.sql), the adapter reads them over node-postgres as a role of its own ("realtime"), so

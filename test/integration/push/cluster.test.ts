@@ -4,11 +4,11 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushClient } from "socket.io-session-auth/push-client";
-import { createWorkerPush } from "../../docs/examples/push-emitter.js";
-import { startNode } from "../../docs/examples/push-node.js";
-import { connect } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp, type WebApp, sessionIdOf } from "../support/web-app.js";
+import { createWorkerPush } from "../../../docs/examples/push-emitter.js";
+import { startNode } from "../../../docs/examples/push-node.js";
+import { connect } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { startWebApp, type WebApp, sessionIdOf } from "../../support/web-app.js";
 
 // Two socket.io nodes joined by @socket.io/redis-adapter over a real redis-server; the push router is
 // reached on node A, the users are connected to node B (and A). Both nodes are built by the docs example.

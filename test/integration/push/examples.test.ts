@@ -5,15 +5,15 @@ import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect } from "../support/realtime.js";
+import { connect } from "../../support/realtime.js";
 
 // The docs' snippets are regions of docs/examples/push-*.ts; this file runs those examples, checks the
 // pages include them (VitePress `<<<` includes), and runs every curl command of docs/push.md against the example server,
 // comparing with the status and body printed under it. (push-node.ts and push-emitter.ts, the examples of
-// docs/several-nodes.md, run in push-cluster.test.ts against a real redis-server.)
+// docs/several-nodes.md, run in push/cluster.test.ts against a real redis-server.)
 
 const TOKEN = "docs-example-token-0123456789";
-const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.meta.url), "utf8");
 /** The page includes `<<< @/examples/<file>#<name>` and the file has that region, with lines in it. */
 function expectIncluded(page: string, file: string, name: string): void {
   const lines = read(`docs/examples/${file}`)
@@ -30,12 +30,12 @@ function expectIncluded(page: string, file: string, name: string): void {
 
 describe("docs/examples/push-*.ts", () => {
   let url: string;
-  let example: typeof import("../../docs/examples/push-server.js");
+  let example: typeof import("../../../docs/examples/push-server.js");
   const sockets: ClientSocket[] = [];
 
   beforeAll(async () => {
     process.env.PUSH_TOKEN = TOKEN; // read by the examples at import, as in production
-    example = await import("../../docs/examples/push-server.js");
+    example = await import("../../../docs/examples/push-server.js");
     example.http.listen(0, "127.0.0.1");
     await once(example.http, "listening");
     url = `http://127.0.0.1:${(example.http.address() as AddressInfo).port}`;
@@ -64,7 +64,7 @@ describe("docs/examples/push-*.ts", () => {
   });
 
   it("push-client.ts: acked when the user is online, false when offline; presence counts tabs", async () => {
-    const client = await import("../../docs/examples/push-client.js");
+    const client = await import("../../../docs/examples/push-client.js");
     const socket = await tab("98");
     socket.on("order:shipped", (_data: unknown, ack: () => void) => ack());
     expect(await client.orderShipped("98", 1)).toBe(true);
@@ -73,7 +73,7 @@ describe("docs/examples/push-*.ts", () => {
   });
 
   it("push-browser.ts: the page's handlers get the data, and the ack reaches the sender", async () => {
-    const { listen } = await import("../../docs/examples/push-browser.js");
+    const { listen } = await import("../../../docs/examples/push-browser.js");
     const socket = await tab("97");
     const shown: unknown[] = [];
     listen(socket, (data) => shown.push(data));

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPushRouter, type PushError, type PushRouter } from "socket.io-session-auth/push";
 import type { Socket as ClientSocket } from "socket.io-client";
-import { connect, startRealtime, type Realtime } from "../support/realtime.js";
+import { connect, startRealtime, type Realtime } from "../../support/realtime.js";
 
 // Whatever it is sent, the router answers with its JSON (or Node's own 400 for a request it cannot parse),
 // never a 500, never a crash, and the socket.io server keeps serving its sockets.

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushRouter, type PushRouter } from "socket.io-session-auth/push";
-import { connect, startRealtime, type Realtime } from "../support/realtime.js";
-import { startWebApp, type WebApp } from "../support/web-app.js";
+import { connect, startRealtime, type Realtime } from "../../support/realtime.js";
+import { startWebApp, type WebApp } from "../../support/web-app.js";
 
 // Bounded load: 10,000 pushes over HTTP (keep-alive, 32 in flight) to 200 real sockets of 100 logged-in
 // users on loopback. Every socket counts what it got: nothing lost, nothing duplicated, a socket matched

@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushRouter, type PushRouter, type PushRouterOptions } from "socket.io-session-auth/push";
-import { eventually } from "../support/eventually.js";
-import { connect, startRealtime, type Realtime } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp, type WebApp } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { connect, startRealtime, type Realtime } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { startWebApp, type WebApp } from "../../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const TOKEN = "outage-token-0123456789abcdef";

@@ -9,8 +9,8 @@ import { sessionAuth } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushRouter } from "socket.io-session-auth/push";
 import { createPushClient } from "socket.io-session-auth/push-client";
-import { connect, refusal, startRealtime } from "../support/realtime.js";
-import { startWebApp } from "../support/web-app.js";
+import { connect, refusal, startRealtime } from "../../support/realtime.js";
+import { startWebApp } from "../../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const TOKEN = "push-token-0123456789abcdef";

@@ -10,8 +10,8 @@ import { sessionAuth, sessionRoom } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushRouter, PushError, type PushRouterOptions } from "socket.io-session-auth/push";
 import { createPushClient } from "socket.io-session-auth/push-client";
-import { connect, startRealtime } from "../support/realtime.js";
-import { startWebApp, sessionIdOf } from "../support/web-app.js";
+import { connect, startRealtime } from "../../support/realtime.js";
+import { startWebApp, sessionIdOf } from "../../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const TOKEN = "push-token-0123456789abcdef";

@@ -7,9 +7,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom, type SessionAuthError } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { describeSessionStore } from "socket.io-session-auth/testing";
-import { ask, connect, refusal, serveWhoami, startRealtime } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { sessionIdOf, startWebApp } from "../support/web-app.js";
+import { ask, connect, refusal, serveWhoami, startRealtime } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 
 // connect-redis 10 (installed as the alias `connect-redis10`; engines: Node >= 22) writes the sessions,
 // redisStore reads them and writes back what it reads. The other Redis tests use connect-redis 9, which

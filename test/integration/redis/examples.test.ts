@@ -4,11 +4,11 @@ import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { io as ioClient, type Socket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { connectWithRetry } from "../../docs/examples/redis-client-retry.js";
-import { createNode } from "../../docs/examples/redis-nodes.js";
-import { createRealtimeServer } from "../../docs/examples/redis-realtime.js";
-import { createWebApp } from "../../docs/examples/redis-web-app.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { connectWithRetry } from "../../../docs/examples/redis-client-retry.js";
+import { createNode } from "../../../docs/examples/redis-nodes.js";
+import { createRealtimeServer } from "../../../docs/examples/redis-realtime.js";
+import { createWebApp } from "../../../docs/examples/redis-web-app.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 
 // Runs the snippets of docs/redis.md: the web app and the socket.io server as two separate servers that
 // share only Redis, several socket.io nodes on one Redis, and the client's retry while Redis does not answer.
@@ -144,7 +144,7 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
   });
 
   it("redis-setup.ts: the one-line setup lets a logged-in socket in", async () => {
-    const { useRedisSessions } = await import("../../docs/examples/redis-setup.js");
+    const { useRedisSessions } = await import("../../../docs/examples/redis-setup.js");
     const { Redis } = await import("ioredis");
     const { Server } = await import("socket.io");
     const { createServer } = await import("node:http");
@@ -162,7 +162,7 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
   });
 
   it("redis-keyspace.ts: logout over HTTP calls the store's subscribers back with the session", async () => {
-    const { createKeyspaceServer } = await import("../../docs/examples/redis-keyspace.js");
+    const { createKeyspaceServer } = await import("../../../docs/examples/redis-keyspace.js");
     await redis.command("CONFIG", "SET", "notify-keyspace-events", "Egxe");
     const { client, subscriber, store, io } = await createKeyspaceServer(redis.url);
     cleanup.unshift(
@@ -196,7 +196,7 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
   });
 
   it.each([...examples, "redis-setup"])("docs/redis.md includes the region of %s.ts, and the region exists", (name) => {
-    const lines = readFileSync(new URL(`../../docs/examples/${name}.ts`, import.meta.url), "utf8")
+    const lines = readFileSync(new URL(`../../../docs/examples/${name}.ts`, import.meta.url), "utf8")
       .split("\n")
       .map((line) => line.trim());
     const region = name.replace("redis-", "");
@@ -206,7 +206,7 @@ describe.skipIf(!available)("docs/examples/redis-*.ts", () => {
       lines.indexOf(`// #endregion ${region}`) - start,
       `${name}.ts closes the region, with lines in it`,
     ).toBeGreaterThan(1);
-    const page = readFileSync(new URL("../../docs/redis.md", import.meta.url), "utf8");
+    const page = readFileSync(new URL("../../../docs/redis.md", import.meta.url), "utf8");
     expect(page).toContain(`<<< @/examples/${name}.ts#${region}\n`);
   });
 });

@@ -6,10 +6,10 @@ import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuthError, type SessionStore } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
-import { eventually } from "../support/eventually.js";
-import { ask, connect, ending, refusal, serveWhoami, startRealtime } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { ask, connect, ending, refusal, serveWhoami, startRealtime } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { startWebApp } from "../../support/web-app.js";
 
 // Field faults of the Redis store (issue 18): the first handshakes of a deploy while the client is still
 // connecting for the first time (item 6), one keyspace subscriber offered to two stores (item 2), and

@@ -5,9 +5,9 @@ import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SessionStore } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
-import { eventually } from "../support/eventually.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { sessionIdOf, startWebApp } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 
 // redisStore({ subscriber }): Redis keyspace notifications against a real redis-server, with
 // express-session + connect-redis deleting and expiring the sessions.

@@ -10,10 +10,10 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionAuth, type SessionAuth, type SessionAuthOptions } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
-import { eventually } from "../support/eventually.js";
-import { ask, connect, ending, serveLifecycle } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { sessionIdOf, startWebApp, type WebApp } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { ask, connect, ending, serveLifecycle } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
 
 // The lifecycle with sessions in Redis: real express-session + connect-redis (node-redis) writing, redisStore
 // (ioredis) reading with a subscriber for keyspace notifications, two socket.io nodes over the redis adapter.

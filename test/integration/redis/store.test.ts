@@ -20,10 +20,10 @@ import {
 } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { describeSessionStore } from "socket.io-session-auth/testing";
-import { eventually } from "../support/eventually.js";
-import { ask, connect, refusal, serveWhoami, startRealtime, type ClientOptions } from "../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startWebApp, sessionIdOf } from "../support/web-app.js";
+import { eventually } from "../../support/eventually.js";
+import { ask, connect, refusal, serveWhoami, startRealtime, type ClientOptions } from "../../support/realtime.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { startWebApp, sessionIdOf } from "../../support/web-app.js";
 
 const SECRET = "keyboard cat";
 const available = redisServerAvailable();

@@ -6,8 +6,8 @@ import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { sessionIdOf, startWebApp } from "../support/web-app.js";
+import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 
 // compareAndSet against a real redis-server: express-session + connect-redis write the sessions, and
 // connect-redis (the web app's own store) reads what the adapter wrote.

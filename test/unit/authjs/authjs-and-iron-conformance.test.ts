@@ -13,7 +13,7 @@ const COOKIE = "authjs.session-token";
 const DEFAULT_TTL_S = 3600;
 
 /**
- * As for cookie sessions (see cookie-conformance.test.ts): the session is the cookie, so the harness keeps
+ * As for cookie sessions (see test/unit/cookie/conformance.test.ts): the session is the cookie, so the harness keeps
  * the cookie value each kit id stands for, written by the real library, and hands that value to the real
  * adapter. An id the kit never wrote stands for a cookie the web app never issued, which no secret
  * decrypts: the harness answers null for it without asking the adapter.

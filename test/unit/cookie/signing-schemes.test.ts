@@ -1,11 +1,11 @@
 import { createHmac } from "node:crypto";
 import { sign } from "cookie-signature";
 import { describe, expect, it } from "vitest";
-import { createCookieReader, type CookieReaderOptions } from "../../src/cookies.js";
+import { createCookieReader, type CookieReaderOptions } from "../../../src/cookies.js";
 import { SessionAuthError } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
 
-// The id and secret index as before; which name was read is checked in cookie-names.test.ts.
+// The id and secret index as before; which name was read is checked in store-declared-cookie.test.ts.
 const reader = (options: Partial<CookieReaderOptions> = {}) => {
   const read = createCookieReader({
     name: "connect.sid",

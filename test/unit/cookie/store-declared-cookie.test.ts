@@ -2,7 +2,7 @@ import { createHmac, createSecretKey, generateKeyPairSync, randomBytes } from "n
 import type { IncomingMessage } from "node:http";
 import { makeSignature } from "better-auth/crypto";
 import { describe, expect, it, vi } from "vitest";
-import { createCookieReader, MAX_CHUNKS, MAX_COOKIE_CHARS, type CookieReaderOptions } from "../../src/cookies.js";
+import { createCookieReader, MAX_CHUNKS, MAX_COOKIE_CHARS, type CookieReaderOptions } from "../../../src/cookies.js";
 import { SessionAuthError, sessionAuth, type SessionStore, type StoreGetOptions } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
 

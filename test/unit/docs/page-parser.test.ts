@@ -1,11 +1,11 @@
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../support/packed.js";
-import { importedPackages, installedPackages, readBlocks, readPage } from "../support/pages.js";
+import { repoRoot } from "../../support/packed.js";
+import { importedPackages, installedPackages, readBlocks, readPage } from "../../support/pages.js";
 
 // The page convention's reader, on pages made for the purpose: what it takes for a whole file, an install
-// line, a run command and a fragment decides what test/pages runs.
+// line, a run command and a fragment decides what test/integration/docs/pages.test.ts runs.
 
 mkdirSync(join(repoRoot, "test-output"), { recursive: true });
 const scratch = mkdtempSync(join(repoRoot, "test-output", "parser-"));

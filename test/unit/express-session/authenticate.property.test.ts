@@ -201,7 +201,7 @@ describe("a store-declared chunked cookie (issue 19)", () => {
 
 describe("Better Auth cookies against a real Better Auth lookup (issue 19)", async () => {
   // A real Better Auth (memory database) with one real session.
-  const { emptyDb, makeBetterAuth, BETTER_AUTH_SECRET } = await import("../support/better-auth-app.js");
+  const { emptyDb, makeBetterAuth, BETTER_AUTH_SECRET } = await import("../../support/better-auth-app.js");
   const { betterAuthStore } = await import("socket.io-session-auth/better-auth");
   const db = emptyDb();
   const betterAuth = makeBetterAuth(db);

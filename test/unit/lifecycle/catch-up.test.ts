@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hear, readAnswer } from "../../src/lifecycle/catch-up.js";
+import { hear, readAnswer } from "../../../src/lifecycle/catch-up.js";
 
 // The pure part of the catch-up between nodes (issue 18): when a peer's end number says ends were
 // missed, and what a peer's answer is taken to hold. No adapter: plain values in, plain values out.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SessionAuthError } from "socket.io-session-auth";
-import { createEndedMemory, createSentEnds } from "../../src/lifecycle/ended.js";
+import { createEndedMemory, createSentEnds } from "../../../src/lifecycle/ended.js";
 
 // The memory of recent ends alone, on a clock the test moves: which reads it calls stale, and how it
 // forgets (by age and by count).

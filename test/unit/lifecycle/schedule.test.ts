@@ -1,10 +1,10 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "socket.io";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { Checked, Pipeline } from "../../src/pipeline.js";
-import { validate } from "../../src/config.js";
+import type { Checked, Pipeline } from "../../../src/pipeline.js";
+import { validate } from "../../../src/config.js";
 import { SessionAuthError, type SessionData } from "socket.io-session-auth";
-import { createLifecycle } from "../../src/lifecycle/index.js";
+import { createLifecycle } from "../../../src/lifecycle/index.js";
 
 // The lifecycle's scheduling alone, on fake timers: when re-reads happen around a store outage. The
 // socket is a stand-in (the integration tests use real ones); the store read is the pipeline's reread.

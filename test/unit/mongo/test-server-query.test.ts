@@ -8,7 +8,7 @@ import {
   project,
   seedFromFilter,
   valueAt,
-} from "../support/mongo-server/query.js";
+} from "../../support/mongo-server/query.js";
 import {
   decodeReply,
   decodeRequest,
@@ -18,7 +18,7 @@ import {
   OP_MSG,
   OP_QUERY,
   ProtocolError,
-} from "../support/mongo-server/wire.js";
+} from "../../support/mongo-server/wire.js";
 
 // The test server's query language: what connect-mongo's get() and our adapter rely on, with MongoDB's
 // semantics where they are surprising. Where it matters, each case says what mongod answers.

@@ -89,7 +89,7 @@ describe("postgresTriggerSql", () => {
   });
 
   it("is, for the defaults, the trigger half of docs/postgres.md's schema.sql, word for word", () => {
-    const page = readFileSync(new URL("../../docs/postgres.md", import.meta.url), "utf8");
+    const page = readFileSync(new URL("../../../docs/postgres.md", import.meta.url), "utf8");
     expect(page).toContain(postgresTriggerSql());
   });
 });

@@ -11,8 +11,8 @@ import {
   type PushAccepted,
   type PushDelivered,
 } from "socket.io-session-auth/push";
-import { createIdempotencyCache, fingerprint, memoryAnswers } from "../../src/push/idempotency.js";
-import { createNodeTracker } from "../../src/internal/nodes.js";
+import { createIdempotencyCache, fingerprint, memoryAnswers } from "../../../src/push/idempotency.js";
+import { createNodeTracker } from "../../../src/internal/nodes.js";
 
 /** Has the shape of an ioredis client; never called by the option checks. */
 function fakeRedis() {

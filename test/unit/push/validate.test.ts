@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sessionRoom } from "socket.io-session-auth";
-import { isPushError, PushError } from "../../src/push/errors.js";
-import { isIdentity, isJson, parseJson, MAX_JSON_DEPTH } from "../../src/push/body.js";
-import { DEFAULT_ROOMS, type RoomNaming } from "../../src/rooms.js";
+import { isPushError, PushError } from "../../../src/push/errors.js";
+import { isIdentity, isJson, parseJson, MAX_JSON_DEPTH } from "../../../src/push/body.js";
+import { DEFAULT_ROOMS, type RoomNaming } from "../../../src/rooms.js";
 import {
   validateBatch,
   validateDisconnect,
@@ -12,7 +12,7 @@ import {
   validatePresence,
   validateRooms,
   type ValidatorConfig,
-} from "../../src/push/validate.js";
+} from "../../../src/push/validate.js";
 
 const config = (overrides: Partial<ValidatorConfig> = {}): ValidatorConfig => ({
   naming: DEFAULT_ROOMS,

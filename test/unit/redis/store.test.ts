@@ -4,7 +4,7 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 import { redisStore, type RedisClientLike, type RedisStoreOptions } from "socket.io-session-auth/redis";
 
 // These tests need no Redis: they pin the option checks, the client detection and the abort handling
-// with hand-made clients. Everything that talks to Redis is in test/integration/redis.test.ts.
+// with hand-made clients. Everything that talks to Redis is in test/integration/redis/.
 
 type Reports = unknown[];
 const options = (signal = new AbortController().signal, reports: Reports = []) => ({

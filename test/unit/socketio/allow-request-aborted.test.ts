@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { expect, it } from "vitest";
-import { answerIfAlive, watchAbort } from "../../src/internal/aborted.js";
+import { answerIfAlive, watchAbort } from "../../../src/internal/aborted.js";
 
 // uWebSockets.js is not installed here: these are the shapes engine.io 6.6's userver.js hands to
 // allowRequest (a raw uWS.HttpResponse as req.res, or its ResponseWrapper when engine middlewares are

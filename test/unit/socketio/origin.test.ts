@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
-import { createOriginCheck } from "../../src/origin.js";
+import { createOriginCheck } from "../../../src/origin.js";
 
 const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 

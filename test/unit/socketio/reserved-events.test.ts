@@ -1,10 +1,10 @@
 import { expect, it } from "vitest";
 import { sessionAuth } from "socket.io-session-auth";
 import { cookieStore } from "socket.io-session-auth/cookie";
-import { RESERVED_EVENTS } from "../../src/internal/socketio.js";
-import { PushError } from "../../src/push/errors.js";
-import { validateMessage, type ValidatorConfig } from "../../src/push/validate.js";
-import { DEFAULT_ROOMS } from "../../src/rooms.js";
+import { RESERVED_EVENTS } from "../../../src/internal/socketio.js";
+import { PushError } from "../../../src/push/errors.js";
+import { validateMessage, type ValidatorConfig } from "../../../src/push/validate.js";
+import { DEFAULT_ROOMS } from "../../../src/rooms.js";
 
 // One list of the event names socket.io reserves, for `endEvent` and for the push router's `event`: the
 // two used to disagree on "error" (sessionAuth took it, the router refused it).
