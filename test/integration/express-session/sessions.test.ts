@@ -11,6 +11,7 @@ import {
 } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { ask, connect, refusal, serveWhoami, startRealtime, type Realtime } from "../../support/realtime.js";
+import { captureWarnings } from "../../support/warnings.js";
 import { startWebApp, sessionIdOf } from "../../support/web-app.js";
 
 const SECRET = "keyboard cat";
@@ -199,10 +200,13 @@ describe("refusals: the client sees the code and nothing else", () => {
   });
 
   it("an origins list admits exactly those pages", async () => {
+    const warnings = captureWarnings();
     const { web, realtime } = await setup({ auth: { origins: ["https://app.example.com"] } });
     const cookie = await web.login({ id: 9 });
     opened.push(await connect(realtime.url, { cookie, origin: "https://app.example.com" }));
     expectCode(await refusal(realtime.url, { cookie, origin: realtime.url }), "ORIGIN_NOT_ALLOWED");
+    // socket.io's cors is left unset here: at its first handshake sessionAuth says those pages cannot poll.
+    expect(warnings.codes()).toEqual(["SOCKET_IO_SESSION_AUTH_CORS"]);
   });
 
   it("an origins function may be async; one that throws or rejects refuses", async () => {
@@ -321,13 +325,17 @@ describe("namespaces", () => {
 
 describe("connectionStateRecovery", () => {
   async function recoverySetup(engine: boolean) {
+    const warnings = captureWarnings();
     const context = await setup({ engine, io: { connectionStateRecovery: { maxDisconnectionDuration: 30_000 } } });
     context.realtime.io.on("connection", (socket) => {
       socket.join("app-room");
       // The client asks for recovery only once it holds an event offset.
       socket.emit("welcome", socket.data.userId);
     });
-    return context;
+    // Without allowRequest, a recovered socket skips the middleware until its re-check: said once, at the
+    // first handshake. Checked at the end of each test.
+    const warned = () => expect(warnings.codes()).toEqual(engine ? [] : ["SOCKET_IO_SESSION_AUTH_RECOVERY"]);
+    return { ...context, warned };
   }
 
   /** Breaks the transport under a connected client and resolves with what happened next. */
@@ -349,7 +357,7 @@ describe("connectionStateRecovery", () => {
   }
 
   it("recovers a socket whose session is still valid, with its data and rooms", async () => {
-    const { web, realtime, store } = await recoverySetup(false);
+    const { web, realtime, store, warned } = await recoverySetup(false);
     const cookie = await web.login({ id: 21 });
     const socket = await connect(realtime.url, {
       cookie,
@@ -364,10 +372,11 @@ describe("connectionStateRecovery", () => {
     expect(me.rooms).toContain("user:21");
     expect(me.rooms).toContain("app-room");
     expect(store.gets).toBe(2); // the handshake, and the re-check of the recovered socket
+    warned();
   });
 
   it("does not let a socket come back after its session was destroyed during the blip", async () => {
-    const { web, realtime, errors } = await recoverySetup(false);
+    const { web, realtime, errors, warned } = await recoverySetup(false);
     const cookie = await web.login({ id: 22 });
     const socket = await connect(realtime.url, {
       cookie,
@@ -381,10 +390,11 @@ describe("connectionStateRecovery", () => {
     expect(socket.connected).toBe(false);
     expect(await realtime.io.in("user:22").fetchSockets()).toHaveLength(0);
     expect(errors.map((e) => e.code)).toContain("SESSION_NOT_FOUND");
+    warned();
   });
 
   it("disconnects a recovered socket whose new cookie belongs to another user", async () => {
-    const { web, realtime } = await recoverySetup(false);
+    const { web, realtime, warned } = await recoverySetup(false);
     const socket = await connect(realtime.url, {
       cookie: await web.login({ id: 24 }),
       reconnection: true,
@@ -395,10 +405,11 @@ describe("connectionStateRecovery", () => {
     (socket.io.opts.extraHeaders as Record<string, string>).cookie = await web.login({ id: 25 });
     expect(await blip(socket)).toBe("disconnected");
     expect(await realtime.io.in("user:24").fetchSockets()).toHaveLength(0);
+    warned();
   });
 
   it("with allowRequest, the reconnect is refused at the engine before socket.io restores anything", async () => {
-    const { web, realtime } = await recoverySetup(true);
+    const { web, realtime, warned } = await recoverySetup(true);
     const cookie = await web.login({ id: 23 });
     const socket = await connect(realtime.url, {
       cookie,
@@ -411,6 +422,7 @@ describe("connectionStateRecovery", () => {
     await web.logout(cookie);
     expect(await blip(socket)).toBe("refused");
     expect(await realtime.io.in("user:23").fetchSockets()).toHaveLength(0);
+    warned();
   });
 });
 
