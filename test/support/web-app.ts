@@ -30,6 +30,10 @@ export interface WebAppOptions {
 export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> {
   const store = options.store ?? new session.MemoryStore();
   const app = (options.express === 4 ? express4 : express5)() as ReturnType<typeof express5>;
+  // express-session's session() adds a "connect" and a "disconnect" listener to the store for each app and
+  // never takes them off: tests that start many web apps on one shared store (connect-redis, connect-pg-simple)
+  // would pile them up past Node's MaxListeners. The app takes its own listeners off when it closes.
+  const before = { connect: store.listeners("connect"), disconnect: store.listeners("disconnect") };
   app.use(
     session({
       store,
@@ -40,6 +44,12 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
       rolling: options.rolling ?? false,
       cookie: { maxAge: options.maxAge ?? 3_600_000, sameSite: "lax" },
     }),
+  );
+  const added = (["connect", "disconnect"] as const).flatMap((event) =>
+    store
+      .listeners(event)
+      .filter((listener) => !before[event].includes(listener))
+      .map((listener) => [event, listener as (...args: unknown[]) => void] as const),
   );
   app.post("/login", express5.json(), (req, res) => {
     (req.session as unknown as Record<string, unknown>).user = req.body;
@@ -82,6 +92,7 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
     logout: async (cookie) => void (await post("/logout", {}, cookie)),
     visit: (data, cookie) => post("/visit", data, cookie),
     close: async () => {
+      for (const [event, listener] of added) store.off(event, listener);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

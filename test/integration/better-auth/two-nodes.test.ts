@@ -1,12 +1,5 @@
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { Redis } from "ioredis";
-import { Server } from "socket.io";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuth, type SessionAuthError } from "socket.io-session-auth";
 import { betterAuthStore, type BetterAuthSession } from "socket.io-session-auth/better-auth";
 import {
   emptyDb,
@@ -14,20 +7,14 @@ import {
   startBetterAuthWebApp,
   type BetterAuthWebApp,
 } from "../../support/better-auth-app.js";
-import { untilServerCount } from "../../support/nodes.js";
+import { redisAdapter, startAuthNode, untilServerCount, type AuthNode } from "../../support/nodes.js";
 import { connect, ending } from "../../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 
 // Two socket.io nodes on @socket.io/redis-adapter over a real redis-server, each with its own Better Auth
 // over the web app's database: a sign-out on the web app ends the socket on whichever node holds it.
 
-interface Node {
-  url: string;
-  io: Server;
-  auth: SessionAuth<BetterAuthSession>;
-  ends: SessionAuthError[];
-  close(): Promise<void>;
-}
+type Node = AuthNode<BetterAuthSession>;
 
 describe.skipIf(!redisServerAvailable())("Better Auth across two nodes (redis adapter)", () => {
   let redis: RedisServer;
@@ -37,29 +24,8 @@ describe.skipIf(!redisServerAvailable())("Better Auth across two nodes (redis ad
   const db = emptyDb();
 
   async function startNode(): Promise<Node> {
-    const pub = new Redis(redis.url);
-    const sub = pub.duplicate();
-    const http = createServer();
-    const io = new Server(http, { adapter: createAdapter(pub, sub) });
-    const ends: SessionAuthError[] = [];
-    const auth = sessionAuth({
-      store: await betterAuthStore(makeBetterAuth(db, { baseURL: web.url })),
-      onSessionEnd: (error) => ends.push(error),
-    });
-    auth.attach(io);
-    http.listen(0, "127.0.0.1");
-    await once(http, "listening");
-    return {
-      url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-      io,
-      auth,
-      ends,
-      close: async () => {
-        await auth.close();
-        await io.close();
-        await Promise.all([pub.quit(), sub.quit()]);
-      },
-    };
+    const store = await betterAuthStore(makeBetterAuth(db, { baseURL: web.url }));
+    return startAuthNode<BetterAuthSession>({ store }, redisAdapter(redis.url));
   }
 
   beforeAll(async () => {

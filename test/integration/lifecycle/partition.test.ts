@@ -1,17 +1,11 @@
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
-import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { Server, type ServerOptions } from "socket.io";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuth, type SessionAuthError } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { eventually } from "../../support/eventually.js";
-import { untilServerCount } from "../../support/nodes.js";
+import { redisAdapter, startAuthNode, untilServerCount, type AuthNode, type NodeAdapter } from "../../support/nodes.js";
 import { connect, ending } from "../../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { startRelay, type Relay } from "../../support/relay.js";
@@ -25,14 +19,6 @@ import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js"
 const SECRET = "partition cat";
 const CUT_MS = 1_500;
 const CAUGHT_UP_WITHIN_MS = 2_500;
-
-interface Node {
-  url: string;
-  io: Server;
-  auth: SessionAuth;
-  ends: SessionAuthError[];
-  close(): Promise<void>;
-}
 
 type Kind = "classic" | "sharded" | "streams";
 
@@ -52,58 +38,32 @@ afterAll(async () => {
 });
 
 /** One node; its adapter's Redis clients connect to `url` (Redis itself, or the relay). */
-async function startNode(kind: Kind, url: string): Promise<Node> {
-  const http = createServer();
-  let adapter: ServerOptions["adapter"];
-  let closeClients: () => Promise<unknown>;
-  if (kind === "classic") {
-    const pub = new Redis(url);
-    const sub = pub.duplicate();
-    for (const client of [pub, sub]) client.on("error", () => {}); // the cut is the point
-    adapter = createAdapter(pub, sub);
-    closeClients = () => Promise.allSettled([pub.quit(), sub.quit()]);
-  } else {
-    const client = createClient({ url });
-    client.on("error", () => {});
-    await client.connect();
-    if (kind === "sharded") {
-      const sub = client.duplicate();
-      sub.on("error", () => {});
-      await sub.connect();
-      adapter = createShardedAdapter(client, sub);
-      closeClients = () => Promise.allSettled([client.close(), sub.close()]);
-    } else {
-      adapter = createStreamsAdapter(client);
-      closeClients = () => Promise.allSettled([client.close()]);
-    }
+async function startNode(kind: Kind, url: string): Promise<AuthNode> {
+  return startAuthNode({ store: memoryStore(web.store), secret: SECRET }, await adapterOf(kind, url));
+}
+
+/** The adapter of `kind`, its Redis clients connected to `url`; their errors are ignored (the cut is the point). */
+async function adapterOf(kind: Kind, url: string): Promise<NodeAdapter> {
+  if (kind === "classic") return redisAdapter(url, { ignoreErrors: true });
+  const client = createClient({ url });
+  client.on("error", () => {});
+  await client.connect();
+  if (kind === "sharded") {
+    const sub = client.duplicate();
+    sub.on("error", () => {});
+    await sub.connect();
+    return {
+      adapter: createShardedAdapter(client, sub),
+      close: () => Promise.allSettled([client.close(), sub.close()]),
+    };
   }
-  const io = new Server(http, { adapter });
-  const ends: SessionAuthError[] = [];
-  const auth = sessionAuth({
-    store: memoryStore(web.store),
-    secret: SECRET,
-    onSessionEnd: (error) => ends.push(error),
-  });
-  auth.attach(io);
-  http.listen(0, "127.0.0.1");
-  await once(http, "listening");
-  return {
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-    io,
-    auth,
-    ends,
-    close: async () => {
-      await auth.close();
-      await io.close();
-      await closeClients();
-    },
-  };
+  return { adapter: createStreamsAdapter(client), close: () => Promise.allSettled([client.close()]) };
 }
 
 describe.skipIf(!available).each<Kind>(["classic", "sharded", "streams"])("the %s adapter", (kind) => {
   let relay: Relay;
-  let a: Node;
-  let b: Node;
+  let a: AuthNode;
+  let b: AuthNode;
   const sockets: ClientSocket[] = [];
 
   beforeAll(async () => {
@@ -120,7 +80,7 @@ describe.skipIf(!available).each<Kind>(["classic", "sharded", "streams"])("the %
     await relay?.close();
   });
 
-  async function open(node: Node, cookie: string): Promise<ClientSocket> {
+  async function open(node: AuthNode, cookie: string): Promise<ClientSocket> {
     const socket = await connect(node.url, { cookie, transports: ["websocket"] });
     sockets.push(socket);
     return socket;

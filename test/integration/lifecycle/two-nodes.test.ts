@@ -1,13 +1,8 @@
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { Redis } from "ioredis";
-import { Server } from "socket.io";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuth, type SessionAuthError, type SessionAuthOptions } from "socket.io-session-auth";
+import type { SessionAuthOptions } from "socket.io-session-auth";
 import { memoryStore } from "socket.io-session-auth/memory";
+import { redisAdapter, startAuthNode, type AuthNode } from "../../support/nodes.js";
 import { connect, ending } from "../../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
@@ -17,13 +12,7 @@ import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js"
 
 const SECRET = "keyboard cat";
 
-interface Node {
-  url: string;
-  io: Server;
-  auth: SessionAuth;
-  ends: SessionAuthError[];
-  close(): Promise<void>;
-}
+type Node = AuthNode;
 
 describe.skipIf(!redisServerAvailable())("the lifecycle across two nodes (redis adapter)", () => {
   let redis: RedisServer;
@@ -32,31 +21,10 @@ describe.skipIf(!redisServerAvailable())("the lifecycle across two nodes (redis 
   const sockets: ClientSocket[] = [];
 
   async function startNode(options: Partial<SessionAuthOptions> = {}): Promise<Node> {
-    const pub = new Redis(redis.url);
-    const sub = pub.duplicate();
-    const http = createServer();
-    const io = new Server(http, { adapter: createAdapter(pub, sub) });
-    const ends: SessionAuthError[] = [];
-    const auth = sessionAuth({
-      store: memoryStore(web.store),
-      secret: SECRET,
-      onSessionEnd: (error) => ends.push(error),
-      ...options,
-    });
-    auth.attach(io);
-    http.listen(0, "127.0.0.1");
-    await once(http, "listening");
-    const node: Node = {
-      url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-      io,
-      auth,
-      ends,
-      close: async () => {
-        await auth.close();
-        await io.close();
-        await Promise.all([pub.quit(), sub.quit()]);
-      },
-    };
+    const node = await startAuthNode(
+      { store: memoryStore(web.store), secret: SECRET, ...options },
+      redisAdapter(redis.url),
+    );
     nodes.push(node);
     return node;
   }

@@ -12,7 +12,7 @@ import { redisStore, type RedisStoreOptions } from "socket.io-session-auth/redis
 import { startNode as startClassicNode } from "../../../docs/examples/push-node.js";
 import { startShardedNode } from "../../../docs/examples/several-nodes-sharded.js";
 import { startStreamsNode } from "../../../docs/examples/several-nodes-streams.js";
-import { listen, untilServerCount } from "../../support/nodes.js";
+import { listen, untilServerCount, userOnNodes } from "../../support/nodes.js";
 import { connect } from "../../support/realtime.js";
 import { redisClusterAvailable, startRedisCluster, type RedisCluster } from "../../support/redis-cluster.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
@@ -175,16 +175,7 @@ describe.each(SETUPS)("two nodes on the $name", (setup) => {
   });
 
   /** Logs a user in over HTTP and opens one socket per node given (websocket: no sticky sessions needed). */
-  async function user(id: string, ...nodes: Node[]): Promise<{ cookie: string; sockets: ClientSocket[] }> {
-    const cookie = await web.login({ id });
-    const opened: ClientSocket[] = [];
-    for (const node of nodes) {
-      const socket = await connect(node.url, { cookie, transports: ["websocket"] });
-      sockets.push(socket);
-      opened.push(socket);
-    }
-    return { cookie, sockets: opened };
-  }
+  const user = (id: string, ...nodes: Array<{ url: string }>) => userOnNodes(web, id, nodes, sockets);
 
   const next = (socket: ClientSocket, event: string) => new Promise<unknown>((resolve) => socket.once(event, resolve));
   const acking = (socket: ClientSocket, event: string) =>

@@ -6,9 +6,9 @@ import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushClient } from "socket.io-session-auth/push-client";
 import { createWorkerPush } from "../../../docs/examples/push-emitter.js";
 import { startNode } from "../../../docs/examples/push-node.js";
-import { connect } from "../../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { startWebApp, type WebApp, sessionIdOf } from "../../support/web-app.js";
+import { userOnNodes } from "../../support/nodes.js";
 
 // Two socket.io nodes joined by @socket.io/redis-adapter over a real redis-server; the push router is
 // reached on node A, the users are connected to node B (and A). Both nodes are built by the docs example.
@@ -62,20 +62,8 @@ describe.skipIf(!redisServerAvailable())("push router across two nodes (redis ad
     await redis?.stop();
   });
 
-  /** Logs a user in and opens sockets on the given nodes. */
-  async function user(
-    id: string,
-    ...nodes: Array<{ url: string }>
-  ): Promise<{ cookie: string; sockets: ClientSocket[] }> {
-    const cookie = await web.login({ id });
-    const opened: ClientSocket[] = [];
-    for (const where of nodes) {
-      const socket = await connect(where.url, { cookie, transports: ["websocket"] });
-      sockets.push(socket);
-      opened.push(socket);
-    }
-    return { cookie, sockets: opened };
-  }
+  /** Logs a user in over HTTP and opens one socket per node given (websocket: no sticky sessions needed). */
+  const user = (id: string, ...nodes: Array<{ url: string }>) => userOnNodes(web, id, nodes, sockets);
 
   const next = (socket: ClientSocket, event: string) => new Promise<unknown>((resolve) => socket.once(event, resolve));
   const acking = (socket: ClientSocket, event: string) =>
