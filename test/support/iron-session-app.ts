@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getIronSession as getIronSession9 } from "iron-session";
 import { getIronSession as getIronSession8 } from "iron-session8";
-import { CookieJar } from "./authjs-app.js";
+import { CookieJar } from "./cookies.js";
 
 export interface IronSessionApp {
   url: string;
@@ -62,7 +62,7 @@ export async function startIronSessionApp(options: IronSessionAppOptions): Promi
   const post = async (path: string, jar: CookieJar, body: unknown = {}): Promise<void> => {
     const response = await fetch(url + path, {
       method: "POST",
-      headers: { "content-type": "application/json", cookie: jar.header() },
+      headers: { "content-type": "application/json", cookie: jar.header() ?? "" },
       body: JSON.stringify(body),
     });
     if (!response.ok)

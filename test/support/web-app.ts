@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import express5 from "express";
 import express4 from "express4";
 import session, { type Store } from "express-session";
+import { cookieHeaderOf } from "./cookies.js";
 
 export interface WebApp {
   url: string;
@@ -75,10 +76,7 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
     });
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
     await res.arrayBuffer();
-    return res.headers
-      .getSetCookie()
-      .map((line) => line.split(";")[0])
-      .join("; ");
+    return cookieHeaderOf(res);
   };
 
   return {

@@ -26,6 +26,7 @@ import { acceptKoaSessions } from "../../../docs/examples/cookie-koa.js";
 import { acceptRevocableCookieSessions } from "../../../docs/examples/cookie-revocation.js";
 import { acceptCookieSessions } from "../../../docs/examples/cookie-session.js";
 import { ask, connect, refusal, startRealtime, type ConnectFailure } from "../../support/realtime.js";
+import { CookieJar } from "../../support/cookies.js";
 
 // cookie-session, keygrip and koa ship no types: only what these tests use of them.
 interface Keygrip {
@@ -60,42 +61,7 @@ afterEach(async () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// HTTP: a tiny client with a cookie jar that forgets what the server expires, as a browser does.
-
-class CookieJar {
-  readonly #cookies = new Map<string, string>();
-
-  take(setCookie: readonly string[]): this {
-    for (const line of setCookie) {
-      const [pair = "", ...attributes] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      const expired = attributes.some((attribute) => {
-        const at = attribute.indexOf("=");
-        const key = attribute
-          .slice(0, at === -1 ? undefined : at)
-          .trim()
-          .toLowerCase();
-        const value = at === -1 ? "" : attribute.slice(at + 1).trim();
-        return (key === "expires" && Date.parse(value) <= Date.now()) || (key === "max-age" && Number(value) <= 0);
-      });
-      if (expired) this.#cookies.delete(name);
-      else this.#cookies.set(name, pair.slice(eq + 1).trim());
-    }
-    return this;
-  }
-
-  get(name: string): string | undefined {
-    return this.#cookies.get(name);
-  }
-
-  /** The Cookie header a browser would send; undefined when the jar is empty. */
-  header(): string | undefined {
-    return this.#cookies.size === 0
-      ? undefined
-      : [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
-  }
-}
+// HTTP: a tiny client; the jar (test/support/cookies.ts) forgets what the server expires, as a browser does.
 
 interface Answer {
   status: number;

@@ -8,6 +8,7 @@ import type { ChatMessage, ChatReply, RoomMembers, Welcome } from "../../../exam
 import { DEMO_ROOMS, type DemoRoom, type Notice, type PushReply } from "../../../examples/demo/protocol.js";
 import { startDemo, type Demo } from "../../../examples/demo/server.js";
 import { refusal } from "../../support/realtime.js";
+import { cookieHeaderOf } from "../../support/cookies.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 // Kept on the server: the page pushes through /api/push and never sees it (asserted below).
@@ -49,18 +50,11 @@ async function submitLogin(name: string, cookie?: string): Promise<Response> {
   });
 }
 
-function cookieOf(res: Response): string {
-  return res.headers
-    .getSetCookie()
-    .map((line) => line.split(";")[0])
-    .join("; ");
-}
-
 async function login(name: string): Promise<string> {
   const res = await submitLogin(name);
   expect(res.status).toBe(303);
   expect(res.headers.get("location")).toBe("/");
-  const cookie = cookieOf(res);
+  const cookie = cookieHeaderOf(res);
   expect(cookie).toMatch(/^connect\.sid=s%3A/);
   return cookie;
 }
@@ -182,7 +176,7 @@ describe("the demo (examples/demo)", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/");
     expect(res.headers.getSetCookie()[0]).toMatch(/; HttpOnly/i);
-    const cookie = cookieOf(res);
+    const cookie = cookieHeaderOf(res);
     const me = await (await fetch(new URL("/api/me", demo.url), { headers: { cookie } })).json();
     expect(me).toMatchObject({ user: "alice" });
 
@@ -311,7 +305,7 @@ describe("the demo (examples/demo)", () => {
 
     const res = await submitLogin("bob", asAlice);
     expect(res.status).toBe(303);
-    const asBob = cookieOf(res);
+    const asBob = cookieHeaderOf(res);
     expect(asBob).not.toBe(asAlice); // a new session id at login
     expect(await alice.next("disconnect")).toBe("io server disconnect");
     expect((await refusal(origin, { cookie: asAlice })).message).toBe("SESSION_NOT_FOUND");

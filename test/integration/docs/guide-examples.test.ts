@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { connect, refusal } from "../../support/realtime.js";
 import { startWebApp, sessionIdOf } from "../../support/web-app.js";
+import { cookieHeaderOf } from "../../support/cookies.js";
 
 // Runs the examples of docs/any-store.md, migrating.md, cookie-sessions.md (the web
 // side) and writing-an-adapter.md: what the pages show is what these tests exercise. (Getting started and
@@ -33,12 +34,6 @@ function track(socket: ClientSocket): ClientSocket {
   opened.push(() => socket.close());
   return socket;
 }
-
-const cookieOf = (res: Response) =>
-  res.headers
-    .getSetCookie()
-    .map((line) => line.split(";")[0])
-    .join("; ");
 
 /** Connects and resolves with the first `event` the server sends (listening before the connection opens). */
 async function first<T>(url: string, cookie: string, event = "hello"): Promise<T> {
@@ -74,7 +69,7 @@ describe("docs/any-store.md", () => {
     opened.push(() => io.close());
     const url = await listen(http);
 
-    const cookie = cookieOf(await fetch(`${web}/login`, { method: "POST" }));
+    const cookie = cookieHeaderOf(await fetch(`${web}/login`, { method: "POST" }));
     const reads = store.reads.length;
     expect(await first(url, cookie)).toBe("custom-user");
     expect(store.reads.length).toBe(reads + 1);
@@ -99,7 +94,7 @@ describe("docs/migrating.md", () => {
     });
     opened.push(() => io.close());
     const url = await listen(http);
-    return { url, store, login: async () => cookieOf(await fetch(`${url}/login`, { method: "POST" })) };
+    return { url, store, login: async () => cookieHeaderOf(await fetch(`${url}/login`, { method: "POST" })) };
   }
 
   const hello = (url: string, cookie: string) => first<string>(url, cookie);
@@ -177,7 +172,7 @@ describe("docs/cookie-sessions.md, the web side", () => {
     acceptCookieSessions(io, keys);
     opened.push(() => io.close());
     const url = await listen(http);
-    const cookie = cookieOf(await fetch(`${web}/login`, { method: "POST" }));
+    const cookie = cookieHeaderOf(await fetch(`${web}/login`, { method: "POST" }));
     expect(cookie).toMatch(/^session=.+; session\.sig=.+$/);
     expect(await first(url, cookie)).toEqual({ userId: "42" });
   });
@@ -196,7 +191,7 @@ describe("docs/cookie-sessions.md, the web side", () => {
     expect(res.status).toBe(204);
     const helloes: unknown[] = [];
     io.on("connection", (socket) => helloes.push(socket.data.userId));
-    track(await connect(url, { cookie: cookieOf(res), transports: ["websocket"] }));
+    track(await connect(url, { cookie: cookieHeaderOf(res), transports: ["websocket"] }));
     expect(helloes).toEqual(["43"]);
   });
 
@@ -211,7 +206,7 @@ describe("docs/cookie-sessions.md, the web side", () => {
     const url = await listen(http);
     const web = await listen(createServer(revocableWebApp(keys, (sid) => revocation.revoke(sid))));
 
-    const cookie = cookieOf(await fetch(`${web}/login`, { method: "POST" }));
+    const cookie = cookieHeaderOf(await fetch(`${web}/login`, { method: "POST" }));
     const socket = track(await connect(url, { cookie, transports: ["websocket"] }));
     const closed = next(socket, "disconnect");
     const out = await fetch(`${web}/logout`, { method: "POST", headers: { cookie } });
