@@ -295,7 +295,7 @@ describe.each(SETUPS)("two nodes on the $name", (setup) => {
 // disconnect, with no call to the library.
 describe.skipIf(!serverAvailable)("live revocation across two nodes", () => {
   it("a logout over HTTP ends the session's sockets on both nodes (keyspace events)", async () => {
-    await redisServer!.command("CONFIG", "SET", "notify-keyspace-events", "Egx");
+    await redisServer!.command("CONFIG", "SET", "notify-keyspace-events", "Egxe");
     const { web, close: closeWeb } = await webOnServer(redisServer!);
     const clients: Redis[] = [];
     const nodes: Node[] = [];

@@ -11,6 +11,7 @@ import { redisStore } from "socket.io-session-auth/redis";
 import { startStreamsNode } from "../../../docs/examples/several-nodes-streams.js";
 import { listen, startSwitchProxy, untilServerCount, type SwitchProxy } from "../../support/nodes.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { captureWarnings } from "../../support/warnings.js";
 import { startWebApp, type WebApp } from "../../support/web-app.js";
 
 // Cross-node connection state recovery (issue 12, item 3). With the streams adapter, a socket dropped by
@@ -165,6 +166,7 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
   });
 
   it("with io.use only, a node that has run the middleware re-checks what it recovers: the destroyed session is ended", async () => {
+    const warnings = captureWarnings();
     const [a, b] = [await middlewareOnlyNode(), await middlewareOnlyNode()];
     await untilServerCount([a.io, b.io], 2);
     const proxy = await startSwitchProxy(a.port);
@@ -174,6 +176,8 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
     perTest.push(() => warm.close());
     await connectedThrough(warm, b, "someone");
     const { socket, cookie } = await connectedThrough(proxy, a, "max");
+    // Recovery without allowRequest: each node says so once, at its first handshake.
+    expect(warnings.codes()).toContain("SOCKET_IO_SESSION_AUTH_RECOVERY");
     proxy.switchTo(b.port);
     await web.logout(cookie);
     proxy.dropAll();
@@ -237,11 +241,14 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
   it.fails(
     "with io.use only, a node that never ran the middleware keeps the destroyed session's recovered socket (known hole)",
     async () => {
+      const warnings = captureWarnings();
       const [a, b] = [await middlewareOnlyNode(), await middlewareOnlyNode()];
       await untilServerCount([a.io, b.io], 2);
       const proxy = await startSwitchProxy(a.port);
       perTest.push(() => proxy.close());
       const { socket, cookie } = await connectedThrough(proxy, a, "ned");
+      // Recovery without allowRequest: each node says so once, at its first handshake.
+      expect(warnings.codes()).toContain("SOCKET_IO_SESSION_AUTH_RECOVERY");
       proxy.switchTo(b.port);
       await web.logout(cookie);
       proxy.dropAll();
@@ -255,12 +262,15 @@ describe.skipIf(!available)("recovery across nodes with the streams adapter", ()
   // recovery re-check installed on each at once, before any handshake: no allowRequest, B never ran
   // anything, and the recovered socket of the destroyed session is ended by B, not kept.
   it("with auth.attach(io), a node that never ran the middleware still ends the destroyed session's recovered socket", async () => {
+    const warnings = captureWarnings();
     const wire = (io: Server, auth: ReturnType<typeof sessionAuth>) => void auth.attach(io);
     const [a, b] = [await middlewareOnlyNode(wire), await middlewareOnlyNode(wire)];
     await untilServerCount([a.io, b.io], 2);
     const proxy = await startSwitchProxy(a.port);
     perTest.push(() => proxy.close());
     const { socket, cookie } = await connectedThrough(proxy, a, "oli");
+    // Recovery without allowRequest: each node says so once, at its first handshake.
+    expect(warnings.codes()).toContain("SOCKET_IO_SESSION_AUTH_RECOVERY");
     proxy.switchTo(b.port);
     await web.logout(cookie);
     proxy.dropAll();

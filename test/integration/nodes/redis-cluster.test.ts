@@ -185,13 +185,13 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
     expect(ttlAfter).toBeGreaterThan(ttlBefore - 60_000);
   });
 
-  // redisStore's `subscriber` on a Cluster: with `notify-keyspace-events Egx` set on every master,
+  // redisStore's `subscriber` on a Cluster: with `notify-keyspace-events Egxe` set on every master,
   // destroying (logout) or expiring a session on ANY master ends its sockets at once: `session:ended`
   // with the code, then a server-side disconnect.
   it.each(READERS)(
     "keyspace events from every master end the sockets of a destroyed or expired session (%s)",
     async (kind) => {
-      await cluster.everyMaster("CONFIG", "SET", "notify-keyspace-events", "Egx");
+      await cluster.everyMaster("CONFIG", "SET", "notify-keyspace-events", "Egxe");
       const client = await reader(kind);
       const subscriber =
         kind === "ioredis Cluster" ? (client as Cluster).duplicate() : (client as NodeRedisCluster).duplicate();
