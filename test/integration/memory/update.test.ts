@@ -12,6 +12,7 @@ import { MongoClient } from "mongodb";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
 import { memoryStore, type ExpressSessionStoreLike } from "socket.io-session-auth/memory";
+import { getOptions, signal } from "../../support/store-calls.js";
 
 // The write side of memoryStore (compareAndSet, revisions, expiry, copies) against the real session
 // libraries: each web app is a real HTTP server reading its sessions through its own store object.
@@ -21,12 +22,6 @@ const MemoryStore = createMemoryStore(session);
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
-});
-
-const signal = () => new AbortController().signal;
-const getOptions = (reports: unknown[] = []) => ({
-  signal: signal(),
-  report: (cause: unknown) => void reports.push(cause),
 });
 
 interface WebApp {

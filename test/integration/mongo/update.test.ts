@@ -14,6 +14,7 @@ import { mongoStore, type MongoStoreOptions } from "socket.io-session-auth/mongo
 import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../../support/mongo-server/target.js";
 import { ask, connect, serveWhoami, startRealtime } from "../../support/realtime.js";
 import { sessionIdOf, startWebApp } from "../../support/web-app.js";
+import { getOptions, signal } from "../../support/store-calls.js";
 
 // Encrypted sessions and compareAndSet, with real express-session + connect-mongo writing through the
 // real driver, and connect-mongo (the web app's own store) reading what the adapter wrote. The server is
@@ -41,12 +42,6 @@ afterAll(async () => {
 }, 30_000);
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
-});
-
-const signal = () => new AbortController().signal;
-const getOptions = (reports: unknown[] = []) => ({
-  signal: signal(),
-  report: (cause: unknown) => void reports.push(cause),
 });
 
 // WebCrypto with few PBKDF2 iterations (derived once per adapter); kruptein derives a key per call.

@@ -10,6 +10,7 @@ import { describeSessionStore } from "socket.io-session-auth/testing";
 import { ask, connect, refusal, serveWhoami, startRealtime } from "../../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { sessionIdOf, startWebApp } from "../../support/web-app.js";
+import { getOptions, signal } from "../../support/store-calls.js";
 
 // connect-redis 10 (installed as the alias `connect-redis10`; engines: Node >= 22) writes the sessions,
 // redisStore reads them and writes back what it reads. The other Redis tests use connect-redis 9, which
@@ -26,8 +27,6 @@ const available = nodeSupported && redisServerAvailable();
 const SECRET = "keyboard cat";
 const newNodeRedis = (port: number) => createClient({ socket: { host: "127.0.0.1", port } });
 type NodeRedis = ReturnType<typeof newNodeRedis>;
-const signal = () => new AbortController().signal;
-const getOptions = () => ({ signal: signal(), report: () => {} });
 
 describe.skipIf(!available)(`redisStore reads and writes what connect-redis 10 writes (Node >= 22)`, () => {
   let redis: RedisServer;

@@ -8,6 +8,7 @@ import type { SessionData, SessionRecord, SessionStore } from "socket.io-session
 import { redisStore } from "socket.io-session-auth/redis";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { sessionIdOf, startWebApp } from "../../support/web-app.js";
+import { getOptions, signal } from "../../support/store-calls.js";
 
 // compareAndSet against a real redis-server: express-session + connect-redis write the sessions, and
 // connect-redis (the web app's own store) reads what the adapter wrote.
@@ -16,9 +17,6 @@ const available = redisServerAvailable();
 const newNodeRedis = (port: number) => createClient({ socket: { host: "127.0.0.1", port } });
 type NodeRedis = ReturnType<typeof newNodeRedis>;
 type Items = { items?: number[] };
-
-const signal = () => new AbortController().signal;
-const getOptions = () => ({ signal: signal(), report: () => {} });
 
 describe.skipIf(!available)("redisStore.compareAndSet against a real redis-server", () => {
   let redis: RedisServer;
