@@ -15,7 +15,7 @@ import {
   type MongoTarget,
 } from "../../support/mongo-server/target.js";
 import { eventually } from "../../support/eventually.js";
-import { ask, connect, refusal, serveWhoami, startRealtime } from "../../support/realtime.js";
+import { ask, connect, refusal, startWhoamiServer } from "../../support/realtime.js";
 import { startWebApp, type WebAppOptions, sessionIdOf } from "../../support/web-app.js";
 
 // Real express-session + real connect-mongo write sessions through the real mongodb driver; a separate
@@ -77,12 +77,8 @@ async function setup(options: Setup = {}) {
   closers.push(() => web.close());
   const reader = options.reader ?? readerClient();
   const store = mongoStore<Session>({ db: reader.db(dbName), collectionName, ...options.store });
-  const errors: SessionAuthError[] = [];
-  const auth = sessionAuth<Session>({ store, secret: SECRET, onError: (error) => errors.push(error), ...options.auth });
-  const realtime = await startRealtime((io) => {
-    io.use(auth);
-    serveWhoami(io);
-  });
+  const realtime = await startWhoamiServer<Session>({ store, secret: SECRET, ...options.auth });
+  const { auth, errors } = realtime;
   closers.push(() => realtime.close());
   const collection = admin.db(dbName).collection<{ _id: string; session?: unknown; expires?: unknown }>(collectionName);
   const cookieOf = async (user: { id: number; name?: string }) => web.login(user);

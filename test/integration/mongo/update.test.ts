@@ -3,16 +3,10 @@ import MongoStore, { createKrupteinAdapter, createWebCryptoAdapter } from "conne
 import type { SessionData as ExpressSessionData } from "express-session";
 import { MongoClient } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  sessionAuth,
-  type SessionAuthError,
-  type SessionData,
-  type SessionRecord,
-  type SessionStore,
-} from "socket.io-session-auth";
+import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
 import { mongoStore, type MongoStoreOptions } from "socket.io-session-auth/mongo";
 import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../../support/mongo-server/target.js";
-import { ask, connect, serveWhoami, startRealtime } from "../../support/realtime.js";
+import { ask, connect, startWhoamiServer } from "../../support/realtime.js";
 import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 import { getOptions, signal } from "../../support/store-calls.js";
 
@@ -111,12 +105,8 @@ describe.each(MODES)(`mongoStore (${MONGO_TARGET_LABEL}), connect-mongo with $la
     expect(record!.session).toMatchObject({ user: { id: 42 } });
     expect(record!.revision).toEqual(stored);
 
-    const errors: SessionAuthError[] = [];
-    const auth = sessionAuth({ store, secret: SECRET, onError: (error) => errors.push(error) });
-    const realtime = await startRealtime((io) => {
-      io.use(auth);
-      serveWhoami(io);
-    });
+    const realtime = await startWhoamiServer({ store, secret: SECRET });
+    const { errors } = realtime;
     closers.push(() => realtime.close());
     const socket = await connect(realtime.url, { cookie });
     closers.push(() => socket.close());

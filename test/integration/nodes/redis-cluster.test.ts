@@ -3,10 +3,10 @@ import { Cluster } from "ioredis";
 import { createCluster } from "redis";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuthError, type SessionAuthOptions, type SessionStore } from "socket.io-session-auth";
+import type { SessionAuthOptions, SessionStore } from "socket.io-session-auth";
 import { redisStore, type RedisStoreOptions } from "socket.io-session-auth/redis";
 import { eventually } from "../../support/eventually.js";
-import { ask, connect, refusal, serveWhoami, startRealtime, type WhoAmI } from "../../support/realtime.js";
+import { ask, connect, refusal, type WhoAmI, startWhoamiServer } from "../../support/realtime.js";
 import {
   redisClusterAvailable,
   startRedisCluster,
@@ -80,12 +80,7 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
   }
 
   async function realtime(store: SessionStore, options: Partial<SessionAuthOptions> = {}) {
-    const errors: SessionAuthError[] = [];
-    const auth = sessionAuth({ store, secret: SECRET, onError: (error) => errors.push(error), ...options });
-    const server = await startRealtime((io) => {
-      io.use(auth);
-      serveWhoami(io);
-    });
+    const server = await startWhoamiServer({ store, secret: SECRET, ...options });
     const sockets: ClientSocket[] = [];
     perTest.push(async () => {
       for (const socket of sockets) socket.close();
@@ -96,7 +91,7 @@ describe.skipIf(!available)("sessions in a Redis Cluster (3 masters)", () => {
       sockets.push(socket);
       return socket;
     };
-    return { url: server.url, io: server.io, auth, errors, open };
+    return { url: server.url, io: server.io, auth: server.auth, errors: server.errors, open };
   }
 
   /** Logs users in until their sessions sit on at least `spread` different masters; each with its master. */

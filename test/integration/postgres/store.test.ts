@@ -4,18 +4,12 @@ import connectPgSimple from "connect-pg-simple";
 import session, { type SessionData as ExpressSessionData } from "express-session";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  sessionAuth,
-  sessionRoom,
-  type SessionAuthError,
-  type SessionAuthOptions,
-  type SessionStore,
-} from "socket.io-session-auth";
+import { sessionRoom, type SessionAuthOptions, type SessionStore } from "socket.io-session-auth";
 import { postgresStore, postgresTriggerSql, type PostgresStoreOptions } from "socket.io-session-auth/postgres";
 import { describeSessionStore } from "socket.io-session-auth/testing";
 import { eventually } from "../../support/eventually.js";
 import { postgresAvailable, startPostgresServer, type PostgresServer } from "../../support/postgres-server.js";
-import { ask, connect, refusal, serveWhoami, startRealtime, type ClientOptions } from "../../support/realtime.js";
+import { ask, connect, refusal, type ClientOptions, startWhoamiServer } from "../../support/realtime.js";
 import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 
 // postgresStore against a real PostgreSQL: express-session + connect-pg-simple write the sessions (its
@@ -75,14 +69,9 @@ describe.skipIf(!available)("postgresStore against a real PostgreSQL", () => {
   }
 
   async function realtime(reader: SessionStore, options: Partial<SessionAuthOptions> = {}) {
-    const errors: SessionAuthError[] = [];
-    const auth = sessionAuth({ store: reader, secret: SECRET, onError: (error) => errors.push(error), ...options });
-    const io = await startRealtime((io) => {
-      io.use(auth);
-      serveWhoami(io);
-    });
-    perTest.push(() => io.close());
-    return { url: io.url, errors };
+    const server = await startWhoamiServer({ store: reader, secret: SECRET, ...options });
+    perTest.push(() => server.close());
+    return { url: server.url, errors: server.errors };
   }
 
   /** What the realtime role sent since the last reset, as pg_stat_statements counts it. */

@@ -4,10 +4,18 @@ import { RedisStore } from "connect-redis";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sessionAuth, type SessionAuthError, type SessionStore } from "socket.io-session-auth";
+import { sessionAuth, type SessionStore } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { eventually } from "../../support/eventually.js";
-import { ask, connect, ending, refusal, serveWhoami, startRealtime } from "../../support/realtime.js";
+import {
+  ask,
+  connect,
+  ending,
+  refusal,
+  serveWhoami,
+  startRealtime,
+  startWhoamiServer,
+} from "../../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { startWebApp } from "../../support/web-app.js";
 
@@ -87,14 +95,9 @@ describe.skipIf(!available)("redisStore field faults against a real redis-server
   }
 
   async function realtime(store: SessionStore, timeout: number) {
-    const errors: SessionAuthError[] = [];
-    const auth = sessionAuth({ store, secret: SECRET, timeout, onError: (error) => errors.push(error) });
-    const server = await startRealtime((io) => {
-      io.use(auth);
-      serveWhoami(io);
-    });
+    const server = await startWhoamiServer({ store, secret: SECRET, timeout });
     perTest.push(() => server.close());
-    return { url: server.url, errors };
+    return { url: server.url, errors: server.errors };
   }
 
   async function clients(kind: Kind) {

@@ -11,17 +11,11 @@ import type { SessionData as ExpressSessionData } from "express-session";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  sessionAuth,
-  sessionRoom,
-  type SessionAuthError,
-  type SessionAuthOptions,
-  type SessionStore,
-} from "socket.io-session-auth";
+import { sessionRoom, type SessionAuthOptions, type SessionStore } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 import { describeSessionStore } from "socket.io-session-auth/testing";
 import { eventually } from "../../support/eventually.js";
-import { ask, connect, refusal, serveWhoami, startRealtime, type ClientOptions } from "../../support/realtime.js";
+import { ask, connect, refusal, type ClientOptions, startWhoamiServer } from "../../support/realtime.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { startWebApp, sessionIdOf } from "../../support/web-app.js";
 
@@ -75,14 +69,9 @@ describe.skipIf(!available)("redisStore against a real redis-server", () => {
   }
 
   async function realtime(store: SessionStore, options: Partial<SessionAuthOptions> = {}) {
-    const errors: SessionAuthError[] = [];
-    const auth = sessionAuth({ store, secret: SECRET, onError: (error) => errors.push(error), ...options });
-    const server = await startRealtime((io) => {
-      io.use(auth);
-      serveWhoami(io);
-    });
+    const server = await startWhoamiServer({ store, secret: SECRET, ...options });
     perTest.push(() => server.close());
-    return { url: server.url, errors };
+    return { url: server.url, errors: server.errors };
   }
 
   async function commandCounts(): Promise<Record<string, number>> {
