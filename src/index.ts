@@ -7,6 +7,7 @@ export type {
   AuthResult,
   AuthorizeContext,
   EndResult,
+  LogoutRequest,
   HandshakeInfo,
   SessionAuth,
   SessionAuthOptions,

@@ -124,6 +124,22 @@ export interface AuthResult<S extends object = SessionData> {
   secretIndex: number;
 }
 
+/**
+ * What `auth.logout` needs of an HTTP request: express-session's `req.sessionID` and `req.session`,
+ * and Passport's `req.logout` when Passport is installed. Structural, so neither is imported.
+ */
+export interface LogoutRequest {
+  /** express-session's raw session id (`req.sessionID`). */
+  sessionID?: unknown;
+  /** express-session's session, destroyed when the request has no Passport `logout`. */
+  session?: { destroy?: (callback: (err?: unknown) => void) => unknown } | null;
+  /**
+   * Passport's `req.logout`: `(done)` or `(options, done)` from 0.6 on, which regenerates the session (a new
+   * `req.sessionID`); `()` before 0.6, synchronous.
+   */
+  logout?: (...args: never[]) => unknown;
+}
+
 /** The socket.io middleware, plus the same pipeline for the engine and for plain HTTP, plus the session lifecycle. */
 export interface SessionAuth<S extends object = SessionData> {
   /** `io.use(auth)` or `io.of("/ns").use(auth)`. */
@@ -145,6 +161,16 @@ export interface SessionAuth<S extends object = SessionData> {
   endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<EndResult>;
   /** As {@link endSession}, for every socket of a user (`code` defaults to `"UNAUTHENTICATED"`). */
   endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<EndResult>;
+  /**
+   * Logs an Express request out and ends the sockets of the session it had, on every node (as
+   * {@link endSession}, `code` defaulting to `"SESSION_NOT_FOUND"`): `await auth.logout(io, req)` in the
+   * logout route. It reads `req.sessionID` first, then calls Passport's `req.logout()` when Passport is
+   * installed, else express-session's `req.session.destroy()`. Passport ≥ 0.6 regenerates the session at
+   * logout, so `req.sessionID` read afterwards is the new, anonymous session's: this cannot take that id.
+   * The sockets are ended even if the logout fails; the failure is then rethrown. Throws a `TypeError`
+   * when the request has no `sessionID` (with another framework, read its id first and call `endSession`).
+   */
+  logout(io: Server, req: LogoutRequest, code?: SessionAuthErrorCode): Promise<EndResult>;
   /**
    * Re-reads the socket's session now. Resolves the fresh session (also put in `socket.data.session`);
    * rejects with the {@link SessionAuthError} that ended the socket when the session is over, or with

@@ -526,8 +526,19 @@ async function checkPassportPort({ url }: RunningApp): Promise<void> {
   await next(socket, "connect");
   expect(await socket.timeout(5000).emitWithAck("whoami")).toBe("john");
   const closed = next(socket, "disconnect");
-  expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie } })).status).toBe(204);
+  const out = await fetch(`${url}/logout`, { method: "POST", headers: { cookie } });
+  expect(out.status).toBe(204);
   expect(await closed).toBe("io server disconnect");
+  // Passport's req.logout() regenerated the session: the old cookie's session is gone, the new one is anonymous.
+  const anonymous = cookieOf(out);
+  expect(anonymous).toMatch(/^connect\.sid=/);
+  expect(anonymous).not.toBe(cookie);
+  for (const [sent, code] of [
+    [cookie, "SESSION_NOT_FOUND"],
+    [anonymous, "UNAUTHENTICATED"],
+  ]) {
+    expect((await refusal(url, { cookie: sent, transports: ["websocket"] })).data).toEqual({ code, retryable: false });
+  }
 }
 
 /** The quick start's page in chromium: refused before login, told who it is after. */
