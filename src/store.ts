@@ -125,6 +125,12 @@ export interface SessionStore<S extends object = SessionData> {
    */
   compareAndSet?(id: string, revision: unknown, session: S, options: CompareAndSetOptions): Promise<boolean>;
   /**
+   * Why `auth.update()` cannot write this store's sessions back, and what to do instead (optional, for a
+   * store without `compareAndSet`): one or two sentences the core puts in the `TypeError` that `update`
+   * throws, e.g. "The session lives in the browser's cookie: ...". Never a secret.
+   */
+  readonly updateUnsupported?: string;
+  /**
    * Live revocation (optional): calls `onDestroyed(id, reason)` whenever a session is destroyed or
    * expires, by anyone, on every node (each node subscribes for itself); `sessionAuth` then ends that
    * session's sockets on this node (`SESSION_EXPIRED` for `"expired"`, else `SESSION_NOT_FOUND`).

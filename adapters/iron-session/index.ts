@@ -79,6 +79,8 @@ export function ironSessionStore<S extends object = Record<string, unknown>>(
     name: "iron-session",
     cookie: { names: Object.freeze([cookieName]), signing: "none", chunked: true },
     canonicalId,
+    updateUnsupported:
+      "An iron-session session lives sealed in the browser's cookie (the seal is the only copy, and only an HTTP response can replace it): change it in the web app (session.save() in a request, e.g. an endpoint the page calls), then have the client reconnect so that the handshake reads the new seal. Keep what concerns one socket in socket.data.",
     async get(value, { report }): Promise<SessionRecord<S> | null> {
       if (typeof value !== "string" || value.length > MAX_SEAL_LENGTH || !value.startsWith(SEAL_PREFIX)) {
         report(
