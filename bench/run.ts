@@ -48,6 +48,7 @@ const USAGE = `Usage: npm run bench [-- options]
   --concurrency N    connections in flight at once (default 16)
   --only a,b         only these variants (bare is always measured): bare memory redis
                      redis-engine badsig badsig-engine refuse-plain recipe handwritten better-auth
+                     authjs (Auth.js v5 JWT, decrypted per handshake) iron-session (a seal, unsealed)
                      postgres handwritten-pg (when PostgreSQL's initdb/postgres are installed)
                      floor-memory floor-redis
   --transport t      websocket or polling (default both)

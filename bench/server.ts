@@ -18,8 +18,12 @@ import { createClient } from "redis";
 import { Server, type ServerOptions } from "socket.io";
 import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
+import { encode as encodeJwt } from "@auth/core/jwt";
+import { sealData } from "iron-session";
 import { sessionAuth } from "socket.io-session-auth";
+import { authjsStore } from "socket.io-session-auth/authjs";
 import { betterAuthStore } from "socket.io-session-auth/better-auth";
+import { ironSessionStore } from "socket.io-session-auth/iron-session";
 import { signSessionCookie } from "socket.io-session-auth/testing";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { postgresStore } from "socket.io-session-auth/postgres";
@@ -285,6 +289,48 @@ async function setup(redisPort: number, postgres?: pg.PoolConfig): Promise<Varia
     outcome: "accept",
     redis: false,
     setup: (io) => io.use(betterAuthAuth),
+  });
+
+  // Auth.js v5 JWT sessions: each handshake decrypts the cookie with @auth/core/jwt's own decode (no store
+  // round-trip, as Auth.js's default strategy has none). Cookies written by the same library's encode,
+  // one per session so that no handshake shares another's read.
+  const authjsSecret = "bench-authjs-secret-0123456789abcdef";
+  const authjsCookies = await Promise.all(
+    Array.from({ length: SESSIONS_PER_STORE }, async (_, i) => {
+      const token = await encodeJwt({
+        token: { sub: `${USER.id}`, name: USER.name, email: `alice${i}@example.com` },
+        secret: authjsSecret,
+        salt: "authjs.session-token",
+      });
+      return `authjs.session-token=${token}`;
+    }),
+  );
+  const authjsAuth = sessionAuth({ store: authjsStore({ secret: authjsSecret }) });
+  await listen({
+    id: "authjs",
+    label: "sessionAuth + authjsStore (Auth.js v5 JWT)",
+    cookie: authjsCookies.join("\n"),
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use(authjsAuth),
+  });
+
+  // iron-session: each handshake unseals the cookie with iron-session's own unsealData (stateless too).
+  const ironPassword = "bench-iron-session-password-0123456789abcdef";
+  const ironCookies = await Promise.all(
+    Array.from({ length: SESSIONS_PER_STORE }, async (_, i) => {
+      const seal = await sealData({ userId: `${USER.id}`, name: USER.name, n: i }, { password: ironPassword });
+      return `app_session=${seal}`;
+    }),
+  );
+  const ironAuth = sessionAuth({ store: ironSessionStore({ password: ironPassword, cookieName: "app_session" }) });
+  await listen({
+    id: "iron-session",
+    label: "sessionAuth + ironSessionStore (iron-session 9 seal)",
+    cookie: ironCookies.join("\n"),
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use(ironAuth),
   });
 
   if (postgres !== undefined) await postgresVariants(postgres);

@@ -152,8 +152,9 @@ export interface SessionAuth<S extends object = SessionData> {
   /** The pipeline without socket.io: resolves the session or rejects with a {@link SessionAuthError}. */
   authenticate(req: IncomingMessage): Promise<AuthResult<S>>;
   /**
-   * Ends every socket of the session `sessionId` (the raw id, e.g. express-session's `req.sessionID`) on
-   * every node, through `io`'s adapter: each node sends `endEvent` with `{ code }` to its own sockets,
+   * Ends every socket of the session `sessionId` (the raw id, e.g. express-session's `req.sessionID`; for
+   * cookie-held sessions the cookie value, which the store's `canonicalId` maps to the session's one id,
+   * so an iron seal ends the sockets of its edited-suffix copies too) on every node, through `io`'s adapter: each node sends `endEvent` with `{ code }` to its own sockets,
    * disconnects them and runs `onSessionEnd`. Resolves an {@link EndResult}: how many nodes confirmed (a
    * node cut off from the adapter catches up when it is back). Works with `rooms: false`.
    * `code` defaults to `"SESSION_NOT_FOUND"`. Throws a `TypeError` for an unknown code.

@@ -151,6 +151,9 @@ export const APP_PACKAGES = [
   "passport-local",
   "better-auth",
   "@socket.io/redis-adapter",
+  "@auth/express",
+  "@auth/core",
+  "iron-session",
 ] as const;
 
 /**
