@@ -28,14 +28,17 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
   const storeSubscribers = record("store");
   const onEnd = (message: unknown) =>
     seen.push({ channel: "session-end", event: "publish", message: message as never });
+  const onSocket = (message: unknown) => seen.push({ channel: "socket", event: "publish", message: message as never });
   tracingChannel("socket.io-session-auth:handshake").subscribe(handshakeSubscribers);
   tracingChannel("socket.io-session-auth:store").subscribe(storeSubscribers);
   channel("socket.io-session-auth:session-end").subscribe(onEnd);
+  channel("socket.io-session-auth:socket").subscribe(onSocket);
   opened.push({
     close: () => {
       tracingChannel("socket.io-session-auth:handshake").unsubscribe(handshakeSubscribers);
       tracingChannel("socket.io-session-auth:store").unsubscribe(storeSubscribers);
       channel("socket.io-session-auth:session-end").unsubscribe(onEnd);
+      channel("socket.io-session-auth:socket").unsubscribe(onSocket);
     },
   });
 
@@ -82,6 +85,11 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
   ]);
   expect(seen.filter((s) => s.channel === "session-end").map((s) => s.message)).toEqual([
     { code: "SESSION_NOT_FOUND", why: expect.any(String), sockets: 1 },
+  ]);
+  // The admitted socket connected, then went when its session ended; the refused one never connected.
+  expect(seen.filter((s) => s.channel === "socket").map((s) => s.message)).toEqual([
+    { event: "connect", namespace: "/" },
+    { event: "disconnect", namespace: "/" },
   ]);
 
   // Every payload, every field (an error by its code and message): no id, cookie or contents.
