@@ -2,6 +2,7 @@ import { channel, tracingChannel } from "node:diagnostics_channel";
 import { afterEach, expect, it } from "vitest";
 import { sessionAuth, type SessionData, type SessionStore } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
+import { countRefusals } from "../../../docs/examples/observability-channels.js";
 import { connect, refusal, startRealtime } from "../../support/realtime.js";
 
 // DESIGN "Observability": the handshake and store tracing channels and the session-end channel, seen by
@@ -113,4 +114,18 @@ it("publishes the push router's outcomes, with the operation and status only", a
   await push.send({ to: { user: "user-42" }, data: { secret: SECRET_CONTENT } });
   expect(seen).toEqual([{ operation: "message", outcome: "ok", status: 202 }]);
   expect(JSON.stringify(seen)).not.toMatch(/user-42|secret/);
+});
+
+it("counts refusals by code as docs/observability.md's fragment shows", async () => {
+  const refusals = countRefusals();
+  opened.push({ close: () => refusals.stop() });
+  const store: SessionStore = { name: "map", get: async () => null };
+  const auth = sessionAuth({ store, secret: "s", onError: () => {} });
+  opened.push(auth);
+  const realtime = await startRealtime((io) => void auth.attach(io));
+  opened.push(realtime);
+  await refusal(realtime.url, { cookie: signSessionCookie({ value: "x", secret: "s" }) });
+  await refusal(realtime.url, { cookie: signSessionCookie({ value: "x", secret: "not-s" }) });
+  await refusal(realtime.url, { cookie: signSessionCookie({ value: "y", secret: "not-s" }) });
+  expect(Object.fromEntries(refusals.counts)).toEqual({ SESSION_NOT_FOUND: 1, BAD_SIGNATURE: 2 });
 });
