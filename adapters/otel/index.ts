@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { channel, tracingChannel, type Channel, type TracingChannel } from "node:diagnostics_channel";
-import { context, metrics, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, diag, metrics, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type {
   Attributes,
   Context,
@@ -215,6 +215,19 @@ export function sessionAuthInstrumentation(config: SessionAuthInstrumentationCon
     return instruments;
   }
 
+  // A throw from a subscriber or a store transform reaches node:diagnostics_channel, which rethrows it
+  // as an uncaught exception: telemetry must never take the server down. Failures go to OpenTelemetry's
+  // diagnostic logger instead.
+  function safely<A>(name: string, handler: (message: A) => void): (message: unknown) => void {
+    return (message) => {
+      try {
+        handler(message as A);
+      } catch (error) {
+        diag.error(`${NAME} instrumentation: ${name} failed`, error);
+      }
+    };
+  }
+
   // --- handshake ----------------------------------------------------------------------------------
 
   // Runs as the check begins, in the caller's context: opens the span, and is what the check runs under.
@@ -323,34 +336,54 @@ export function sessionAuthInstrumentation(config: SessionAuthInstrumentationCon
     getInstruments().pushOperations.add(1, attributes);
   }
 
+  const handlers = {
+    handshakeEnd: safely("the handshake's end", onHandshakeEnd),
+    handshakeAsyncEnd: safely("the handshake's end", onHandshakeAsyncEnd),
+    storeStart: safely("a store call's start", openStore),
+    storeEnd: safely("a store call's end", onStoreEnd),
+    storeAsyncEnd: safely("a store call's end", onStoreAsyncEnd),
+    sessionEnd: safely("a session end", onSessionEnd),
+    push: safely("a push outcome", onPush),
+    socket: safely("a socket event", onSocket),
+  };
+  // The handshake still runs (in the caller's context) when its span could not be made.
+  function safeOpenHandshake(message: HandshakeContext & object): Context {
+    try {
+      return openHandshake(message);
+    } catch (error) {
+      diag.error(`${NAME} instrumentation: the handshake's start failed`, error);
+      return context.active();
+    }
+  }
+
   const instrumentation: SessionAuthInstrumentation = {
     instrumentationName: NAME,
     instrumentationVersion: VERSION,
     enable() {
       if (enabled) return;
       enabled = true;
-      handshake.start.bindStore(inHandshake, openHandshake);
-      handshake.end.subscribe(onHandshakeEnd);
-      handshake.asyncEnd.subscribe(onHandshakeAsyncEnd);
-      store.start.subscribe(openStore);
-      store.end.subscribe(onStoreEnd);
-      store.asyncEnd.subscribe(onStoreAsyncEnd);
-      sessionEnd.subscribe(onSessionEnd);
-      push.subscribe(onPush);
-      socket.subscribe(onSocket);
+      handshake.start.bindStore(inHandshake, safeOpenHandshake);
+      handshake.end.subscribe(handlers.handshakeEnd);
+      handshake.asyncEnd.subscribe(handlers.handshakeAsyncEnd);
+      store.start.subscribe(handlers.storeStart);
+      store.end.subscribe(handlers.storeEnd);
+      store.asyncEnd.subscribe(handlers.storeAsyncEnd);
+      sessionEnd.subscribe(handlers.sessionEnd);
+      push.subscribe(handlers.push);
+      socket.subscribe(handlers.socket);
     },
     disable() {
       if (!enabled) return;
       enabled = false;
       handshake.start.unbindStore(inHandshake);
-      handshake.end.unsubscribe(onHandshakeEnd);
-      handshake.asyncEnd.unsubscribe(onHandshakeAsyncEnd);
-      store.start.unsubscribe(openStore);
-      store.end.unsubscribe(onStoreEnd);
-      store.asyncEnd.unsubscribe(onStoreAsyncEnd);
-      sessionEnd.unsubscribe(onSessionEnd);
-      push.unsubscribe(onPush);
-      socket.unsubscribe(onSocket);
+      handshake.end.unsubscribe(handlers.handshakeEnd);
+      handshake.asyncEnd.unsubscribe(handlers.handshakeAsyncEnd);
+      store.start.unsubscribe(handlers.storeStart);
+      store.end.unsubscribe(handlers.storeEnd);
+      store.asyncEnd.unsubscribe(handlers.storeAsyncEnd);
+      sessionEnd.unsubscribe(handlers.sessionEnd);
+      push.unsubscribe(handlers.push);
+      socket.unsubscribe(handlers.socket);
     },
     setTracerProvider(tracerProvider) {
       current = { ...current, tracerProvider };

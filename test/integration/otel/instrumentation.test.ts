@@ -281,6 +281,31 @@ it("puts no session id, cookie, key, user id or session contents in any span or 
       ).toBe(true);
 });
 
+it("never fails a handshake when the telemetry throws", async () => {
+  const broken = () => {
+    throw new Error("broken exporter");
+  };
+  const instrumentation = sessionAuthInstrumentation({
+    tracerProvider: { getTracer: () => ({ startSpan: broken, startActiveSpan: broken }) } as never,
+    meterProvider: { getMeter: broken } as never,
+  });
+  opened.push({ close: () => instrumentation.disable() });
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  process.on("uncaughtException", onUncaught);
+  opened.push({ close: () => process.off("uncaughtException", onUncaught) });
+  const { auth, realtime, cookie } = await server();
+
+  const socket = await connect(realtime.url, { cookie, transports: ["websocket"] });
+  opened.push(socket);
+  expect((await refusal(realtime.url, { cookie: "connect.sid=s%3Ax.y" })).message).toBe("BAD_SIGNATURE");
+  const gone = new Promise((resolve) => socket.once("disconnect", resolve));
+  await auth.endSession(realtime.io, SESSION_ID);
+  await gone;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(uncaught).toEqual([]);
+});
+
 it("names its version as package.json does", () => {
   const { version } = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
     version: string;
