@@ -186,6 +186,41 @@ it("marks a refused handshake as an error and counts refusals by code", async ()
   expect(byCode).toEqual({ SESSION_NOT_FOUND: 1, BAD_SIGNATURE: 2 });
 });
 
+it("marks a failed store call as an error named by the driver error's class, and the refusal as retryable", async () => {
+  const otel = telemetry();
+  class ConnectionLost extends Error {
+    override name = "ConnectionLost";
+  }
+  const failing: SessionStore = {
+    name: "down",
+    get: async (id) => {
+      throw new ConnectionLost(`lost while reading sess:${id}`);
+    },
+  };
+  const auth = sessionAuth({ store: failing, secret: SECRET, onError: () => {} });
+  opened.push(auth);
+  const realtime = await startRealtime((io) => void auth.attach(io));
+  opened.push(realtime);
+  const cookie = signSessionCookie({ value: SESSION_ID, secret: SECRET });
+  expect((await refusal(realtime.url, { cookie, transports: ["websocket"] })).data).toEqual({
+    code: "STORE_UNAVAILABLE",
+    retryable: true,
+  });
+
+  const lookup = otel.spans().find((span) => span.name === "socket.io-session-auth.store.get");
+  expect(lookup?.status.code).toBe(SpanStatusCode.ERROR);
+  expect(lookup?.attributes).toMatchObject({ "session_auth.outcome": "error", "error.type": "ConnectionLost" });
+  const handshake = otel.spans().find((span) => span.name === "socket.io-session-auth.handshake");
+  expect(handshake?.attributes).toMatchObject({
+    "error.type": "STORE_UNAVAILABLE",
+    "session_auth.retryable": true,
+  });
+  // The driver's message (it quotes the session key here) reaches no span.
+  expect(JSON.stringify(otel.spans().map((span) => [span.attributes, span.events, span.status]))).not.toContain(
+    SESSION_ID,
+  );
+});
+
 it("counts the sockets a logout ends, and the connected sockets going back to zero", async () => {
   const otel = telemetry();
   const { auth, realtime, cookie } = await server();
