@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { SpanStatusCode, type Attributes } from "@opentelemetry/api";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { context, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -38,6 +42,7 @@ afterEach(async () => {
 /** The SDK with in-memory exporters, and the instrumentation on its providers. */
 function telemetry(): {
   instrumentation: SessionAuthInstrumentation;
+  tracer: ReturnType<BasicTracerProvider["getTracer"]>;
   spans(): ReadableSpan[];
   metrics(): Promise<MetricData[]>;
 } {
@@ -57,6 +62,7 @@ function telemetry(): {
   });
   return {
     instrumentation,
+    tracer: tracerProvider.getTracer("the app"),
     spans: () => spanExporter.getFinishedSpans(),
     metrics: async () => {
       await reader.forceFlush();
@@ -158,6 +164,42 @@ it("makes a span per handshake with its store call as a child, and the duration 
   expect(points(metrics, "session_auth.active_sockets")).toEqual([
     expect.objectContaining({ attributes: { "messaging.socket.io.namespace": "/" }, value: 1 }),
   ]);
+});
+
+it("opens the handshake span under the context active when the check begins (an HTTP server span)", async () => {
+  const otel = telemetry();
+  // The app's context manager, as the Node SDK registers it.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  opened.push({ close: () => context.disable() });
+  const auth = sessionAuth({ store: mapStore(), secret: SECRET, onError: () => {} });
+  opened.push(auth);
+  // engine.io calls allowRequest from the HTTP request's handler: here, under a server span of the app's.
+  const http = createServer((req, res) => {
+    const request = otel.tracer.startSpan("GET /socket.io/");
+    context.with(trace.setSpan(context.active(), request), () =>
+      auth.allowRequest(req, (code, ok) => {
+        request.end();
+        res.end(ok ? "ok" : String(code));
+      }),
+    );
+  });
+  http.listen(0, "127.0.0.1");
+  await once(http, "listening");
+  opened.push({ close: () => new Promise((resolve) => http.close(resolve)) });
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/socket.io/?EIO=4&transport=polling`;
+  const cookie = signSessionCookie({ value: SESSION_ID, secret: SECRET });
+  expect(await (await fetch(url, { headers: { cookie } })).text()).toBe("ok");
+
+  const request = otel.spans().find((span) => span.name === "GET /socket.io/");
+  const handshake = otel.spans().find((span) => span.name === "socket.io-session-auth.handshake");
+  const lookup = otel.spans().find((span) => span.name === "socket.io-session-auth.store.get");
+  expect(handshake?.attributes).toMatchObject({
+    "session_auth.via": "allowRequest",
+    "session_auth.transport": "polling",
+  });
+  expect(handshake?.parentSpanContext?.spanId).toBe(request?.spanContext().spanId);
+  expect(lookup?.parentSpanContext?.spanId).toBe(handshake?.spanContext().spanId);
+  expect(new Set([request, handshake, lookup].map((span) => span?.spanContext().traceId)).size).toBe(1);
 });
 
 it("marks a refused handshake as an error and counts refusals by code", async () => {
