@@ -24,6 +24,12 @@ const NAME = "socket.io-session-auth";
 // Kept equal to package.json's version by test/integration/otel/instrumentation.test.ts.
 const VERSION = "0.1.0";
 
+// Seconds. The SDK's default boundaries (0, 5, 10, 25 ... 10000) are made for milliseconds and would put
+// every check (a millisecond or less from memory, a few from Redis) in the first bucket; these run from
+// half a millisecond to the store timeout's order (2 s by default). Advice needs @opentelemetry/api 1.7+
+// (older APIs ignore it and the SDK's defaults apply); a View overrides it.
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** The names of the channels read here: the core's `CHANNELS`, spelled out so this entry never imports it. */
 const CHANNEL_NAMES = {
   handshake: `${NAME}:handshake`,
@@ -190,10 +196,12 @@ export function sessionAuthInstrumentation(config: SessionAuthInstrumentationCon
       handshakeDuration: meter.createHistogram(TELEMETRY_NAMES.handshakeDuration, {
         description: "How long a socket.io handshake's session check took.",
         unit: "s",
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS },
       }),
       storeDuration: meter.createHistogram(TELEMETRY_NAMES.storeDuration, {
         description: "How long a session store call took, timeout included.",
         unit: "s",
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS },
       }),
       refusedHandshakes: meter.createCounter(TELEMETRY_NAMES.refusedHandshakes, {
         description: "Handshakes refused, by code.",

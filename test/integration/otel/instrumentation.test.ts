@@ -148,8 +148,10 @@ it("makes a span per handshake with its store call as a child, and the duration 
   const durations = points(metrics, "session_auth.handshake.duration");
   expect(durations).toHaveLength(1);
   expect(durations[0]!.attributes).toMatchObject({ "session_auth.outcome": "OK", "session_auth.via": "middleware" });
-  const histogram = durations[0]!.value as { count: number; sum: number };
+  const histogram = durations[0]!.value as { count: number; sum: number; buckets: { boundaries: number[] } };
   expect(histogram.count).toBe(1);
+  // Boundaries in seconds, fine enough for a check of a millisecond.
+  expect(histogram.buckets.boundaries.slice(0, 3)).toEqual([0.0005, 0.001, 0.0025]);
   // Seconds, not milliseconds: a loopback handshake takes well under a second.
   expect(histogram.sum).toBeGreaterThan(0);
   expect(histogram.sum).toBeLessThan(5);
