@@ -111,9 +111,13 @@ export interface SessionAuthInstrumentation {
   enable(): void;
   /** Unsubscribes: the library goes back to costing nothing. Spans still open are not exported. */
   disable(): void;
+  /** Spans go there from now on (what the Node SDK and `registerInstrumentations` call). */
   setTracerProvider(tracerProvider: TracerProvider): void;
+  /** Metrics go there from now on: the instruments are made again on it. */
   setMeterProvider(meterProvider: MeterProvider): void;
+  /** Merges `config` into the current one; `enabled` here does not subscribe or unsubscribe (call `enable()` / `disable()`). */
   setConfig(config: SessionAuthInstrumentationConfig): void;
+  /** The current configuration; `enabled` is `true` unless it was created with `enabled: false`. */
   getConfig(): SessionAuthInstrumentationConfig;
 }
 
@@ -166,7 +170,7 @@ interface Instruments {
  * // or: new NodeSDK({ instrumentations: [sessionAuthInstrumentation()] })
  */
 export function sessionAuthInstrumentation(config: SessionAuthInstrumentationConfig = {}): SessionAuthInstrumentation {
-  let current: SessionAuthInstrumentationConfig = { ...config };
+  let current: SessionAuthInstrumentationConfig = { ...config, enabled: config.enabled ?? true };
   let tracer: Tracer | undefined;
   let instruments: Instruments | undefined;
   let enabled = false;
@@ -409,7 +413,7 @@ export function sessionAuthInstrumentation(config: SessionAuthInstrumentationCon
     },
     getConfig: () => ({ ...current }),
   };
-  if (config.enabled !== false) instrumentation.enable();
+  if (current.enabled === true) instrumentation.enable();
   return instrumentation;
 }
 
