@@ -4,6 +4,7 @@
  * process opens against one variant, so the delta is that batch's cost (only one variant is busy at a time).
  */
 import { hash, randomBytes } from "node:crypto";
+import { channel as diagnosticsChannel, tracingChannel } from "node:diagnostics_channel";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,7 +21,7 @@ import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
 import { encode as encodeJwt } from "@auth/core/jwt";
 import { sealData } from "iron-session";
-import { sessionAuth } from "socket.io-session-auth";
+import { CHANNELS, sessionAuth } from "socket.io-session-auth";
 import { authjsStore } from "socket.io-session-auth/authjs";
 import { betterAuthStore } from "socket.io-session-auth/better-auth";
 import { ironSessionStore } from "socket.io-session-auth/iron-session";
@@ -77,6 +78,7 @@ interface VariantSpec {
   outcome: VariantInfo["outcome"];
   /** Whether the variant talks to Redis (the runner then reports its Redis commands). */
   redis: boolean;
+  observed?: boolean;
   setup(io: Server): void;
   allowRequest?: ServerOptions["allowRequest"];
 }
@@ -88,9 +90,9 @@ async function listen(spec: VariantSpec): Promise<void> {
   io.on("connection", () => {});
   http.listen(0, "127.0.0.1");
   await once(http, "listening");
-  const { id, label, cookie, outcome, redis } = spec;
+  const { id, label, cookie, outcome, redis, observed } = spec;
   running.set(id, {
-    info: { id, label, port: (http.address() as AddressInfo).port, cookie, outcome, redis },
+    info: { id, label, port: (http.address() as AddressInfo).port, cookie, outcome, redis, observed },
     io,
     http,
   });
@@ -139,6 +141,20 @@ async function setup(redisPort: number, postgres?: pg.PoolConfig): Promise<Varia
     outcome: "accept",
     redis: false,
     setup: (io) => io.use(memoryAuth),
+  });
+
+  // The same, with an APM listening: every diagnostics channel subscribed, with handlers that do nothing
+  // (subscribed only during this variant's batches: channels are process-wide, and `memory` must run
+  // unobserved). memory ÷ its floor shows what the channels cost when nobody listens.
+  const memoryObservedAuth = sessionAuth({ store: memoryStore(memory), secret: SECRET });
+  await listen({
+    id: "memory-observed",
+    label: "sessionAuth + memoryStore, every diagnostics channel subscribed",
+    cookie: memoryCookie,
+    outcome: "accept",
+    redis: false,
+    observed: true,
+    setup: (io) => io.use(memoryObservedAuth),
   });
 
   // For scale: socket.io's own cost of having a middleware at all.
@@ -454,12 +470,34 @@ function mark(collect: boolean): Mark {
   return { user, system };
 }
 
+const ignore = (): void => {};
+const ignoreTrace = { start: ignore, end: ignore, asyncStart: ignore, asyncEnd: ignore, error: ignore };
+const traced = [tracingChannel(CHANNELS.handshake), tracingChannel(CHANNELS.store)];
+const plain = [CHANNELS.sessionEnd, CHANNELS.push, CHANNELS.socket].map((name) => diagnosticsChannel(name));
+let observing = false;
+
+function observe(on: boolean): null {
+  if (on === observing) return null;
+  observing = on;
+  for (const each of traced) {
+    if (on) each.subscribe(ignoreTrace);
+    else each.unsubscribe(ignoreTrace);
+  }
+  for (const each of plain) {
+    if (on) each.subscribe(ignore);
+    else each.unsubscribe(ignore);
+  }
+  return null;
+}
+
 async function handle(message: ServerRequest): Promise<unknown> {
   switch (message.type) {
     case "setup":
       return setup(message.redisPort, message.postgres);
     case "mark":
       return mark(message.collect);
+    case "observe":
+      return observe(message.on);
     case "drain":
       return drain(message.variant, message.timeoutMs);
     case "exit":

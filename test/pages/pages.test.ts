@@ -118,6 +118,7 @@ const PAGES: Record<string, PageSpec> = {
   "docs/authjs.md": { apps: [{ check: checkAuthjs }], fragments: true },
   "docs/iron-session.md": { apps: [{ check: checkIronSession }], fragments: true },
   "docs/engines.md": { apps: [], fragments: true },
+  "docs/observability.md": { apps: [{ check: checkObservability }], fragments: true },
 };
 
 let install: PackedInstall;
@@ -383,6 +384,36 @@ async function checkPostgres({ url }: RunningApp): Promise<void> {
   expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" })).status).toBe(303);
   expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
   expect(await closed).toBe("io server disconnect");
+}
+
+/**
+ * docs/observability.md: a refused and an accepted handshake print their spans (and the store call's),
+ * then the metrics; the printed telemetry never holds the session id.
+ */
+async function checkObservability({ url, output }: RunningApp): Promise<void> {
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
+  const res = await fetch(`${url}/login`, { method: "POST", redirect: "manual" });
+  expect(res.status).toBe(303);
+  const cookie = cookieOf(res);
+  const socket = open(url, cookie);
+  expect(await next(socket, "hello")).toBe("you are 42");
+  await eventually(async () => {
+    const printed = output();
+    expect(printed).toContain("name: 'socket.io-session-auth.handshake'");
+    expect(printed).toContain("'error.type': 'NO_SESSION_COOKIE'");
+    expect(printed).toContain("'session_auth.outcome': 'OK'");
+    expect(printed).toContain("name: 'socket.io-session-auth.store.get'");
+  }, 10_000);
+  // The console metric exporter runs every 5 s.
+  await eventually(async () => expect(output()).toContain("session_auth.handshake.duration"), 15_000);
+  const sessionId = decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1))
+    .slice(2)
+    .split(".")[0]!;
+  expect(sessionId.length).toBeGreaterThan(20);
+  expect(output()).not.toContain(sessionId);
 }
 
 async function checkQuickStart({ url }: RunningApp): Promise<void> {

@@ -117,6 +117,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * node_modules holds these (and only these) beside the packed package.
  */
 export const APP_PACKAGES = [
+  "@opentelemetry/api",
+  "@opentelemetry/sdk-trace-base",
+  "@opentelemetry/sdk-metrics",
   "express",
   "express-session",
   "memorystore",
