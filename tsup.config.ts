@@ -17,6 +17,7 @@ const entries: Record<string, string> = {
   "better-auth": "adapters/better-auth/index.ts",
   authjs: "adapters/authjs/index.ts",
   "iron-session": "adapters/iron-session/index.ts",
+  otel: "adapters/otel/index.ts",
 };
 
 // One build for every entry point. `splitting` is on for CJS too, so the core that the entries
@@ -41,5 +42,6 @@ export default defineConfig({
     "@auth/core",
     "next-auth",
     "iron-session",
+    "@opentelemetry/api",
   ],
 });

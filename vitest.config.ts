@@ -12,7 +12,7 @@ export default defineConfig({
       { find: /^socket\.io-session-auth\/push-client$/, replacement: here("./src/push/client-entry.ts") },
       { find: /^socket\.io-session-auth\/(push|testing)$/, replacement: here("./src/$1/index.ts") },
       {
-        find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie|postgres|better-auth|authjs|iron-session)$/,
+        find: /^socket\.io-session-auth\/(memory|redis|mongo|cookie|postgres|better-auth|authjs|iron-session|otel)$/,
         replacement: here("./adapters/$1/index.ts"),
       },
     ],

@@ -15,6 +15,8 @@ export interface VariantInfo {
   outcome: Outcome;
   /** Whether the variant talks to Redis (its Redis command counts are reported). */
   redis: boolean;
+  /** Whether the library's diagnostics channels are subscribed (no-op handlers) during its batches. */
+  observed?: boolean;
 }
 
 export type ServerRequest =
@@ -25,6 +27,8 @@ export type ServerRequest =
       postgres?: { host: string; port: number; user: string; database: string };
     }
   | { type: "mark"; collect: boolean }
+  /** Subscribes (or unsubscribes) no-op handlers to every diagnostics channel of the library. */
+  | { type: "observe"; on: boolean }
   | { type: "drain"; variant: string; timeoutMs: number }
   | { type: "exit" };
 

@@ -46,8 +46,9 @@ const USAGE = `Usage: npm run bench [-- options]
   --rounds N         rounds (default 12; quick 2)
   --batch N          connections per variant per round (default 300; quick 100)
   --concurrency N    connections in flight at once (default 16)
-  --only a,b         only these variants (bare is always measured): bare memory redis
+  --only a,b         only these variants (bare is always measured): bare memory memory-observed redis
                      redis-engine badsig badsig-engine refuse-plain recipe handwritten better-auth
+                     authjs (Auth.js v5 JWT, decrypted per handshake) iron-session (a seal, unsealed)
                      postgres handwritten-pg (when PostgreSQL's initdb/postgres are installed)
                      floor-memory floor-redis
   --transport t      websocket or polling (default both)
@@ -243,6 +244,7 @@ async function main(): Promise<void> {
       transport: Transport,
       count: number,
     ): Promise<Omit<Sample, "round">> => {
+      if (variant.observed === true) await toServer({ type: "observe", on: true }, 30_000);
       const redisBefore = await redisStats(admin!);
       const before = await toServer<Mark>({ type: "mark", collect: true }, 30_000);
       const result = await toClient<OpenResult>(
@@ -259,6 +261,7 @@ async function main(): Promise<void> {
         batchTimeout,
       );
       const after = await toServer<Mark>({ type: "mark", collect: false }, 30_000);
+      if (variant.observed === true) await toServer({ type: "observe", on: false }, 30_000);
       const redisAfter = await redisStats(admin!);
       await toClient({ type: "close" }, 30_000);
       await toServer({ type: "drain", variant: variant.id, timeoutMs: 30_000 }, 35_000);
@@ -521,6 +524,15 @@ function render(input: RenderInput): string {
         `| lifecycle | sessionAuth (${id}, lifecycle on) ≤ 1.05× ${floor} (${transport}; median of ${ratio.rounds} per-round ratios, range ${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}) | ${ratio.median.toFixed(2)}× | ${mark(ratio.median <= 1.05)} |`,
       );
     }
+  }
+  // The diagnostics channels with a subscriber (every channel, handlers doing nothing) against none: what
+  // an APM's listening costs the handshake itself (DESIGN "Observability").
+  for (const transport of settings.transports) {
+    const ratio = pairedRatio(samples, "memory-observed", "memory", transport);
+    if (ratio === undefined) continue;
+    goals.push(
+      `| diagnostics | every channel subscribed (no-op handlers) ≤ 1.05× none (memory, ${transport}; median of ${ratio.rounds} per-round ratios, range ${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}) | ${ratio.median.toFixed(2)}× | ${mark(ratio.median <= 1.05)} |`,
+    );
   }
   if (goals.length > 0) {
     lines.push("### Goals", "", "| area | goal | measured | verdict |", "|---|---|---|---|", ...goals, "");

@@ -4,6 +4,7 @@
  * process opens against one variant, so the delta is that batch's cost (only one variant is busy at a time).
  */
 import { hash, randomBytes } from "node:crypto";
+import { channel as diagnosticsChannel, tracingChannel } from "node:diagnostics_channel";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,8 +19,12 @@ import { createClient } from "redis";
 import { Server, type ServerOptions } from "socket.io";
 import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
-import { sessionAuth } from "socket.io-session-auth";
+import { encode as encodeJwt } from "@auth/core/jwt";
+import { sealData } from "iron-session";
+import { CHANNELS, sessionAuth } from "socket.io-session-auth";
+import { authjsStore } from "socket.io-session-auth/authjs";
 import { betterAuthStore } from "socket.io-session-auth/better-auth";
+import { ironSessionStore } from "socket.io-session-auth/iron-session";
 import { signSessionCookie } from "socket.io-session-auth/testing";
 import { memoryStore } from "socket.io-session-auth/memory";
 import { postgresStore } from "socket.io-session-auth/postgres";
@@ -73,6 +78,7 @@ interface VariantSpec {
   outcome: VariantInfo["outcome"];
   /** Whether the variant talks to Redis (the runner then reports its Redis commands). */
   redis: boolean;
+  observed?: boolean;
   setup(io: Server): void;
   allowRequest?: ServerOptions["allowRequest"];
 }
@@ -84,9 +90,9 @@ async function listen(spec: VariantSpec): Promise<void> {
   io.on("connection", () => {});
   http.listen(0, "127.0.0.1");
   await once(http, "listening");
-  const { id, label, cookie, outcome, redis } = spec;
+  const { id, label, cookie, outcome, redis, observed } = spec;
   running.set(id, {
-    info: { id, label, port: (http.address() as AddressInfo).port, cookie, outcome, redis },
+    info: { id, label, port: (http.address() as AddressInfo).port, cookie, outcome, redis, observed },
     io,
     http,
   });
@@ -135,6 +141,20 @@ async function setup(redisPort: number, postgres?: pg.PoolConfig): Promise<Varia
     outcome: "accept",
     redis: false,
     setup: (io) => io.use(memoryAuth),
+  });
+
+  // The same, with an APM listening: every diagnostics channel subscribed, with handlers that do nothing
+  // (subscribed only during this variant's batches: channels are process-wide, and `memory` must run
+  // unobserved). memory ÷ its floor shows what the channels cost when nobody listens.
+  const memoryObservedAuth = sessionAuth({ store: memoryStore(memory), secret: SECRET });
+  await listen({
+    id: "memory-observed",
+    label: "sessionAuth + memoryStore, every diagnostics channel subscribed",
+    cookie: memoryCookie,
+    outcome: "accept",
+    redis: false,
+    observed: true,
+    setup: (io) => io.use(memoryObservedAuth),
   });
 
   // For scale: socket.io's own cost of having a middleware at all.
@@ -287,6 +307,48 @@ async function setup(redisPort: number, postgres?: pg.PoolConfig): Promise<Varia
     setup: (io) => io.use(betterAuthAuth),
   });
 
+  // Auth.js v5 JWT sessions: each handshake decrypts the cookie with @auth/core/jwt's own decode (no store
+  // round-trip, as Auth.js's default strategy has none). Cookies written by the same library's encode,
+  // one per session so that no handshake shares another's read.
+  const authjsSecret = "bench-authjs-secret-0123456789abcdef";
+  const authjsCookies = await Promise.all(
+    Array.from({ length: SESSIONS_PER_STORE }, async (_, i) => {
+      const token = await encodeJwt({
+        token: { sub: `${USER.id}`, name: USER.name, email: `alice${i}@example.com` },
+        secret: authjsSecret,
+        salt: "authjs.session-token",
+      });
+      return `authjs.session-token=${token}`;
+    }),
+  );
+  const authjsAuth = sessionAuth({ store: authjsStore({ secret: authjsSecret }) });
+  await listen({
+    id: "authjs",
+    label: "sessionAuth + authjsStore (Auth.js v5 JWT)",
+    cookie: authjsCookies.join("\n"),
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use(authjsAuth),
+  });
+
+  // iron-session: each handshake unseals the cookie with iron-session's own unsealData (stateless too).
+  const ironPassword = "bench-iron-session-password-0123456789abcdef";
+  const ironCookies = await Promise.all(
+    Array.from({ length: SESSIONS_PER_STORE }, async (_, i) => {
+      const seal = await sealData({ userId: `${USER.id}`, name: USER.name, n: i }, { password: ironPassword });
+      return `app_session=${seal}`;
+    }),
+  );
+  const ironAuth = sessionAuth({ store: ironSessionStore({ password: ironPassword, cookieName: "app_session" }) });
+  await listen({
+    id: "iron-session",
+    label: "sessionAuth + ironSessionStore (iron-session 9 seal)",
+    cookie: ironCookies.join("\n"),
+    outcome: "accept",
+    redis: false,
+    setup: (io) => io.use(ironAuth),
+  });
+
   if (postgres !== undefined) await postgresVariants(postgres);
 
   // The floors of issue 22: the same work as sessionAuth (cookie → unsign → one lookup → socket.data.session
@@ -408,12 +470,34 @@ function mark(collect: boolean): Mark {
   return { user, system };
 }
 
+const ignore = (): void => {};
+const ignoreTrace = { start: ignore, end: ignore, asyncStart: ignore, asyncEnd: ignore, error: ignore };
+const traced = [tracingChannel(CHANNELS.handshake), tracingChannel(CHANNELS.store)];
+const plain = [CHANNELS.sessionEnd, CHANNELS.push, CHANNELS.socket].map((name) => diagnosticsChannel(name));
+let observing = false;
+
+function observe(on: boolean): null {
+  if (on === observing) return null;
+  observing = on;
+  for (const each of traced) {
+    if (on) each.subscribe(ignoreTrace);
+    else each.unsubscribe(ignoreTrace);
+  }
+  for (const each of plain) {
+    if (on) each.subscribe(ignore);
+    else each.unsubscribe(ignore);
+  }
+  return null;
+}
+
 async function handle(message: ServerRequest): Promise<unknown> {
   switch (message.type) {
     case "setup":
       return setup(message.redisPort, message.postgres);
     case "mark":
       return mark(message.collect);
+    case "observe":
+      return observe(message.on);
     case "drain":
       return drain(message.variant, message.timeoutMs);
     case "exit":

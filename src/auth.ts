@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { validate } from "./config.js";
 import { createGlue } from "./glue.js";
 import { createLifecycle, type Lifecycle } from "./lifecycle/index.js";
+import { logoutFor } from "./logout.js";
 import { createPipeline, type Pipeline } from "./pipeline.js";
 import type { SessionData } from "./store.js";
 import type { SessionAuth, SessionAuthOptions } from "./types.js";
@@ -29,6 +30,7 @@ export function sessionAuth<S extends object = SessionData>(options: SessionAuth
     authenticate: (req: IncomingMessage) => pipeline.authenticate(req, undefined).then(({ result }) => result),
     endSession: lifecycle.endSession,
     endUser: lifecycle.endUser,
+    logout: logoutFor(lifecycle.endSession),
     reload: lifecycle.reload,
     update: lifecycle.update,
     attach: glue.attach,

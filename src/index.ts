@@ -7,6 +7,7 @@ export type {
   AuthResult,
   AuthorizeContext,
   EndResult,
+  LogoutRequest,
   HandshakeInfo,
   SessionAuth,
   SessionAuthOptions,
@@ -27,6 +28,6 @@ export type { SigningScheme, KeygripAlgorithm } from "./cookies.js";
 export type { OriginPolicy } from "./origin.js";
 export { sessionKey, sessionRoom, userRoom } from "./rooms.js";
 export { CHANNELS } from "./observe.js";
-export type { HandshakeMessage, PushMessage, SessionEndMessage, StoreMessage } from "./observe.js";
+export type { HandshakeMessage, PushMessage, SessionEndMessage, SocketMessage, StoreMessage } from "./observe.js";
 export { fetchAllowRequest, type FetchRequestLike } from "./engines/fetch.js";
 export type { RoomNaming, RoomOptions } from "./rooms.js";

@@ -16,6 +16,8 @@ export const CHANNELS = {
   sessionEnd: "socket.io-session-auth:session-end",
   /** Channel: an outcome of the push router. */
   push: "socket.io-session-auth:push",
+  /** Channel: a socket this library admitted has connected, or has gone (for a count of connected sockets). */
+  socket: "socket.io-session-auth:socket",
 } as const;
 
 /**
@@ -78,6 +80,17 @@ export interface PushMessage {
   status?: number;
 }
 
+/**
+ * Published on `socket` when a socket the library admitted connects and when it goes (a disconnect, or
+ * ended by the lifecycle). A "disconnect" is published only for a socket whose "connect" was, so a count
+ * kept from these stays balanced; sockets connected before anyone listened are not counted.
+ */
+export interface SocketMessage {
+  event: "connect" | "disconnect";
+  /** The socket.io namespace ("/" ...). */
+  namespace: string;
+}
+
 const handshake = tracingChannel<unknown, HandshakeMessage & object>(CHANNELS.handshake) as TracingChannel<
   unknown,
   HandshakeMessage & object
@@ -88,6 +101,9 @@ const store = tracingChannel<unknown, StoreMessage & object>(CHANNELS.store) as 
 >;
 const sessionEnd = channel(CHANNELS.sessionEnd);
 const push = channel(CHANNELS.push);
+const socketChannel = channel(CHANNELS.socket);
+// The sockets whose "connect" was published: their "disconnect" is (and only theirs).
+const announced = new WeakSet<object>();
 
 // TracingChannel#hasSubscribers is Node >= 20.13; the sub-channels' flags work on every Node 20.
 function listened(traced: TracingChannel<unknown, object>): boolean {
@@ -198,4 +214,17 @@ export function publishSessionEnd(reason: SessionAuthError): void {
 export function publishPush(describe: () => PushMessage): void {
   if (!push.hasSubscribers) return;
   push.publish(describe());
+}
+
+/** Publishes a connected socket on `socket` when someone listens. */
+export function publishSocketConnect(socket: { nsp: { name: string } }): void {
+  if (!socketChannel.hasSubscribers || announced.has(socket)) return;
+  announced.add(socket);
+  socketChannel.publish({ event: "connect", namespace: socket.nsp.name } satisfies SocketMessage);
+}
+
+/** Publishes a socket's going on `socket`, if its connect was published (and someone still listens). */
+export function publishSocketDisconnect(socket: { nsp: { name: string } }): void {
+  if (!announced.delete(socket) || !socketChannel.hasSubscribers) return;
+  socketChannel.publish({ event: "disconnect", namespace: socket.nsp.name } satisfies SocketMessage);
 }

@@ -12,7 +12,7 @@ import { log } from "./log.js";
 import { traceStore } from "./observe.js";
 import { createOriginCheck } from "./origin.js";
 import { sessionKey } from "./rooms.js";
-import type { SessionRecord, StoreGetOptions } from "./store.js";
+import { canonicalSessionId, type SessionRecord, type StoreGetOptions } from "./store.js";
 import type { AuthResult, HandshakeInfo } from "./types.js";
 
 // One handshake, checked: origin → cookie → signature → store lookup → expiry → identify → authorize.
@@ -83,7 +83,8 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
             "Pages on other origins need the `origins` option.",
         );
       }
-      const { id, secretIndex, name } = readCookieExplained(req);
+      const { id: value, secretIndex, name } = readCookieExplained(req);
+      const id = canonicalIdOf(value);
       const key = sessionKey(id);
       const read = async (): Promise<Checked<S>> => {
         const readAt = monotonicNow();
@@ -121,6 +122,17 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
       }
       noticeRefusal(refusal);
       throw refusal;
+    }
+  }
+
+  // Several cookie values may stand for one session (store.canonicalId): one id, one key, one room.
+  function canonicalIdOf(value: string): string {
+    try {
+      return canonicalSessionId(store, value);
+    } catch (cause) {
+      throw new SessionAuthError("MALFORMED_COOKIE", `Store "${store.name}" could not read the cookie's session id.`, {
+        cause,
+      });
     }
   }
 

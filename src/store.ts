@@ -125,6 +125,12 @@ export interface SessionStore<S extends object = SessionData> {
    */
   compareAndSet?(id: string, revision: unknown, session: S, options: CompareAndSetOptions): Promise<boolean>;
   /**
+   * Why `auth.update()` cannot write this store's sessions back, and what to do instead (optional, for a
+   * store without `compareAndSet`): one or two sentences the core puts in the `TypeError` that `update`
+   * throws, e.g. "The session lives in the browser's cookie: ...". Never a secret.
+   */
+  readonly updateUnsupported?: string;
+  /**
    * Live revocation (optional): calls `onDestroyed(id, reason)` whenever a session is destroyed or
    * expires, by anyone, on every node (each node subscribes for itself); `sessionAuth` then ends that
    * session's sockets on this node (`SESSION_EXPIRED` for `"expired"`, else `SESSION_NOT_FOUND`).
@@ -139,6 +145,37 @@ export interface SessionStore<S extends object = SessionData> {
    * (Better Auth: `session.userId`; Auth.js JWT: `sub`). Same return rules as `identify`.
    */
   identify?(session: S): string | number | bigint | null | undefined;
+  /**
+   * The one id of a session that several cookie values stand for (optional; default: the value itself).
+   * For formats where part of the value is outside what the library verifies, so that an edited value
+   * still reads as the same session: iron-session ignores what follows its seal's `~` (the `~2` version
+   * suffix, outside the seal's HMAC), so its store answers the seal with the `~2` iron-session writes.
+   * The core calls it on the verified cookie value (chunks joined, URL-decoded) before `get`, and on the
+   * id given to `auth.endSession`, so every value of a session reaches one session key, one session room
+   * and one lifecycle entry; `get` receives what it returns. Pure, synchronous and cheap (it runs before
+   * every lookup, on any value a client sends) and idempotent (an id it returned maps to itself): return
+   * a non-empty string, the value unchanged when it is not of the store's format (then `get` refuses it). A throw or another result refuses the handshake
+   * (`MALFORMED_COOKIE`).
+   */
+  canonicalId?(id: string): string;
   /** Releases what the store opened itself (never a client it was given). */
   close?(): Promise<void>;
+}
+
+/**
+ * `store.canonicalId(id)` checked (a non-empty string), or `id` when the store has none. Throws a
+ * `TypeError` naming the store when the hook throws or answers something else.
+ */
+export function canonicalSessionId(store: Pick<SessionStore<object>, "name" | "canonicalId">, id: string): string {
+  if (typeof store.canonicalId !== "function") return id;
+  let canonical: unknown;
+  try {
+    canonical = store.canonicalId(id);
+  } catch (cause) {
+    throw new TypeError(`Store "${store.name}": canonicalId() threw.`, { cause });
+  }
+  if (typeof canonical !== "string" || canonical === "") {
+    throw new TypeError(`Store "${store.name}": canonicalId() must return a non-empty string.`);
+  }
+  return canonical;
 }

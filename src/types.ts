@@ -124,6 +124,22 @@ export interface AuthResult<S extends object = SessionData> {
   secretIndex: number;
 }
 
+/**
+ * What `auth.logout` needs of an HTTP request: express-session's `req.sessionID` and `req.session`,
+ * and Passport's `req.logout` when Passport is installed. Structural, so neither is imported.
+ */
+export interface LogoutRequest {
+  /** express-session's raw session id (`req.sessionID`). */
+  sessionID?: unknown;
+  /** express-session's session, destroyed when the request has no Passport `logout`. */
+  session?: { destroy?: (callback: (err?: unknown) => void) => unknown } | null;
+  /**
+   * Passport's `req.logout`: `(done)` or `(options, done)` from 0.6 on, which regenerates the session (a new
+   * `req.sessionID`); `()` before 0.6, synchronous.
+   */
+  logout?: (...args: never[]) => unknown;
+}
+
 /** The socket.io middleware, plus the same pipeline for the engine and for plain HTTP, plus the session lifecycle. */
 export interface SessionAuth<S extends object = SessionData> {
   /** `io.use(auth)` or `io.of("/ns").use(auth)`. */
@@ -136,8 +152,9 @@ export interface SessionAuth<S extends object = SessionData> {
   /** The pipeline without socket.io: resolves the session or rejects with a {@link SessionAuthError}. */
   authenticate(req: IncomingMessage): Promise<AuthResult<S>>;
   /**
-   * Ends every socket of the session `sessionId` (the raw id, e.g. express-session's `req.sessionID`) on
-   * every node, through `io`'s adapter: each node sends `endEvent` with `{ code }` to its own sockets,
+   * Ends every socket of the session `sessionId` (the raw id, e.g. express-session's `req.sessionID`; for
+   * cookie-held sessions the cookie value, which the store's `canonicalId` maps to the session's one id,
+   * so an iron seal ends the sockets of its edited-suffix copies too) on every node, through `io`'s adapter: each node sends `endEvent` with `{ code }` to its own sockets,
    * disconnects them and runs `onSessionEnd`. Resolves an {@link EndResult}: how many nodes confirmed (a
    * node cut off from the adapter catches up when it is back). Works with `rooms: false`.
    * `code` defaults to `"SESSION_NOT_FOUND"`. Throws a `TypeError` for an unknown code.
@@ -145,6 +162,16 @@ export interface SessionAuth<S extends object = SessionData> {
   endSession(io: Server, sessionId: string, code?: SessionAuthErrorCode): Promise<EndResult>;
   /** As {@link endSession}, for every socket of a user (`code` defaults to `"UNAUTHENTICATED"`). */
   endUser(io: Server, userId: string | number, code?: SessionAuthErrorCode): Promise<EndResult>;
+  /**
+   * Logs an Express request out and ends the sockets of the session it had, on every node (as
+   * {@link endSession}, `code` defaulting to `"SESSION_NOT_FOUND"`): `await auth.logout(io, req)` in the
+   * logout route. It reads `req.sessionID` first, then calls Passport's `req.logout()` when Passport is
+   * installed, else express-session's `req.session.destroy()`. Passport ≥ 0.6 regenerates the session at
+   * logout, so `req.sessionID` read afterwards is the new, anonymous session's: this cannot take that id.
+   * The sockets are ended even if the logout fails; the failure is then rethrown. Throws a `TypeError`
+   * when the request has no `sessionID` (with another framework, read its id first and call `endSession`).
+   */
+  logout(io: Server, req: LogoutRequest, code?: SessionAuthErrorCode): Promise<EndResult>;
   /**
    * Re-reads the socket's session now. Resolves the fresh session (also put in `socket.data.session`);
    * rejects with the {@link SessionAuthError} that ended the socket when the session is over, or with

@@ -83,6 +83,11 @@ const VERSIONS: readonly AuthjsVersion[] = [5, 4];
 const MAX_TOKEN_LENGTH = 32 * 1024;
 const MAX_DATABASE_TOKEN_LENGTH = 1024;
 const KNOWN_OPTIONS = new Set(["secret", "version", "strategy", "adapter", "secure", "cookieName", "decode"]);
+// What auth.update() says (a TypeError): why there is nothing here to write, and what to do instead.
+const UPDATE_JWT =
+  "An Auth.js JWT session lives in the browser's cookie (the encrypted token is the only copy, and only an HTTP response can replace it): change it in the web app (Auth.js's session update, which runs your `jwt` callback with trigger \"update\" and sets the new cookie), then have the client reconnect so that the handshake reads the new cookie. Keep what concerns one socket in socket.data.";
+const UPDATE_DATABASE =
+  "An Auth.js database session row holds only its token, the user id and the expiry: there is no session data to update. Change the user through your Auth.js adapter (adapter.updateUser) in the web app, then call auth.reload(socket) to read it again.";
 const HINTS: Record<string, string> = {
   salt: "Auth.js salts with the cookie name: set `cookieName` if your config renames the cookie",
   cookies: "pass `cookieName: cookies.sessionToken.name`",
@@ -133,6 +138,7 @@ export function authjsStore(options: AuthjsStoreOptions): AuthjsStore<AuthjsJwt>
     const store: AuthjsStore<AuthjsDatabaseSession> = {
       name: `authjs (v${config.version}, database)`,
       cookie,
+      updateUnsupported: UPDATE_DATABASE,
       identify: (session) => session.userId,
       async get(token, options): Promise<SessionRecord<AuthjsDatabaseSession> | null> {
         const { signal, report } = options;
@@ -157,6 +163,7 @@ export function authjsStore(options: AuthjsStoreOptions): AuthjsStore<AuthjsJwt>
   const store: AuthjsStore<AuthjsJwt> = {
     name: `authjs (v${version}, jwt)`,
     cookie,
+    updateUnsupported: UPDATE_JWT,
     identify: (session) => (typeof session.sub === "string" && session.sub !== "" ? session.sub : undefined),
     async get(token, options: StoreGetOptions): Promise<SessionRecord<AuthjsJwt> | null> {
       const { report } = options;

@@ -121,6 +121,8 @@ export async function betterAuthStore(
     name,
     cookie: { names: [cookieName], signing: "better-auth", secrets: [context.secret] },
     identify: (session) => session.user?.id ?? session.session?.userId,
+    updateUnsupported:
+      "Better Auth offers no atomic compare-and-set of a session, so a write here could undo a concurrent one: change the session through Better Auth in the web app (auth.api.updateSession, or your own endpoint), then call auth.reload(socket).",
     async get(token: string, { signal }: StoreGetOptions): Promise<SessionRecord<BetterAuthSession> | null> {
       const found = await abortable(internalAdapter.findSession(token), signal);
       if (found === null || found === undefined || typeof found !== "object") return null;

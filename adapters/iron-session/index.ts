@@ -45,6 +45,7 @@ const MIN_PASSWORD_LENGTH = 32; // iron-session's own rule
 const MAX_SEAL_LENGTH = 32 * 1024;
 const SEAL_PREFIX = "Fe26.2*";
 const VERSION_DELIMITER = "~"; // iron-session appends `~2` after the seal, outside its HMAC
+const VERSION_SUFFIX = "~2"; // what iron-session 8 and 9 write (its `currentMajorVersion`)
 const EXPIRATION_FIELD = 5; // Fe26.2*id*salt*iv*data*EXPIRATION*hmacSalt*hmac (iron's seal format)
 const TIMESTAMP_SKEW_MS = 60_000; // iron's `timestampSkewSec` default, which unseal applies
 
@@ -77,6 +78,9 @@ export function ironSessionStore<S extends object = Record<string, unknown>>(
   return {
     name: "iron-session",
     cookie: { names: Object.freeze([cookieName]), signing: "none", chunked: true },
+    canonicalId,
+    updateUnsupported:
+      "An iron-session session lives sealed in the browser's cookie (the seal is the only copy, and only an HTTP response can replace it): change it in the web app (session.save() in a request, e.g. an endpoint the page calls), then have the client reconnect so that the handshake reads the new seal. Keep what concerns one socket in socket.data.",
     async get(value, { report }): Promise<SessionRecord<S> | null> {
       if (typeof value !== "string" || value.length > MAX_SEAL_LENGTH || !value.startsWith(SEAL_PREFIX)) {
         report(
@@ -108,6 +112,20 @@ export function ironSessionStore<S extends object = Record<string, unknown>>(
       return { session: session as S, expires };
     },
   };
+}
+
+/**
+ * One id per seal: the seal up to its first `~`, then the `~2` iron-session writes. The version suffix is
+ * outside the seal's HMAC and iron-session 9 ignores it (8 reads only its leading number), so a cookie
+ * with it cut, changed or extended unseals to the same authentic session; without this it would get
+ * another session key, room and lifecycle entry, and `endSession(io, cookie)` would miss its sockets.
+ * A cookie as iron-session wrote it maps to itself. (Cost: iron-session 8 would read a seal without `~2`
+ * as the v6-era format, its `persistent` key; such seals are read as v2 here, as iron-session 9 reads them.)
+ */
+function canonicalId(value: string): string {
+  if (typeof value !== "string" || !value.startsWith(SEAL_PREFIX)) return value;
+  const delimiter = value.indexOf(VERSION_DELIMITER);
+  return (delimiter === -1 ? value : value.slice(0, delimiter)) + VERSION_SUFFIX;
 }
 
 function whyEmpty(reason: UnsealErrorReason | undefined): string {

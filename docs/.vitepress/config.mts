@@ -56,6 +56,7 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: "Getting started", link: "/getting-started" },
       { text: "Session lifecycle", link: "/lifecycle" },
       { text: "Security", link: "/security" },
+      { text: "Observability", link: "/observability" },
       { text: "Errors", link: "/errors" },
       { text: "Migrating", link: "/migrating" },
     ],
@@ -114,7 +115,7 @@ export default defineConfig({
       {
         text: "Guide",
         link: "/getting-started",
-        activeMatch: "^/(getting-started|lifecycle|security|errors|migrating|fastify|nest)",
+        activeMatch: "^/(getting-started|lifecycle|security|observability|errors|migrating|fastify|nest)",
       },
       {
         text: "Stores",

@@ -14,6 +14,7 @@ const PUBLIC_NAMES = {
   "adapters/cookie": "socket.io-session-auth/cookie",
   "adapters/postgres": "socket.io-session-auth/postgres",
   "adapters/better-auth": "socket.io-session-auth/better-auth",
+  "adapters/otel": "socket.io-session-auth/otel",
 };
 
 /** @param {import("typedoc").Application} app */

@@ -9,9 +9,11 @@ import { sessionAuth, userRoom } from "socket.io-session-auth";
 import { redisStore } from "socket.io-session-auth/redis";
 
 export async function createNode(redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379") {
-  const pub = new Redis(redisUrl, { lazyConnect: true });
+  // Connects by itself, not awaited: with Redis down at start the node still listens and refuses
+  // handshakes with STORE_UNAVAILABLE (retryable) until Redis comes; ioredis reconnects by itself.
+  const pub = new Redis(redisUrl);
   const sub = pub.duplicate(); // a subscribed connection can run no GET: keep it for the adapter
-  await Promise.all([pub.connect(), sub.connect()]);
+  for (const client of [pub, sub]) client.on("error", (err) => console.warn("redis:", err.message));
 
   const http = createServer();
   const io = new Server(http, { adapter: createAdapter(pub, sub) });

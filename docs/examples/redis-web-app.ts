@@ -8,7 +8,9 @@ import { createClient } from "redis";
 export async function createWebApp(redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379") {
   const redis = createClient({ url: redisUrl }); // connect-redis 9+ wants node-redis
   redis.on("error", (err) => console.warn("redis (web):", err.message));
-  await redis.connect();
+  // Not awaited: with Redis down at start the app still starts; node-redis queues commands until it is
+  // ready and reconnects by itself.
+  redis.connect().catch((err) => console.warn("redis (web):", err.message));
 
   const app = express();
   app.use(

@@ -22,7 +22,12 @@ export async function startShardedNode(options: { redis: string | string[]; secr
   const subClient = client.duplicate(); // a subscribed connection runs no GET: the adapter's own
   client.on("error", (error: Error) => console.error("redis:", error.message)); // node-redis throws an unheard 'error'
   subClient.on("error", (error: Error) => console.error("redis (adapter subscriber):", error.message));
-  await Promise.all([client.connect(), subClient.connect()]);
+  const connecting = Promise.all([client.connect(), subClient.connect()]);
+  // A single Redis is not awaited: with Redis down at start the node still listens and refuses
+  // handshakes with STORE_UNAVAILABLE (retryable) until it comes; node-redis queues commands meanwhile
+  // and reconnects by itself. A Cluster is: node-redis does not retry its first discovery of the slots.
+  if (typeof redis === "string") connecting.catch((error: Error) => console.error("redis:", error.message));
+  else await connecting;
 
   const http = createServer();
   const io = new Server(http, { adapter: createShardedAdapter(client, subClient) });

@@ -14,7 +14,10 @@ import { redisStore } from "socket.io-session-auth/redis";
 export async function startStreamsNode(options: { redisUrl: string; secret: string; pushTokens: string[] }) {
   const client = createClient({ url: options.redisUrl });
   client.on("error", (error: Error) => console.error("redis:", error.message)); // node-redis throws an unheard 'error'
-  await client.connect(); // the adapter opens its own blocking reader from this one
+  // Not awaited: with Redis down at start the node still listens and refuses handshakes with
+  // STORE_UNAVAILABLE (retryable) until Redis comes; node-redis queues commands and reconnects by itself.
+  // The adapter opens its own blocking reader from this client.
+  client.connect().catch((error: Error) => console.error("redis:", error.message));
 
   const auth = sessionAuth({ store: redisStore({ client }), secret: options.secret });
   const http = createServer();

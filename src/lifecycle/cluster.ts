@@ -4,7 +4,7 @@ import { SESSION_AUTH_ERROR_CODES, SessionAuthError, type SessionAuthErrorCode }
 import { describeFailure } from "../internal/describe.js";
 import { emitWarning } from "../internal/warn.js";
 import { sessionKey } from "../rooms.js";
-import type { SessionStore } from "../store.js";
+import { canonicalSessionId, type SessionStore } from "../store.js";
 import type { EndResult } from "../types.js";
 import type { EndedMemory, Target } from "./ended.js";
 import { createPeers } from "./peers.js";
@@ -109,7 +109,8 @@ export function createCluster<S extends object>(
       throw new TypeError("endSession: `sessionId` must be the session id (a non-empty string), e.g. req.sessionID.");
     checkCode("endSession", code);
     listen(io);
-    const key = sessionKey(sessionId);
+    // The id the handshakes keyed the session by: another value of the same session reaches its sockets.
+    const key = sessionKey(canonicalSessionId(store, sessionId));
     endLocal({ key }, code, "endSession");
     return peers.send(io, { key }, code);
   }

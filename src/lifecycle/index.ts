@@ -96,10 +96,10 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     if (typeof store.compareAndSet !== "function") {
       throw new TypeError(
         `update: store "${store.name}" cannot write a session back (it has no compareAndSet).` +
-          (store.name.startsWith("cookie")
-            ? " A cookie session lives in the browser, which holds the only copy: change it in an HTTP request, where the session middleware sets the new cookie (have the page call an endpoint)."
-            : store.cookie?.signing === "better-auth"
-              ? " Better Auth offers no atomic compare-and-set of a session, so a write here could undo a concurrent one: change the session through Better Auth in the web app (auth.api.updateSession, or your own endpoint), then call auth.reload(socket)."
+          (typeof store.updateUnsupported === "string"
+            ? ` ${store.updateUnsupported}`
+            : store.name.startsWith("cookie")
+              ? " A cookie session lives in the browser, which holds the only copy: change it in an HTTP request, where the session middleware sets the new cookie (have the page call an endpoint)."
               : ""),
       );
     }

@@ -5,6 +5,7 @@ import { copySession } from "../copy.js";
 import { isSessionAuthError, SessionAuthError } from "../errors.js";
 import { causeOf } from "../internal/describe.js";
 import { log } from "../log.js";
+import { publishSocketConnect, publishSocketDisconnect } from "../observe.js";
 import type { Checked, Pipeline } from "../pipeline.js";
 import { createEnder } from "./end.js";
 import type { EndedMemory } from "./ended.js";
@@ -131,6 +132,7 @@ export function createSessions<S extends object>(
       entry.expires = checked.expires;
     }
     entry.sockets.add(socket);
+    publishSocketConnect(socket);
     readAt.set(socket, checked.readAt);
     keepRead(entry, checked);
     entryOf.set(socket, entry);
@@ -148,6 +150,7 @@ export function createSessions<S extends object>(
     if (entry === undefined) return;
     entryOf.delete(socket);
     entry.sockets.delete(socket);
+    publishSocketDisconnect(socket);
     if (entry.sockets.size > 0) return;
     clearTimeout(entry.timer);
     entry.timer = undefined;

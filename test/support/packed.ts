@@ -117,6 +117,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * node_modules holds these (and only these) beside the packed package.
  */
 export const APP_PACKAGES = [
+  "@opentelemetry/api",
+  "@opentelemetry/sdk-trace-base",
+  "@opentelemetry/sdk-metrics",
   "express",
   "express-session",
   "memorystore",
@@ -151,6 +154,9 @@ export const APP_PACKAGES = [
   "passport-local",
   "better-auth",
   "@socket.io/redis-adapter",
+  "@auth/express",
+  "@auth/core",
+  "iron-session",
 ] as const;
 
 /**

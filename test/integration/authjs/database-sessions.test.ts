@@ -97,7 +97,12 @@ describe("Auth.js v5 database sessions, signed in by email link through @auth/ex
       });
     });
     const socket = await connect(server.url, { cookie: (await app.signIn("ada")).header() });
-    expect(await ask<string>(socket, "update")).toMatch(/^TypeError: update: store "authjs \(v5, database\)"/);
+    const error = await ask<string>(socket, "update");
+    expect(error).toMatch(/^TypeError: update: store "authjs \(v5, database\)" cannot write a session back/);
+    // Why, and what to do instead.
+    expect(error).toContain("holds only its token, the user id and the expiry");
+    expect(error).toContain("adapter.updateUser");
+    expect(error).toContain("auth.reload(socket)");
     socket.close();
   });
 });

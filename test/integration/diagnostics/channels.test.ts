@@ -2,6 +2,7 @@ import { channel, tracingChannel } from "node:diagnostics_channel";
 import { afterEach, expect, it } from "vitest";
 import { sessionAuth, type SessionData, type SessionStore } from "socket.io-session-auth";
 import { signSessionCookie } from "socket.io-session-auth/testing";
+import { countRefusals } from "../../../docs/examples/observability-channels.js";
 import { connect, refusal, startRealtime } from "../../support/realtime.js";
 
 // DESIGN "Observability": the handshake and store tracing channels and the session-end channel, seen by
@@ -28,14 +29,17 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
   const storeSubscribers = record("store");
   const onEnd = (message: unknown) =>
     seen.push({ channel: "session-end", event: "publish", message: message as never });
+  const onSocket = (message: unknown) => seen.push({ channel: "socket", event: "publish", message: message as never });
   tracingChannel("socket.io-session-auth:handshake").subscribe(handshakeSubscribers);
   tracingChannel("socket.io-session-auth:store").subscribe(storeSubscribers);
   channel("socket.io-session-auth:session-end").subscribe(onEnd);
+  channel("socket.io-session-auth:socket").subscribe(onSocket);
   opened.push({
     close: () => {
       tracingChannel("socket.io-session-auth:handshake").unsubscribe(handshakeSubscribers);
       tracingChannel("socket.io-session-auth:store").unsubscribe(storeSubscribers);
       channel("socket.io-session-auth:session-end").unsubscribe(onEnd);
+      channel("socket.io-session-auth:socket").unsubscribe(onSocket);
     },
   });
 
@@ -83,6 +87,11 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
   expect(seen.filter((s) => s.channel === "session-end").map((s) => s.message)).toEqual([
     { code: "SESSION_NOT_FOUND", why: expect.any(String), sockets: 1 },
   ]);
+  // The admitted socket connected, then went when its session ended; the refused one never connected.
+  expect(seen.filter((s) => s.channel === "socket").map((s) => s.message)).toEqual([
+    { event: "connect", namespace: "/" },
+    { event: "disconnect", namespace: "/" },
+  ]);
 
   // Every payload, every field (an error by its code and message): no id, cookie or contents.
   const text = JSON.stringify(seen, (_key, value: unknown) =>
@@ -105,4 +114,18 @@ it("publishes the push router's outcomes, with the operation and status only", a
   await push.send({ to: { user: "user-42" }, data: { secret: SECRET_CONTENT } });
   expect(seen).toEqual([{ operation: "message", outcome: "ok", status: 202 }]);
   expect(JSON.stringify(seen)).not.toMatch(/user-42|secret/);
+});
+
+it("counts refusals by code as docs/observability.md's fragment shows", async () => {
+  const refusals = countRefusals();
+  opened.push({ close: () => refusals.stop() });
+  const store: SessionStore = { name: "map", get: async () => null };
+  const auth = sessionAuth({ store, secret: "s", onError: () => {} });
+  opened.push(auth);
+  const realtime = await startRealtime((io) => void auth.attach(io));
+  opened.push(realtime);
+  await refusal(realtime.url, { cookie: signSessionCookie({ value: "x", secret: "s" }) });
+  await refusal(realtime.url, { cookie: signSessionCookie({ value: "x", secret: "not-s" }) });
+  await refusal(realtime.url, { cookie: signSessionCookie({ value: "y", secret: "not-s" }) });
+  expect(Object.fromEntries(refusals.counts)).toEqual({ SESSION_NOT_FOUND: 1, BAD_SIGNATURE: 2 });
 });

@@ -122,7 +122,10 @@ const PAGES: Record<string, PageSpec> = {
   "docs/push.md": { apps: [{ check: checkPush }], fragments: true },
   "docs/several-nodes.md": { apps: [], fragments: true },
   "docs/better-auth.md": { apps: [{ check: checkBetterAuth, needs: redisNeeds }], fragments: true },
+  "docs/authjs.md": { apps: [{ check: checkAuthjs }], fragments: true },
+  "docs/iron-session.md": { apps: [{ check: checkIronSession }], fragments: true },
   "docs/engines.md": { apps: [], fragments: true },
+  "docs/observability.md": { apps: [{ check: checkObservability }], fragments: true },
 };
 
 let install: PackedInstall;
@@ -390,6 +393,36 @@ async function checkPostgres({ url }: RunningApp): Promise<void> {
   expect(await closed).toBe("io server disconnect");
 }
 
+/**
+ * docs/observability.md: a refused and an accepted handshake print their spans (and the store call's),
+ * then the metrics; the printed telemetry never holds the session id.
+ */
+async function checkObservability({ url, output }: RunningApp): Promise<void> {
+  expect((await refusal(url, { transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
+  const res = await fetch(`${url}/login`, { method: "POST", redirect: "manual" });
+  expect(res.status).toBe(303);
+  const cookie = cookieOf(res);
+  const socket = open(url, cookie);
+  expect(await next(socket, "hello")).toBe("you are 42");
+  await eventually(async () => {
+    const printed = output();
+    expect(printed).toContain("name: 'socket.io-session-auth.handshake'");
+    expect(printed).toContain("'error.type': 'NO_SESSION_COOKIE'");
+    expect(printed).toContain("'session_auth.outcome': 'OK'");
+    expect(printed).toContain("name: 'socket.io-session-auth.store.get'");
+  }, 10_000);
+  // The console metric exporter runs every 5 s.
+  await eventually(async () => expect(output()).toContain("session_auth.handshake.duration"), 15_000);
+  const sessionId = decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1))
+    .slice(2)
+    .split(".")[0]!;
+  expect(sessionId.length).toBeGreaterThan(20);
+  expect(output()).not.toContain(sessionId);
+}
+
 async function checkQuickStart({ url }: RunningApp): Promise<void> {
   const home = await (await fetch(`${url}/`)).text();
   expect(home).toContain("/socket.io/socket.io.js");
@@ -533,8 +566,19 @@ async function checkPassportPort({ url }: RunningApp): Promise<void> {
   await next(socket, "connect");
   expect(await socket.timeout(5000).emitWithAck("whoami")).toBe("john");
   const closed = next(socket, "disconnect");
-  expect((await fetch(`${url}/logout`, { method: "POST", headers: { cookie } })).status).toBe(204);
+  const out = await fetch(`${url}/logout`, { method: "POST", headers: { cookie } });
+  expect(out.status).toBe(204);
   expect(await closed).toBe("io server disconnect");
+  // Passport's req.logout() regenerated the session: the old cookie's session is gone, the new one is anonymous.
+  const anonymous = cookieOf(out);
+  expect(anonymous).toMatch(/^connect\.sid=/);
+  expect(anonymous).not.toBe(cookie);
+  for (const [sent, code] of [
+    [cookie, "SESSION_NOT_FOUND"],
+    [anonymous, "UNAUTHENTICATED"],
+  ]) {
+    expect((await refusal(url, { cookie: sent, transports: ["websocket"] })).data).toEqual({ code, retryable: false });
+  }
 }
 
 /** The quick start's page in chromium: refused before login, told who it is after. */
@@ -582,4 +626,56 @@ async function checkBetterAuth({ url, output }: RunningApp): Promise<void> {
   expect(signOut.status).toBe(200);
   expect(await ended).toEqual({ code: "SESSION_NOT_FOUND" });
   expect(await closed).toBe("io server disconnect");
+}
+
+/** The socket.io server's address that a two-process page's web app printed once its child listens. */
+async function realtimeOf(output: () => string): Promise<string> {
+  const printed = /socket\.io server: http:\/\/localhost:(\d+)/;
+  await expect.poll(() => printed.exec(output()), { timeout: 20_000 }).toBeTruthy();
+  return `http://127.0.0.1:${printed.exec(output())![1]}`;
+}
+
+// docs/authjs.md: sign in through @auth/express's credentials callback (CSRF token first, as Auth.js's own
+// sign-in page posts it); the socket.io server in the other process decrypts the JWT cookie it set.
+async function checkAuthjs({ url, output }: RunningApp): Promise<void> {
+  const realtime = await realtimeOf(output);
+  const csrf = await fetch(`${url}/auth/csrf`);
+  const { csrfToken } = (await csrf.json()) as { csrfToken: string };
+  const signIn = (password: string) =>
+    fetch(`${url}/auth/callback/credentials`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookieOf(csrf) },
+      body: new URLSearchParams({ csrfToken, username: "ada", password, callbackUrl: url }),
+      redirect: "manual",
+    });
+  expect(cookieOf(await signIn("wrong"))).not.toContain("session-token");
+  const signedIn = await signIn("correct horse battery staple");
+  expect(signedIn.status).toBe(302);
+  const cookie = cookieOf(signedIn);
+  expect(cookie).toMatch(/(^|; )authjs\.session-token=/);
+  expect(await (await fetch(`${url}/`, { headers: { cookie } })).text()).toContain("Signed in as Ada Lovelace");
+  const socket = open(realtime, cookie);
+  expect(await next(socket, "hello")).toBe("you are 1, Ada Lovelace");
+  expect((await refusal(realtime, { transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
+}
+
+// docs/iron-session.md: log in on the node:http web app (iron-session seals the cookie); the socket.io
+// server in the other process unseals it.
+async function checkIronSession({ url, output }: RunningApp): Promise<void> {
+  const realtime = await realtimeOf(output);
+  expect(
+    (await fetch(`${url}/login`, { method: "POST", body: new URLSearchParams({ name: "no spaces" }) })).status,
+  ).toBe(400);
+  const cookie = await login(url, "ada");
+  expect(cookie).toMatch(/^app_session=Fe26\.2\*/);
+  expect(await (await fetch(`${url}/`, { headers: { cookie } })).text()).toContain("Logged in as ada");
+  const socket = open(realtime, cookie);
+  expect(await next(socket, "hello")).toBe("you are ada");
+  expect((await refusal(realtime, { transports: ["websocket"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
 }
