@@ -86,14 +86,14 @@ export async function startAuthjsApp(options: AuthjsAppOptions): Promise<AuthjsA
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const csrf = async (jar: CookieJar): Promise<string> => {
-    const response = await fetch(`${url}/auth/csrf`, { headers: { cookie: jar.header() ?? "" } });
+    const response = await fetch(`${url}/auth/csrf`, { headers: { cookie: jar.header() } });
     jar.take(response);
     return ((await response.json()) as { csrfToken: string }).csrfToken;
   };
   const form = (jar: CookieJar, fields: Record<string, string>): RequestInit => ({
     method: "POST",
     redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: jar.header() ?? "" },
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: jar.header() },
     body: new URLSearchParams(fields).toString(),
   });
 
@@ -106,7 +106,7 @@ export async function startAuthjsApp(options: AuthjsAppOptions): Promise<AuthjsA
         jar.take(await fetch(`${url}/auth/signin/resend`, form(jar, { csrfToken, email, callbackUrl: url })));
         const link = links.get(email);
         if (link === undefined) throw new Error("Auth.js sent no sign-in link");
-        const response = await fetch(link, { redirect: "manual", headers: { cookie: jar.header() ?? "" } });
+        const response = await fetch(link, { redirect: "manual", headers: { cookie: jar.header() } });
         jar.take(response);
         if (!jar.names().some((name) => name.includes("session-token"))) {
           throw new Error(`Auth.js email sign-in failed: ${response.status} ${response.headers.get("location")}`);

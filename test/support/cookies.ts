@@ -41,11 +41,9 @@ export class CookieJar {
     return [...this.cookies.keys()];
   }
 
-  /** The Cookie header the browser sends next; undefined when the jar is empty (a browser sends none). */
-  header(): string | undefined {
-    return this.cookies.size === 0
-      ? undefined
-      : [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+  /** The Cookie header the browser sends next; "" when the jar is empty. */
+  header(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
   }
 }
 

@@ -62,7 +62,7 @@ export async function startIronSessionApp(options: IronSessionAppOptions): Promi
   const post = async (path: string, jar: CookieJar, body: unknown = {}): Promise<void> => {
     const response = await fetch(url + path, {
       method: "POST",
-      headers: { "content-type": "application/json", cookie: jar.header() ?? "" },
+      headers: { "content-type": "application/json", cookie: jar.header() },
       body: JSON.stringify(body),
     });
     if (!response.ok)
