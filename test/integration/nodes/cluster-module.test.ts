@@ -36,6 +36,8 @@ describe.skipIf(!available)("two workers of Node's cluster module (cluster adapt
   let closeWriter: () => void;
   let primary: ChildProcess;
   let url: string;
+  /** The first-refusal lines the workers printed (the example sets no onError); their other stderr passes through. */
+  const notices: string[] = [];
   const sockets: ClientSocket[] = [];
 
   beforeAll(async () => {
@@ -50,7 +52,13 @@ describe.skipIf(!available)("two workers of Node's cluster module (cluster adapt
     primary = fork(EXAMPLE, [], {
       execArgv: ["--import", "tsx"],
       env: { ...process.env, PORT: "0", WORKERS: "2", REDIS_URL: redis.url, SESSION_SECRET: SECRET, PUSH_TOKEN: TOKEN },
-      stdio: ["ignore", "pipe", "inherit", "ipc"],
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    primary.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+      for (const line of chunk.split(/(?<=\n)/)) {
+        if (line.startsWith("socket.io-session-auth: refused a handshake: ")) notices.push(line);
+        else process.stderr.write(line);
+      }
     });
     url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("the primary did not print its address within 20 s")), 20_000);
@@ -125,6 +133,11 @@ describe.skipIf(!available)("two workers of Node's cluster module (cluster adapt
       message: "SESSION_NOT_FOUND",
       data: { code: "SESSION_NOT_FOUND", retryable: false },
     });
+    // The worker that refused says so on stderr, once per code, naming no session id.
+    await eventually(async () =>
+      expect(notices.join("")).toMatch(/^socket\.io-session-auth: refused a handshake: SESSION_NOT_FOUND: /m),
+    );
+    expect(notices.join("")).not.toContain(sessionIdOf(cookie));
   });
 
   it("a push over HTTP reaches the user's sockets on every worker, with ack counts from both", async () => {
