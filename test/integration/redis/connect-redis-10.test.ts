@@ -17,11 +17,9 @@ import { getOptions, signal } from "../../support/store-calls.js";
 // runs on every Node this package supports; .ci/run runs this file on Node 22 and 24.
 
 const NODE_MAJOR = Number(process.versions.node.split(".")[0]);
+// On Node 20 the file is skipped without a word beyond vitest's count: that is expected on a Node this
+// package supports (the title says Node >= 22), not a missing prerequisite as a missing redis-server is.
 const nodeSupported = NODE_MAJOR >= 22;
-if (!nodeSupported)
-  console.warn(
-    `\n!!! SKIPPING connect-redis 10 tests: it needs Node 22 or later, this is Node ${process.versions.node} (.ci/run runs them on Node 22 and 24).\n`,
-  );
 const available = nodeSupported && redisServerAvailable();
 
 const SECRET = "keyboard cat";
