@@ -23,5 +23,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: "forks",
     globalSetup: [],
+    // The package's own warnings and first-refusal lines are checked there, not printed.
+    setupFiles: ["test/support/quiet-output.ts"],
   },
 });

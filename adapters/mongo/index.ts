@@ -11,7 +11,10 @@ import {
   type SessionStore,
 } from "socket.io-session-auth/adapter";
 
-/** A BSON document as the driver hands it over (typed here so that this entry point needs no driver types). */
+/**
+ * A BSON document as the driver hands it over (typed here so that this entry point needs no driver types).
+ * The public interfaces below spell it out as `Record<string, unknown>`, so the API reference shows it.
+ */
 type Document = Record<string, unknown>;
 
 /**
@@ -19,7 +22,7 @@ type Document = Record<string, unknown>;
  * (older drivers ignore it; the adapter stops waiting on its own either way).
  */
 export interface MongoFindOneOptions {
-  projection: Document;
+  projection: Record<string, unknown>;
   maxTimeMS: number;
   signal: AbortSignal;
 }
@@ -29,9 +32,9 @@ export interface MongoFindOneOptions {
  * `Collection` (v5 and later) fits. Typed structurally, so this entry point names no driver version.
  */
 export interface MongoCollectionLike {
-  findOne(filter: Document, options: MongoFindOneOptions): Promise<Document | null>;
+  findOne(filter: Record<string, unknown>, options: MongoFindOneOptions): Promise<Record<string, unknown> | null>;
   /** For `compareAndSet`: a driver `Collection`'s `updateOne`, whose result has `matchedCount`. */
-  updateOne?(filter: Document, update: Document): Promise<{ matchedCount?: number }>;
+  updateOne?(filter: Record<string, unknown>, update: Record<string, unknown>): Promise<{ matchedCount?: number }>;
 }
 
 /**

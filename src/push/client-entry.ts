@@ -3,26 +3,4 @@
 
 export { createPushClient } from "./client.js";
 export type { PushClient, PushClientOptions, PushRequestOptions } from "./client.js";
-export { PushError, isPushError, PUSH_ERROR_CODES, pushErrorStatus } from "./errors.js";
-export type { PushErrorCode } from "./errors.js";
-export type {
-  OneOrMany,
-  PushAccepted,
-  PushAckOptions,
-  PushAnswer,
-  PushAnswerFor,
-  PushBatchAnswer,
-  PushDelivered,
-  PushDisconnectRequest,
-  PushExcept,
-  PushFailure,
-  PushLegacyMessage,
-  PushMessage,
-  PushOk,
-  PushPresenceAnswer,
-  PushPresenceRequest,
-  PushRoomsRequest,
-  PushTargets,
-  PushTo,
-  PushToAll,
-} from "./types.js";
+export * from "./protocol.js";

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { Namespace, Server } from "socket.io";
-import { abortable } from "../internal/deadline.js";
 import { countingAdapter, operatorClass, type Operator } from "../internal/socketio.js";
 import { PushError, isPushError } from "./errors.js";
 import {
@@ -14,6 +13,7 @@ import {
 } from "./idempotency.js";
 import { createNodeTracker, type NodeTracker } from "../internal/nodes.js";
 import type { PushAccepted, PushBatchAnswer, PushDelivered, PushFailure, PushOk, PushPresenceAnswer } from "./types.js";
+import { countPresence } from "./presence.js";
 import type { DisconnectOp, EmitOp, PresenceOp, RoomsOp, Scope } from "./validate.js";
 
 /** An answer as HTTP gives it; `send()` hands back the body. */
@@ -350,52 +350,8 @@ export function createExecutor(io: Server, options: ExecutorOptions): Executor {
       return { status: ACCEPTED, body: { ok: true } };
     },
     presence(op) {
-      const nsp = namespace(op.namespace);
-      const nodes = tracker(op.namespace);
-      const unavailable = (message: string, cause?: unknown) =>
-        new PushError("ADAPTER_UNAVAILABLE", message, { cause });
-      return track(
-        (async () => {
-          // One deadline for the whole answer: the adapter's own calls may wait on a Redis that is down
-          // (commands queue until it is back), and an answer that comes from fewer nodes is no answer.
-          const deadline = new AbortController();
-          const timer = setTimeout(() => deadline.abort(), options.clusterTimeout);
-          const within = <T>(promise: Promise<T>): Promise<T> => abortable(promise, deadline.signal);
-          let sockets: Array<{ rooms: Set<string> }>;
-          try {
-            const count = await within(nsp.adapter.serverCount());
-            const expected = nodes.expect(count);
-            if (count < expected) {
-              throw unavailable(
-                `Only ${count} of the ${expected} socket.io nodes seen lately can be reached; no partial count is given. Retry shortly.`,
-              );
-            }
-            sockets = await within(nsp.in(op.users.map(([, room]) => room)).fetchSockets());
-          } catch (cause) {
-            if (isPushError(cause)) throw cause;
-            // Reported once, by the HTTP layer's refusal (or the caller of send()).
-            throw unavailable(
-              deadline.signal.aborted
-                ? `The socket.io adapter did not answer within ${options.clusterTimeout} ms (is Redis down, or a node slow?); no partial count is given.`
-                : "The socket.io adapter could not list the sockets (another node did not answer in time?).",
-              cause,
-            );
-          } finally {
-            clearTimeout(timer);
-          }
-          const byRoom = new Map(op.users.map(([id, room]) => [room, id]));
-          // A null prototype: user ids are caller-chosen keys ("__proto__" included).
-          const users: Record<string, number> = Object.create(null);
-          for (const [id] of op.users) users[id] = 0;
-          for (const socket of sockets) {
-            for (const room of socket.rooms) {
-              const id = byRoom.get(room);
-              if (id !== undefined) users[id]! += 1;
-            }
-          }
-          return { status: OK, body: { ok: true as const, users } };
-        })(),
-      );
+      const answer = countPresence(namespace(op.namespace), op, tracker(op.namespace), options.clusterTimeout);
+      return track(answer.then((body) => ({ status: OK, body })));
     },
     async drain() {
       await Promise.allSettled([...running]);

@@ -5,26 +5,4 @@ export { createPushRouter } from "./router.js";
 export type { PushIdempotencyOptions, PushRouter, PushRouterOptions } from "./router.js";
 export type { PushRedisClient } from "./idempotency.js";
 export type { PushHandler } from "./http.js";
-export { PushError, isPushError, PUSH_ERROR_CODES, pushErrorStatus } from "./errors.js";
-export type { PushErrorCode } from "./errors.js";
-export type {
-  OneOrMany,
-  PushAccepted,
-  PushAckOptions,
-  PushAnswer,
-  PushAnswerFor,
-  PushBatchAnswer,
-  PushDelivered,
-  PushDisconnectRequest,
-  PushExcept,
-  PushFailure,
-  PushLegacyMessage,
-  PushMessage,
-  PushOk,
-  PushPresenceAnswer,
-  PushPresenceRequest,
-  PushRoomsRequest,
-  PushTargets,
-  PushTo,
-  PushToAll,
-} from "./types.js";
+export * from "./protocol.js";

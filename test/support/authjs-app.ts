@@ -6,41 +6,10 @@ import Credentials from "@auth/express/providers/credentials";
 import Resend from "@auth/express/providers/resend";
 import type { Adapter } from "@auth/core/adapters";
 import express from "express";
+import { CookieJar } from "./cookies.js";
 
-/** The cookies a browser holds after some responses: name → value, as the Set-Cookie headers left them. */
-export class CookieJar {
-  readonly cookies = new Map<string, string>();
-
-  /** Takes the response's Set-Cookie headers: a cookie set, or removed (Max-Age=0 / an Expires in the past). */
-  take(response: Response): this {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = "", ...attributes] = line.split(";");
-      const at = pair.indexOf("=");
-      const name = pair.slice(0, at).trim();
-      const value = pair.slice(at + 1).trim();
-      const removed = attributes.some((attribute) => {
-        const [key = "", val = ""] = attribute.split("=").map((part) => part.trim());
-        return (
-          (key.toLowerCase() === "max-age" && Number(val) <= 0) ||
-          (key.toLowerCase() === "expires" && Date.parse(val) <= Date.now())
-        );
-      });
-      if (removed || value === "") this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return this;
-  }
-
-  /** The Cookie header the browser sends next. */
-  header(): string {
-    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
-  }
-
-  /** The names of the cookies held. */
-  names(): string[] {
-    return [...this.cookies.keys()];
-  }
-}
+// The jar lives in ./cookies.ts; exported from here too, where the Auth.js and iron-session tests take it.
+export { CookieJar } from "./cookies.js";
 
 export interface AuthjsApp {
   url: string;

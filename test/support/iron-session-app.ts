@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getIronSession as getIronSession9 } from "iron-session";
 import { getIronSession as getIronSession8 } from "iron-session8";
-import { CookieJar } from "./authjs-app.js";
+import { CookieJar } from "./cookies.js";
 
 export interface IronSessionApp {
   url: string;

@@ -1,7 +1,18 @@
 import { once } from "node:events";
-import type { Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, connect as tcpConnect, type AddressInfo, type Socket as TcpSocket } from "node:net";
-import type { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
+import { Server as SocketIoServer, type Server, type ServerOptions } from "socket.io";
+import type { Socket as ClientSocket } from "socket.io-client";
+import {
+  sessionAuth,
+  type SessionAuth,
+  type SessionAuthError,
+  type SessionAuthOptions,
+  type SessionData,
+} from "socket.io-session-auth";
+import { connect } from "./realtime.js";
 
 /** Listens on a free loopback port and resolves the base URL. */
 export async function listen(http: HttpServer): Promise<string> {
@@ -72,4 +83,82 @@ export async function startSwitchProxy(upstreamPort: number): Promise<SwitchProx
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A socket.io node on 127.0.0.1 with sessionAuth attached: what the several-node tests start per node. */
+export interface AuthNode<S extends object = SessionData> {
+  url: string;
+  io: Server;
+  auth: SessionAuth<S>;
+  /** What `onSessionEnd` was told, in order. */
+  ends: SessionAuthError[];
+  /** Closes sessionAuth, then socket.io, then the adapter's clients. */
+  close(): Promise<void>;
+}
+
+/** A socket.io adapter and how to let go of its clients once the server is closed. */
+export interface NodeAdapter {
+  adapter: ServerOptions["adapter"];
+  close(): Promise<unknown>;
+}
+
+/** @socket.io/redis-adapter over two ioredis clients (a publisher, and its duplicate to subscribe). */
+export function redisAdapter(url: string, options: { ignoreErrors?: boolean } = {}): NodeAdapter {
+  const pub = new Redis(url);
+  const sub = pub.duplicate();
+  if (options.ignoreErrors) for (const client of [pub, sub]) client.on("error", () => {}); // a cut link is the point
+  return { adapter: createAdapter(pub, sub), close: () => Promise.allSettled([pub.quit(), sub.quit()]) };
+}
+
+/**
+ * Starts one node: an HTTP server with socket.io on `adapter`, and `sessionAuth(options)` attached, its
+ * `onSessionEnd` collected in `ends` (after the caller's own `onSessionEnd`, if any).
+ */
+export async function startAuthNode<S extends object = SessionData>(
+  options: SessionAuthOptions<S>,
+  adapter: NodeAdapter,
+): Promise<AuthNode<S>> {
+  const http = createHttpServer();
+  const io = new SocketIoServer(http, { adapter: adapter.adapter });
+  const ends: SessionAuthError[] = [];
+  const auth = sessionAuth<S>({
+    ...options,
+    onSessionEnd: (error, socket) => {
+      options.onSessionEnd?.(error, socket);
+      ends.push(error);
+    },
+  });
+  auth.attach(io);
+  const url = await listen(http);
+  return {
+    url,
+    io,
+    auth,
+    ends,
+    close: async () => {
+      await auth.close();
+      await io.close();
+      await adapter.close();
+    },
+  };
+}
+
+/**
+ * Logs a user in on the web app and opens one socket per node given, over websocket (no sticky sessions
+ * needed); every socket is also pushed to `opened`, for the caller to close.
+ */
+export async function userOnNodes(
+  web: { login(user: { id: string }): Promise<string> },
+  id: string,
+  nodes: ReadonlyArray<{ url: string }>,
+  opened: ClientSocket[],
+): Promise<{ cookie: string; sockets: ClientSocket[] }> {
+  const cookie = await web.login({ id });
+  const sockets: ClientSocket[] = [];
+  for (const node of nodes) {
+    const socket = await connect(node.url, { cookie, transports: ["websocket"] });
+    opened.push(socket);
+    sockets.push(socket);
+  }
+  return { cookie, sockets };
 }

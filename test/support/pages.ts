@@ -6,7 +6,7 @@ import { repoRoot } from "./packed.js";
 
 // Reads a docs page as the reader sees it (VitePress `<<<` includes expanded, regions cut as VitePress
 // cuts them) and splits it into apps and fragments, by the convention written at the top of
-// test/pages/pages.test.ts.
+// test/integration/docs/pages.test.ts.
 
 export interface CodeBlock {
   /** The fence's language (`js`, `ts`, `sh`, `html`...). */

@@ -1,10 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import pg from "pg";
+import { freePort } from "./ports.js";
+
+export { freePort }; // where test/integration/docs/pages.test.ts takes it from
 
 /** A real PostgreSQL server on 127.0.0.1, in a temporary folder, started for a test file. */
 export interface PostgresServer {
@@ -58,16 +60,6 @@ export function postgresAvailable(): boolean {
     );
   }
   return found;
-}
-
-/** A free TCP port on 127.0.0.1 (closed again at once: the caller listens on it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**

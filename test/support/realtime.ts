@@ -2,7 +2,13 @@ import { once } from "node:events";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server, type ServerOptions, type Socket } from "socket.io";
-import type { SessionAuth, SessionAuthError, SessionData } from "socket.io-session-auth";
+import {
+  sessionAuth,
+  type SessionAuth,
+  type SessionAuthError,
+  type SessionAuthOptions,
+  type SessionData,
+} from "socket.io-session-auth";
 import { io as ioClient, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from "socket.io-client";
 
 export interface Realtime {
@@ -165,4 +171,27 @@ export function firstEvent<T>(url: string, event: string, options: ClientOptions
     socket.once(event, (value: T) => resolve(value));
     socket.once("connect_error", (err: Error) => reject(err));
   }).finally(() => socket.close());
+}
+
+/**
+ * A socket.io server on 127.0.0.1 that checks handshakes with `sessionAuth(options)` (as `io.use`) and
+ * answers "whoami" (serveWhoami): what the store tests connect to. `errors` holds what `onError` heard,
+ * after the caller's own `onError`, if any. The caller closes the server.
+ */
+export async function startWhoamiServer<S extends object = SessionData>(
+  options: SessionAuthOptions<S>,
+): Promise<Realtime & { auth: SessionAuth<S>; errors: SessionAuthError[] }> {
+  const errors: SessionAuthError[] = [];
+  const auth = sessionAuth<S>({
+    ...options,
+    onError: (error, req) => {
+      options.onError?.(error, req);
+      errors.push(error);
+    },
+  });
+  const server = await startRealtime((io) => {
+    io.use(auth);
+    serveWhoami(io);
+  });
+  return { ...server, auth, errors };
 }

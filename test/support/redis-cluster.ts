@@ -1,9 +1,9 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server as TcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePorts } from "./ports.js";
 
 /** One master of a {@link RedisCluster}. */
 export interface ClusterMaster {
@@ -61,22 +61,6 @@ export function redisClusterAvailable(): boolean {
     `\n!!! SKIPPING Redis Cluster tests: ${missing}. Install Redis 7+ (apt-get install -y redis-server) to run them.\n`,
   );
   return false;
-}
-
-/** `count` distinct free loopback ports: every probe listens until all are picked, so none repeats. */
-async function freePorts(count: number): Promise<number[]> {
-  const probes: TcpServer[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const probe = createServer();
-      probe.listen(0, "127.0.0.1");
-      await once(probe, "listening");
-      probes.push(probe);
-    }
-    return probes.map((probe) => (probe.address() as { port: number }).port);
-  } finally {
-    await Promise.all(probes.map((probe) => new Promise<void>((resolve) => probe.close(() => resolve()))));
-  }
 }
 
 function run(file: string, args: string[], timeoutMs: number): Promise<string> {

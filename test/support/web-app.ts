@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import express5 from "express";
 import express4 from "express4";
 import session, { type Store } from "express-session";
+import { cookieHeaderOf } from "./cookies.js";
 
 export interface WebApp {
   url: string;
@@ -30,6 +31,10 @@ export interface WebAppOptions {
 export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> {
   const store = options.store ?? new session.MemoryStore();
   const app = (options.express === 4 ? express4 : express5)() as ReturnType<typeof express5>;
+  // express-session's session() adds a "connect" and a "disconnect" listener to the store for each app and
+  // never takes them off: tests that start many web apps on one shared store (connect-redis, connect-pg-simple)
+  // would pile them up past Node's MaxListeners. The app takes its own listeners off when it closes.
+  const before = { connect: store.listeners("connect"), disconnect: store.listeners("disconnect") };
   app.use(
     session({
       store,
@@ -40,6 +45,12 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
       rolling: options.rolling ?? false,
       cookie: { maxAge: options.maxAge ?? 3_600_000, sameSite: "lax" },
     }),
+  );
+  const added = (["connect", "disconnect"] as const).flatMap((event) =>
+    store
+      .listeners(event)
+      .filter((listener) => !before[event].includes(listener))
+      .map((listener) => [event, listener as (...args: unknown[]) => void] as const),
   );
   app.post("/login", express5.json(), (req, res) => {
     (req.session as unknown as Record<string, unknown>).user = req.body;
@@ -65,10 +76,7 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
     });
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
     await res.arrayBuffer();
-    return res.headers
-      .getSetCookie()
-      .map((line) => line.split(";")[0])
-      .join("; ");
+    return cookieHeaderOf(res);
   };
 
   return {
@@ -82,6 +90,7 @@ export async function startWebApp(options: WebAppOptions = {}): Promise<WebApp> 
     logout: async (cookie) => void (await post("/logout", {}, cookie)),
     visit: (data, cookie) => post("/visit", data, cookie),
     close: async () => {
+      for (const [event, listener] of added) store.off(event, listener);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
