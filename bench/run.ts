@@ -228,7 +228,12 @@ async function main(): Promise<void> {
     const toClient = channel<ClientRequest>(client, "bench client");
 
     const all = await toServer<VariantInfo[]>(
-      { type: "setup", redisPort: redis.port, ...(postgres ? { postgres: postgres.config } : {}) },
+      {
+        type: "setup",
+        redisPort: redis.port,
+        sessions: Math.max(settings.batch, settings.warmup),
+        ...(postgres ? { postgres: postgres.config } : {}),
+      },
       30_000,
     );
     const unknown = settings.only?.filter((id) => !all.some((v) => v.id === id)) ?? [];
