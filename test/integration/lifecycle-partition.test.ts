@@ -82,6 +82,8 @@ async function startNode(kind: Kind, url: string): Promise<Node> {
   const auth = sessionAuth({
     store: memoryStore(web.store),
     secret: SECRET,
+    // Each socket's own read: a newer socket's read begins after the ends (not a sibling's shared read).
+    sharedReadMaxAge: false,
     onSessionEnd: (error) => ends.push(error),
   });
   auth.attach(io);
