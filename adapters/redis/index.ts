@@ -102,8 +102,12 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
   const store: SessionStore<S> = {
     name: "redis",
     where: `keys "${addressing(client).keyPrefix}${prefix}<id>"`,
-    async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
-      const raw = await command(() => client.get(prefix + id), signal);
+    async get(id, options): Promise<SessionRecord<S> | null> {
+      const { report } = options;
+      const raw = await command(
+        () => client.get(prefix + id),
+        () => options.signal,
+      );
       if (raw === null || raw === undefined) return null;
       const text = textOf(raw);
       const session = await readSession<S>(text, report, {

@@ -2,7 +2,7 @@ import type { Server, Socket } from "socket.io";
 import { monotonicNow } from "../clock.js";
 import { copySession } from "../copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
-import type { Checked, Pipeline } from "../pipeline.js";
+import type { Checked, Pipeline, ReadShare } from "../pipeline.js";
 import type { EndResult } from "../types.js";
 import { createCluster } from "./cluster.js";
 import { createEndedMemory, type EndedMemory } from "./ended.js";
@@ -22,7 +22,7 @@ export interface Lifecycle<S extends object> {
    */
   track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void;
   /** The handshake's store read of the session `key`, shared when it can be (reads.ts). */
-  share(key: string, read: () => Promise<Checked<S>>): Promise<Checked<S>>;
+  share: ReadShare<S>;
   /** Whether the session (by its key) or its user was ended after `since`: a result read before then is stale. */
   endedSince(key: string, userId: string | null, since: number): SessionAuthError | undefined;
   /** Ends one socket the lifecycle's way: the end event, a server-side disconnect, `onSessionEnd`. */
