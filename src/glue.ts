@@ -29,7 +29,13 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   const { rooms } = pipeline.config;
   // Results of `allowRequest`, for the middleware of the same connection (all its namespaces) to reuse.
   const preauthorized = new WeakMap<IncomingMessage, { accepted: Accepted<S>; at: number }>();
-  const authenticated = new WeakSet<Socket>();
+  // Which sockets this sessionAuth admitted: a symbol property of the socket, one per sessionAuth
+  // (cheaper than a WeakSet entry per socket, issue 22 item 3; invisible to the app, never serialized).
+  const ADMITTED = Symbol("socket.io-session-auth admitted");
+  const authenticated = {
+    add: (socket: Socket): void => void ((socket as unknown as Record<symbol, boolean>)[ADMITTED] = true),
+    has: (socket: Socket): boolean => (socket as unknown as Record<symbol, boolean>)[ADMITTED] === true,
+  };
   const watchedNamespaces = new WeakSet<Namespace>();
   const watchedServers = new WeakSet<Server>();
   // Each warning once per `sessionAuth`, however many servers or namespaces it serves.

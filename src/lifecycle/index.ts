@@ -63,7 +63,12 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   // Every socket this lifecycle ever followed, weakly: once one has disconnected, reload/update on it
   // reject SOCKET_DISCONNECTED (a code handlers can match, issue 18 item 5), while a socket this auth
   // never authenticated stays a TypeError (a programming mistake).
-  const followed = new WeakSet<Socket>();
+  // (A symbol property of the socket, one per sessionAuth: no WeakSet entry per socket, issue 22 item 3.)
+  const FOLLOWED = Symbol("socket.io-session-auth followed");
+  const followed = {
+    add: (socket: Socket): void => void ((socket as unknown as Record<symbol, boolean>)[FOLLOWED] = true),
+    has: (socket: Socket): boolean => (socket as unknown as Record<symbol, boolean>)[FOLLOWED] === true,
+  };
 
   function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
     followed.add(socket);

@@ -69,6 +69,17 @@ export interface Entry {
   writes: Promise<unknown> | undefined;
 }
 
+// Per-socket bookkeeping as symbol properties of the socket (invisible to the app, never serialized):
+// cheaper in heap and in GC work than a WeakMap entry per socket (issue 22, item 3).
+const ENTRY = Symbol("socket.io-session-auth entry");
+const READ_AT = Symbol("socket.io-session-auth readAt");
+interface Followed {
+  [ENTRY]?: Entry | undefined;
+  /** When the socket's handshake read began (the lifecycle's clock): what an end learned late is compared with. */
+  [READ_AT]?: number;
+}
+const entryOf = (socket: Socket): Entry | undefined => (socket as Followed)[ENTRY];
+
 // Re-check a known expiry a moment after it, so the store has surely dropped the record by then.
 const EXPIRY_MARGIN_MS = 25;
 // During a store outage a re-read is tried again this soon (or at the next interval, if sooner).
@@ -86,10 +97,8 @@ export function createSessions<S extends object>(
   // all, so an idle session does not keep its record in memory beyond sharedReadMaxAge.
   const recent = new Map<Entry, Checked<S>>();
   let sweeper: NodeJS.Timeout | undefined;
-  const byUser = new Map<string, Set<Entry>>();
-  const entryOf = new WeakMap<Socket, Entry>();
-  // When each socket's handshake read began (the lifecycle's clock): what an end learned late is compared with.
-  const readAt = new WeakMap<Socket, number>();
+  // A user's entry, or a Set of them once the user has several sessions here (most have one).
+  const byUser = new Map<string, Entry | Set<Entry>>();
   const ender = createEnder({ endEvent, onSessionEnd, release: untrack });
   let closed = false;
 
@@ -124,16 +133,19 @@ export function createSessions<S extends object>(
       };
       entries.set(key, entry);
       if (checked.userId !== null) {
-        const set = byUser.get(checked.userId) ?? new Set<Entry>();
-        byUser.set(checked.userId, set.add(entry));
+        const known = byUser.get(checked.userId);
+        byUser.set(
+          checked.userId,
+          known === undefined ? entry : known instanceof Set ? known.add(entry) : new Set([known, entry]),
+        );
       }
     } else {
       entry.expires = checked.expires;
     }
     entry.sockets.add(socket);
-    readAt.set(socket, checked.readAt);
+    (socket as Followed)[READ_AT] = checked.readAt;
     keepRead(entry, checked);
-    entryOf.set(socket, entry);
+    (socket as Followed)[ENTRY] = entry;
     // One listener function for every socket (no closure per socket); untrack() runs once either way.
     socket.on("disconnect", onDisconnect);
     schedule(entry);
@@ -144,9 +156,9 @@ export function createSessions<S extends object>(
   }
 
   function untrack(socket: Socket): void {
-    const entry = entryOf.get(socket);
+    const entry = entryOf(socket);
     if (entry === undefined) return;
-    entryOf.delete(socket);
+    (socket as Followed)[ENTRY] = undefined;
     entry.sockets.delete(socket);
     if (entry.sockets.size > 0) return;
     clearTimeout(entry.timer);
@@ -154,9 +166,12 @@ export function createSessions<S extends object>(
     recent.delete(entry);
     if (entries.get(entry.key) === entry) entries.delete(entry.key);
     if (entry.userId !== null) {
-      const set = byUser.get(entry.userId);
-      set?.delete(entry);
-      if (set?.size === 0) byUser.delete(entry.userId);
+      const known = byUser.get(entry.userId);
+      if (known === entry) byUser.delete(entry.userId);
+      else if (known instanceof Set) {
+        known.delete(entry);
+        if (known.size === 0) byUser.delete(entry.userId);
+      }
     }
   }
 
@@ -249,10 +264,10 @@ export function createSessions<S extends object>(
           await pipeline.authorize(checked.session, checked.userId, socket.handshake);
         } catch (error) {
           // Not a socket that left on its own meanwhile.
-          if (entryOf.get(socket) === entry) ender.end(socket, error as SessionAuthError);
+          if (entryOf(socket) === entry) ender.end(socket, error as SessionAuthError);
           return;
         }
-        if (entryOf.get(socket) === entry) socket.data.session = copySession(checked.session);
+        if (entryOf(socket) === entry) socket.data.session = copySession(checked.session);
       }),
     );
   }
@@ -308,11 +323,11 @@ export function createSessions<S extends object>(
   function endBefore(entry: Entry, reason: SessionAuthError, before: number | undefined): void {
     if (before === undefined) return void endEntry(entry, reason);
     for (const socket of [...entry.sockets])
-      if ((readAt.get(socket) ?? Number.NEGATIVE_INFINITY) < before) ender.end(socket, reason);
+      if (((socket as Followed)[READ_AT] ?? Number.NEGATIVE_INFINITY) < before) ender.end(socket, reason);
   }
 
   function entryFor(method: string, socket: Socket): Entry {
-    const entry = entryOf.get(socket);
+    const entry = entryOf(socket);
     if (entry !== undefined) return entry;
     const reason = ender.endedWith(socket);
     if (reason !== undefined) throw reason;
@@ -328,10 +343,12 @@ export function createSessions<S extends object>(
       if (entry !== undefined) endBefore(entry, reason, before);
     },
     endUser(user, reason, before) {
-      for (const entry of [...(byUser.get(user) ?? [])]) endBefore(entry, reason, before);
+      const known = byUser.get(user);
+      const entries = known === undefined ? [] : known instanceof Set ? [...known] : [known];
+      for (const entry of entries) endBefore(entry, reason, before);
     },
     entryFor,
-    holds: (entry, socket) => entryOf.get(socket) === entry,
+    holds: (entry, socket) => entryOf(socket) === entry,
     refresh,
     apply,
     endEntry,
