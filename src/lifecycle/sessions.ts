@@ -1,6 +1,6 @@
 import type { Socket } from "socket.io";
 import { monotonicNow } from "../clock.js";
-import { MAX_TIMEOUT_MS } from "../config.js";
+import { createTimerHeap, type Scheduled } from "../internal/timer-heap.js";
 import { copySession } from "../copy.js";
 import { isSessionAuthError, SessionAuthError } from "../errors.js";
 import { causeOf } from "../internal/describe.js";
@@ -11,7 +11,7 @@ import type { EndedMemory } from "./ended.js";
 
 /**
  * The sessions this node follows: one entry per session with sockets here (costs grow with sessions,
- * not sockets: one timer and one store read per interval for all of them), their re-read scheduling
+ * not sockets: one store read per interval each, and one timer for all of them), their re-read scheduling
  * (periodic, at the known expiry, held back during an outage), and ending their sockets.
  */
 export interface Sessions<S extends object> {
@@ -49,7 +49,7 @@ export interface Sessions<S extends object> {
   close(): void;
 }
 
-export interface Entry {
+export interface Entry extends Scheduled {
   readonly sessionId: string;
   /** The cookie name the session came from, for the store's re-reads. */
   readonly cookieName: string | undefined;
@@ -60,8 +60,7 @@ export interface Entry {
   expires: number | null;
   /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
   nextRead: number;
-  timer: NodeJS.Timeout | undefined;
-  /** When `timer` fires (ms since the epoch): a socket joining changes nothing, and re-arms nothing. */
+  /** When the node's timer wakes it (ms since the epoch; see `timers`): a socket joining changes nothing. */
   timerAt: number;
   /** During a store outage: no re-read before this (ms since the epoch), whatever is due. */
   retryAt: number;
@@ -101,6 +100,8 @@ export function createSessions<S extends object>(
   const byUser = new Map<string, Entry | Set<Entry>>();
   const ender = createEnder({ endEvent, onSessionEnd, release: untrack });
   let closed = false;
+  // One timer for every session followed here (issue 22): each entry is due at its next re-read or expiry re-check.
+  const timers = createTimerHeap<Entry>((entry) => void onTimer(entry));
 
   function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
     if (!socket.connected || ender.endedWith(socket) !== undefined) return;
@@ -126,8 +127,8 @@ export function createSessions<S extends object>(
           revalidate === null
             ? Number.POSITIVE_INFINITY
             : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
-        timer: undefined,
         timerAt: 0,
+        heapIndex: -1,
         retryAt: 0,
         writes: undefined,
       };
@@ -161,8 +162,7 @@ export function createSessions<S extends object>(
     (socket as Followed)[ENTRY] = undefined;
     entry.sockets.delete(socket);
     if (entry.sockets.size > 0) return;
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
+    timers.delete(entry);
     recent.delete(entry);
     if (entries.get(entry.key) === entry) entries.delete(entry.key);
     if (entry.userId !== null) {
@@ -185,18 +185,12 @@ export function createSessions<S extends object>(
           );
     // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
     const at = Math.max(due, entry.retryAt);
-    // Another socket of a followed session changes nothing: keep the timer (issue 22: no timer work per socket).
-    if (entry.timer !== undefined && entry.timerAt === at) return;
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
-    if (at === Number.POSITIVE_INFINITY) return;
-    entry.timerAt = at;
-    entry.timer = setTimeout(() => void onTimer(entry), Math.max(0, Math.min(at - Date.now(), MAX_TIMEOUT_MS)));
-    entry.timer.unref();
+    // Another socket of a followed session changes nothing (issue 22: no timer work per socket).
+    if (at === Number.POSITIVE_INFINITY) timers.delete(entry);
+    else timers.set(entry, at);
   }
 
   async function onTimer(entry: Entry): Promise<void> {
-    entry.timer = undefined;
     // Due (or overdue after an outage): the next periodic read is one interval on, or never.
     // Timers may fire a millisecond early: within TIMER_SLACK_MS the read counts as the one due, or it
     // would be read again at once.
@@ -362,10 +356,7 @@ export function createSessions<S extends object>(
       clearTimeout(sweeper);
       sweeper = undefined;
       recent.clear();
-      for (const entry of entries.values()) {
-        clearTimeout(entry.timer);
-        entry.timer = undefined;
-      }
+      timers.clear();
     },
   };
 }
