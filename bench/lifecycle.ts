@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     `| storm: handshake store reads per distinct session (${settings.tabs} tabs each, the default \`sharedReadMaxAge\`) | — | ${storm.toFixed(2)} (${(storm / settings.tabs).toFixed(2)} per socket) | ≤ 1.1 (one read per socket would be ${settings.tabs}): ${storm <= 1.1 ? "met" : "NOT met"} |`,
     `| store reads while connecting, per socket (handshakes, and periodic re-reads that fell due meanwhile) | — | ${ours.readsPerSocket.toFixed(2)} | reported |`,
     `| re-reads per session per interval | — | ${ours.rereadsPerSessionPerInterval.toFixed(2)} | 1 (not ${settings.tabs}, one per socket) |`,
-    `| live timers made with setTimeout | ${bare.timers} | ${ours.timers} (+${ours.timers - bare.timers}) | + about one per session (${sessions}), not per socket |`,
+    `| live timers made with setTimeout | ${bare.timers} | ${ours.timers} (+${ours.timers - bare.timers}) | one for all sessions (a timer per node), not one per session (${sessions}) or per socket |`,
     `| JS heap per connected socket, ${settings.tabs} sockets per session | ${kib(bare.heapPerSocket)} KiB | ${kib(ours.heapPerSocket)} KiB (+${kib(ours.heapPerSocket - bare.heapPerSocket)}) | ≤ +0.40 KiB (half of +0.8) |`,
     `| JS heap per connected socket, 1 socket per session | ${kib(bare.heapPerSocket)} KiB | ${kib(single.heapPerSocket)} KiB (+${kib(single.heapPerSocket - bare.heapPerSocket)}) | ≤ +1.10 KiB (half of +2.2) |`,
     "",

@@ -49,7 +49,7 @@ const USAGE = `Usage: npm run bench [-- options]
   --only a,b         only these variants (bare is always measured): bare memory redis
                      redis-engine badsig badsig-engine refuse-plain recipe handwritten better-auth
                      postgres handwritten-pg (when PostgreSQL's initdb/postgres are installed)
-                     floor-memory floor-redis
+                     floor-memory floor-redis check-memory
   --transport t      websocket or polling (default both)
   --max-minutes M    stop starting new rounds after M minutes (default 12; quick 4)
   --json FILE        also write every batch's raw figures to FILE

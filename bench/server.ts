@@ -293,6 +293,33 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
 
   if (postgres !== undefined) await postgresVariants(postgres, SESSIONS_PER_STORE);
 
+  // For the split of what sessionAuth costs beyond its floor: its check alone (auth.authenticate: origin,
+  // cookie, HMAC, lookup, expiry, identity, the copy), with socket.data and the rooms set by hand as the
+  // floor sets them, and no lifecycle (nothing followed, no connection listener).
+  const checkOnly = sessionAuth({ store: memoryStore(memory), secret: SECRET });
+  await listen({
+    id: "check-memory",
+    label: "sessionAuth's check alone (auth.authenticate in io.use, no lifecycle)",
+    cookie: memoryCookie,
+    outcome: "accept",
+    redis: false,
+    setup: (io) =>
+      io.use((socket, next) => {
+        checkOnly.authenticate(socket.request).then(
+          (result) => {
+            socket.data.session = result.session;
+            socket.data.userId = result.userId;
+            void socket.join([
+              `user:${String(result.userId)}`,
+              `session:${hash("sha256", result.sessionId, "hex").slice(0, 32)}`,
+            ]);
+            next();
+          },
+          () => next(new Error("unauthorized")),
+        );
+      }),
+  });
+
   // The floors of issue 22: the same work as sessionAuth, written by hand (see floor() below).
   await listen({
     id: "floor-memory",
