@@ -55,7 +55,8 @@ export interface Entry extends Scheduled {
   readonly cookieName: string | undefined;
   readonly key: string;
   readonly userId: string | null;
-  readonly sockets: Set<Socket>;
+  /** Its sockets here: one socket alone (most sessions have one tab per node), or a Set of them from a second on. */
+  sockets: Socket | Set<Socket> | undefined;
   /** When the store says the session ends (ms since the epoch), or null. */
   expires: number | null;
   /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
@@ -78,6 +79,26 @@ interface Followed {
   [READ_AT]?: number;
 }
 const entryOf = (socket: Socket): Entry | undefined => (socket as Followed)[ENTRY];
+
+// An entry's sockets: no Set for a session with one socket here (issue 22 item 3).
+function addSocket(entry: Entry, socket: Socket): void {
+  const known = entry.sockets;
+  if (known === undefined) entry.sockets = socket;
+  else if (known instanceof Set) known.add(socket);
+  else if (known !== socket) entry.sockets = new Set([known, socket]);
+}
+
+function removeSocket(entry: Entry, socket: Socket): void {
+  const known = entry.sockets;
+  if (known === socket) entry.sockets = undefined;
+  else if (known instanceof Set && known.delete(socket) && known.size === 0) entry.sockets = undefined;
+}
+
+/** A snapshot of the entry's sockets (safe to end them while iterating). */
+function socketsOf(entry: Entry): Socket[] {
+  const known = entry.sockets;
+  return known === undefined ? [] : known instanceof Set ? [...known] : [known];
+}
 
 // Re-check a known expiry a moment after it, so the store has surely dropped the record by then.
 const EXPIRY_MARGIN_MS = 25;
@@ -120,7 +141,7 @@ export function createSessions<S extends object>(
         cookieName: checked.cookieName,
         key,
         userId: checked.userId,
-        sockets: new Set(),
+        sockets: undefined,
         expires: checked.expires,
         // Spread over the second half of the first interval: a reconnect storm does not re-read all at once.
         nextRead:
@@ -143,7 +164,7 @@ export function createSessions<S extends object>(
     } else {
       entry.expires = checked.expires;
     }
-    entry.sockets.add(socket);
+    addSocket(entry, socket);
     (socket as Followed)[READ_AT] = checked.readAt;
     keepRead(entry, checked);
     (socket as Followed)[ENTRY] = entry;
@@ -160,8 +181,8 @@ export function createSessions<S extends object>(
     const entry = entryOf(socket);
     if (entry === undefined) return;
     (socket as Followed)[ENTRY] = undefined;
-    entry.sockets.delete(socket);
-    if (entry.sockets.size > 0) return;
+    removeSocket(entry, socket);
+    if (entry.sockets !== undefined) return;
     timers.delete(entry);
     recent.delete(entry);
     if (entries.get(entry.key) === entry) entries.delete(entry.key);
@@ -177,7 +198,7 @@ export function createSessions<S extends object>(
 
   function schedule(entry: Entry): void {
     const due =
-      closed || entry.sockets.size === 0
+      closed || entry.sockets === undefined
         ? Number.POSITIVE_INFINITY
         : Math.min(
             entry.nextRead,
@@ -253,7 +274,7 @@ export function createSessions<S extends object>(
     entry.expires = checked.expires;
     keepRead(entry, checked);
     await Promise.all(
-      [...entry.sockets].map(async (socket) => {
+      socketsOf(entry).map(async (socket) => {
         try {
           await pipeline.authorize(checked.session, checked.userId, socket.handshake);
         } catch (error) {
@@ -276,7 +297,7 @@ export function createSessions<S extends object>(
   }
 
   function keepRead(entry: Entry, checked: Checked<S>): void {
-    if (sharedReadMaxAge === null || closed || entries.get(entry.key) !== entry || entry.sockets.size === 0) return;
+    if (sharedReadMaxAge === null || closed || entries.get(entry.key) !== entry || entry.sockets === undefined) return;
     const known = recent.get(entry);
     if (known !== undefined && known.readAt >= checked.readAt) return;
     if (monotonicNow() - checked.readAt >= sharedReadMaxAge) return;
@@ -310,13 +331,13 @@ export function createSessions<S extends object>(
   }
 
   function endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError {
-    for (const socket of [...entry.sockets]) ender.end(socket, reason);
+    for (const socket of socketsOf(entry)) ender.end(socket, reason);
     return reason;
   }
 
   function endBefore(entry: Entry, reason: SessionAuthError, before: number | undefined): void {
     if (before === undefined) return void endEntry(entry, reason);
-    for (const socket of [...entry.sockets])
+    for (const socket of socketsOf(entry))
       if (((socket as Followed)[READ_AT] ?? Number.NEGATIVE_INFINITY) < before) ender.end(socket, reason);
   }
 
