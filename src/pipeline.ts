@@ -25,8 +25,11 @@ export interface Checked<S extends object> {
   userId: string | null;
   /** When the store says the session ends (ms since the epoch), or null when it does not say. */
   expires: number | null;
-  /** The record read: its `revision` (which a store may compute on demand) is read by `update` only. */
-  record: SessionRecord<S>;
+  /**
+   * The record read, kept only for a read that asked for a revision (`update`'s, which reads its
+   * `revision`): a handshake's read may be kept for `sharedReadMaxAge`, and needs none of it.
+   */
+  record?: SessionRecord<S>;
   /** When the store read began (on {@link monotonicNow}'s clock): an end of the session after it may have been missed. */
   readAt: number;
   /** Which of the configured cookie names the session came from (handed to the store on re-reads). */
@@ -142,7 +145,6 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
           session: checked!.session,
           userId: checked!.userId,
           expires: checked!.expires,
-          record: checked!.record,
           readAt: checked!.readAt,
           cookieName: checked!.cookieName,
           key,
@@ -208,6 +210,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
       } catch (refusal) {
         return settle(refusal as SessionAuthError);
       }
+      if (!revision) checked.record = undefined;
       checked.cookieName = cookieName;
       settle(undefined, checked);
     });

@@ -130,7 +130,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
       const draft = copySession(fresh.session);
       await mutate(draft);
       stillHere();
-      if (await pipeline.write(entry.sessionId, fresh.record.revision, draft)) {
+      if (await pipeline.write(entry.sessionId, fresh.record?.revision, draft)) {
         // What was written is the session now: the same checks as a re-read (user, authorize).
         let saved: Checked<S>;
         try {
