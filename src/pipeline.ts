@@ -271,6 +271,10 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
       revision,
     };
     if (cookieName !== undefined && store.cookie !== undefined) options.cookieName = cookieName;
+    // Between the core and this package's adapters only: this caller stops waiting at its own deadline
+    // (so a store need not race `signal`, and can leave it unmade). Other callers of an adapter's `get`
+    // do not set it, and keep the signal's full contract.
+    (options as unknown as Record<symbol, boolean>)[OWN_DEADLINE] = true;
     const finish = (error: unknown, record?: SessionRecord<S> | null): void => {
       if (over) return;
       over = true;
@@ -481,6 +485,8 @@ function timeOf(value: unknown): number {
 function formatDate(time: number): string {
   return Number.isNaN(time) ? "at an unreadable time" : `at ${new Date(time).toISOString()}`;
 }
+
+const OWN_DEADLINE = Symbol.for("socket.io-session-auth.ownDeadline");
 
 function verifiedText(verified: number | string): string {
   if (typeof verified === "string") return verified;
