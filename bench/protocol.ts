@@ -23,6 +23,8 @@ export type ServerRequest =
   | {
       type: "setup";
       redisPort: number;
+      /** Sessions to write per store: at least a batch's connections, so none of a batch share one. */
+      sessions: number;
       /** A PostgreSQL with connect-pg-simple's table, when one could be started: adds the postgres variants. */
       postgres?: { host: string; port: number; user: string; database: string };
     }

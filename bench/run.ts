@@ -50,7 +50,7 @@ const USAGE = `Usage: npm run bench [-- options]
                      redis-engine badsig badsig-engine refuse-plain recipe handwritten better-auth
                      authjs (Auth.js v5 JWT, decrypted per handshake) iron-session (a seal, unsealed)
                      postgres handwritten-pg (when PostgreSQL's initdb/postgres are installed)
-                     floor-memory floor-redis
+                     floor-memory floor-redis check-memory
   --transport t      websocket or polling (default both)
   --max-minutes M    stop starting new rounds after M minutes (default 12; quick 4)
   --json FILE        also write every batch's raw figures to FILE
@@ -229,7 +229,12 @@ async function main(): Promise<void> {
     const toClient = channel<ClientRequest>(client, "bench client");
 
     const all = await toServer<VariantInfo[]>(
-      { type: "setup", redisPort: redis.port, ...(postgres ? { postgres: postgres.config } : {}) },
+      {
+        type: "setup",
+        redisPort: redis.port,
+        sessions: Math.max(settings.batch, settings.warmup),
+        ...(postgres ? { postgres: postgres.config } : {}),
+      },
       30_000,
     );
     const unknown = settings.only?.filter((id) => !all.some((v) => v.id === id)) ?? [];

@@ -21,7 +21,7 @@ import type { SessionAuth, SessionAuthOptions } from "./types.js";
 export function sessionAuth<S extends object = SessionData>(options: SessionAuthOptions<S>): SessionAuth<S> {
   const config = validate(options);
   // The lifecycle shares the handshakes' store reads; it needs the pipeline, so the pipeline asks it late.
-  const pipeline: Pipeline<S> = createPipeline(config, (key, read) => lifecycle.share(key, read));
+  const pipeline: Pipeline<S> = createPipeline(config, (key, read, done) => lifecycle.share(key, read, done));
   const lifecycle: Lifecycle<S> = createLifecycle(pipeline);
   const glue = createGlue(pipeline, lifecycle);
   return Object.assign(glue.middleware as SessionAuth<S>, {

@@ -3,5 +3,8 @@
  * a store read against a session's end. Not a wall-clock time.
  */
 export function monotonicNow(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
+
+// Fixed for the process; read once (its getter validates its receiver on every call).
+const TIME_ORIGIN = performance.timeOrigin;

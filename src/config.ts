@@ -197,12 +197,9 @@ export function validate<S extends object>(options: SessionAuthOptions<S>): Conf
     onError,
     origins: options.origins,
     revalidate: revalidate === false ? null : revalidate,
-    // By default only where the store reports ends (a logout over HTTP is then an end this node hears of):
-    // elsewhere a shared last read could accept a session logged out a moment ago, unknown to this node.
-    sharedReadMaxAge:
-      sharedReadMaxAge === false
-        ? null
-        : (sharedReadMaxAge ?? (typeof store.subscribe === "function" ? DEFAULT_SHARED_READ_MAX_AGE_MS : null)),
+    // DESIGN "Reconnect storms": every store shares by default; ends this node knows of win over a shared
+    // read, and a new socket joins what its siblings here already trust until the same re-read or end.
+    sharedReadMaxAge: sharedReadMaxAge === false ? null : (sharedReadMaxAge ?? DEFAULT_SHARED_READ_MAX_AGE_MS),
     endEvent: endEvent === false ? null : endEvent,
     onSessionEnd,
   };

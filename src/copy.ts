@@ -5,9 +5,47 @@
  * out records that share nothing with what their store keeps. Plain objects, arrays, Dates and byte
  * arrays are copied; other class instances (a BSON ObjectId, a Decimal128) are immutable values in
  * practice and are shared, keeping their prototype. Cycles stay cycles; a `__proto__` key stays an own key.
+ * An object reached twice without a cycle (only possible in an in-process store's live object) is copied
+ * twice: the copy is a tree (JSON and BSON sessions are trees anyway).
  */
 export function copySession<S extends object>(session: S): S {
-  return copy(session, new Map()) as S;
+  // Sessions are trees in practice (JSON, BSON): copied without a cycle map first (issue 22: no Map per
+  // handshake). A cycle, a depth past 64 or more than 10,000 objects (an object reached twice is
+  // copied twice here) sends it to the full copy, which keeps shared objects shared.
+  budget = TREE_BUDGET;
+  const fast = copyTree(session, 0);
+  return (fast === TOO_DEEP ? copy(session, new Map()) : fast) as S;
+}
+
+const TOO_DEEP = Symbol("too deep");
+const TREE_BUDGET = 10_000;
+let budget = 0;
+
+function copyTree(value: unknown, depth: number): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (depth > 64 || --budget < 0) return TOO_DEEP;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = copyTree(value[i], depth + 1);
+      if (item === TOO_DEEP) return TOO_DEEP;
+      out[i] = item;
+    }
+    return out;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Uint8Array) return Uint8Array.prototype.slice.call(value);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
+  for (const key of Object.keys(value)) {
+    const item = copyTree((value as Record<string, unknown>)[key], depth + 1);
+    if (item === TOO_DEEP) return TOO_DEEP;
+    if (key === "__proto__")
+      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else out[key] = item;
+  }
+  return out;
 }
 
 function copy(value: unknown, seen: Map<object, unknown>): unknown {

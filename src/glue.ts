@@ -7,10 +7,10 @@ import { answerIfAlive, watchAbort } from "./internal/aborted.js";
 import { describeFailure } from "./internal/describe.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
 import { log } from "./log.js";
-import { traceHandshake, type HandshakeMessage } from "./observe.js";
+import { handshakeTraced, traceHandshake, type HandshakeMessage } from "./observe.js";
 import { emitWarning, type WarningName } from "./internal/warn.js";
 import type { Lifecycle } from "./lifecycle/index.js";
-import type { Accepted, Pipeline } from "./pipeline.js";
+import type { Accepted, HandshakeDone, Pipeline } from "./pipeline.js";
 
 /** The socket.io side of `sessionAuth`: the middleware, `allowRequest`, `attach`, and recovered sockets. */
 export interface Glue {
@@ -29,7 +29,13 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   const { rooms } = pipeline.config;
   // Results of `allowRequest`, for the middleware of the same connection (all its namespaces) to reuse.
   const preauthorized = new WeakMap<IncomingMessage, { accepted: Accepted<S>; at: number }>();
-  const authenticated = new WeakSet<Socket>();
+  // Which sockets this sessionAuth admitted: a symbol property of the socket, one per sessionAuth
+  // (cheaper than a WeakSet entry per socket, issue 22 item 3; invisible to the app, never serialized).
+  const ADMITTED = Symbol("socket.io-session-auth admitted");
+  const authenticated = {
+    add: (socket: Socket): void => void ((socket as unknown as Record<symbol, boolean>)[ADMITTED] = true),
+    has: (socket: Socket): boolean => (socket as unknown as Record<symbol, boolean>)[ADMITTED] === true,
+  };
   const watchedNamespaces = new WeakSet<Namespace>();
   const watchedServers = new WeakSet<Server>();
   // Each warning once per `sessionAuth`, however many servers or namespaces it serves.
@@ -114,18 +120,19 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       if (reason.retryable) socket.disconnect();
       else lifecycle.end(socket, reason);
     };
-    checkTraced("recovery", socket.request, socket).then((accepted) => {
+    checkTraced("recovery", socket.request, socket, (error, accepted) => {
+      if (error !== undefined) return refuse(error);
       if (!socket.connected) return;
-      const mixed = resume(socket, accepted);
+      const mixed = resume(socket, accepted!);
       if (mixed !== undefined) return refuse(mixed);
       try {
-        admit(socket, accepted, true);
+        admit(socket, accepted!, true);
       } catch {
         return refuse(new SessionAuthError("FORBIDDEN", "Unexpected failure while admitting a recovered socket."));
       }
       verdict = true;
       for (const release of held.splice(0)) release();
-    }, refuse);
+    });
   }
 
   function middleware(socket: Socket, next: (err?: ExtendedError) => void): void {
@@ -142,9 +149,8 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       }
       preauthorized.delete(socket.request);
     }
-    checkTraced("middleware", socket.request, socket).then(
-      (accepted) => admitThen(socket, accepted, next, true),
-      (error: SessionAuthError) => next(clientError(error)),
+    checkTraced("middleware", socket.request, socket, (error, accepted) =>
+      error === undefined ? admitThen(socket, accepted!, next, true) : next(clientError(error)),
     );
   }
 
@@ -166,19 +172,25 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // A client gone during the lookup gets no answer: engine.io's write to its response could kill the process.
     const gone = watchAbort(req);
     const failed = (cause: unknown) => log("allowRequest: the engine failed to answer: %s", describeFailure(cause));
-    checkTraced("allowRequest", req, undefined).then(
-      (accepted) => {
-        if (gone()) return log("allowRequest: the client went away during the check; not answered");
-        preauthorized.set(req, { accepted, at: Date.now() });
-        answerIfAlive(gone, () => callback(null, true), failed);
-      },
-      (error: SessionAuthError) => void answerIfAlive(gone, () => callback(error.code, false), failed),
-    );
+    checkTraced("allowRequest", req, undefined, (error, accepted) => {
+      if (error !== undefined) return void answerIfAlive(gone, () => callback(error.code, false), failed);
+      if (gone()) return log("allowRequest: the client went away during the check; not answered");
+      preauthorized.set(req, { accepted: accepted!, at: Date.now() });
+      answerIfAlive(gone, () => callback(null, true), failed);
+    });
   };
 
-  // pipeline.authenticate under the `handshake` tracing channel (just the call when nobody listens).
-  function checkTraced(via: HandshakeMessage["via"], req: IncomingMessage, socket: Socket | undefined) {
-    return traceHandshake(
+  // The handshake check under the `handshake` tracing channel; with nobody listening, just the check,
+  // in callbacks (no promise of ours on the handshake path, issue 22).
+  function checkTraced(
+    via: HandshakeMessage["via"],
+    req: IncomingMessage,
+    socket: Socket | undefined,
+    done: HandshakeDone<S>,
+  ): void {
+    if (!handshakeTraced()) return pipeline.authenticateThen(req, socket?.handshake, done);
+    let shared = false;
+    traceHandshake(
       () => ({
         via,
         transport: transportOf(req),
@@ -187,7 +199,18 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
         signing: pipeline.config.signing,
         sharedRead: false,
       }),
-      () => pipeline.authenticate(req, socket?.handshake),
+      (context) =>
+        new Promise<Accepted<S>>((resolve, reject) =>
+          pipeline.authenticateThen(req, socket?.handshake, (error, accepted, wasShared) => {
+            shared = wasShared;
+            if (context !== undefined) context.sharedRead = wasShared;
+            if (error === undefined) resolve(accepted!);
+            else reject(error);
+          }),
+        ),
+    ).then(
+      (accepted) => done(undefined, accepted, shared),
+      (error: SessionAuthError) => done(error, undefined, shared),
     );
   }
 

@@ -39,7 +39,11 @@ export interface HandshakeMessage {
   outcome?: string;
   /** Whether the refusal is retryable (false when accepted). */
   retryable?: boolean;
-  /** Whether the store read was shared with another handshake of the same session (not yet: always false). */
+  /**
+   * Whether the handshake joined a shared store read of its session (DESIGN "Reconnect storms"): one in
+   * flight for another handshake, or the recent last read of a session this node follows. False when it
+   * read the store itself (or was refused before a read). Final by `asyncEnd`/`error`.
+   */
   sharedRead: boolean;
   /** Milliseconds the check took. */
   durationMs?: number;
@@ -120,12 +124,21 @@ function isRefusal(error: unknown): error is SessionAuthError {
   return typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string";
 }
 
+/** Whether anyone listens on the `handshake` channel (else the glue runs the check without a trace). */
+export function handshakeTraced(): boolean {
+  return listened(handshake);
+}
+
 /**
  * Runs one handshake check under the `handshake` tracing channel, or just runs it when nobody listens.
- * `describe` builds the context only when someone does.
+ * `describe` builds the context only when someone does; `run` gets it, to fill what it learns
+ * (`sharedRead`) before it settles.
  */
-export function traceHandshake<T>(describe: () => HandshakeMessage, run: () => Promise<T>): Promise<T> {
-  if (!listened(handshake)) return run();
+export function traceHandshake<T>(
+  describe: () => HandshakeMessage,
+  run: (context: HandshakeMessage | undefined) => Promise<T>,
+): Promise<T> {
+  if (!listened(handshake)) return run(undefined);
   const context = describe();
   const began = performance.now();
   // The traced promise resolves to nothing: tracePromise puts its result on the context, and the
@@ -135,7 +148,7 @@ export function traceHandshake<T>(describe: () => HandshakeMessage, run: () => P
   return handshake
     .tracePromise(
       () =>
-        run().then(
+        run(context).then(
           (value) => {
             Object.assign(context, { outcome: "OK", retryable: false, durationMs: performance.now() - began });
             result = value;

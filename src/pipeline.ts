@@ -5,7 +5,8 @@ import { copySession } from "./copy.js";
 import { createCookieReader, requestIsSecure } from "./cookies.js";
 import { isSessionAuthError, SessionAuthError } from "./errors.js";
 import { identifyUser, unreadUser } from "./identify.js";
-import { withDeadline } from "./internal/deadline.js";
+import { isPromiseLike, withDeadline } from "./internal/deadline.js";
+import { createDeadlines } from "./internal/deadlines.js";
 import { causeOf, describeFailure } from "./internal/describe.js";
 import { createFirstRefusalNotice } from "./internal/first-refusal.js";
 import { log } from "./log.js";
@@ -24,8 +25,11 @@ export interface Checked<S extends object> {
   userId: string | null;
   /** When the store says the session ends (ms since the epoch), or null when it does not say. */
   expires: number | null;
-  /** The record read: its `revision` (which a store may compute on demand) is read by `update` only. */
-  record: SessionRecord<S>;
+  /**
+   * The record read, kept only for a read that asked for a revision (`update`'s, which reads its
+   * `revision`): a handshake's read may be kept for `sharedReadMaxAge`, and needs none of it.
+   */
+  record?: SessionRecord<S>;
   /** When the store read began (on {@link monotonicNow}'s clock): an end of the session after it may have been missed. */
   readAt: number;
   /** Which of the configured cookie names the session came from (handed to the store on re-reads). */
@@ -39,12 +43,34 @@ export interface Accepted<S extends object> extends Checked<S> {
   key: string;
 }
 
+/** A callback of the handshake path: a refusal, or the value. */
+export type Settle<T> = (error: SessionAuthError | undefined, value?: T) => void;
+
+/** How a handshake's read ends: a refusal or the read; `shared` when it was another handshake's read. */
+export type ReadDone<S extends object> = (
+  error: SessionAuthError | undefined,
+  checked: Checked<S> | undefined,
+  shared: boolean,
+) => void;
+
+/** How a handshake ends: a refusal or the accepted handshake; `shared` when its read was another's. */
+export type HandshakeDone<S extends object> = (
+  error: SessionAuthError | undefined,
+  accepted: Accepted<S> | undefined,
+  shared: boolean,
+) => void;
+
 /**
  * Where the handshake's store read comes from: `read()` reads the store (and checks the record); the
  * lifecycle may answer from a read it shares instead (DESIGN "Reconnect storms"). `key` is
- * `sessionKey(id)`. Whatever it resolves is never handed out: each handshake copies it.
+ * `sessionKey(id)`. Whatever it answers is never handed out: each handshake copies it. Callbacks, not
+ * promises: the handshake's hot path (issue 22).
  */
-export type ReadShare<S extends object> = (key: string, read: () => Promise<Checked<S>>) => Promise<Checked<S>>;
+export type ReadShare<S extends object> = (
+  key: string,
+  read: (settle: Settle<Checked<S>>) => void,
+  done: ReadDone<S>,
+) => void;
 
 /** The pipeline, as the glue and the lifecycle use it. */
 export interface Pipeline<S extends object> {
@@ -54,6 +80,8 @@ export interface Pipeline<S extends object> {
    * caller's own copy; the `session` beside it is the one read (shared: never handed out).
    */
   authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>>;
+  /** {@link authenticate} with a callback (the glue's: no promise on the handshake path); `shared` as in {@link ReadDone}. */
+  authenticateThen(req: IncomingMessage, handshake: HandshakeInfo | undefined, done: HandshakeDone<S>): void;
   /** A re-read of a known session: lookup, expiry, identity (`authorize` is the caller's, per socket). */
   reread(sessionId: string, forWrite?: boolean, cookieName?: string): Promise<Checked<S>>;
   /** Expiry and identity of a record (throws the refusal). */
@@ -73,56 +101,127 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
   const checkOrigin = createOriginCheck(config.origins);
   const noticeRefusal = createFirstRefusalNotice(onError !== undefined);
 
-  async function authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>> {
+  // One timer for every pending lookup (issue 22: no setTimeout per handshake).
+  const deadlines = createDeadlines(timeout);
+
+  /**
+   * The handshake check, in callbacks: one promise at most per store call (the store's own), none of
+   * our own unless `origins` or `authorize` return one. Refusals are reported (log, onError) here.
+   */
+  function authenticateThen(req: IncomingMessage, handshake: HandshakeInfo | undefined, done: HandshakeDone<S>): void {
+    let shared = false;
+    const refuse = (error: unknown): void => done(reportRefusal(error, req), undefined, shared);
+    let allowed: boolean | Promise<boolean>;
     try {
-      const allowed = checkOriginSafely(req);
-      if (allowed !== true && (allowed === false || !(await allowed))) {
-        throw new SessionAuthError(
-          "ORIGIN_NOT_ALLOWED",
-          `Origin ${JSON.stringify(req.headers.origin)} may not connect (Host: ${JSON.stringify(req.headers.host)}). ` +
-            "Pages on other origins need the `origins` option.",
-        );
-      }
-      const { id: value, secretIndex, name } = readCookieExplained(req);
-      const id = canonicalIdOf(value);
-      const key = sessionKey(id);
-      const read = async (): Promise<Checked<S>> => {
-        const readAt = monotonicNow();
-        const checked = check(
-          await lookup(
-            id,
-            secretIndex < 0 ? "unsigned cookie" : `cookie verified by secret #${secretIndex}`,
-            false,
-            name,
-          ),
-          readAt,
-        );
-        checked.cookieName = name;
-        return checked;
-      };
-      const checked = await (share === undefined ? read() : share(key, read));
-      // The one copy of this handshake: what `authorize` sees and the socket keeps. The record read may be
-      // shared with other handshakes, so neither may change it.
-      const session = copySession(checked.session);
-      if (authorize !== undefined) await applyAuthorize(session, checked.userId, handshake ?? handshakeOf(req));
-      return { ...checked, key, result: { sessionId: id, session, userId: checked.userId, secretIndex } };
+      allowed = checkOriginSafely(req);
     } catch (error) {
-      const refusal = isSessionAuthError(error)
-        ? error
-        : new SessionAuthError("FORBIDDEN", "Unexpected failure while authenticating; refused to stay safe.", {
-            cause: error,
-          });
-      log("refused a handshake: %s (%s)%s", refusal.code, refusal.message, causeOf(refusal));
-      if (onError !== undefined) {
-        try {
-          onError(refusal, req);
-        } catch {
-          // A throwing logger must not turn a refusal into a crash.
-        }
-      }
-      noticeRefusal(refusal);
-      throw refusal;
+      return refuse(error);
     }
+    if (allowed === true) return afterOrigin();
+    if (allowed === false) return refuse(originRefusal(req));
+    allowed.then((ok) => (ok ? afterOrigin() : refuse(originRefusal(req))), refuse);
+
+    function afterOrigin(): void {
+      let id: string, secretIndex: number, name: string, key: string;
+      try {
+        let value: string;
+        ({ id: value, secretIndex, name } = readCookieExplained(req));
+        id = canonicalIdOf(value);
+        key = sessionKey(id);
+      } catch (error) {
+        return refuse(error);
+      }
+      const read = (settle: Settle<Checked<S>>): void => readChecked(id, secretIndex, false, name, settle);
+      const onRead: ReadDone<S> = (error, checked, wasShared) => {
+        shared = wasShared;
+        if (error !== undefined) return refuse(error);
+        // The one copy of this handshake: what `authorize` sees and the socket keeps. The record read may be
+        // shared with other handshakes, so neither may change it.
+        let session: S;
+        try {
+          session = copySession(checked!.session);
+        } catch (cause) {
+          return refuse(cause);
+        }
+        const accepted: Accepted<S> = {
+          session: checked!.session,
+          userId: checked!.userId,
+          expires: checked!.expires,
+          readAt: checked!.readAt,
+          cookieName: checked!.cookieName,
+          key,
+          result: { sessionId: id, session, userId: checked!.userId, secretIndex },
+        };
+        if (authorize === undefined) return done(undefined, accepted, shared);
+        let info: HandshakeInfo;
+        try {
+          info = handshake ?? handshakeOf(req);
+        } catch (error) {
+          return refuse(error);
+        }
+        authorizeThen(session, checked!.userId, info, (refusal) =>
+          refusal === undefined ? done(undefined, accepted, shared) : refuse(refusal),
+        );
+      };
+      if (share === undefined) read((error, checked) => onRead(error, checked, false));
+      else share(key, read, onRead);
+    }
+  }
+
+  function authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>> {
+    return new Promise((resolve, reject) =>
+      authenticateThen(req, handshake, (error, accepted) => (error === undefined ? resolve(accepted!) : reject(error))),
+    );
+  }
+
+  // Logged, handed to onError and noticed once; a thrown non-refusal becomes FORBIDDEN.
+  function reportRefusal(error: unknown, req: IncomingMessage): SessionAuthError {
+    const refusal = isSessionAuthError(error)
+      ? error
+      : new SessionAuthError("FORBIDDEN", "Unexpected failure while authenticating; refused to stay safe.", {
+          cause: error,
+        });
+    log("refused a handshake: %s (%s)%s", refusal.code, refusal.message, causeOf(refusal));
+    if (onError !== undefined) {
+      try {
+        onError(refusal, req);
+      } catch {
+        // A throwing logger must not turn a refusal into a crash.
+      }
+    }
+    noticeRefusal(refusal);
+    return refusal;
+  }
+
+  function originRefusal(req: IncomingMessage): SessionAuthError {
+    return new SessionAuthError(
+      "ORIGIN_NOT_ALLOWED",
+      `Origin ${JSON.stringify(req.headers.origin)} may not connect (Host: ${JSON.stringify(req.headers.host)}). ` +
+        "Pages on other origins need the `origins` option.",
+    );
+  }
+
+  // One store read and its checks (expiry, identity), begun now.
+  function readChecked(
+    id: string,
+    verified: number | string,
+    revision: boolean,
+    cookieName: string | undefined,
+    settle: Settle<Checked<S>>,
+  ): void {
+    const readAt = monotonicNow();
+    lookupThen(id, verified, revision, cookieName, (error, record) => {
+      if (error !== undefined) return settle(error);
+      let checked: Checked<S>;
+      try {
+        checked = check(record!, readAt);
+      } catch (refusal) {
+        return settle(refusal as SessionAuthError);
+      }
+      if (!revision) checked.record = undefined;
+      checked.cookieName = cookieName;
+      settle(undefined, checked);
+    });
   }
 
   // Several cookie values may stand for one session (store.canonicalId): one id, one key, one room.
@@ -155,9 +254,6 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
   // Synchronous for lists and the default policy (the common case costs no promise); a function's
   // promise is awaited by the caller. Whatever throws or rejects refuses.
   function checkOriginSafely(req: IncomingMessage): boolean | Promise<boolean> {
-    const fail = (cause: unknown): never => {
-      throw new SessionAuthError("ORIGIN_NOT_ALLOWED", "The `origins` function threw; refused.", { cause });
-    };
     try {
       const verdict = checkOrigin(req);
       return typeof verdict === "boolean" ? verdict : Promise.resolve(verdict).then((value) => value === true, fail);
@@ -166,42 +262,87 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     }
   }
 
-  async function lookup(
+  function fail(cause: unknown): never {
+    throw new SessionAuthError("ORIGIN_NOT_ALLOWED", "The `origins` function threw; refused.", { cause });
+  }
+
+  /**
+   * One store lookup under `timeout` (one timer for all: `deadlines`), with an AbortSignal made only when
+   * the store reads it (in-process stores never do). `verified` says how the id was proven, for the
+   * diagnosis: a secret's index, or a text. Failures become STORE_UNAVAILABLE (a TypeError and its kin:
+   * a misconfiguration, not retryable); no record, SESSION_NOT_FOUND.
+   */
+  function lookupThen(
     id: string,
-    verified: string,
+    verified: number | string,
     revision: boolean,
     cookieName: string | undefined,
-  ): Promise<SessionRecord<S>> {
+    settle: Settle<SessionRecord<S>>,
+  ): void {
     let reported: unknown;
-    const record = await withTimeout(
-      `Store "${store.name}"`,
-      verified,
-      (options) =>
-        traceStore("get", store.name, () =>
-          store.get(
-            id,
-            cookieName === undefined || store.cookie === undefined ? options : Object.assign(options, { cookieName }),
-          ),
-        ),
-      (cause) => void (reported ??= cause),
+    let controller: AbortController | undefined;
+    let over = false;
+    const options: StoreGetOptions = {
+      get signal() {
+        return (controller ??= new AbortController()).signal;
+      },
+      report: (cause) => void (reported ??= cause),
       revision,
-    );
-    if (record === null || record === undefined) {
-      throw new SessionAuthError(
-        "SESSION_NOT_FOUND",
-        reported === undefined
-          ? `No session for this ${verified} (cookie "${config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
-          : `The session in store "${store.name}" could not be read (${verified}); see \`cause\`.`,
-        reported === undefined ? undefined : { cause: reported },
+    };
+    if (cookieName !== undefined && store.cookie !== undefined) options.cookieName = cookieName;
+    // Between the core and this package's adapters only: this caller stops waiting at its own deadline
+    // (so a store need not race `signal`, and can leave it unmade). Other callers of an adapter's `get`
+    // do not set it, and keep the signal's full contract.
+    (options as unknown as Record<symbol, boolean>)[OWN_DEADLINE] = true;
+    const finish = (error: unknown, record?: SessionRecord<S> | null): void => {
+      if (over) return;
+      over = true;
+      deadlines.clear(pending);
+      if (error !== undefined) return settle(storeFailure(`Store "${store.name}"`, verifiedText(verified), error));
+      if (record === null || record === undefined) {
+        const what = verifiedText(verified);
+        return settle(
+          new SessionAuthError(
+            "SESSION_NOT_FOUND",
+            reported === undefined
+              ? `No session for this ${what} (cookie "${config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
+              : `The session in store "${store.name}" could not be read (${what}); see \`cause\`.`,
+            reported === undefined ? undefined : { cause: reported },
+          ),
+        );
+      }
+      if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
+        return settle(
+          new SessionAuthError(
+            "SESSION_NOT_FOUND",
+            `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
+          ),
+        );
+      }
+      settle(undefined, record);
+    };
+    const pending = deadlines.set(() => {
+      over = true;
+      controller?.abort(new Error(`timeout after ${timeout} ms`));
+      settle(
+        new SessionAuthError(
+          "STORE_UNAVAILABLE",
+          `Store "${store.name}" did not answer within ${timeout} ms (${verifiedText(verified)}).`,
+        ),
       );
+    });
+    let answer: PromiseLike<SessionRecord<S> | null> | SessionRecord<S> | null;
+    try {
+      answer = traceStore("get", store.name, () => store.get(id, options));
+    } catch (error) {
+      return finish(error ?? new Error("store.get threw"));
     }
-    if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
-      throw new SessionAuthError(
-        "SESSION_NOT_FOUND",
-        `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
+    if (isPromiseLike(answer))
+      answer.then(
+        (record) => finish(undefined, record),
+        (error: unknown) => finish(error ?? new Error("store.get rejected")),
       );
-    }
-    return record;
+    else finish(undefined, answer);
   }
 
   // One store call under `timeout`, with an AbortSignal made only when the store reads it (in-process
@@ -210,9 +351,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
   async function withTimeout<T>(
     what: string,
     verified: string,
-    call: (options: StoreGetOptions) => Promise<T>,
-    report: (cause: unknown) => void = () => {},
-    revision = true,
+    call: (options: { readonly signal: AbortSignal }) => Promise<T>,
   ): Promise<T> {
     try {
       return await withDeadline(
@@ -221,8 +360,6 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
             get signal() {
               return deadline.signal;
             },
-            report,
-            revision,
           }),
         {
           ms: timeout,
@@ -231,16 +368,20 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
         },
       );
     } catch (cause) {
-      if (isSessionAuthError(cause)) throw cause;
-      const mistake = cause instanceof TypeError || cause instanceof RangeError || cause instanceof ReferenceError;
-      throw new SessionAuthError(
-        "STORE_UNAVAILABLE",
-        mistake
-          ? `${what} failed with a ${describeFailure(cause)} (${verified}): a misconfiguration or a bug, not an outage (a callback-style client, a wrong object?); see \`cause\`.`
-          : `${what} failed: ${describeFailure(cause)} (${verified}).`,
-        { cause, retryable: !mistake },
-      );
+      throw storeFailure(what, verified, cause);
     }
+  }
+
+  function storeFailure(what: string, verified: string, cause: unknown): SessionAuthError {
+    if (isSessionAuthError(cause)) return cause;
+    const mistake = cause instanceof TypeError || cause instanceof RangeError || cause instanceof ReferenceError;
+    return new SessionAuthError(
+      "STORE_UNAVAILABLE",
+      mistake
+        ? `${what} failed with a ${describeFailure(cause)} (${verified}): a misconfiguration or a bug, not an outage (a callback-style client, a wrong object?); see \`cause\`.`
+        : `${what} failed: ${describeFailure(cause)} (${verified}).`,
+      { cause, retryable: !mistake },
+    );
   }
 
   function check(record: SessionRecord<S>, readAt: number): Checked<S> {
@@ -268,28 +409,46 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     return { session, userId, expires, record, readAt };
   }
 
-  async function applyAuthorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void> {
+  // `authorize`, without a promise when it answers synchronously. Whatever is not `true` refuses.
+  function authorizeThen(
+    session: S,
+    userId: string | null,
+    handshake: HandshakeInfo,
+    settle: (refusal?: SessionAuthError) => void,
+  ): void {
+    const threw = (cause: unknown): void =>
+      settle(new SessionAuthError("FORBIDDEN", "The `authorize` function threw; refused.", { cause }));
+    const decide = (verdict: unknown): void =>
+      settle(verdict === true ? undefined : new SessionAuthError("FORBIDDEN", "`authorize` did not resolve true."));
     let verdict: unknown;
     try {
-      verdict = await authorize!({ session, userId, handshake });
+      verdict = authorize!({ session, userId, handshake });
     } catch (cause) {
-      throw new SessionAuthError("FORBIDDEN", "The `authorize` function threw; refused.", { cause });
+      return threw(cause);
     }
-    if (verdict !== true) throw new SessionAuthError("FORBIDDEN", "`authorize` did not resolve true.");
+    if (isPromiseLike(verdict)) Promise.resolve(verdict).then(decide, threw);
+    else decide(verdict);
   }
 
   return {
     config,
     authenticate,
-    reread: async (sessionId, forWrite = false, cookieName) => {
-      const readAt = monotonicNow();
-      const checked = check(await lookup(sessionId, "re-read of a connected session", forWrite, cookieName), readAt);
-      checked.cookieName = cookieName;
-      return checked;
-    },
+    authenticateThen,
+    reread: (sessionId, forWrite = false, cookieName) =>
+      new Promise((resolve, reject) =>
+        readChecked(sessionId, "re-read of a connected session", forWrite, cookieName, (error, checked) =>
+          error === undefined ? resolve(checked!) : reject(error),
+        ),
+      ),
     check,
     authorize: (session, userId, handshake) =>
-      authorize === undefined ? Promise.resolve() : applyAuthorize(session, userId, handshake),
+      authorize === undefined
+        ? Promise.resolve()
+        : new Promise((resolve, reject) =>
+            authorizeThen(session, userId, handshake, (refusal) =>
+              refusal === undefined ? resolve() : reject(refusal),
+            ),
+          ),
     write: (sessionId, revision, session) => {
       const compareAndSet = store.compareAndSet!;
       return withTimeout(`Store "${store.name}" (compareAndSet)`, "write of a connected session", ({ signal }) =>
@@ -321,7 +480,14 @@ function crossSite(req: IncomingMessage): string | undefined {
 export function handshakeOf(req: IncomingMessage): HandshakeInfo {
   const url = req.url ?? "/";
   const query: Record<string, string | string[]> = Object.create(null);
-  for (const [key, value] of new URL(url, "http://x").searchParams) {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url, "http://x").searchParams;
+  } catch {
+    // A request target Node's HTTP server accepts but WHATWG URL does not (`//x:99999`): no query.
+    params = new URLSearchParams();
+  }
+  for (const [key, value] of params) {
     const seen = query[key];
     query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
   }
@@ -344,4 +510,11 @@ function timeOf(value: unknown): number {
 
 function formatDate(time: number): string {
   return Number.isNaN(time) ? "at an unreadable time" : `at ${new Date(time).toISOString()}`;
+}
+
+const OWN_DEADLINE = Symbol.for("socket.io-session-auth.ownDeadline");
+
+function verifiedText(verified: number | string): string {
+  if (typeof verified === "string") return verified;
+  return verified < 0 ? "unsigned cookie" : `cookie verified by secret #${verified}`;
 }

@@ -78,10 +78,12 @@ export interface SessionAuthOptions<S extends object = SessionData> {
   revalidate?: number | false;
   /**
    * Milliseconds a session's last good store read stands in for the read of a new handshake of that
-   * session, or false for never. Default: 5 000 (5 s) with a store that reports ends (`subscribe`:
-   * `redisStore` with a `subscriber`), else never, since a logout over HTTP is then invisible to this
-   * node until it reads: set it with such a store only if the app calls `endSession` at logout.
-   * Only for a session this node already follows (a socket here): a reconnect storm after a deploy costs
+   * session, or false for never. Default: 5 000 (5 s), with every store. Only ends this node knows of
+   * win over it: `endSession`/`endUser` (the documented logout), a store event (`redisStore` with a
+   * `subscriber`), a re-read. A logout over HTTP alone, with a store that reports no ends (memory,
+   * MongoDB, PostgreSQL without its trigger), reaches neither the session's connected sockets nor a tab
+   * opened within this time until the next re-read (`revalidate`): call `endSession` at logout, or set
+   * false for a read per handshake. Only for a session this node already follows (a socket here): a reconnect storm after a deploy costs
    * one read per session, not one per tab, and a tab opened later than this reads again. The new socket
    * gets what its siblings trust, and ends reach it the same way; a session ended (`endSession`,
    * `endUser`, a store event, a re-read that found it over) after that read began is refused, never

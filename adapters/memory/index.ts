@@ -51,29 +51,20 @@ export interface ExpressSessionStoreLike {
 export function memoryStore<S extends object = SessionData>(handle: ExpressSessionStoreLike): SessionStore<S> {
   validate(handle);
 
+  // `answered`: the store's answer, when the caller has it already.
   const read = async (
     id: string,
     report: (cause: unknown) => void,
     withRevision = true,
+    answered?: unknown,
   ): Promise<SessionRecord<S> | null> => {
-    let value: unknown;
-    try {
-      value = await call<unknown>(handle, "get", [id]);
-    } catch (error) {
-      // session-file-store and friends report a missing session as ENOENT rather than (null, undefined).
-      if ((error as { code?: unknown } | null)?.code === "ENOENT") return null;
-      // MemoryStore and memorystore parse the stored JSON inside get(): a SyntaxError is an unreadable
-      // session, not an outage (which clients would be told to retry). Its message quotes the stored
-      // JSON, so it is reported as a SyntaxError of our own.
-      if (error instanceof SyntaxError || (error as { name?: unknown } | null)?.name === "SyntaxError") {
-        report(
-          new SyntaxError(
-            "the session the store holds is not valid JSON (the parser's message is left out: it quotes the stored bytes)",
-          ),
-        );
-        return null;
+    let value: unknown = answered;
+    if (answered === undefined) {
+      try {
+        value = await call<unknown>(handle, "get", [id]);
+      } catch (error) {
+        return unreadable(error, report);
       }
-      throw error;
     }
     if (value === null || value === undefined) return null;
     // Without a revision (a handshake, a periodic re-read: only update() asks for one), plain JSON data
@@ -96,9 +87,38 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
     return { session, expires: expiryOf(session), revision };
   };
 
+  // Without a revision (a handshake, a periodic re-read): one promise, one copy, the store's callback
+  // straight into the record (issue 22: the handshake's hot path).
+  const readCopy = (id: string, report: (cause: unknown) => void): Promise<SessionRecord<S> | null> =>
+    new Promise((resolve, reject) =>
+      invoke<unknown>(handle, "get", [id], (error, value) => {
+        if (error !== undefined && error !== null) {
+          try {
+            resolve(unreadable(error, report));
+          } catch (failure) {
+            reject(failure);
+          }
+          return;
+        }
+        if (value === null || value === undefined) return resolve(null);
+        // Guarded: a store may call back from setImmediate, where a throw (a getter, a Proxy) is uncaught.
+        try {
+          const copied = typeof value === "string" ? undefined : jsonCopy(value, 0);
+          if (copied === undefined) return void read(id, report, false, value).then(resolve, reject);
+          if (typeof copied !== "object" || copied === null || Array.isArray(copied)) {
+            report(new TypeError(`the store's answer holds ${describeValue(copied)}, not a session object`));
+            return resolve(null);
+          }
+          resolve({ session: copied as S, expires: expiryOf(copied) });
+        } catch (failure) {
+          reject(failure);
+        }
+      }),
+    );
+
   const store: SessionStore<S> = {
     name: "memory",
-    get: (id, { report, revision }) => read(id, report, revision !== false),
+    get: (id, { report, revision }) => (revision === false ? readCopy(id, report) : read(id, report, true)),
   };
   if (typeof handle.set === "function") {
     // Written as a copy (forWriting), so a store that keeps objects (@fastify/session's) never keeps one the caller holds.
@@ -113,6 +133,27 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
       });
   }
   return store;
+}
+
+/**
+ * A failed `get`: null for a session that is missing (ENOENT) or unreadable (reported), else the
+ * failure is thrown (an outage).
+ */
+function unreadable(error: unknown, report: (cause: unknown) => void): null {
+  // session-file-store and friends report a missing session as ENOENT rather than (null, undefined).
+  if ((error as { code?: unknown } | null)?.code === "ENOENT") return null;
+  // MemoryStore and memorystore parse the stored JSON inside get(): a SyntaxError is an unreadable
+  // session, not an outage (which clients would be told to retry). Its message quotes the stored
+  // JSON, so it is reported as a SyntaxError of our own.
+  if (error instanceof SyntaxError || (error as { name?: unknown } | null)?.name === "SyntaxError") {
+    report(
+      new SyntaxError(
+        "the session the store holds is not valid JSON (the parser's message is left out: it quotes the stored bytes)",
+      ),
+    );
+    return null;
+  }
+  throw error;
 }
 
 function validate(handle: unknown): void {
@@ -249,33 +290,45 @@ function serialized<T>(handle: object, id: string, task: () => Promise<T>): Prom
  * later), by returning a promise, or by returning the value synchronously without calling back.
  */
 function call<T>(handle: ExpressSessionStoreLike, method: "get" | "set" | "destroy", args: unknown[]): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const callback: Callback<T> = (err, value) => {
-      if (settled) return;
-      settled = true;
+  return new Promise<T>((resolve, reject) =>
+    invoke<T>(handle, method, args, (err, value) => {
       if (err !== null && err !== undefined) reject(err);
       else resolve(value as T);
-    };
-    let returned: unknown;
-    try {
-      returned = (handle[method] as (...a: unknown[]) => unknown).call(handle, ...args, callback);
-    } catch (error) {
-      callback(error);
-      return;
-    }
-    if (isPromiseLike(returned)) {
-      returned.then(
-        (value) => callback(undefined, value as T),
-        (error: unknown) => callback(error ?? new Error(`store.${method} rejected`)),
-      );
-    } else if (
-      method === "get" &&
-      returned !== handle &&
-      (returned === null || typeof returned === "object" || typeof returned === "string")
-    ) {
-      // A synchronous store that returns the session (or null for none) instead of calling back.
-      callback(undefined, returned as T);
-    }
-  });
+    }),
+  );
+}
+
+/** {@link call} with a callback, called once: `(error)` or `(undefined, value)`. */
+function invoke<T>(
+  handle: ExpressSessionStoreLike,
+  method: "get" | "set" | "destroy",
+  args: unknown[],
+  done: Callback<T>,
+): void {
+  let settled = false;
+  const callback: Callback<T> = (err, value) => {
+    if (settled) return;
+    settled = true;
+    done(err, value);
+  };
+  let returned: unknown;
+  try {
+    returned = (handle[method] as (...a: unknown[]) => unknown).call(handle, ...args, callback);
+  } catch (error) {
+    callback(error);
+    return;
+  }
+  if (isPromiseLike(returned)) {
+    returned.then(
+      (value) => callback(undefined, value as T),
+      (error: unknown) => callback(error ?? new Error(`store.${method} rejected`)),
+    );
+  } else if (
+    method === "get" &&
+    returned !== handle &&
+    (returned === null || typeof returned === "object" || typeof returned === "string")
+  ) {
+    // A synchronous store that returns the session (or null for none) instead of calling back.
+    callback(undefined, returned as T);
+  }
 }

@@ -47,7 +47,7 @@ export interface RedisDriver {
    * `cause`) when the client is not connected, rather than waiting in its offline queue; stops waiting
    * when `signal` aborts. A client that returns no promise is a TypeError (a callback-style client).
    */
-  command<T>(run: () => PromiseLike<T> | T, signal?: AbortSignal): Promise<T>;
+  command<T>(run: () => PromiseLike<T> | T, signal?: AbortSignal | (() => AbortSignal)): Promise<T>;
   /** Lets go of the client's listeners (once every store sharing the client has). */
   release(): void;
 }
@@ -67,7 +67,16 @@ export function driverOf(client: RedisClientLike): RedisDriver {
     );
   }
 
-  function command<T>(run: () => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
+  // `signal` as a function: the caller stops waiting at its own deadline (a lookup under sessionAuth's
+  // timeout), so a ready client's command is not raced against it, and the signal is made only when the
+  // command must wait for the client's first ready (issue 22: no AbortController per handshake).
+  function command<T>(run: () => PromiseLike<T> | T, given?: AbortSignal | (() => AbortSignal)): Promise<T> {
+    if (typeof given === "function") {
+      const refusedNow = unavailable();
+      if (refusedNow === undefined) return send(run, undefined);
+      given = given();
+    }
+    const signal = given;
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error("the lookup was aborted"));
     const refused = unavailable();
     if (refused === undefined) return send(run, signal);

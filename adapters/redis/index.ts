@@ -19,6 +19,9 @@ import {
 } from "./client.js";
 import { keyspaceEvents } from "./keyspace.js";
 
+// Set by sessionAuth's lookups (src/pipeline.ts): the caller stops waiting at its own deadline.
+const OWN_DEADLINE = Symbol.for("socket.io-session-auth.ownDeadline");
+
 export type { RedisClientLike } from "./client.js";
 
 /** connect-redis's `serializer` shape: `JSON` by default. `parse` may return a promise, as connect-redis allows. */
@@ -102,8 +105,12 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
   const store: SessionStore<S> = {
     name: "redis",
     where: `keys "${addressing(client).keyPrefix}${prefix}<id>"`,
-    async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
-      const raw = await command(() => client.get(prefix + id), signal);
+    async get(id, options): Promise<SessionRecord<S> | null> {
+      const { report } = options;
+      // sessionAuth's lookups stop waiting at their own deadline: their signal is made only if the
+      // command must wait for the client's first ready (no AbortController per handshake, issue 22).
+      const ownDeadline = (options as unknown as Record<symbol, unknown>)[OWN_DEADLINE] === true;
+      const raw = await command(() => client.get(prefix + id), ownDeadline ? () => options.signal : options.signal);
       if (raw === null || raw === undefined) return null;
       const text = textOf(raw);
       const session = await readSession<S>(text, report, {

@@ -82,6 +82,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const auth = sessionAuth<DemoSession>({
     store: memoryStore(store),
     secret,
+    // The web app changes the session (the rooms) over HTTP, and a tab opened right after must see the
+    // change: every handshake reads the store, rather than sharing a sibling tab's read of up to 5 s ago.
+    sharedReadMaxAge: false,
     onError: (error: SessionAuthError) => log?.(`socket refused: ${error.code}: ${error.message}`),
   });
   auth.attach(io);

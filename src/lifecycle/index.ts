@@ -2,7 +2,7 @@ import type { Server, Socket } from "socket.io";
 import { monotonicNow } from "../clock.js";
 import { copySession } from "../copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
-import type { Checked, Pipeline } from "../pipeline.js";
+import type { Checked, Pipeline, ReadShare } from "../pipeline.js";
 import type { EndResult } from "../types.js";
 import { createCluster } from "./cluster.js";
 import { createEndedMemory, type EndedMemory } from "./ended.js";
@@ -22,7 +22,7 @@ export interface Lifecycle<S extends object> {
    */
   track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void;
   /** The handshake's store read of the session `key`, shared when it can be (reads.ts). */
-  share(key: string, read: () => Promise<Checked<S>>): Promise<Checked<S>>;
+  share: ReadShare<S>;
   /** Whether the session (by its key) or its user was ended after `since`: a result read before then is stale. */
   endedSince(key: string, userId: string | null, since: number): SessionAuthError | undefined;
   /** Ends one socket the lifecycle's way: the end event, a server-side disconnect, `onSessionEnd`. */
@@ -63,7 +63,12 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   // Every socket this lifecycle ever followed, weakly: once one has disconnected, reload/update on it
   // reject SOCKET_DISCONNECTED (a code handlers can match, issue 18 item 5), while a socket this auth
   // never authenticated stays a TypeError (a programming mistake).
-  const followed = new WeakSet<Socket>();
+  // (A symbol property of the socket, one per sessionAuth: no WeakSet entry per socket, issue 22 item 3.)
+  const FOLLOWED = Symbol("socket.io-session-auth followed");
+  const followed = {
+    add: (socket: Socket): void => void ((socket as unknown as Record<symbol, boolean>)[FOLLOWED] = true),
+    has: (socket: Socket): boolean => (socket as unknown as Record<symbol, boolean>)[FOLLOWED] === true,
+  };
 
   function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
     followed.add(socket);
@@ -125,7 +130,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
       const draft = copySession(fresh.session);
       await mutate(draft);
       stillHere();
-      if (await pipeline.write(entry.sessionId, fresh.record.revision, draft)) {
+      if (await pipeline.write(entry.sessionId, fresh.record?.revision, draft)) {
         // What was written is the session now: the same checks as a re-read (user, authorize).
         let saved: Checked<S>;
         try {

@@ -1,16 +1,21 @@
+import type { SessionAuthError } from "../errors.js";
 import type { EndedMemory } from "./ended.js";
-import type { Checked } from "../pipeline.js";
+import type { Checked, ReadDone, Settle } from "../pipeline.js";
 
 /**
  * Shared handshake reads (DESIGN Core, "Reconnect storms"; issue 22): handshakes of one session that
  * arrive while its store read is in flight wait for that read; a handshake of a session this node
  * follows takes the last good read while it is recent (`sharedReadMaxAge`). Ends win: a shared read
  * that began before an end of the session (or its user) refuses with that end, and an end drops the
- * read in flight, so handshakes after it read afresh.
+ * read in flight, so handshakes after it read afresh. Callbacks, not promises: this is the handshake's
+ * hot path (issue 22), and a storm's waiters are answered in one loop.
  */
 export interface SharedReads<S extends object> {
-  /** The handshake's read of the session `key`: shared when it can be, else `read()`. */
-  share(key: string, read: () => Promise<Checked<S>>): Promise<Checked<S>>;
+  /**
+   * The handshake's read of the session `key`: shared when it can be (`done`'s `shared` is then true),
+   * else `read()`, which every handshake arriving meanwhile joins.
+   */
+  share(key: string, read: (settle: Settle<Checked<S>>) => void, done: ReadDone<S>): void;
   /** An end of the session `key`: handshakes from now on do not join the read in flight. */
   forget(key: string): void;
   /** An end of a user (whose sessions are unknown until read): no handshake joins any read in flight. */
@@ -25,28 +30,40 @@ export interface SharedReadsSources<S extends object> {
 
 export function createSharedReads<S extends object>({ ended, lastRead }: SharedReadsSources<S>): SharedReads<S> {
   // Keyed by sessionKey(id), never by the id: nothing here may hold a bearer secret longer than a read.
-  const inFlight = new Map<string, Promise<Checked<S>>>();
+  const inFlight = new Map<string, Array<ReadDone<S>>>();
 
-  function fresh(checked: Checked<S>, key: string): Checked<S> {
-    const stale = ended.endedSince(key, checked.userId, checked.readAt);
-    if (stale !== undefined) throw stale;
-    return checked;
+  // A read is handed on only if no end of the session (or its user) came after it began.
+  function answer(
+    done: ReadDone<S>,
+    key: string,
+    error: SessionAuthError | undefined,
+    checked: Checked<S> | undefined,
+    shared: boolean,
+  ): void {
+    if (error === undefined) error = ended.endedSince(key, checked!.userId, checked!.readAt);
+    if (error !== undefined) done(error, undefined, shared);
+    else done(undefined, checked, shared);
   }
 
-  async function share(key: string, read: () => Promise<Checked<S>>): Promise<Checked<S>> {
+  function share(key: string, read: (settle: Settle<Checked<S>>) => void, done: ReadDone<S>): void {
     const last = lastRead(key);
-    if (last !== undefined) return fresh(last, key);
+    if (last !== undefined) return answer(done, key, undefined, last, true);
     const flight = inFlight.get(key);
-    if (flight !== undefined) return fresh(await flight, key);
+    if (flight !== undefined) return void flight.push(done);
     // This handshake reads for everyone who comes while it is in flight; an end during the read refuses
     // it as it refuses them.
-    const mine = read();
-    inFlight.set(key, mine);
-    const done = (): void => {
-      if (inFlight.get(key) === mine) inFlight.delete(key);
-    };
-    mine.then(done, done);
-    return fresh(await mine, key);
+    const waiters = [done];
+    inFlight.set(key, waiters);
+    read((error, checked) => {
+      if (inFlight.get(key) === waiters) inFlight.delete(key);
+      for (let i = 0; i < waiters.length; i++) {
+        try {
+          answer(waiters[i]!, key, error, checked, i > 0);
+        } catch {
+          // Each waiter answers its own handshake (and catches its own failures): one must not stop the others.
+        }
+      }
+    });
   }
 
   return {

@@ -1,6 +1,6 @@
 import type { Socket } from "socket.io";
 import { monotonicNow } from "../clock.js";
-import { MAX_TIMEOUT_MS } from "../config.js";
+import { createTimerHeap, type Scheduled } from "../internal/timer-heap.js";
 import { copySession } from "../copy.js";
 import { isSessionAuthError, SessionAuthError } from "../errors.js";
 import { causeOf } from "../internal/describe.js";
@@ -12,7 +12,7 @@ import type { EndedMemory } from "./ended.js";
 
 /**
  * The sessions this node follows: one entry per session with sockets here (costs grow with sessions,
- * not sockets: one timer and one store read per interval for all of them), their re-read scheduling
+ * not sockets: one store read per interval each, and one timer for all of them), their re-read scheduling
  * (periodic, at the known expiry, held back during an outage), and ending their sockets.
  */
 export interface Sessions<S extends object> {
@@ -50,24 +50,49 @@ export interface Sessions<S extends object> {
   close(): void;
 }
 
-export interface Entry {
+export interface Entry extends Scheduled {
   readonly sessionId: string;
   /** The cookie name the session came from, for the store's re-reads. */
   readonly cookieName: string | undefined;
   readonly key: string;
   readonly userId: string | null;
-  readonly sockets: Set<Socket>;
+  /** Its sockets here: one socket alone (most sessions have one tab per node), or a Set of them from a second on. */
+  sockets: Socket | Set<Socket> | undefined;
   /** When the store says the session ends (ms since the epoch), or null. */
   expires: number | null;
   /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
   nextRead: number;
-  timer: NodeJS.Timeout | undefined;
-  /** When `timer` fires (ms since the epoch): a socket joining changes nothing, and re-arms nothing. */
+  /** When the node's timer wakes it (ms since the epoch; see `timers`): a socket joining changes nothing. */
   timerAt: number;
   /** During a store outage: no re-read before this (ms since the epoch), whatever is due. */
   retryAt: number;
   /** `update`s of this session on this node run one after another: they never conflict with each other. */
   writes: Promise<unknown> | undefined;
+}
+
+// Per-socket bookkeeping as symbol properties of the socket (invisible to the app, never serialized):
+// cheaper in heap and in GC work than a WeakMap entry per socket (issue 22, item 3). The symbols are made
+// per createSessions: two sessionAuth on one namespace each follow the socket with their own entry.
+type Followed = { [key: symbol]: unknown };
+
+// An entry's sockets: no Set for a session with one socket here (issue 22 item 3).
+function addSocket(entry: Entry, socket: Socket): void {
+  const known = entry.sockets;
+  if (known === undefined) entry.sockets = socket;
+  else if (known instanceof Set) known.add(socket);
+  else if (known !== socket) entry.sockets = new Set([known, socket]);
+}
+
+function removeSocket(entry: Entry, socket: Socket): void {
+  const known = entry.sockets;
+  if (known === socket) entry.sockets = undefined;
+  else if (known instanceof Set && known.delete(socket) && known.size === 0) entry.sockets = undefined;
+}
+
+/** A snapshot of the entry's sockets (safe to end them while iterating). */
+function socketsOf(entry: Entry): Socket[] {
+  const known = entry.sockets;
+  return known === undefined ? [] : known instanceof Set ? [...known] : [known];
 }
 
 // Re-check a known expiry a moment after it, so the store has surely dropped the record by then.
@@ -81,18 +106,21 @@ export function createSessions<S extends object>(
   ended: EndedMemory,
   onTrack: () => void,
 ): Sessions<S> {
+  const ENTRY = Symbol("socket.io-session-auth entry");
+  const READ_AT = Symbol("socket.io-session-auth readAt");
+  const entryOf = (socket: Socket): Entry | undefined => (socket as unknown as Followed)[ENTRY] as Entry | undefined;
   const { revalidate, endEvent, onSessionEnd, sharedReadMaxAge } = pipeline.config;
   const entries = new Map<string, Entry>();
   // The last good read of each followed session while it is recent, oldest first; one sweep timer for
   // all, so an idle session does not keep its record in memory beyond sharedReadMaxAge.
   const recent = new Map<Entry, Checked<S>>();
   let sweeper: NodeJS.Timeout | undefined;
-  const byUser = new Map<string, Set<Entry>>();
-  const entryOf = new WeakMap<Socket, Entry>();
-  // When each socket's handshake read began (the lifecycle's clock): what an end learned late is compared with.
-  const readAt = new WeakMap<Socket, number>();
+  // A user's entry, or a Set of them once the user has several sessions here (most have one).
+  const byUser = new Map<string, Entry | Set<Entry>>();
   const ender = createEnder({ endEvent, onSessionEnd, release: untrack });
   let closed = false;
+  // One timer for every session followed here (issue 22): each entry is due at its next re-read or expiry re-check.
+  const timers = createTimerHeap<Entry>((entry) => void onTimer(entry));
 
   function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
     if (!socket.connected || ender.endedWith(socket) !== undefined) return;
@@ -111,31 +139,34 @@ export function createSessions<S extends object>(
         cookieName: checked.cookieName,
         key,
         userId: checked.userId,
-        sockets: new Set(),
+        sockets: undefined,
         expires: checked.expires,
         // Spread over the second half of the first interval: a reconnect storm does not re-read all at once.
         nextRead:
           revalidate === null
             ? Number.POSITIVE_INFINITY
             : Date.now() + Math.round(revalidate * (0.5 + Math.random() / 2)),
-        timer: undefined,
         timerAt: 0,
+        heapIndex: -1,
         retryAt: 0,
         writes: undefined,
       };
       entries.set(key, entry);
       if (checked.userId !== null) {
-        const set = byUser.get(checked.userId) ?? new Set<Entry>();
-        byUser.set(checked.userId, set.add(entry));
+        const known = byUser.get(checked.userId);
+        byUser.set(
+          checked.userId,
+          known === undefined ? entry : known instanceof Set ? known.add(entry) : new Set([known, entry]),
+        );
       }
     } else {
       entry.expires = checked.expires;
     }
-    entry.sockets.add(socket);
+    addSocket(entry, socket);
     publishSocketConnect(socket);
-    readAt.set(socket, checked.readAt);
+    (socket as unknown as Followed)[READ_AT] = checked.readAt;
     keepRead(entry, checked);
-    entryOf.set(socket, entry);
+    (socket as unknown as Followed)[ENTRY] = entry;
     // One listener function for every socket (no closure per socket); untrack() runs once either way.
     socket.on("disconnect", onDisconnect);
     schedule(entry);
@@ -146,26 +177,28 @@ export function createSessions<S extends object>(
   }
 
   function untrack(socket: Socket): void {
-    const entry = entryOf.get(socket);
+    const entry = entryOf(socket);
     if (entry === undefined) return;
-    entryOf.delete(socket);
-    entry.sockets.delete(socket);
+    (socket as unknown as Followed)[ENTRY] = undefined;
+    removeSocket(entry, socket);
     publishSocketDisconnect(socket);
-    if (entry.sockets.size > 0) return;
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
+    if (entry.sockets !== undefined) return;
+    timers.delete(entry);
     recent.delete(entry);
     if (entries.get(entry.key) === entry) entries.delete(entry.key);
     if (entry.userId !== null) {
-      const set = byUser.get(entry.userId);
-      set?.delete(entry);
-      if (set?.size === 0) byUser.delete(entry.userId);
+      const known = byUser.get(entry.userId);
+      if (known === entry) byUser.delete(entry.userId);
+      else if (known instanceof Set) {
+        known.delete(entry);
+        if (known.size === 0) byUser.delete(entry.userId);
+      }
     }
   }
 
   function schedule(entry: Entry): void {
     const due =
-      closed || entry.sockets.size === 0
+      closed || entry.sockets === undefined
         ? Number.POSITIVE_INFINITY
         : Math.min(
             entry.nextRead,
@@ -173,18 +206,12 @@ export function createSessions<S extends object>(
           );
     // During an outage an expiry already past stays due: without retryAt this would re-read in a loop.
     const at = Math.max(due, entry.retryAt);
-    // Another socket of a followed session changes nothing: keep the timer (issue 22: no timer work per socket).
-    if (entry.timer !== undefined && entry.timerAt === at) return;
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
-    if (at === Number.POSITIVE_INFINITY) return;
-    entry.timerAt = at;
-    entry.timer = setTimeout(() => void onTimer(entry), Math.max(0, Math.min(at - Date.now(), MAX_TIMEOUT_MS)));
-    entry.timer.unref();
+    // Another socket of a followed session changes nothing (issue 22: no timer work per socket).
+    if (at === Number.POSITIVE_INFINITY) timers.delete(entry);
+    else timers.set(entry, at);
   }
 
   async function onTimer(entry: Entry): Promise<void> {
-    entry.timer = undefined;
     // Due (or overdue after an outage): the next periodic read is one interval on, or never.
     // Timers may fire a millisecond early: within TIMER_SLACK_MS the read counts as the one due, or it
     // would be read again at once.
@@ -247,15 +274,15 @@ export function createSessions<S extends object>(
     entry.expires = checked.expires;
     keepRead(entry, checked);
     await Promise.all(
-      [...entry.sockets].map(async (socket) => {
+      socketsOf(entry).map(async (socket) => {
         try {
           await pipeline.authorize(checked.session, checked.userId, socket.handshake);
         } catch (error) {
           // Not a socket that left on its own meanwhile.
-          if (entryOf.get(socket) === entry) ender.end(socket, error as SessionAuthError);
+          if (entryOf(socket) === entry) ender.end(socket, error as SessionAuthError);
           return;
         }
-        if (entryOf.get(socket) === entry) socket.data.session = copySession(checked.session);
+        if (entryOf(socket) === entry) socket.data.session = copySession(checked.session);
       }),
     );
   }
@@ -270,7 +297,7 @@ export function createSessions<S extends object>(
   }
 
   function keepRead(entry: Entry, checked: Checked<S>): void {
-    if (sharedReadMaxAge === null || closed || entries.get(entry.key) !== entry || entry.sockets.size === 0) return;
+    if (sharedReadMaxAge === null || closed || entries.get(entry.key) !== entry || entry.sockets === undefined) return;
     const known = recent.get(entry);
     if (known !== undefined && known.readAt >= checked.readAt) return;
     if (monotonicNow() - checked.readAt >= sharedReadMaxAge) return;
@@ -304,18 +331,19 @@ export function createSessions<S extends object>(
   }
 
   function endEntry(entry: Entry, reason: SessionAuthError): SessionAuthError {
-    for (const socket of [...entry.sockets]) ender.end(socket, reason);
+    for (const socket of socketsOf(entry)) ender.end(socket, reason);
     return reason;
   }
 
   function endBefore(entry: Entry, reason: SessionAuthError, before: number | undefined): void {
     if (before === undefined) return void endEntry(entry, reason);
-    for (const socket of [...entry.sockets])
-      if ((readAt.get(socket) ?? Number.NEGATIVE_INFINITY) < before) ender.end(socket, reason);
+    for (const socket of socketsOf(entry))
+      if ((((socket as unknown as Followed)[READ_AT] as number | undefined) ?? Number.NEGATIVE_INFINITY) < before)
+        ender.end(socket, reason);
   }
 
   function entryFor(method: string, socket: Socket): Entry {
-    const entry = entryOf.get(socket);
+    const entry = entryOf(socket);
     if (entry !== undefined) return entry;
     const reason = ender.endedWith(socket);
     if (reason !== undefined) throw reason;
@@ -331,10 +359,12 @@ export function createSessions<S extends object>(
       if (entry !== undefined) endBefore(entry, reason, before);
     },
     endUser(user, reason, before) {
-      for (const entry of [...(byUser.get(user) ?? [])]) endBefore(entry, reason, before);
+      const known = byUser.get(user);
+      const entries = known === undefined ? [] : known instanceof Set ? [...known] : [known];
+      for (const entry of entries) endBefore(entry, reason, before);
     },
     entryFor,
-    holds: (entry, socket) => entryOf.get(socket) === entry,
+    holds: (entry, socket) => entryOf(socket) === entry,
     refresh,
     apply,
     endEntry,
@@ -348,10 +378,7 @@ export function createSessions<S extends object>(
       clearTimeout(sweeper);
       sweeper = undefined;
       recent.clear();
-      for (const entry of entries.values()) {
-        clearTimeout(entry.timer);
-        entry.timer = undefined;
-      }
+      timers.clear();
     },
   };
 }

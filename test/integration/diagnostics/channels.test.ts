@@ -56,12 +56,15 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
 
   const socket = await connect(realtime.url, { cookie, transports: ["websocket"] });
   opened.push(socket);
+  // A second tab of the session, followed here now: it joins the first tab's recent read (no store call).
+  const sibling = await connect(realtime.url, { cookie, transports: ["websocket"] });
+  opened.push(sibling);
   expect((await refusal(realtime.url, { cookie: signSessionCookie({ value: "x", secret: "s" }) })).message).toBe(
     "SESSION_NOT_FOUND",
   );
-  const ended = new Promise((resolve) => socket.once("disconnect", resolve));
+  const ended = [socket, sibling].map((each) => new Promise((resolve) => each.once("disconnect", resolve)));
   await auth.endSession(realtime.io, SESSION_ID);
-  await ended;
+  await Promise.all(ended);
   await new Promise((resolve) => setTimeout(resolve, 50));
 
   const handshakes = seen.filter((s) => s.channel === "handshake" && s.event === "asyncEnd").map((s) => s.message);
@@ -77,7 +80,13 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
       sharedRead: false,
       durationMs: expect.any(Number),
     }),
-    expect.objectContaining({ outcome: "SESSION_NOT_FOUND", retryable: false, transport: "polling" }),
+    expect.objectContaining({ outcome: "OK", sharedRead: true }),
+    expect.objectContaining({
+      outcome: "SESSION_NOT_FOUND",
+      retryable: false,
+      transport: "polling",
+      sharedRead: false,
+    }),
   ]);
   const stores = seen.filter((s) => s.channel === "store" && s.event === "asyncEnd").map((s) => s.message);
   expect(stores).toEqual([
@@ -85,6 +94,7 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
     expect.objectContaining({ operation: "get", store: "map", outcome: "miss" }),
   ]);
   expect(seen.filter((s) => s.channel === "session-end").map((s) => s.message)).toEqual([
+    { code: "SESSION_NOT_FOUND", why: expect.any(String), sockets: 1 },
     { code: "SESSION_NOT_FOUND", why: expect.any(String), sockets: 1 },
   ]);
   // The admitted socket connected, then went when its session ended; the refused one never connected.

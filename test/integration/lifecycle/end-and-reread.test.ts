@@ -164,7 +164,9 @@ describe("revalidation: the socket follows its session", () => {
     const cookie = await web.login({ id: 6 });
     await Promise.all([open(cookie), open(cookie), open(cookie), open(cookie)]);
     const afterHandshakes = store.reads;
-    expect(afterHandshakes).toBe(4); // one lookup per handshake, unchanged
+    // At most one lookup per handshake; concurrent handshakes of a followed session share one (issue 22).
+    expect(afterHandshakes).toBeGreaterThanOrEqual(1);
+    expect(afterHandshakes).toBeLessThanOrEqual(4);
     await new Promise((resolve) => setTimeout(resolve, 1_250));
     // 1.25 s at a 400 ms interval (the first re-read after 200-400 ms): 3 or 4 re-reads for the 4 sockets.
     expect(store.reads - afterHandshakes).toBeGreaterThanOrEqual(2);

@@ -39,7 +39,11 @@ afterAll(async () => {
 
 /** One node; its adapter's Redis clients connect to `url` (Redis itself, or the relay). */
 async function startNode(kind: Kind, url: string): Promise<AuthNode> {
-  return startAuthNode({ store: memoryStore(web.store), secret: SECRET }, await adapterOf(kind, url));
+  return startAuthNode(
+    // Each socket's own read: a newer socket's read begins after the ends (not a sibling's shared read).
+    { store: memoryStore(web.store), secret: SECRET, sharedReadMaxAge: false },
+    await adapterOf(kind, url),
+  );
 }
 
 /** The adapter of `kind`, its Redis clients connected to `url`; their errors are ignored (the cut is the point). */

@@ -147,7 +147,14 @@ describe("memory adapter with real express-session over HTTP", () => {
     const web = await startWebApp({ store });
     closers.push(web);
     const errors: SessionAuthError[] = [];
-    const auth = sessionAuth({ store: memoryStore(store), secret: "keyboard cat", onError: (e) => errors.push(e) });
+    // Each handshake reads this store (by default a followed session's recent read is shared instead,
+    // and a logout over HTTP then reaches a new tab through endSession: test/integration/shared-reads.test.ts).
+    const auth = sessionAuth({
+      store: memoryStore(store),
+      secret: "keyboard cat",
+      sharedReadMaxAge: false,
+      onError: (e) => errors.push(e),
+    });
     const realtime = await startRealtime((io) => {
       io.use(auth);
       io.on("connection", (socket) => socket.on("who", (ack: (v: unknown) => void) => ack(socket.data.userId)));

@@ -185,7 +185,8 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
     });
 
     it("accepts a document without `expires` (live), and refuses one whose `expires` is not a date", async () => {
-      const { cookieOf, realtime, collection, errors } = await setup();
+      // Each handshake reads the document (not the connected tab's recent read, shared by default).
+      const { cookieOf, realtime, collection, errors } = await setup({ auth: { sharedReadMaxAge: false } });
       const cookie = await cookieOf({ id: 12 });
       await collection.updateOne({ _id: sessionIdOf(cookie) }, { $unset: { expires: "" } });
       const socket = await connected(realtime.url, cookie);

@@ -1,0 +1,57 @@
+/**
+ * Deadlines of one length (`ms`) under one timer (issue 22: no `setTimeout` per store lookup on the
+ * handshake path). Every deadline is `ms` after it was set, so the oldest is always the next due: the
+ * pending ones are kept in insertion order, and the one timer is armed for the oldest only. Clearing
+ * one costs a `Set` delete; when the timer fires for one already cleared, it re-arms for the next.
+ */
+export interface Deadlines {
+  /** Calls `expire` once `ms` have passed, unless {@link clear}ed first. */
+  set(expire: () => void): Deadline;
+  /** Forgets a deadline (once it is settled another way); nothing if it already expired. */
+  clear(deadline: Deadline): void;
+}
+
+export interface Deadline {
+  readonly at: number;
+  readonly expire: () => void;
+}
+
+export function createDeadlines(ms: number): Deadlines {
+  const pending = new Set<Deadline>();
+  let timer: NodeJS.Timeout | undefined;
+
+  function arm(delay: number): void {
+    timer = setTimeout(fire, Math.max(1, Math.ceil(delay)));
+  }
+
+  function fire(): void {
+    timer = undefined;
+    const now = performance.now();
+    for (const each of pending) {
+      if (each.at > now) return arm(each.at - now);
+      pending.delete(each);
+      try {
+        each.expire();
+      } catch {
+        // One expiry's failure must not stop the others (each settles its own caller).
+      }
+    }
+  }
+
+  return {
+    set(expire) {
+      const each: Deadline = { at: performance.now() + ms, expire };
+      pending.add(each);
+      if (timer === undefined) arm(ms);
+      return each;
+    },
+    clear(each) {
+      pending.delete(each);
+      // Nothing pending: no timer left armed (it would keep the process alive past close() for `ms`).
+      if (pending.size === 0 && timer !== undefined) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+    },
+  };
+}
