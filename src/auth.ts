@@ -3,7 +3,8 @@ import { validate } from "./config.js";
 import { createGlue } from "./glue.js";
 import { createLifecycle, type Lifecycle } from "./lifecycle/index.js";
 import { logoutFor } from "./logout.js";
-import { createPipeline, type Pipeline } from "./pipeline.js";
+import { createPipeline } from "./pipeline.js";
+import type { Pipeline } from "./pipeline-types.js";
 import type { SessionData } from "./store.js";
 import type { SessionAuth, SessionAuthOptions } from "./types.js";
 

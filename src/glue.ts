@@ -10,7 +10,7 @@ import { log } from "./log.js";
 import { handshakeTraced, traceHandshake, type HandshakeMessage } from "./observe.js";
 import { emitWarning, type WarningName } from "./internal/warn.js";
 import type { Lifecycle } from "./lifecycle/index.js";
-import type { Accepted, HandshakeDone, Pipeline } from "./pipeline.js";
+import type { Accepted, HandshakeDone, Pipeline } from "./pipeline-types.js";
 
 /** The socket.io side of `sessionAuth`: the middleware, `allowRequest`, `attach`, and recovered sockets. */
 export interface Glue {

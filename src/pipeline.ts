@@ -9,87 +9,17 @@ import { isPromiseLike, withDeadline } from "./internal/deadline.js";
 import { createDeadlines } from "./internal/deadlines.js";
 import { causeOf, describeFailure } from "./internal/describe.js";
 import { createFirstRefusalNotice } from "./internal/first-refusal.js";
+import { crossSite, handshakeOf } from "./handshake-info.js";
 import { log } from "./log.js";
 import { traceStore } from "./observe.js";
 import { createOriginCheck } from "./origin.js";
 import { sessionKey } from "./rooms.js";
 import { canonicalSessionId, type SessionRecord, type StoreGetOptions } from "./store.js";
-import type { AuthResult, HandshakeInfo } from "./types.js";
+import type { HandshakeInfo } from "./types.js";
+import type { Accepted, Checked, HandshakeDone, Pipeline, ReadDone, ReadShare, Settle } from "./pipeline-types.js";
 
 // One handshake, checked: origin → cookie → signature → store lookup → expiry → identify → authorize.
 // The glue runs it for sockets and the engine, the lifecycle for re-reads and writes.
-
-/** A session read from the store and checked: what the lifecycle keeps of it. */
-export interface Checked<S extends object> {
-  session: S;
-  userId: string | null;
-  /** When the store says the session ends (ms since the epoch), or null when it does not say. */
-  expires: number | null;
-  /**
-   * The record read, kept only for a read that asked for a revision (`update`'s, which reads its
-   * `revision`): a handshake's read may be kept for `sharedReadMaxAge`, and needs none of it.
-   */
-  record?: SessionRecord<S>;
-  /** When the store read began (on {@link monotonicNow}'s clock): an end of the session after it may have been missed. */
-  readAt: number;
-  /** Which of the configured cookie names the session came from (handed to the store on re-reads). */
-  cookieName?: string;
-}
-
-/** An accepted handshake: the public result plus what the lifecycle needs. */
-export interface Accepted<S extends object> extends Checked<S> {
-  result: AuthResult<S>;
-  /** `sessionKey(result.sessionId)`: the public stand-in for the id, for the session room and the lifecycle. */
-  key: string;
-}
-
-/** A callback of the handshake path: a refusal, or the value. */
-export type Settle<T> = (error: SessionAuthError | undefined, value?: T) => void;
-
-/** How a handshake's read ends: a refusal or the read; `shared` when it was another handshake's read. */
-export type ReadDone<S extends object> = (
-  error: SessionAuthError | undefined,
-  checked: Checked<S> | undefined,
-  shared: boolean,
-) => void;
-
-/** How a handshake ends: a refusal or the accepted handshake; `shared` when its read was another's. */
-export type HandshakeDone<S extends object> = (
-  error: SessionAuthError | undefined,
-  accepted: Accepted<S> | undefined,
-  shared: boolean,
-) => void;
-
-/**
- * Where the handshake's store read comes from: `read()` reads the store (and checks the record); the
- * lifecycle may answer from a read it shares instead (DESIGN "Reconnect storms"). `key` is
- * `sessionKey(id)`. Whatever it answers is never handed out: each handshake copies it. Callbacks, not
- * promises: the handshake's hot path (issue 22).
- */
-export type ReadShare<S extends object> = (
-  key: string,
-  read: (settle: Settle<Checked<S>>) => void,
-  done: ReadDone<S>,
-) => void;
-
-/** The pipeline, as the glue and the lifecycle use it. */
-export interface Pipeline<S extends object> {
-  readonly config: Config<S>;
-  /**
-   * The whole handshake check; every refusal goes to `onError` and the debug log. `result.session` is the
-   * caller's own copy; the `session` beside it is the one read (shared: never handed out).
-   */
-  authenticate(req: IncomingMessage, handshake: HandshakeInfo | undefined): Promise<Accepted<S>>;
-  /** {@link authenticate} with a callback (the glue's: no promise on the handshake path); `shared` as in {@link ReadDone}. */
-  authenticateThen(req: IncomingMessage, handshake: HandshakeInfo | undefined, done: HandshakeDone<S>): void;
-  /** A re-read of a known session: lookup, expiry, identity (`authorize` is the caller's, per socket). */
-  reread(sessionId: string, forWrite?: boolean, cookieName?: string): Promise<Checked<S>>;
-  /** Expiry and identity of a record (throws the refusal). */
-  check(record: SessionRecord<S>, readAt: number): Checked<S>;
-  authorize(session: S, userId: string | null, handshake: HandshakeInfo): Promise<void>;
-  /** `store.compareAndSet` under the same timeout as lookups. */
-  write(sessionId: string, revision: unknown, session: S): Promise<boolean>;
-}
 
 /**
  * The handshake pipeline over a validated config. Every refusal is a {@link SessionAuthError}, logged
@@ -457,46 +387,6 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
         ),
       ).then((written) => written === true);
     },
-  };
-}
-
-/** `Origin`'s host when it is not the `Host` (another site, or at least another host), for the diagnosis. */
-function crossSite(req: IncomingMessage): string | undefined {
-  const origin = req.headers.origin;
-  const host = req.headers.host;
-  if (typeof origin !== "string" || typeof host !== "string") return undefined;
-  let originHost: string;
-  try {
-    originHost = new URL(origin).hostname;
-  } catch {
-    return undefined;
-  }
-  const hostName = host.replace(/:\d+$/, "").toLowerCase();
-  return originHost === hostName
-    ? undefined
-    : `Origin ${JSON.stringify(new URL(origin).host)}, Host ${JSON.stringify(host)}`;
-}
-
-export function handshakeOf(req: IncomingMessage): HandshakeInfo {
-  const url = req.url ?? "/";
-  const query: Record<string, string | string[]> = Object.create(null);
-  let params: URLSearchParams;
-  try {
-    params = new URL(url, "http://x").searchParams;
-  } catch {
-    // A request target Node's HTTP server accepts but WHATWG URL does not (`//x:99999`): no query.
-    params = new URLSearchParams();
-  }
-  for (const [key, value] of params) {
-    const seen = query[key];
-    query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
-  }
-  return {
-    headers: req.headers,
-    url,
-    address: req.socket?.remoteAddress,
-    secure: Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted),
-    query,
   };
 }
 

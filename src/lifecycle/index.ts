@@ -2,7 +2,7 @@ import type { Server, Socket } from "socket.io";
 import { monotonicNow } from "../clock.js";
 import { copySession } from "../copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "../errors.js";
-import type { Checked, Pipeline, ReadShare } from "../pipeline.js";
+import type { Checked, Pipeline, ReadShare } from "../pipeline-types.js";
 import type { EndResult } from "../types.js";
 import { createCluster } from "./cluster.js";
 import { createEndedMemory, type EndedMemory } from "./ended.js";

@@ -1,6 +1,6 @@
 import type { SessionAuthError } from "../errors.js";
 import type { EndedMemory } from "./ended.js";
-import type { Checked, ReadDone, Settle } from "../pipeline.js";
+import type { Checked, ReadDone, Settle } from "../pipeline-types.js";
 
 /**
  * Shared handshake reads (DESIGN Core, "Reconnect storms"; issue 22): handshakes of one session that

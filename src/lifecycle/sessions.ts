@@ -6,7 +6,7 @@ import { isSessionAuthError, SessionAuthError } from "../errors.js";
 import { causeOf } from "../internal/describe.js";
 import { log } from "../log.js";
 import { publishSocketConnect, publishSocketDisconnect } from "../observe.js";
-import type { Checked, Pipeline } from "../pipeline.js";
+import type { Checked, Pipeline } from "../pipeline-types.js";
 import { createEnder } from "./end.js";
 import type { EndedMemory } from "./ended.js";
 

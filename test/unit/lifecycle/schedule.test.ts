@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "socket.io";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { Checked, Pipeline } from "../../../src/pipeline.js";
+import type { Checked, Pipeline } from "../../../src/pipeline-types.js";
 import { validate } from "../../../src/config.js";
 import { SessionAuthError, type SessionData } from "socket.io-session-auth";
 import { createLifecycle } from "../../../src/lifecycle/index.js";
