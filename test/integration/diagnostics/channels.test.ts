@@ -97,9 +97,11 @@ it("publishes handshakes, store calls and session ends, with no id, cookie or co
     { code: "SESSION_NOT_FOUND", why: expect.any(String), sockets: 1 },
     { code: "SESSION_NOT_FOUND", why: expect.any(String), sockets: 1 },
   ]);
-  // The admitted socket connected, then went when its session ended; the refused one never connected.
+  // The two admitted sockets connected, then went when their session ended; the refused one never connected.
   expect(seen.filter((s) => s.channel === "socket").map((s) => s.message)).toEqual([
     { event: "connect", namespace: "/" },
+    { event: "connect", namespace: "/" },
+    { event: "disconnect", namespace: "/" },
     { event: "disconnect", namespace: "/" },
   ]);
 
