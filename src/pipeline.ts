@@ -212,6 +212,14 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     let reported: unknown;
     let controller: AbortController | undefined;
     let over = false;
+    // Answered once, then forgotten: a store that answers late, or never (a Redis that stopped replying
+    // with the TCP link up), then holds no handshake (its request, socket and callbacks) until it gives up.
+    let to: Settle<SessionRecord<S>> | undefined = settle;
+    const deliver: Settle<SessionRecord<S>> = (error, record) => {
+      const target = to;
+      to = undefined;
+      target?.(error, record);
+    };
     const options: StoreGetOptions = {
       get signal() {
         return (controller ??= new AbortController()).signal;
@@ -228,10 +236,10 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
       if (over) return;
       over = true;
       deadlines.clear(pending);
-      if (error !== undefined) return settle(storeFailure(`Store "${store.name}"`, verifiedText(verified), error));
+      if (error !== undefined) return deliver(storeFailure(`Store "${store.name}"`, verifiedText(verified), error));
       if (record === null || record === undefined) {
         const what = verifiedText(verified);
-        return settle(
+        return deliver(
           new SessionAuthError(
             "SESSION_NOT_FOUND",
             reported === undefined
@@ -242,19 +250,19 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
         );
       }
       if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
-        return settle(
+        return deliver(
           new SessionAuthError(
             "SESSION_NOT_FOUND",
             `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
           ),
         );
       }
-      settle(undefined, record);
+      deliver(undefined, record);
     };
     const pending = deadlines.set(() => {
       over = true;
       controller?.abort(new Error(`timeout after ${timeout} ms`));
-      settle(
+      deliver(
         new SessionAuthError(
           "STORE_UNAVAILABLE",
           `Store "${store.name}" did not answer within ${timeout} ms (${verifiedText(verified)}).`,
