@@ -132,7 +132,10 @@ describe("Better Auth: a signed-in user's socket", () => {
     const { web, realtime, errors } = await setup();
     const { cookie } = await web.signUp("eve@example.com");
     expect((await refusal(realtime.url, {})).message).toBe("NO_SESSION_COOKIE");
-    expect((await refusal(realtime.url, { cookie: cookie.replace(/.%3D$/, "A%3D") })).message).toBe("BAD_SIGNATURE");
+    // The signature's last character changed (to "B" where it was "A": always an edit, never the same cookie).
+    const forged = cookie.replace(/(.)%3D$/, (_, last: string) => `${last === "A" ? "B" : "A"}%3D`);
+    expect(forged).not.toBe(cookie);
+    expect((await refusal(realtime.url, { cookie: forged })).message).toBe("BAD_SIGNATURE");
     const value = decodeURIComponent(cookie.split("=").slice(1).join("="));
     const edited = `better-auth.session_token=${encodeURIComponent(`x${value}`)}`;
     expect((await refusal(realtime.url, { cookie: edited })).message).toBe("BAD_SIGNATURE");
