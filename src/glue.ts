@@ -6,6 +6,7 @@ import { isPromiseLike } from "./internal/deadline.js";
 import { answerIfAlive, watchAbort } from "./internal/aborted.js";
 import { describeFailure } from "./internal/describe.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
+import { socketSlot } from "./internal/socket-slot.js";
 import { log } from "./log.js";
 import { handshakeTraced, traceHandshake, type HandshakeMessage } from "./observe.js";
 import { emitWarning, type WarningName } from "./internal/warn.js";
@@ -29,13 +30,8 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   const { rooms } = pipeline.config;
   // Results of `allowRequest`, for the middleware of the same connection (all its namespaces) to reuse.
   const preauthorized = new WeakMap<IncomingMessage, { accepted: Accepted<S>; at: number }>();
-  // Which sockets this sessionAuth admitted: a symbol property of the socket, one per sessionAuth
-  // (cheaper than a WeakSet entry per socket, issue 22 item 3; invisible to the app, never serialized).
-  const ADMITTED = Symbol("socket.io-session-auth admitted");
-  const authenticated = {
-    add: (socket: Socket): void => void ((socket as unknown as Record<symbol, boolean>)[ADMITTED] = true),
-    has: (socket: Socket): boolean => (socket as unknown as Record<symbol, boolean>)[ADMITTED] === true,
-  };
+  // Which sockets this sessionAuth admitted.
+  const admitted = socketSlot<true>("admitted");
   const watchedNamespaces = new WeakSet<Namespace>();
   const watchedServers = new WeakSet<Server>();
   // Each warning once per `sessionAuth`, however many servers or namespaces it serves.
@@ -47,7 +43,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   // `owned`: the handshake's own copy (`result.session`) is this socket's; allowRequest's result, reused by
   // each namespace of its connection, is copied for each.
   function admit(socket: Socket, accepted: Accepted<S>, owned: boolean): void {
-    authenticated.add(socket);
+    admitted.set(socket, true);
     // Set now: middlewares after ours and the app's "connection" handlers read them.
     socket.data.session = owned ? accepted.result.session : copySession(accepted.session);
     socket.data.userId = accepted.userId;
@@ -84,7 +80,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
       if (accepted !== undefined) {
         pending.delete(socket);
         lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted);
-      } else if (socket.recovered && !authenticated.has(socket)) {
+      } else if (socket.recovered && !admitted.get(socket) === true) {
         recheck(socket);
       }
     });
@@ -138,7 +134,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   function middleware(socket: Socket, next: (err?: ExtendedError) => void): void {
     watchNamespace(socket.nsp);
     // Wired twice (attach and io.use): the first run decided.
-    if (authenticated.has(socket)) return next();
+    if (admitted.get(socket) === true) return next();
     const ready = preauthorized.get(socket.request);
     // Reuse allowRequest's result, unless the session (or its user) was ended since its store read.
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {

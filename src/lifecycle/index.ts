@@ -8,6 +8,7 @@ import { createCluster } from "./cluster.js";
 import { createEndedMemory, type EndedMemory } from "./ended.js";
 import { createSharedReads } from "./reads.js";
 import { createSessions, type Entry } from "./sessions.js";
+import { socketSlot } from "../internal/socket-slot.js";
 
 /**
  * The session lifecycle on one node: which sessions its sockets hang on, when each is re-read, and how a
@@ -63,15 +64,10 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   // Every socket this lifecycle ever followed, weakly: once one has disconnected, reload/update on it
   // reject SOCKET_DISCONNECTED (a code handlers can match, issue 18 item 5), while a socket this auth
   // never authenticated stays a TypeError (a programming mistake).
-  // (A symbol property of the socket, one per sessionAuth: no WeakSet entry per socket, issue 22 item 3.)
-  const FOLLOWED = Symbol("socket.io-session-auth followed");
-  const followed = {
-    add: (socket: Socket): void => void ((socket as unknown as Record<symbol, boolean>)[FOLLOWED] = true),
-    has: (socket: Socket): boolean => (socket as unknown as Record<symbol, boolean>)[FOLLOWED] === true,
-  };
+  const followed = socketSlot<true>("followed");
 
   function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
-    followed.add(socket);
+    followed.set(socket, true);
     sessions.track(socket, sessionId, key, checked);
   }
 
@@ -79,7 +75,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
     try {
       return sessions.entryFor(method, socket);
     } catch (error) {
-      if (error instanceof TypeError && followed.has(socket)) throw disconnected(method, "was read");
+      if (error instanceof TypeError && followed.get(socket) === true) throw disconnected(method, "was read");
       throw error;
     }
   }

@@ -9,6 +9,7 @@ import { publishSocketConnect, publishSocketDisconnect } from "../observe.js";
 import type { Checked, Pipeline } from "../pipeline-types.js";
 import { createEnder } from "./end.js";
 import type { EndedMemory } from "./ended.js";
+import { socketSlot } from "../internal/socket-slot.js";
 
 /**
  * The sessions this node follows: one entry per session with sockets here (costs grow with sessions,
@@ -70,11 +71,6 @@ export interface Entry extends Scheduled {
   writes: Promise<unknown> | undefined;
 }
 
-// Per-socket bookkeeping as symbol properties of the socket (invisible to the app, never serialized):
-// cheaper in heap and in GC work than a WeakMap entry per socket (issue 22, item 3). The symbols are made
-// per createSessions: two sessionAuth on one namespace each follow the socket with their own entry.
-type Followed = { [key: symbol]: unknown };
-
 // An entry's sockets: no Set for a session with one socket here (issue 22 item 3).
 function addSocket(entry: Entry, socket: Socket): void {
   const known = entry.sockets;
@@ -106,9 +102,11 @@ export function createSessions<S extends object>(
   ended: EndedMemory,
   onTrack: () => void,
 ): Sessions<S> {
-  const ENTRY = Symbol("socket.io-session-auth entry");
-  const READ_AT = Symbol("socket.io-session-auth readAt");
-  const entryOf = (socket: Socket): Entry | undefined => (socket as unknown as Followed)[ENTRY] as Entry | undefined;
+  // Per-socket bookkeeping, per createSessions (two sessionAuth on one namespace each keep their own):
+  // the socket's entry, and when its handshake read began (what an end learned late is compared with).
+  const entrySlot = socketSlot<Entry>("entry");
+  const readAtSlot = socketSlot<number>("readAt");
+  const entryOf = entrySlot.get;
   const { revalidate, endEvent, onSessionEnd, sharedReadMaxAge } = pipeline.config;
   const entries = new Map<string, Entry>();
   // The last good read of each followed session while it is recent, oldest first; one sweep timer for
@@ -164,9 +162,9 @@ export function createSessions<S extends object>(
     }
     addSocket(entry, socket);
     publishSocketConnect(socket);
-    (socket as unknown as Followed)[READ_AT] = checked.readAt;
+    readAtSlot.set(socket, checked.readAt);
     keepRead(entry, checked);
-    (socket as unknown as Followed)[ENTRY] = entry;
+    entrySlot.set(socket, entry);
     // One listener function for every socket (no closure per socket); untrack() runs once either way.
     socket.on("disconnect", onDisconnect);
     schedule(entry);
@@ -179,7 +177,7 @@ export function createSessions<S extends object>(
   function untrack(socket: Socket): void {
     const entry = entryOf(socket);
     if (entry === undefined) return;
-    (socket as unknown as Followed)[ENTRY] = undefined;
+    entrySlot.set(socket, undefined);
     removeSocket(entry, socket);
     publishSocketDisconnect(socket);
     if (entry.sockets !== undefined) return;
@@ -338,8 +336,7 @@ export function createSessions<S extends object>(
   function endBefore(entry: Entry, reason: SessionAuthError, before: number | undefined): void {
     if (before === undefined) return void endEntry(entry, reason);
     for (const socket of socketsOf(entry))
-      if ((((socket as unknown as Followed)[READ_AT] as number | undefined) ?? Number.NEGATIVE_INFINITY) < before)
-        ender.end(socket, reason);
+      if ((readAtSlot.get(socket) ?? Number.NEGATIVE_INFINITY) < before) ender.end(socket, reason);
   }
 
   function entryFor(method: string, socket: Socket): Entry {
