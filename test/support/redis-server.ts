@@ -102,3 +102,24 @@ export async function startRedisServer(): Promise<RedisServer> {
   process.once("exit", stopOnExit);
   return { port, url: `redis://127.0.0.1:${port}`, start, stop, command: (...args) => rawCommand(port, args) };
 }
+
+/**
+ * Lets go of ioredis clients once the servers using them are closed: QUIT, so the commands still in
+ * flight get their replies first (@socket.io/redis-adapter's `close()` sends UNSUBSCRIBE and PUNSUBSCRIBE
+ * without waiting or catching; `disconnect()` would reject them as "Connection is closed.", an unhandled
+ * rejection). A client that does not answer within a second is disconnected anyway.
+ */
+export async function quitRedisClients(clients: Iterable<{ quit(): Promise<unknown>; disconnect(): void }>) {
+  await Promise.all(
+    [...clients].map(async (client) => {
+      let timer: NodeJS.Timeout | undefined;
+      const quit = client.quit().then(
+        () => true,
+        () => true,
+      );
+      const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, 1000, false)));
+      if (!(await Promise.race([quit, late]))) client.disconnect();
+      clearTimeout(timer);
+    }),
+  );
+}

@@ -24,7 +24,12 @@ import { redisStore } from "socket.io-session-auth/redis";
 import { eventually } from "../../support/eventually.js";
 import { MONGO_TARGET_LABEL, startMongoTarget, type MongoTarget } from "../../support/mongo-server/target.js";
 import { connect, ending, refusal, type ConnectFailure } from "../../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import {
+  quitRedisClients,
+  redisServerAvailable,
+  startRedisServer,
+  type RedisServer,
+} from "../../support/redis-server.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
 
 // Shared handshake reads (issue 22, DESIGN "Reconnect storms"): concurrent handshakes of a session share
@@ -81,7 +86,7 @@ interface Backend {
   /** A node's real store (a client of its own) and how to release it. */
   nodeStore(): Promise<{ store: SessionStore; close(): Promise<void> }>;
   /** socket.io options for a node (the Redis adapter between nodes). */
-  server?(): { options: Partial<ServerOptions>; close(): void };
+  server?(): { options: Partial<ServerOptions>; close(): void | Promise<unknown> };
   /** What sessionAuth needs beyond store and secret. */
   options: Partial<SessionAuthOptions>;
   /** Makes the node's reads fail for real (or, in process, by the wrapper); resolves the restore. */
@@ -144,10 +149,7 @@ const redis = (): Backend => {
       for (const each of [pub, sub]) each.on("error", () => {});
       return {
         options: { adapter: createAdapter(pub, sub) },
-        close: () => {
-          pub.disconnect();
-          sub.disconnect();
-        },
+        close: () => quitRedisClients([pub, sub]),
       };
     },
     // The default: redisStore with a subscriber reports ends, so a last read is shared for 5 s.
@@ -281,7 +283,7 @@ describe.each([memory(), redis(), mongo()])("shared handshake reads on $label", 
       io.disconnectSockets(true);
       await io.close();
       http.closeAllConnections();
-      server?.close();
+      await server?.close();
       await closeStore();
     });
     return made;

@@ -13,7 +13,12 @@ import { memoryStore } from "socket.io-session-auth/memory";
 import { createPushRouter, type PushRouter, type PushRouterOptions } from "socket.io-session-auth/push";
 import { eventually } from "../../support/eventually.js";
 import { connect, startRealtime, type Realtime } from "../../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import {
+  quitRedisClients,
+  redisServerAvailable,
+  startRedisServer,
+  type RedisServer,
+} from "../../support/redis-server.js";
 import { startWebApp, type WebApp } from "../../support/web-app.js";
 
 const SECRET = "keyboard cat";
@@ -83,8 +88,7 @@ describe.skipIf(!redisServerAvailable())("push router while Redis fails (two nod
         await push.close();
         await realtime.close();
         await extra?.close();
-        pub.disconnect();
-        sub.disconnect();
+        await quitRedisClients([pub, sub]);
       },
     };
   }

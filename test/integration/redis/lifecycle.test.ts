@@ -12,7 +12,12 @@ import { sessionAuth, type SessionAuth, type SessionAuthOptions } from "socket.i
 import { redisStore } from "socket.io-session-auth/redis";
 import { eventually } from "../../support/eventually.js";
 import { ask, connect, ending, serveLifecycle } from "../../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import {
+  quitRedisClients,
+  redisServerAvailable,
+  startRedisServer,
+  type RedisServer,
+} from "../../support/redis-server.js";
 import { sessionIdOf, startWebApp, type WebApp } from "../../support/web-app.js";
 
 // The lifecycle with sessions in Redis: real express-session + connect-redis (node-redis) writing, redisStore
@@ -78,7 +83,7 @@ describe.skipIf(!available)("the lifecycle on Redis (connect-redis, keyspace not
         await auth.close();
         await store.close!();
         await io.close();
-        for (const each of [client, subscriber, pub, sub]) each.disconnect();
+        await quitRedisClients([client, subscriber, pub, sub]);
       },
     };
     closers.push(() => made.close());
