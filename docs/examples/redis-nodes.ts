@@ -26,6 +26,12 @@ export async function createNode(redisUrl = process.env.REDIS_URL ?? "redis://12
 
   // Reaches the user's every socket, whichever node each one is connected to.
   const notify = (userId: string, event: string, data: unknown) => io.to(userRoom(userId)).emit(event, data);
-  return { http, io, notify, close: async () => (await io.close(), pub.disconnect(), sub.disconnect()) };
+  async function close(): Promise<void> {
+    await io.close();
+    // quit(), not disconnect(): the adapter's close() has just sent UNSUBSCRIBE without waiting for the
+    // reply, and disconnect() would reject it ("Connection is closed.", an unhandled rejection).
+    await Promise.all([pub.quit(), sub.quit()]);
+  }
+  return { http, io, notify, close };
 }
 // #endregion nodes
