@@ -68,10 +68,12 @@ export function createTimerHeap<T extends Scheduled>(fire: (item: T) => void): T
     down(last.heapIndex);
   }
 
-  // The one timer follows the soonest item; it is left alone while that does not change.
+  // The one timer is armed for the soonest item. Moved only when an item becomes due sooner than it: an
+  // item removed or moved later leaves it where it is (a socket leaving costs no timer work), and a wake
+  // with nothing due re-arms for the soonest then, or stops when the heap is empty.
   function arm(): void {
     const at = heap.length === 0 ? Number.POSITIVE_INFINITY : heap[0]!.timerAt;
-    if (timer !== undefined && at === timerAt) return;
+    if (timer !== undefined && at >= timerAt) return;
     clearTimeout(timer);
     timer = undefined;
     timerAt = at;
@@ -123,7 +125,9 @@ export function createTimerHeap<T extends Scheduled>(fire: (item: T) => void): T
     clear() {
       for (const item of heap) item.heapIndex = -1;
       heap.length = 0;
-      arm();
+      clearTimeout(timer);
+      timer = undefined;
+      timerAt = Number.POSITIVE_INFINITY;
     },
   };
 }
