@@ -30,36 +30,44 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   const { rooms } = pipeline.config;
   // Results of `allowRequest`, for the middleware of the same connection (all its namespaces) to reuse.
   const preauthorized = new WeakMap<IncomingMessage, { accepted: Accepted<S>; at: number }>();
-  // Which sockets this sessionAuth admitted.
-  const admitted = socketSlot<true>("admitted");
+  // What this sessionAuth admitted a socket with, until socket.io connects it (middlewares after ours may
+  // still refuse it), then `true`; undefined for a socket it did not admit. One slot, no WeakMap entry
+  // per socket (issue 22).
+  const admission = socketSlot<Accepted<S> | true>("admission");
   const watchedNamespaces = new WeakSet<Namespace>();
   const watchedServers = new WeakSet<Server>();
   // Each warning once per `sessionAuth`, however many servers or namespaces it serves.
   const warned = new Set<string>();
 
-  // Accepted by the middleware, not yet connected by socket.io (later middlewares may still refuse it).
-  const pending = new WeakMap<Socket, Accepted<S>>();
-
   // `owned`: the handshake's own copy (`result.session`) is this socket's; allowRequest's result, reused by
   // each namespace of its connection, is copied for each.
   function admit(socket: Socket, accepted: Accepted<S>, owned: boolean): void {
-    admitted.set(socket, true);
     // Set now: middlewares after ours and the app's "connection" handlers read them.
     socket.data.session = owned ? accepted.result.session : copySession(accepted.session);
     socket.data.userId = accepted.userId;
-    const joined: string[] = [];
-    if (rooms.user !== null && accepted.userId !== null) joined.push(rooms.user + accepted.userId);
-    if (rooms.session !== null) joined.push(rooms.session + accepted.key);
+    const joined = roomsOf(accepted);
     // An adapter whose join() rejects must not become an unhandled rejection (the in-memory adapter's is
     // synchronous: no promise to make for it).
     if (joined.length > 0) {
-      const joining: unknown = socket.join(joined);
+      const joining: unknown = socket.join(joined as string[]);
       if (isPromiseLike(joining)) Promise.resolve(joining).catch(ignore);
     }
     // The lifecycle follows connected sockets only: one refused later, or dropped before connecting,
     // fires no "disconnect" and would stay tracked forever.
-    if (socket.connected) lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted);
-    else pending.set(socket, accepted);
+    if (socket.connected) {
+      admission.set(socket, true);
+      lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted.read);
+    } else admission.set(socket, accepted);
+  }
+
+  // The room names of a read, made once per read (every handshake sharing it has the same session).
+  function roomsOf(accepted: Accepted<S>): readonly string[] {
+    const read = accepted.read;
+    if (read.rooms !== undefined) return read.rooms;
+    const names: string[] = [];
+    if (rooms.user !== null && accepted.userId !== null) names.push(rooms.user + accepted.userId);
+    if (rooms.session !== null) names.push(rooms.session + accepted.key);
+    return (read.rooms = names);
   }
 
   function watchServer(io: Server): void {
@@ -76,11 +84,11 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // socket.io lets a recovered socket (connectionStateRecovery) skip middlewares: a session destroyed
     // during the blip would come back unchecked. Check those again with their new handshake's cookie.
     nsp.prependListener("connection", (socket: Socket) => {
-      const accepted = pending.get(socket);
-      if (accepted !== undefined) {
-        pending.delete(socket);
-        lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted);
-      } else if (socket.recovered && !admitted.get(socket) === true) {
+      const accepted = admission.get(socket);
+      if (accepted !== undefined && accepted !== true) {
+        admission.set(socket, true);
+        lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted.read);
+      } else if (accepted === undefined && socket.recovered) {
         recheck(socket);
       }
     });
@@ -134,7 +142,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   function middleware(socket: Socket, next: (err?: ExtendedError) => void): void {
     watchNamespace(socket.nsp);
     // Wired twice (attach and io.use): the first run decided.
-    if (admitted.get(socket) === true) return next();
+    if (admission.get(socket) !== undefined) return next();
     const ready = preauthorized.get(socket.request);
     // Reuse allowRequest's result, unless the session (or its user) was ended since its store read.
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
