@@ -22,11 +22,21 @@ export interface Checked<S extends object> {
   readAt: number;
   /** Which of the configured cookie names the session came from (handed to the store on re-reads). */
   cookieName?: string;
+  /**
+   * The rooms a socket accepted through this read joins, named once per read by the glue: the sockets
+   * sharing a read share the strings too (issue 22: no room-name string per socket).
+   */
+  rooms?: readonly string[];
 }
 
 /** An accepted handshake: the public result plus what the lifecycle needs. */
 export interface Accepted<S extends object> extends Checked<S> {
   result: AuthResult<S>;
+  /**
+   * The read itself (shared by every handshake it answered): what the lifecycle keeps, rather than this
+   * per-handshake object (issue 22: a kept read costs one object per session, not per socket).
+   */
+  read: Checked<S>;
   /** `sessionKey(result.sessionId)`: the public stand-in for the id, for the session room and the lifecycle. */
   key: string;
 }

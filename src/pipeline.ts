@@ -81,6 +81,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
           cookieName: checked!.cookieName,
           key,
           result: { sessionId: id, session, userId: checked!.userId, secretIndex },
+          read: checked!,
         };
         if (authorize === undefined) return done(undefined, accepted, shared);
         let info: HandshakeInfo;
@@ -344,7 +345,9 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
           : `The session identifies no user the default way, though ${found}: pass \`identify: (session) => ...\` returning the user's id from it.`,
       );
     }
-    return { session, userId, expires, record, readAt };
+    // Every field in the literal (cookieName and rooms are set later): the read may be kept for sharing,
+    // and fields added afterwards would cost it a separate property store.
+    return { session, userId, expires, record, readAt, cookieName: undefined, rooms: undefined };
   }
 
   // `authorize`, without a promise when it answers synchronously. Whatever is not `true` refuses.

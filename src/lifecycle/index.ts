@@ -8,7 +8,6 @@ import { createCluster } from "./cluster.js";
 import { createEndedMemory, type EndedMemory } from "./ended.js";
 import { createSharedReads } from "./reads.js";
 import { createSessions, type Entry } from "./sessions.js";
-import { socketSlot } from "../internal/socket-slot.js";
 
 /**
  * The session lifecycle on one node: which sessions its sockets hang on, when each is re-read, and how a
@@ -61,21 +60,14 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   const sessions = createSessions(pipeline, ended, () => cluster.subscribe());
   const reads = createSharedReads({ ended, lastRead: sessions.lastRead });
   const cluster = createCluster(store, sessions, ended);
-  // Every socket this lifecycle ever followed, weakly: once one has disconnected, reload/update on it
-  // reject SOCKET_DISCONNECTED (a code handlers can match, issue 18 item 5), while a socket this auth
-  // never authenticated stays a TypeError (a programming mistake).
-  const followed = socketSlot<true>("followed");
-
-  function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
-    followed.set(socket, true);
-    sessions.track(socket, sessionId, key, checked);
-  }
 
   function entryFor(method: "reload" | "update", socket: Socket): Entry {
     try {
       return sessions.entryFor(method, socket);
     } catch (error) {
-      if (error instanceof TypeError && followed.get(socket) === true) throw disconnected(method, "was read");
+      // Once a followed socket has disconnected, reload/update on it reject SOCKET_DISCONNECTED (a code
+      // handlers can match, issue 18 item 5); a socket this auth never authenticated stays a TypeError.
+      if (error instanceof TypeError && sessions.wasFollowed(socket)) throw disconnected(method, "was read");
       throw error;
     }
   }
@@ -152,7 +144,7 @@ export function createLifecycle<S extends object>(pipeline: Pipeline<S>): Lifecy
   }
 
   return {
-    track,
+    track: sessions.track,
     share: reads.share,
     endedSince: ended.endedSince,
     end: sessions.end,

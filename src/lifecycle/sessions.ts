@@ -30,6 +30,8 @@ export interface Sessions<S extends object> {
    */
   endKey(key: string, reason: SessionAuthError, before?: number): void;
   endUser(user: string, reason: SessionAuthError, before?: number): void;
+  /** Whether `track` was ever called for `socket` (it may have disconnected or been ended since). */
+  wasFollowed(socket: Socket): boolean;
   /** The socket's entry; throws why it ended, or a TypeError naming `method` for a socket not followed. */
   entryFor(method: string, socket: Socket): Entry;
   /** Whether `socket` is still on `entry` (not ended, not gone, not moved to another session). */
@@ -57,8 +59,8 @@ export interface Entry extends Scheduled {
   readonly cookieName: string | undefined;
   readonly key: string;
   readonly userId: string | null;
-  /** Its sockets here: one socket alone (most sessions have one tab per node), or a Set of them from a second on. */
-  sockets: Socket | Set<Socket> | undefined;
+  /** Its sockets here: one socket alone, an array of a few, or a Set of many (see `addSocket`). */
+  sockets: Socket | Socket[] | Set<Socket> | undefined;
   /** When the store says the session ends (ms since the epoch), or null. */
   expires: number | null;
   /** When the next periodic re-read is due (ms since the epoch); Infinity with `revalidate: false`. */
@@ -71,24 +73,39 @@ export interface Entry extends Scheduled {
   writes: Promise<unknown> | undefined;
 }
 
-// An entry's sockets: no Set for a session with one socket here (issue 22 item 3).
+// An entry's sockets (issue 22 item 3): one socket alone, no collection (most sessions have one tab per
+// node); an array from the second on, which weighs half a Set of the same size (a session's tabs on one
+// node are few); a Set past LISTED_SOCKETS, so that removing one stays cheap for a session with very many.
+const LISTED_SOCKETS = 32;
+
 function addSocket(entry: Entry, socket: Socket): void {
   const known = entry.sockets;
   if (known === undefined) entry.sockets = socket;
-  else if (known instanceof Set) known.add(socket);
-  else if (known !== socket) entry.sockets = new Set([known, socket]);
+  else if (Array.isArray(known)) {
+    if (known.includes(socket)) return;
+    if (known.length < LISTED_SOCKETS) known.push(socket);
+    else entry.sockets = new Set([...known, socket]);
+  } else if (known instanceof Set) known.add(socket);
+  else if (known !== socket) entry.sockets = [known, socket];
 }
 
 function removeSocket(entry: Entry, socket: Socket): void {
   const known = entry.sockets;
   if (known === socket) entry.sockets = undefined;
-  else if (known instanceof Set && known.delete(socket) && known.size === 0) entry.sockets = undefined;
+  else if (Array.isArray(known)) {
+    const index = known.indexOf(socket);
+    if (index < 0) return;
+    // Order does not matter: the last takes the removed one's place.
+    const last = known.pop()!;
+    if (index < known.length) known[index] = last;
+    if (known.length === 0) entry.sockets = undefined;
+  } else if (known instanceof Set && known.delete(socket) && known.size === 0) entry.sockets = undefined;
 }
 
 /** A snapshot of the entry's sockets (safe to end them while iterating). */
 function socketsOf(entry: Entry): Socket[] {
   const known = entry.sockets;
-  return known === undefined ? [] : known instanceof Set ? [...known] : [known];
+  return known === undefined ? [] : Array.isArray(known) ? known.slice() : known instanceof Set ? [...known] : [known];
 }
 
 // Re-check a known expiry a moment after it, so the store has surely dropped the record by then.
@@ -104,9 +121,11 @@ export function createSessions<S extends object>(
 ): Sessions<S> {
   // Per-socket bookkeeping, per createSessions (two sessionAuth on one namespace each keep their own):
   // the socket's entry, and when its handshake read began (what an end learned late is compared with).
-  const entrySlot = socketSlot<Entry>("entry");
+  // The entry slot holds null once the socket is no longer followed (left, ended, refused at track):
+  // "followed once" needs no slot of its own (issue 22: fewer properties per socket).
+  const entrySlot = socketSlot<Entry | null>("entry");
   const readAtSlot = socketSlot<number>("readAt");
-  const entryOf = entrySlot.get;
+  const entryOf = (socket: Socket): Entry | undefined => entrySlot.get(socket) ?? undefined;
   const { revalidate, endEvent, onSessionEnd, sharedReadMaxAge } = pipeline.config;
   const entries = new Map<string, Entry>();
   // The last good read of each followed session while it is recent, oldest first; one sweep timer for
@@ -121,6 +140,7 @@ export function createSessions<S extends object>(
   const timers = createTimerHeap<Entry>((entry) => void onTimer(entry));
 
   function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
+    if (entrySlot.get(socket) === undefined) entrySlot.set(socket, null);
     if (!socket.connected || ender.endedWith(socket) !== undefined) return;
     const stale = ended.endedSince(key, checked.userId, checked.readAt);
     if (stale !== undefined) return ender.end(socket, stale);
@@ -133,7 +153,7 @@ export function createSessions<S extends object>(
     }
     if (entry === undefined) {
       entry = {
-        sessionId,
+        sessionId: ownString(sessionId),
         cookieName: checked.cookieName,
         key,
         userId: checked.userId,
@@ -177,7 +197,7 @@ export function createSessions<S extends object>(
   function untrack(socket: Socket): void {
     const entry = entryOf(socket);
     if (entry === undefined) return;
-    entrySlot.set(socket, undefined);
+    entrySlot.set(socket, null);
     removeSocket(entry, socket);
     publishSocketDisconnect(socket);
     if (entry.sockets !== undefined) return;
@@ -361,6 +381,7 @@ export function createSessions<S extends object>(
       for (const entry of entries) endBefore(entry, reason, before);
     },
     entryFor,
+    wasFollowed: (socket) => entrySlot.get(socket) !== undefined,
     holds: (entry, socket) => entryOf(socket) === entry,
     refresh,
     apply,
@@ -378,4 +399,13 @@ export function createSessions<S extends object>(
       timers.clear();
     },
   };
+}
+
+/**
+ * A string of its own: the session id is cut out of the decoded cookie, and V8 keeps a slice's whole
+ * parent alive (the cookie with its signature). The entry keeps the id as long as the session is
+ * followed, so it keeps a copy of just the id. JSON round trips make a fresh flat string.
+ */
+function ownString(value: string): string {
+  return JSON.parse(JSON.stringify(value)) as string;
 }

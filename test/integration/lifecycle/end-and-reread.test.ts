@@ -82,6 +82,33 @@ describe("ending a session: endSession and endUser", () => {
     expect(await ask(other, "whoami")).toMatchObject({ userId: "2" });
   });
 
+  it("a session with many tabs (past 32, where its sockets move from a list to a Set): tabs that left are forgotten, the others all end", async () => {
+    const { web, auth, io, ends, open } = await setup();
+    const cookie = await web.login({ id: 41 });
+    const tabs = [];
+    for (let i = 0; i < 40; i++) tabs.push(await open(cookie));
+    // Ten leave on their own, some before the switch's threshold and some after.
+    const leaving = [0, 3, 7, 15, 20, 31, 32, 35, 38, 39];
+    await Promise.all(
+      leaving.map((index) => {
+        const socket = tabs[index]!;
+        const gone = new Promise((resolve) => socket.once("disconnect", resolve));
+        socket.close();
+        return gone;
+      }),
+    );
+    await expect.poll(() => io.of("/").sockets.size).toBe(30);
+    const staying = tabs.filter((_, index) => !leaving.includes(index));
+    const seen = staying.map((socket) => ending(socket));
+    await web.logout(cookie);
+    await auth.endSession(io, sessionIdOf(cookie));
+    for (const end of await Promise.all(seen))
+      expect(end).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
+    // Only the 30 that stayed were ended; the 10 that left were no longer followed.
+    expect(ends).toHaveLength(30);
+    expect(io.of("/").sockets.size).toBe(0);
+  });
+
   it("endUser ends every session of a user with the code given; the session id never reaches a client", async () => {
     const { web, auth, io, open } = await setup();
     const first = await open(await web.login({ id: "u7" }));
