@@ -36,14 +36,28 @@ function copyTree(value: unknown, depth: number): unknown {
   if (value instanceof Date) return new Date(value.getTime());
   if (value instanceof Uint8Array) return Uint8Array.prototype.slice.call(value);
   const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value;
-  const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
+  if (proto === Object.prototype) {
+    // A spread copies the object with its shape (V8 clones the hidden class: as compact as the original,
+    // where `{}` plus assignments reserves room for four fields), its own `__proto__` key included; then
+    // only the values that are objects are replaced by their copies.
+    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const key of Object.keys(out)) {
+      const item = out[key];
+      if (typeof item !== "object" || item === null) continue;
+      const copied = copyTree(item, depth + 1);
+      if (copied === TOO_DEEP) return TOO_DEEP;
+      if (key === "__proto__")
+        Object.defineProperty(out, key, { value: copied, enumerable: true, writable: true, configurable: true });
+      else out[key] = copied;
+    }
+    return out;
+  }
+  if (proto !== null) return value;
+  const out: Record<string, unknown> = Object.create(null);
   for (const key of Object.keys(value)) {
     const item = copyTree((value as Record<string, unknown>)[key], depth + 1);
     if (item === TOO_DEEP) return TOO_DEEP;
-    if (key === "__proto__")
-      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
-    else out[key] = item;
+    out[key] = item;
   }
   return out;
 }
