@@ -124,6 +124,11 @@ function isRefusal(error: unknown): error is SessionAuthError {
   return typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string";
 }
 
+/** Whether anyone listens on the `store` channel (else a lookup may skip the promise `traceStore` needs). */
+export function storeTraced(): boolean {
+  return listened(store);
+}
+
 /** Whether anyone listens on the `handshake` channel (else the glue runs the check without a trace). */
 export function handshakeTraced(): boolean {
   return listened(handshake);

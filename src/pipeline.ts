@@ -11,7 +11,7 @@ import { causeOf, describeFailure } from "./internal/describe.js";
 import { createFirstRefusalNotice } from "./internal/first-refusal.js";
 import { crossSite, handshakeOf } from "./handshake-info.js";
 import { log } from "./log.js";
-import { traceStore } from "./observe.js";
+import { storeTraced, traceStore } from "./observe.js";
 import { createOriginCheck } from "./origin.js";
 import { sessionKey } from "./rooms.js";
 import { canonicalSessionId, type SessionRecord, type StoreGetOptions } from "./store.js";
@@ -270,6 +270,17 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
         ),
       );
     });
+    // This package's adapters answer a handshake's read through a callback too (no promise of theirs
+    // nor of ours on the hot path, issue 22); only while nobody traces store calls, which needs a promise.
+    const getThen = revision ? undefined : (store as { [GET_THEN]?: GetThen<S> })[GET_THEN];
+    if (getThen !== undefined && getThen.get === store.get && !storeTraced()) {
+      try {
+        getThen.read(id, options, finish);
+      } catch (error) {
+        finish(error ?? new Error("store.get threw"));
+      }
+      return;
+    }
     let answer: PromiseLike<SessionRecord<S> | null> | SessionRecord<S> | null;
     try {
       answer = traceStore("get", store.name, () => store.get(id, options));
@@ -414,6 +425,17 @@ function formatDate(time: number): string {
 }
 
 const OWN_DEADLINE = Symbol.for("socket.io-session-auth.ownDeadline");
+
+/**
+ * Between the core and this package's adapters only (never documented for others): `read` is `get` for
+ * a read without a revision, answering through `done` once, `(error)` or `(undefined, record or null)`;
+ * used only while the store's `get` is still the `get` it stands for (a wrapper may have replaced it).
+ */
+const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
+interface GetThen<S extends object> {
+  readonly get: unknown;
+  read(id: string, options: StoreGetOptions, done: (error: unknown, record?: SessionRecord<S> | null) => void): void;
+}
 
 function verifiedText(verified: number | string): string {
   if (typeof verified === "string") return verified;

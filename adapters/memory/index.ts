@@ -7,9 +7,14 @@ import {
   type SessionData,
   type SessionRecord,
   type SessionStore,
+  type StoreGetOptions,
 } from "socket.io-session-auth/adapter";
 
 type Callback<T> = (err?: unknown, value?: T) => void;
+
+// Between sessionAuth's core and this package's adapters only: a read without a revision, answered
+// through a callback, with no promise on the handshake's path (issue 22).
+const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
 /** The callback express-session's `store.get` takes. */
 export type SessionCallback = (err: unknown, session?: unknown) => void;
 /** The callback express-session's `store.set` and `store.destroy` take. */
@@ -87,39 +92,61 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
     return { session, expires: expiryOf(session), revision };
   };
 
-  // Without a revision (a handshake, a periodic re-read): one promise, one copy, the store's callback
-  // straight into the record (issue 22: the handshake's hot path).
-  const readCopy = (id: string, report: (cause: unknown) => void): Promise<SessionRecord<S> | null> =>
-    new Promise((resolve, reject) =>
-      invoke<unknown>(handle, "get", [id], (error, value) => {
-        if (error !== undefined && error !== null) {
-          try {
-            resolve(unreadable(error, report));
-          } catch (failure) {
-            reject(failure);
-          }
-          return;
-        }
-        if (value === null || value === undefined) return resolve(null);
-        // Guarded: a store may call back from setImmediate, where a throw (a getter, a Proxy) is uncaught.
+  // Without a revision (a handshake, a periodic re-read): one copy, the store's callback straight into
+  // the record, and no promise (issue 22: the handshake's hot path). `done` is called once.
+  const readCopyThen = (
+    id: string,
+    report: (cause: unknown) => void,
+    done: (error: unknown, record?: SessionRecord<S> | null) => void,
+  ): void =>
+    invoke<unknown>(handle, "get", [id], (error, value) => {
+      if (error !== undefined && error !== null) {
+        let record: null;
         try {
-          const copied = typeof value === "string" ? undefined : jsonCopy(value, 0);
-          if (copied === undefined) return void read(id, report, false, value).then(resolve, reject);
-          if (typeof copied !== "object" || copied === null || Array.isArray(copied)) {
-            report(new TypeError(`the store's answer holds ${describeValue(copied)}, not a session object`));
-            return resolve(null);
-          }
-          resolve({ session: copied as S, expires: expiryOf(copied) });
+          record = unreadable(error, report);
         } catch (failure) {
-          reject(failure);
+          return done(failure ?? new Error("store.get failed"));
         }
-      }),
-    );
+        return done(undefined, record);
+      }
+      if (value === null || value === undefined) return done(undefined, null);
+      // Guarded: a store may call back from setImmediate, where a throw (a getter, a Proxy) is uncaught.
+      let copied: unknown;
+      try {
+        copied = typeof value === "string" ? undefined : jsonCopy(value, 0);
+      } catch (failure) {
+        return done(failure ?? new Error("reading the store's answer failed"));
+      }
+      if (copied === undefined)
+        return void read(id, report, false, value).then(
+          (record) => done(undefined, record),
+          (failure: unknown) => done(failure ?? new Error("reading the store's answer failed")),
+        );
+      if (typeof copied !== "object" || copied === null || Array.isArray(copied)) {
+        report(new TypeError(`the store's answer holds ${describeValue(copied)}, not a session object`));
+        return done(undefined, null);
+      }
+      done(undefined, { session: copied as S, expires: expiryOf(copied) });
+    });
 
   const store: SessionStore<S> = {
     name: "memory",
-    get: (id, { report, revision }) => (revision === false ? readCopy(id, report) : read(id, report, true)),
+    get: (id, { report, revision }) =>
+      revision === false
+        ? new Promise((resolve, reject) =>
+            readCopyThen(id, report, (error, record) => (error === undefined ? resolve(record!) : reject(error))),
+          )
+        : read(id, report, true),
   };
+  // The core's callback read (see GET_THEN): not enumerable, so a spread of the store does not copy it,
+  // and tied to this `get`, so a wrapper that replaces `get` (to count, cache...) is always called.
+  Object.defineProperty(store, GET_THEN, {
+    value: {
+      get: store.get,
+      read: (id: string, options: StoreGetOptions, done: (error: unknown, record?: SessionRecord<S> | null) => void) =>
+        readCopyThen(id, options.report, done),
+    },
+  });
   if (typeof handle.set === "function") {
     // Written as a copy (forWriting), so a store that keeps objects (@fastify/session's) never keeps one the caller holds.
     store.compareAndSet = (id, revision, session, { signal }) =>

@@ -7,6 +7,7 @@ import {
   type SessionData,
   type SessionRecord,
   type SessionStore,
+  type StoreGetOptions,
 } from "socket.io-session-auth/adapter";
 import {
   addressing,
@@ -21,6 +22,11 @@ import { keyspaceEvents } from "./keyspace.js";
 
 // Set by sessionAuth's lookups (src/pipeline.ts): the caller stops waiting at its own deadline.
 const OWN_DEADLINE = Symbol.for("socket.io-session-auth.ownDeadline");
+// Between sessionAuth's core and this package's adapters only: a read answered through a callback, with
+// no promise of ours on the handshake's path (issue 22; see src/pipeline.ts).
+const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
+
+type Done<S extends object> = (error: unknown, record?: SessionRecord<S> | null) => void;
 
 export type { RedisClientLike } from "./client.js";
 
@@ -102,24 +108,51 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
   const command = driver.command;
   let closed = false;
 
+  // One GET, answered through `done` once. The key's TTL is the expiry, and Redis already enforced it:
+  // no second round trip (PTTL) per handshake.
+  const read = (id: string, options: StoreGetOptions, done: Done<S>): void => {
+    const { report } = options;
+    // sessionAuth's lookups stop waiting at their own deadline: their signal is made only if the
+    // command must wait for the client's first ready (no AbortController per handshake, issue 22).
+    const ownDeadline = (options as unknown as Record<symbol, unknown>)[OWN_DEADLINE] === true;
+    command(() => client.get(prefix + id), ownDeadline ? () => options.signal : options.signal).then(
+      (raw) => {
+        if (raw === null || raw === undefined) return done(undefined, null);
+        let text: string;
+        try {
+          text = textOf(raw); // a TypeError for a reply of another type (a client mapped to other types)
+        } catch (error) {
+          return done(error);
+        }
+        // The common case in place: a serializer that parses synchronously (JSON) into an object.
+        let parsed: unknown;
+        try {
+          parsed = serializer.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && !isThenable(parsed))
+          return done(undefined, { session: parsed as S, expires: null, revision: text });
+        // Anything else (a promise, a failure, not an object) the long way, which reports what went wrong.
+        readSession<S>(text, report, {
+          parse: (stored) => serializer.parse(stored as string),
+          what: "the value under the session key",
+        }).then(
+          (session) => done(undefined, session === null ? null : { session, expires: null, revision: text }),
+          (error: unknown) => done(error ?? new Error("parsing the session failed")),
+        );
+      },
+      (error: unknown) => done(error ?? new Error("the Redis GET failed")),
+    );
+  };
+
   const store: SessionStore<S> = {
     name: "redis",
     where: `keys "${addressing(client).keyPrefix}${prefix}<id>"`,
-    async get(id, options): Promise<SessionRecord<S> | null> {
-      const { report } = options;
-      // sessionAuth's lookups stop waiting at their own deadline: their signal is made only if the
-      // command must wait for the client's first ready (no AbortController per handshake, issue 22).
-      const ownDeadline = (options as unknown as Record<symbol, unknown>)[OWN_DEADLINE] === true;
-      const raw = await command(() => client.get(prefix + id), ownDeadline ? () => options.signal : options.signal);
-      if (raw === null || raw === undefined) return null;
-      const text = textOf(raw);
-      const session = await readSession<S>(text, report, {
-        parse: (stored) => serializer.parse(stored as string),
-        what: "the value under the session key",
-      });
-      // The key's TTL is the expiry, and Redis already enforced it: no second round trip (PTTL) per handshake.
-      return session === null ? null : { session, expires: null, revision: text };
-    },
+    get: (id, options) =>
+      new Promise((resolve, reject) =>
+        read(id, options, (error, record) => (error === undefined ? resolve(record!) : reject(error))),
+      ),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -129,6 +162,10 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
       subscriberDriver?.release();
     },
   };
+
+  // The core's callback read: not enumerable (a spread of the store does not copy it), and tied to this
+  // `get`, so a wrapper that replaces `get` is always called.
+  Object.defineProperty(store, GET_THEN, { value: { get: store.get, read } });
 
   // Keyspace notifications: one subscription per store, shared by every subscribe() call.
   if (subscriber !== undefined) subscribersInUse.add(subscriber);
@@ -212,4 +249,8 @@ function validate<S extends object>(options: RedisStoreOptions<S>) {
     );
   }
   return { client, prefix, serializer, flavor, subscriber };
+}
+
+function isThenable(value: object): boolean {
+  return typeof (value as { then?: unknown }).then === "function";
 }
