@@ -182,7 +182,7 @@ export function cookieValues(header: string | undefined, name: string): string[]
       index = header.lastIndexOf(";", eq - 1) + 1;
       continue;
     }
-    if (trimmed(header, index, eq) === name) values.push(trimmed(header, eq + 1, end));
+    if (isName(header, index, eq, name)) values.push(trimmed(header, eq + 1, end));
     index = end + 1;
   }
   return values;
@@ -203,6 +203,13 @@ function forEachPair(header: string, visit: (name: string, value: string) => voi
     visit(trimmed(header, index, eq), trimmed(header, eq + 1, end));
     index = end + 1;
   }
+}
+
+/** Whether `text` from `start` to `end`, trimmed as {@link trimmed} trims, is `name` (no substring made). */
+function isName(text: string, start: number, end: number, name: string): boolean {
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return end - start === name.length && text.startsWith(name, start);
 }
 
 function trimmed(text: string, start: number, end: number): string {

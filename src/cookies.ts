@@ -102,15 +102,12 @@ function readerFor(
   // Tries each same-named candidate in the order the browser sent them and accepts the first that
   // verifies; a candidate that does not verify is never used. When none does, the most telling failure
   // wins: a wrong signature over a malformed value.
-  const firstVerified = (
-    candidates: readonly string[],
-    verify: (value: string) => Omit<VerifiedCookie, "name">,
-  ): VerifiedCookie => {
+  const firstVerified = (candidates: readonly string[], verify: (value: string) => VerifiedCookie): VerifiedCookie => {
     let failure: SessionAuthError | undefined;
     for (const candidate of candidates) {
       try {
         if (candidate.length > MAX_COOKIE_CHARS) throw oversized(name);
-        return { ...verify(candidate), name };
+        return verify(candidate);
       } catch (error) {
         if (failure === undefined || (error as SessionAuthError).code === "BAD_SIGNATURE")
           failure = error as SessionAuthError;
@@ -131,7 +128,7 @@ function readerFor(
     const joined = joinChunks(header, name);
     return joined === undefined ? [] : [joined];
   };
-  const reading = (verify: (value: string) => Omit<VerifiedCookie, "name">): NameReader => {
+  const reading = (verify: (value: string) => VerifiedCookie): NameReader => {
     return (header) => {
       const candidates = candidatesOf(header);
       return candidates.length === 0 ? undefined : firstVerified(candidates, verify);
@@ -163,7 +160,7 @@ function readerFor(
         }
         for (let index = 0; index < keys.length; index++) {
           // cookie-signature re-signs the id and compares with timingSafeEqual after a length check.
-          if (unsignExpress(body, keys[index]!) !== false) return { id: body.slice(0, dot), secretIndex: index };
+          if (unsignExpress(body, keys[index]!) !== false) return { id: body.slice(0, dot), secretIndex: index, name };
         }
         throw badSignature(name, keys.length);
       });
@@ -186,7 +183,7 @@ function readerFor(
         for (let index = 0; index < keys.length; index++) {
           const expected = Buffer.from(createHmac("sha256", keys[index]!).update(token).digest("base64"));
           if (expected.length === given.length && timingSafeEqual(expected, given))
-            return { id: token, secretIndex: index };
+            return { id: token, secretIndex: index, name };
         }
         throw badSignature(name, keys.length, BETTER_AUTH_HINT);
       });
@@ -211,7 +208,7 @@ function readerFor(
             const expected = Buffer.from(createHmac(algorithm, keys[index]!).update(data).digest("base64url"));
             for (const given of givens) {
               if (expected.length === given.length && timingSafeEqual(expected, given))
-                return { id: value, secretIndex: index };
+                return { id: value, secretIndex: index, name };
             }
           }
           throw badSignature(name, keys.length);
