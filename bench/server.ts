@@ -426,11 +426,12 @@ const SECRET_KEY = createSecretKey(Buffer.from(SECRET, "utf8"));
  * digits of the id's SHA-256). No origin check, no timeout, no copy, no lifecycle.
  */
 function floor(lookup: (sid: string, done: (err: unknown, found?: FloorSession | null) => void) => void) {
-  return (socket: Socket, next: (err?: Error) => void): void => {
+  // Named, so that a CPU profile (--profile) tells the floor's work apart.
+  return function floorMiddleware(socket: Socket, next: (err?: Error) => void): void {
     const raw = parseCookie(socket.request.headers.cookie ?? "")["connect.sid"];
     const sid = raw?.startsWith("s:") ? unsign(raw.slice(2), SECRET_KEY) : false;
     if (sid === false) return next(new Error("unauthorized"));
-    lookup(sid, (err, found) => {
+    lookup(sid, function floorLookupDone(err, found) {
       if (err) return next(new Error("unavailable"));
       if (!found) return next(new Error("unauthorized"));
       const userId = String(found.user?.id);

@@ -1,4 +1,4 @@
-import { sha256 } from "./internal/hash.js";
+import { sha256Hex } from "./internal/hash.js";
 
 /** Room-name prefixes. `false` (for both, or for one) joins none. */
 export interface RoomOptions {
@@ -45,9 +45,7 @@ export function resolveRooms(option: RoomOptions | false | undefined, owner = "s
  * a bearer secret, so rooms, logs and `socket.data` carry this instead.
  */
 export function sessionKey(sessionId: string): string {
-  // Hex of the first 16 bytes: a flat 32-character string, where slicing the 64-digit hex would keep all
-  // of it alive behind the slice (the lifecycle keeps a key per session followed).
-  return sha256(sessionId).toString("hex", 0, 16);
+  return sha256Hex(sessionId).slice(0, 32);
 }
 
 /**

@@ -154,8 +154,9 @@ export function createSessions<S extends object>(
     if (entry === undefined) {
       entry = {
         sessionId: ownString(sessionId),
+        // Its own string too: the key is sliced from the id's 64-digit SHA-256 hex, which the slice keeps.
+        key: ownString(key),
         cookieName: checked.cookieName,
-        key,
         userId: checked.userId,
         sockets: undefined,
         expires: checked.expires,
@@ -169,7 +170,7 @@ export function createSessions<S extends object>(
         retryAt: 0,
         writes: undefined,
       };
-      entries.set(key, entry);
+      entries.set(entry.key, entry);
       if (checked.userId !== null) {
         const known = byUser.get(checked.userId);
         byUser.set(
@@ -402,9 +403,9 @@ export function createSessions<S extends object>(
 }
 
 /**
- * A string of its own: the session id is cut out of the decoded cookie, and V8 keeps a slice's whole
- * parent alive (the cookie with its signature). The entry keeps the id as long as the session is
- * followed, so it keeps a copy of just the id. JSON round trips make a fresh flat string.
+ * A string of its own: V8 keeps a slice's whole parent alive (the session id is cut out of the decoded
+ * cookie with its signature, the key out of a 64-digit hex), and an entry keeps both as long as its
+ * session is followed. A JSON round trip makes a fresh flat string. Once per session followed.
  */
 function ownString(value: string): string {
   return JSON.parse(JSON.stringify(value)) as string;
