@@ -431,7 +431,7 @@ function floor(lookup: (sid: string, done: (err: unknown, found?: FloorSession |
     const raw = parseCookie(socket.request.headers.cookie ?? "")["connect.sid"];
     const sid = raw?.startsWith("s:") ? unsign(raw.slice(2), SECRET_KEY) : false;
     if (sid === false) return next(new Error("unauthorized"));
-    lookup(sid, function floorLookupDone(err, found) {
+    lookup(sid, (err, found) => {
       if (err) return next(new Error("unavailable"));
       if (!found) return next(new Error("unauthorized"));
       const userId = String(found.user?.id);
