@@ -110,6 +110,9 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
         return done(undefined, record);
       }
       if (value === null || value === undefined) return done(undefined, null);
+      // express-session's MemoryStore keeps each session as JSON text and parses it in get(): what it
+      // hands out is plain JSON data made for this call, ours without a copy (issue 22).
+      if (parsedForUs(handle, id, value)) return done(undefined, { session: value as S, expires: expiryOf(value) });
       // Guarded: a store may call back from setImmediate, where a throw (a getter, a Proxy) is uncaught.
       let copied: unknown;
       try {
@@ -263,6 +266,24 @@ function jsonCopy(value: unknown, depth: number): unknown {
     else out[key] = item;
   }
   return out;
+}
+
+/**
+ * Whether `value` is what express-session's MemoryStore (1.x) made for this call: it keeps each session
+ * as JSON text in `sessions[id]` and answers `get` with `JSON.parse` of it, a new object each time that
+ * nothing else holds. Any other store (memorystore, @fastify/session's MemoryStore, which hands out the
+ * object it keeps, a wrapper) is copied. A plain object from a store still keeping that id as text.
+ */
+function parsedForUs(handle: ExpressSessionStoreLike, id: string, value: unknown): value is object {
+  const kept = (handle as { sessions?: unknown }).sessions;
+  return (
+    typeof kept === "object" &&
+    kept !== null &&
+    typeof (kept as Record<string, unknown>)[id] === "string" &&
+    typeof value === "object" &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype
+  );
 }
 
 function expiryOf(session: object): Date | null {
