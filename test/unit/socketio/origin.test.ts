@@ -21,6 +21,12 @@ describe("default origin policy: same host, or no Origin at all", () => {
     [{ host: "app.example.com", origin: "file://" }, false],
     [{ origin: "https://app.example.com" }, false],
     [{ host: "app.example.com/evil", origin: "https://app.example.com" }, false],
+    // The Origin equal to scheme + Host, character for character, yet not the same origin (the quick
+    // comparison must not pass these; the URL parse decides).
+    [{ host: "app.example.com/evil", origin: "https://app.example.com/evil" }, false],
+    [{ host: "app.example.com:99999", origin: "http://app.example.com:99999" }, false],
+    [{ host: "localhost:5173", origin: "http://localhost:5173" }, true],
+    [{ host: "localhost:65535", origin: "http://localhost:65535" }, true],
   ])("%o → %s", (headers, expected) => expect(check(req(headers))).toBe(expected));
 });
 
