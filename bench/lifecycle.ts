@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import type { LifecycleMark, LifecycleRequest } from "./lifecycle-node.js";
 import { channel } from "./protocol.js";
 import type { LoadOpened, LoadRequest } from "./scale-client.js";
+import { useBuiltPackage } from "./built-package.js";
 
 const USAGE = `Usage: npx tsx bench/lifecycle.ts [--quick] [--sockets N] [--tabs N] [--interval MS]
   --quick        1,000 sockets over 100 sessions (default 10,000 over 1,000)
@@ -147,6 +148,7 @@ async function measure(variant: "bare" | "ours", settings: Settings, watch = tru
 }
 
 async function main(): Promise<void> {
+  useBuiltPackage();
   const settings = parseArgs(process.argv.slice(2));
   const sessions = Math.max(1, Math.floor(settings.sockets / settings.tabs));
   process.stderr.write(

@@ -28,6 +28,7 @@ import {
   type Transport,
   type VariantInfo,
 } from "./protocol.js";
+import { useBuiltPackage } from "./built-package.js";
 
 interface Settings {
   rounds: number;
@@ -185,6 +186,7 @@ function commandLine(): string {
 
 async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
+  useBuiltPackage();
   const startedAt = Date.now();
   const deadline = startedAt + settings.maxMinutes * 60_000;
   const loadBefore = os.loadavg();

@@ -30,6 +30,7 @@ import { startRedisServer, type RedisServer } from "../test/support/redis-server
 import { channel } from "./protocol.js";
 import type { LoadArrivals, LoadOpened, LoadRequest } from "./scale-client.js";
 import { SCALE_SECRET, type NodeMark, type NodeRequest, type PushOutcome, type ScaleVariant } from "./scale-node.js";
+import { useBuiltPackage } from "./built-package.js";
 
 interface Settings {
   sockets: number;
@@ -398,6 +399,7 @@ function render(settings: Settings, rows: Row[], startedAt: number, redisVersion
 }
 
 async function main(): Promise<void> {
+  useBuiltPackage();
   const settings = parseArgs(process.argv.slice(2));
   const startedAt = Date.now();
   let redis: RedisServer | undefined;
