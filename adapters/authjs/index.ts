@@ -163,6 +163,7 @@ export function authjsStore(options: AuthjsStoreOptions): AuthjsStore<AuthjsJwt>
   const store: AuthjsStore<AuthjsJwt> = {
     name: `authjs (v${version}, jwt)`,
     cookie,
+    canonicalId: canonicalToken,
     updateUnsupported: UPDATE_JWT,
     identify: (session) => (typeof session.sub === "string" && session.sub !== "" ? session.sub : undefined),
     async get(token, options: StoreGetOptions): Promise<SessionRecord<AuthjsJwt> | null> {
@@ -292,4 +293,21 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return `a ${typeof value}`;
+}
+
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * One spelling per token (the store's `canonicalId`): a JWE in compact form (RFC 7516 §7.1) is five
+ * base64url segments, and a segment whose length is not a multiple of 4 ends in a character whose low
+ * bits carry nothing; decoders drop them (RFC 4648 §3.5 allows it; jose does), so two or four spellings
+ * of that character decrypt alike. Without this they would be read as the same session under another
+ * id: another session key, room and lifecycle entry, which `endSession` with the token Auth.js wrote
+ * would miss. Each segment is re-encoded from its bytes, which maps every spelling to the one Auth.js
+ * wrote. Anything else maps to itself (it does not decrypt).
+ */
+function canonicalToken(value: string): string {
+  const segments = value.split(".");
+  if (segments.length !== 5 || !segments.every((segment) => BASE64URL_SEGMENT.test(segment))) return value;
+  return segments.map((segment) => Buffer.from(segment, "base64url").toString("base64url")).join(".");
 }

@@ -104,6 +104,26 @@ describe("authjsStore, Auth.js v5 JWT sessions", () => {
     }
   });
 
+  it("canonicalId: every spelling of a token that decodes alike is the token Auth.js wrote; anything else is itself", async () => {
+    const token = await encodeV5({ token: USER, secret: SECRET, salt: V5, maxAge: 3600 });
+    const store = authjsStore({ secret: SECRET });
+    expect(store.canonicalId!(token)).toBe(token);
+    // The tag (32 bytes, 43 characters) ends in a character whose 2 low bits are unused: flipping the
+    // lowest gives another spelling that jose decrypts all the same.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const respelled = token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) ^ 1]!;
+    expect(respelled).not.toBe(token);
+    const { options, reports } = call(V5);
+    expect((await store.get(respelled, options))?.session).toMatchObject(USER);
+    expect(reports).toEqual([]);
+    expect(store.canonicalId!(respelled)).toBe(token);
+    // A real edit is not folded into the token: it stays itself, and does not decrypt.
+    const edited = token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) ^ 4]!;
+    expect(store.canonicalId!(edited)).toBe(edited);
+    for (const other of ["", "not a token", "a.b.c", `${token}.extra`, "a.b.c.d.e!"])
+      expect(store.canonicalId!(other)).toBe(other);
+  });
+
   it("a replaced jwt.decode is used as given", async () => {
     const store = authjsStore({
       secret: SECRET,
