@@ -49,6 +49,25 @@ function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Whether a socket.io adapter's subscriptions are live on `redis` (channels, patterns or shard channels).
+ * The streams adapter (@socket.io/redis-streams-adapter 0.3.1) subscribes once its own duplicate client
+ * connects, never catching that SUBSCRIBE's promise, and its close() destroys the duplicate (`disconnect()`),
+ * which rejects a SUBSCRIBE still unanswered: an unhandled "Disconnects client". With Redis just back, that
+ * client may connect up to node-redis's reconnect delay (about 2 s) after the main one, so after the node
+ * is closed: the test waits for the subscription first.
+ */
+async function adapterSubscribed(redis: RedisServer): Promise<void> {
+  const replies = await Promise.all([
+    redis.command("PUBSUB", "CHANNELS"),
+    redis.command("PUBSUB", "NUMPAT"),
+    redis.command("PUBSUB", "SHARDCHANNELS"),
+  ]);
+  if (replies.every((reply) => reply.startsWith("*0\r\n") || reply.startsWith(":0\r\n"))) {
+    throw new Error("the adapter has not subscribed yet");
+  }
+}
+
 async function listen(http: HttpServer): Promise<string> {
   http.listen(0, "127.0.0.1");
   await once(http, "listening");
@@ -132,5 +151,7 @@ describe.skipIf(!redisServerAvailable())("the docs' Redis apps, started with Red
     cleanup.push(() => socket.close());
     const [seen] = await node.io.fetchSockets();
     expect(seen?.data.userId).toBe("42");
+    // The adapter is back on Redis too (and closes with nothing of its own in flight).
+    await eventually(() => adapterSubscribed(redis), 10_000);
   });
 });
