@@ -6,6 +6,7 @@ import { isPromiseLike } from "./internal/deadline.js";
 import { answerIfAlive, watchAbort } from "./internal/aborted.js";
 import { describeFailure } from "./internal/describe.js";
 import { serverSetup, type EngineOptions } from "./internal/socketio.js";
+import { ownString } from "./internal/own-string.js";
 import { socketSlot } from "./internal/socket-slot.js";
 import { log } from "./log.js";
 import { handshakeTraced, traceHandshake, type HandshakeMessage } from "./observe.js";
@@ -64,9 +65,11 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   function roomsOf(accepted: Accepted<S>): readonly string[] {
     const read = accepted.read;
     if (read.rooms !== undefined) return read.rooms;
+    // Flat strings of their own: the adapter keeps each room name as long as a socket is in the room, and
+    // a name built from the handshake's key would keep the key's 64-digit parent alive with it.
     const names: string[] = [];
-    if (rooms.user !== null && accepted.userId !== null) names.push(rooms.user + accepted.userId);
-    if (rooms.session !== null) names.push(rooms.session + accepted.key);
+    if (rooms.user !== null && accepted.userId !== null) names.push(ownString(rooms.user + accepted.userId));
+    if (rooms.session !== null) names.push(ownString(rooms.session + accepted.key));
     return (read.rooms = names);
   }
 

@@ -9,6 +9,7 @@ import { publishSocketConnect, publishSocketDisconnect } from "../observe.js";
 import type { Checked, Pipeline } from "../pipeline-types.js";
 import { createEnder } from "./end.js";
 import type { EndedMemory } from "./ended.js";
+import { ownString } from "../internal/own-string.js";
 import { socketSlot } from "../internal/socket-slot.js";
 
 /**
@@ -400,13 +401,4 @@ export function createSessions<S extends object>(
       timers.clear();
     },
   };
-}
-
-/**
- * A string of its own: V8 keeps a slice's whole parent alive (the session id is cut out of the decoded
- * cookie with its signature, the key out of a 64-digit hex), and an entry keeps both as long as its
- * session is followed. A JSON round trip makes a fresh flat string. Once per session followed.
- */
-function ownString(value: string): string {
-  return JSON.parse(JSON.stringify(value)) as string;
 }
