@@ -126,16 +126,23 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
         }
         // The common case in place: a serializer that parses synchronously (JSON) into an object.
         let parsed: unknown;
+        let failed = false;
         try {
           parsed = serializer.parse(text);
-        } catch {
-          parsed = undefined;
+        } catch (error) {
+          failed = true;
+          parsed = error;
         }
-        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && !isThenable(parsed))
+        if (!failed && typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && !isThenable(parsed))
           return done(undefined, { session: parsed as S, expires: null, revision: text });
-        // Anything else (a promise, a failure, not an object) the long way, which reports what went wrong.
+        // Anything else (a promise, a failure, not an object) the long way, which reports what went wrong,
+        // with this very answer: a serializer is never called twice (it may decrypt), and its promise is
+        // always awaited (a rejection left alone would be an unhandled one).
         readSession<S>(text, report, {
-          parse: (stored) => serializer.parse(stored as string),
+          parse: () => {
+            if (failed) throw parsed;
+            return parsed;
+          },
           what: "the value under the session key",
         }).then(
           (session) => done(undefined, session === null ? null : { session, expires: null, revision: text }),

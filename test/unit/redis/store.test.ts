@@ -136,6 +136,44 @@ describe("redisStore reading", () => {
     expect(reports).toEqual([boom]);
   });
 
+  it("a serializer is called once per read (it may decrypt), and its rejected promise is reported, never left unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let calls = 0;
+      const boom = new Error("decryption failed");
+      const serializer = {
+        parse: async (text: string) => {
+          calls++;
+          if (text === "bad") throw boom;
+          return JSON.parse(text) as unknown;
+        },
+      };
+      const client = promiseClient({ "sess:good": '{"n":1}', "sess:bad": "bad" });
+      const store = redisStore({ client, serializer });
+      expect((await store.get("good", options()))?.session).toEqual({ n: 1 });
+      expect(calls).toBe(1);
+      const reports: Reports = [];
+      expect(await store.get("bad", options(undefined, reports))).toBeNull();
+      expect(calls).toBe(2);
+      expect(reports).toEqual([boom]);
+      let syncCalls = 0;
+      const throwing = {
+        parse: () => {
+          syncCalls++;
+          throw boom;
+        },
+      };
+      expect(await redisStore({ client, serializer: throwing }).get("good", options())).toBeNull();
+      expect(syncCalls).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("rejects (so the core says STORE_UNAVAILABLE) when the client fails, and for a callback-style client", async () => {
     const failing = { get: () => Promise.reject(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })) };
     await expect(redisStore({ client: failing }).get("a", options())).rejects.toMatchObject({ code: "ECONNRESET" });
