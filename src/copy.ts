@@ -41,6 +41,9 @@ function copyTree(value: unknown, depth: number): unknown {
     // where `{}` plus assignments reserves room for four fields), its own `__proto__` key included; then
     // only the values that are objects are replaced by their copies.
     const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    // A spread copies symbol-keyed properties too, which the copy never carries (nor shares): an object
+    // with one takes the full copy (JSON and BSON sessions have none).
+    if (Object.getOwnPropertySymbols(out).length > 0) return TOO_DEEP;
     for (const key of Object.keys(out)) {
       const item = out[key];
       if (typeof item !== "object" || item === null) continue;

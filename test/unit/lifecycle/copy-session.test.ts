@@ -65,6 +65,18 @@ describe("copySession", () => {
     expect(copy.bare.a).not.toBe(bare.a);
   });
 
+  it("carries no symbol-keyed property (nor shares what one holds), on the tree path and the cyclic one alike", () => {
+    const mark = Symbol("store-internal");
+    const inner = { secret: 1 };
+    const tree = { user: { id: 1 }, [mark]: inner };
+    const copy = copySession(tree);
+    expect(Object.getOwnPropertySymbols(copy)).toEqual([]);
+    expect(copy.user).toEqual({ id: 1 });
+    const cyclic: Record<string | symbol, unknown> = { [mark]: inner };
+    cyclic.self = cyclic;
+    expect(Object.getOwnPropertySymbols(copySession(cyclic))).toEqual([]);
+  });
+
   it("keeps cycles as cycles, and an object reached twice shared in the copy only when there is a cycle", () => {
     const shared = { n: 1 };
     const tree = { left: shared, right: shared };
