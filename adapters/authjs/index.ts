@@ -303,11 +303,15 @@ const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]*$/;
  * bits carry nothing; decoders drop them (RFC 4648 §3.5 allows it; jose does), so two or four spellings
  * of that character decrypt alike. Without this they would be read as the same session under another
  * id: another session key, room and lifecycle entry, which `endSession` with the token Auth.js wrote
- * would miss. Each segment is re-encoded from its bytes, which maps every spelling to the one Auth.js
- * wrote. Anything else maps to itself (it does not decrypt).
+ * would miss. Each segment but the protected header is re-encoded from its bytes, which maps every
+ * spelling that decrypts to the one Auth.js wrote. Anything else maps to itself (it does not decrypt).
  */
 function canonicalToken(value: string): string {
   const segments = value.split(".");
   if (segments.length !== 5 || !segments.every((segment) => BASE64URL_SEGMENT.test(segment))) return value;
-  return segments.map((segment) => Buffer.from(segment, "base64url").toString("base64url")).join(".");
+  // The protected header (the first segment) is left as sent: its text is the encryption's additional
+  // data, so another spelling of it does not decrypt, and must not be mapped onto the token that does.
+  return segments
+    .map((segment, index) => (index === 0 ? segment : Buffer.from(segment, "base64url").toString("base64url")))
+    .join(".");
 }

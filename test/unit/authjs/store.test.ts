@@ -122,6 +122,16 @@ describe("authjsStore, Auth.js v5 JWT sessions", () => {
     expect(store.canonicalId!(edited)).toBe(edited);
     for (const other of ["", "not a token", "a.b.c", `${token}.extra`, "a.b.c.d.e!"])
       expect(store.canonicalId!(other)).toBe(other);
+    // The protected header is the encryption's additional data as text: another spelling of it does not
+    // decrypt, and stays itself rather than becoming the token that does.
+    const [header, ...rest] = token.split(".");
+    const headerRespelled = [header!.slice(0, -1) + alphabet[alphabet.indexOf(header!.at(-1)!) ^ 1]!, ...rest].join(
+      ".",
+    );
+    if (header!.length % 4 !== 0) {
+      expect(store.canonicalId!(headerRespelled)).toBe(headerRespelled);
+      expect(await store.get(headerRespelled, call(V5).options)).toBeNull();
+    }
   });
 
   it("a replaced jwt.decode is used as given", async () => {
