@@ -112,10 +112,10 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
       if (value === null || value === undefined) return done(undefined, null);
       // express-session's MemoryStore keeps each session as JSON text and parses it in get(): what it
       // hands out is plain JSON data made for this call, ours without a copy (issue 22).
-      if (parsedForUs(handle, id, value)) return done(undefined, { session: value as S, expires: expiryOf(value) });
       // Guarded: a store may call back from setImmediate, where a throw (a getter, a Proxy) is uncaught.
       let copied: unknown;
       try {
+        if (parsedForUs(handle, id, value)) return done(undefined, { session: value as S, expires: expiryOf(value) });
         copied = typeof value === "string" ? undefined : jsonCopy(value, 0);
       } catch (failure) {
         return done(failure ?? new Error("reading the store's answer failed"));

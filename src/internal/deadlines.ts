@@ -2,9 +2,9 @@
  * Deadlines of one length (`ms`) under one timer (issue 22: no `setTimeout` per store lookup on the
  * handshake path). Every deadline is `ms` after it was set, so the oldest is always the next due: the
  * pending ones are kept in insertion order, and the one timer is armed for the oldest only. Clearing
- * one costs a `Set` delete and nothing else: the timer stays armed (unreferenced, so it keeps no process
- * alive) and, when it fires for deadlines already cleared, re-arms for the oldest still pending, or stops
- * when none is. Under steady traffic that is one timer callback per `ms`, not a `setTimeout` and a
+ * one costs a `Set` delete and nothing else: the timer stays armed (unreferenced while nothing is
+ * pending, so it keeps no idle process alive) and, when it fires for deadlines already cleared, re-arms
+ * for the oldest still pending, or stops when none is. Under steady traffic that is one timer callback per `ms`, not a `setTimeout` and a
  * `clearTimeout` per lookup (a store that answers before its deadline, the usual case).
  */
 export interface Deadlines {
@@ -25,7 +25,6 @@ export function createDeadlines(ms: number): Deadlines {
 
   function arm(delay: number): void {
     timer = setTimeout(fire, Math.max(1, Math.ceil(delay)));
-    timer.unref();
   }
 
   function fire(): void {
@@ -46,11 +45,14 @@ export function createDeadlines(ms: number): Deadlines {
     set(expire) {
       const each: Deadline = { at: performance.now() + ms, expire };
       pending.add(each);
+      // Referenced while something is pending (a lookup keeps the process alive until it settles or
+      // expires, as a setTimeout of its own would), unreferenced once nothing is.
       if (timer === undefined) arm(ms);
+      else if (pending.size === 1) timer.ref();
       return each;
     },
     clear(each) {
-      pending.delete(each);
+      if (pending.delete(each) && pending.size === 0) timer?.unref();
     },
   };
 }
