@@ -5,16 +5,15 @@ import { copySession } from "./copy.js";
 import { createCookieReader, requestIsSecure } from "./cookies.js";
 import { isSessionAuthError, SessionAuthError } from "./errors.js";
 import { identifyUser, unreadUser } from "./identify.js";
-import { isPromiseLike, withDeadline } from "./internal/deadline.js";
-import { createDeadlines } from "./internal/deadlines.js";
-import { causeOf, describeFailure } from "./internal/describe.js";
+import { isPromiseLike } from "./internal/deadline.js";
+import { causeOf } from "./internal/describe.js";
 import { createFirstRefusalNotice } from "./internal/first-refusal.js";
 import { crossSite, handshakeOf } from "./handshake-info.js";
 import { log } from "./log.js";
-import { storeTraced, traceStore } from "./observe.js";
 import { createOriginCheck } from "./origin.js";
 import { sessionKey } from "./rooms.js";
-import { canonicalSessionId, type SessionRecord, type StoreGetOptions } from "./store.js";
+import { canonicalSessionId, type SessionRecord } from "./store.js";
+import { createStoreCalls } from "./store-calls.js";
 import type { HandshakeInfo } from "./types.js";
 import type { Accepted, Checked, HandshakeDone, Pipeline, ReadDone, ReadShare, Settle } from "./pipeline-types.js";
 
@@ -26,13 +25,12 @@ import type { Accepted, Checked, HandshakeDone, Pipeline, ReadDone, ReadShare, S
  * and handed to `onError` once.
  */
 export function createPipeline<S extends object>(config: Config<S>, share?: ReadShare<S>): Pipeline<S> {
-  const { store, timeout, identify, allowAnonymous, authorize, onError } = config;
+  const { store, identify, allowAnonymous, authorize, onError } = config;
   const readCookie = createCookieReader(config);
   const checkOrigin = createOriginCheck(config.origins);
   const noticeRefusal = createFirstRefusalNotice(onError !== undefined);
 
-  // One timer for every pending lookup (issue 22: no setTimeout per handshake).
-  const deadlines = createDeadlines(timeout);
+  const { lookupThen, write } = createStoreCalls(config);
 
   /**
    * The handshake check, in callbacks: one promise at most per store call (the store's own), none of
@@ -197,143 +195,6 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     throw new SessionAuthError("ORIGIN_NOT_ALLOWED", "The `origins` function threw; refused.", { cause });
   }
 
-  /**
-   * One store lookup under `timeout` (one timer for all: `deadlines`), with an AbortSignal made only when
-   * the store reads it (in-process stores never do). `verified` says how the id was proven, for the
-   * diagnosis: a secret's index, or a text. Failures become STORE_UNAVAILABLE (a TypeError and its kin:
-   * a misconfiguration, not retryable); no record, SESSION_NOT_FOUND.
-   */
-  function lookupThen(
-    id: string,
-    verified: number | string,
-    revision: boolean,
-    cookieName: string | undefined,
-    settle: Settle<SessionRecord<S>>,
-  ): void {
-    let reported: unknown;
-    let controller: AbortController | undefined;
-    let over = false;
-    // Answered once, then forgotten: a store that answers late, or never (a Redis that stopped replying
-    // with the TCP link up), then holds no handshake (its request, socket and callbacks) until it gives up.
-    let to: Settle<SessionRecord<S>> | undefined = settle;
-    const deliver: Settle<SessionRecord<S>> = (error, record) => {
-      const target = to;
-      to = undefined;
-      target?.(error, record);
-    };
-    const options: StoreGetOptions = {
-      get signal() {
-        return (controller ??= new AbortController()).signal;
-      },
-      report: (cause) => void (reported ??= cause),
-      revision,
-    };
-    if (cookieName !== undefined && store.cookie !== undefined) options.cookieName = cookieName;
-    // Between the core and this package's adapters only: this caller stops waiting at its own deadline
-    // (so a store need not race `signal`, and can leave it unmade). Other callers of an adapter's `get`
-    // do not set it, and keep the signal's full contract.
-    (options as unknown as Record<symbol, boolean>)[OWN_DEADLINE] = true;
-    const finish = (error: unknown, record?: SessionRecord<S> | null): void => {
-      if (over) return;
-      over = true;
-      deadlines.clear(pending);
-      if (error !== undefined) return deliver(storeFailure(`Store "${store.name}"`, verifiedText(verified), error));
-      if (record === null || record === undefined) {
-        const what = verifiedText(verified);
-        return deliver(
-          new SessionAuthError(
-            "SESSION_NOT_FOUND",
-            reported === undefined
-              ? `No session for this ${what} (cookie "${config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
-              : `The session in store "${store.name}" could not be read (${what}); see \`cause\`.`,
-            reported === undefined ? undefined : { cause: reported },
-          ),
-        );
-      }
-      if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
-        return deliver(
-          new SessionAuthError(
-            "SESSION_NOT_FOUND",
-            `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
-          ),
-        );
-      }
-      deliver(undefined, record);
-    };
-    const pending = deadlines.set(() => {
-      over = true;
-      controller?.abort(new Error(`timeout after ${timeout} ms`));
-      deliver(
-        new SessionAuthError(
-          "STORE_UNAVAILABLE",
-          `Store "${store.name}" did not answer within ${timeout} ms (${verifiedText(verified)}).`,
-        ),
-      );
-    });
-    // This package's adapters answer a handshake's read through a callback too (no promise of theirs
-    // nor of ours on the hot path, issue 22); only while nobody traces store calls, which needs a promise.
-    const getThen = revision ? undefined : (store as { [GET_THEN]?: GetThen<S> })[GET_THEN];
-    if (getThen !== undefined && getThen.get === store.get && !storeTraced()) {
-      try {
-        getThen.read(id, options, finish);
-      } catch (error) {
-        finish(error ?? new Error("store.get threw"));
-      }
-      return;
-    }
-    let answer: PromiseLike<SessionRecord<S> | null> | SessionRecord<S> | null;
-    try {
-      answer = traceStore("get", store.name, () => store.get(id, options));
-    } catch (error) {
-      return finish(error ?? new Error("store.get threw"));
-    }
-    if (isPromiseLike(answer))
-      answer.then(
-        (record) => finish(undefined, record),
-        (error: unknown) => finish(error ?? new Error("store.get rejected")),
-      );
-    else finish(undefined, answer);
-  }
-
-  // One store call under `timeout`, with an AbortSignal made only when the store reads it (in-process
-  // stores never do, and cost nothing). Failures become STORE_UNAVAILABLE; a TypeError and its kin are
-  // a misconfiguration (a callback-style client, a wrong object), which no retry fixes.
-  async function withTimeout<T>(
-    what: string,
-    verified: string,
-    call: (options: { readonly signal: AbortSignal }) => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await withDeadline(
-        (deadline) =>
-          call({
-            get signal() {
-              return deadline.signal;
-            },
-          }),
-        {
-          ms: timeout,
-          expired: () =>
-            new SessionAuthError("STORE_UNAVAILABLE", `${what} did not answer within ${timeout} ms (${verified}).`),
-        },
-      );
-    } catch (cause) {
-      throw storeFailure(what, verified, cause);
-    }
-  }
-
-  function storeFailure(what: string, verified: string, cause: unknown): SessionAuthError {
-    if (isSessionAuthError(cause)) return cause;
-    const mistake = cause instanceof TypeError || cause instanceof RangeError || cause instanceof ReferenceError;
-    return new SessionAuthError(
-      "STORE_UNAVAILABLE",
-      mistake
-        ? `${what} failed with a ${describeFailure(cause)} (${verified}): a misconfiguration or a bug, not an outage (a callback-style client, a wrong object?); see \`cause\`.`
-        : `${what} failed: ${describeFailure(cause)} (${verified}).`,
-      { cause, retryable: !mistake },
-    );
-  }
-
   function check(record: SessionRecord<S>, readAt: number): Checked<S> {
     const session = record.session;
     let expires: number | null = null;
@@ -401,14 +262,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
               refusal === undefined ? resolve() : reject(refusal),
             ),
           ),
-    write: (sessionId, revision, session) => {
-      const compareAndSet = store.compareAndSet!;
-      return withTimeout(`Store "${store.name}" (compareAndSet)`, "write of a connected session", ({ signal }) =>
-        traceStore("compareAndSet", store.name, () =>
-          compareAndSet.call(store, sessionId, revision, session, { signal }),
-        ),
-      ).then((written) => written === true);
-    },
+    write,
   };
 }
 
@@ -422,22 +276,4 @@ function timeOf(value: unknown): number {
 
 function formatDate(time: number): string {
   return Number.isNaN(time) ? "at an unreadable time" : `at ${new Date(time).toISOString()}`;
-}
-
-const OWN_DEADLINE = Symbol.for("socket.io-session-auth.ownDeadline");
-
-/**
- * Between the core and this package's adapters only (never documented for others): `read` is `get` for
- * a read without a revision, answering through `done` once, `(error)` or `(undefined, record or null)`;
- * used only while the store's `get` is still the `get` it stands for (a wrapper may have replaced it).
- */
-const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
-interface GetThen<S extends object> {
-  readonly get: unknown;
-  read(id: string, options: StoreGetOptions, done: (error: unknown, record?: SessionRecord<S> | null) => void): void;
-}
-
-function verifiedText(verified: number | string): string {
-  if (typeof verified === "string") return verified;
-  return verified < 0 ? "unsigned cookie" : `cookie verified by secret #${verified}`;
 }
