@@ -1,6 +1,7 @@
 import {
   describeGiven,
   describeValue,
+  isPromiseLike,
   readSession,
   redisFlavor,
   rejectUnknownOptions,
@@ -133,7 +134,13 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
           failed = true;
           parsed = error;
         }
-        if (!failed && typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && !isThenable(parsed))
+        if (
+          !failed &&
+          typeof parsed === "object" &&
+          parsed !== null &&
+          !Array.isArray(parsed) &&
+          !isPromiseLike(parsed)
+        )
           return done(undefined, { session: parsed as S, expires: null, revision: text });
         // Anything else (a promise, a failure, not an object) the long way, which reports what went wrong,
         // with this very answer: a serializer is never called twice (it may decrypt), and its promise is
@@ -256,8 +263,4 @@ function validate<S extends object>(options: RedisStoreOptions<S>) {
     );
   }
   return { client, prefix, serializer, flavor, subscriber };
-}
-
-function isThenable(value: object): boolean {
-  return typeof (value as { then?: unknown }).then === "function";
 }
