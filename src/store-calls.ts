@@ -78,7 +78,7 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
           new SessionAuthError(
             "SESSION_NOT_FOUND",
             reported === undefined
-              ? `No session for this ${what} (cookie "${config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
+              ? `No session for this ${what} (cookie "${cookieName ?? config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
               : `The session in store "${store.name}" could not be read (${what}); see \`cause\`.`,
             reported === undefined ? undefined : { cause: reported },
           ),
