@@ -1,7 +1,7 @@
 import type { Config } from "./config.js";
 import { isSessionAuthError, SessionAuthError } from "./errors.js";
 import { isPromiseLike, withDeadline } from "./internal/deadline.js";
-import { createDeadlines } from "./internal/deadlines.js";
+import { createDeadlines, type Deadline, type Deadlines } from "./internal/deadlines.js";
 import { describeFailure } from "./internal/describe.js";
 import { storeTraced, traceStore } from "./observe.js";
 import type { Settle } from "./pipeline-types.js";
@@ -44,90 +44,76 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
     cookieName: string | undefined,
     settle: Settle<SessionRecord<S>>,
   ): void {
-    let reported: unknown;
-    let controller: AbortController | undefined;
-    let over = false;
-    // Answered once, then forgotten: a store that answers late, or never (a Redis that stopped replying
-    // with the TCP link up), then holds no handshake (its request, socket and callbacks) until it gives up.
-    let to: Settle<SessionRecord<S>> | undefined = settle;
-    const deliver: Settle<SessionRecord<S>> = (error, record) => {
-      const target = to;
-      to = undefined;
-      target?.(error, record);
-    };
-    const options: StoreGetOptions = {
-      get signal() {
-        return (controller ??= new AbortController()).signal;
-      },
-      report: (cause) => void (reported ??= cause),
+    // One object per lookup: the store's options, the deadline and the answer's state (issue 22: no
+    // closures per lookup beyond the two a store may hold on to).
+    const lookup = new Lookup<S>(
+      calls,
+      verified,
       revision,
-    };
-    if (cookieName !== undefined && store.cookie !== undefined) options.cookieName = cookieName;
-    // Between the core and this package's adapters only: this caller stops waiting at its own deadline
-    // (so a store need not race `signal`, and can leave it unmade). Other callers of an adapter's `get`
-    // do not set it, and keep the signal's full contract.
-    (options as unknown as Record<symbol, boolean>)[OWN_DEADLINE] = true;
-    const finish = (error: unknown, record?: SessionRecord<S> | null): void => {
-      if (over) return;
-      over = true;
-      deadlines.clear(pending);
-      if (error !== undefined) return deliver(storeFailure(`Store "${store.name}"`, verifiedText(verified), error));
-      if (record === null || record === undefined) {
-        const what = verifiedText(verified);
-        return deliver(
-          new SessionAuthError(
-            "SESSION_NOT_FOUND",
-            reported === undefined
-              ? `No session for this ${what} (cookie "${cookieName ?? config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
-              : `The session in store "${store.name}" could not be read (${what}); see \`cause\`.`,
-            reported === undefined ? undefined : { cause: reported },
-          ),
-        );
-      }
-      if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
-        return deliver(
-          new SessionAuthError(
-            "SESSION_NOT_FOUND",
-            `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
-          ),
-        );
-      }
-      deliver(undefined, record);
-    };
-    const pending = deadlines.set(() => {
-      over = true;
-      controller?.abort(new Error(`timeout after ${timeout} ms`));
-      deliver(
-        new SessionAuthError(
-          "STORE_UNAVAILABLE",
-          `Store "${store.name}" did not answer within ${timeout} ms (${verifiedText(verified)}).`,
-        ),
-      );
-    });
+      cookieName !== undefined && store.cookie !== undefined ? cookieName : undefined,
+      settle,
+    );
+    deadlines.set(lookup);
     // This package's adapters answer a handshake's read through a callback too (no promise of theirs
     // nor of ours on the hot path, issue 22); only while nobody traces store calls, which needs a promise.
     const getThen = revision ? undefined : (store as { [GET_THEN]?: GetThen<S> })[GET_THEN];
     if (getThen !== undefined && getThen.get === store.get && !storeTraced()) {
       try {
-        getThen.read(id, options, finish);
+        getThen.read(id, lookup, lookup.finish);
       } catch (error) {
-        finish(error ?? new Error("store.get threw"));
+        lookup.finish(error ?? new Error("store.get threw"));
       }
       return;
     }
     let answer: PromiseLike<SessionRecord<S> | null> | SessionRecord<S> | null;
     try {
-      answer = traceStore("get", store.name, () => store.get(id, options));
+      answer = traceStore("get", store.name, () => store.get(id, lookup));
     } catch (error) {
-      return finish(error ?? new Error("store.get threw"));
+      return lookup.finish(error ?? new Error("store.get threw"));
     }
     if (isPromiseLike(answer))
       answer.then(
-        (record) => finish(undefined, record),
-        (error: unknown) => finish(error ?? new Error("store.get rejected")),
+        (record) => lookup.finish(undefined, record),
+        (error: unknown) => lookup.finish(error ?? new Error("store.get rejected")),
       );
-    else finish(undefined, answer);
+    else lookup.finish(undefined, answer);
   }
+
+  // What a lookup's answer becomes: the record, or the refusal it is.
+  function answerOf(
+    lookup: Lookup<S>,
+    error: unknown,
+    record: SessionRecord<S> | null | undefined,
+  ): SessionAuthError | SessionRecord<S> {
+    const { verified, reported } = lookup;
+    if (error !== undefined) return storeFailure(`Store "${store.name}"`, verifiedText(verified), error);
+    if (record === null || record === undefined) {
+      const what = verifiedText(verified);
+      return new SessionAuthError(
+        "SESSION_NOT_FOUND",
+        reported === undefined
+          ? `No session for this ${what} (cookie "${lookup.cookieName ?? config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
+          : `The session in store "${store.name}" could not be read (${what}); see \`cause\`.`,
+        reported === undefined ? undefined : { cause: reported },
+      );
+    }
+    if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
+      return new SessionAuthError(
+        "SESSION_NOT_FOUND",
+        `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
+      );
+    }
+    return record;
+  }
+
+  function expired(lookup: Lookup<S>): SessionAuthError {
+    return new SessionAuthError(
+      "STORE_UNAVAILABLE",
+      `Store "${store.name}" did not answer within ${timeout} ms (${verifiedText(lookup.verified)}).`,
+    );
+  }
+
+  const calls: LookupCalls<S> = { deadlines, answerOf, expired, timeout };
 
   // One store call under `timeout`, with an AbortSignal made only when the store reads it (in-process
   // stores never do, and cost nothing). Failures become STORE_UNAVAILABLE; a TypeError and its kin are
@@ -198,3 +184,70 @@ function verifiedText(verified: number | string): string {
   if (typeof verified === "string") return verified;
   return verified < 0 ? "unsigned cookie" : `cookie verified by secret #${verified}`;
 }
+
+interface LookupCalls<S extends object> {
+  readonly deadlines: Deadlines;
+  readonly timeout: number;
+  answerOf(
+    lookup: Lookup<S>,
+    error: unknown,
+    record: SessionRecord<S> | null | undefined,
+  ): SessionAuthError | SessionRecord<S>;
+  expired(lookup: Lookup<S>): SessionAuthError;
+}
+
+/**
+ * One lookup in flight: the options the store gets (`signal` made only when read), its deadline, and its
+ * answer, delivered once and then forgotten (a store that answers late, or never, then holds no
+ * handshake: its request, socket and callbacks).
+ */
+class Lookup<S extends object> implements StoreGetOptions, Deadline {
+  at = 0;
+  reported: unknown = undefined;
+  private controller: AbortController | undefined = undefined;
+  private over = false;
+  /** The store's `report`: an own function, as stores take it apart from the options. */
+  readonly report: (cause: unknown) => void;
+  /** Called by the store (or for it) with its answer, once; later calls are ignored. */
+  readonly finish: (error: unknown, record?: SessionRecord<S> | null) => void;
+
+  constructor(
+    private readonly calls: LookupCalls<S>,
+    readonly verified: number | string,
+    readonly revision: boolean,
+    readonly cookieName: string | undefined,
+    private to: Settle<SessionRecord<S>> | undefined,
+  ) {
+    this.report = (cause) => void (this.reported ??= cause);
+    this.finish = (error, record) => {
+      if (this.over) return;
+      this.over = true;
+      this.calls.deadlines.clear(this);
+      const answer = this.calls.answerOf(this, error, record);
+      if (answer instanceof SessionAuthError) this.deliver(answer);
+      else this.deliver(undefined, answer);
+    };
+  }
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+
+  /** The deadline passed: refused now; the store's signal (if it took one) is aborted. */
+  expire(): void {
+    this.over = true;
+    this.controller?.abort(new Error(`timeout after ${this.calls.timeout} ms`));
+    this.deliver(this.calls.expired(this));
+  }
+
+  private deliver(error: SessionAuthError | undefined, record?: SessionRecord<S>): void {
+    const target = this.to;
+    this.to = undefined;
+    target?.(error, record);
+  }
+}
+
+// Between the core and this package's adapters only: this caller stops waiting at its own deadline (so a
+// store need not race `signal`, and can leave it unmade). Other callers of an adapter's `get` do not set
+// it, and keep the signal's full contract. On the prototype: no property added per lookup.
+(Lookup.prototype as unknown as Record<symbol, boolean>)[OWN_DEADLINE] = true;

@@ -4,19 +4,24 @@
  * pending ones are kept in insertion order, and the one timer is armed for the oldest only. Clearing
  * one costs a `Set` delete and nothing else: the timer stays armed (unreferenced while nothing is
  * pending, so it keeps no idle process alive) and, when it fires for deadlines already cleared, re-arms
- * for the oldest still pending, or stops when none is. Under steady traffic that is one timer callback per `ms`, not a `setTimeout` and a
- * `clearTimeout` per lookup (a store that answers before its deadline, the usual case).
+ * for the oldest still pending, or stops when none is. Under steady traffic that is one timer callback
+ * per `ms`, not a `setTimeout` and a `clearTimeout` per lookup (a store that answers before its deadline,
+ * the usual case).
  */
 export interface Deadlines {
-  /** Calls `expire` once `ms` have passed, unless {@link clear}ed first. */
-  set(expire: () => void): Deadline;
+  /**
+   * Calls `each.expire()` once `ms` have passed, unless {@link clear}ed first. `each` is the caller's own
+   * object (a lookup in flight): no record of ours per deadline; its `at` is set here.
+   */
+  set(each: Deadline): void;
   /** Forgets a deadline (once it is settled another way); nothing if it already expired. */
-  clear(deadline: Deadline): void;
+  clear(each: Deadline): void;
 }
 
+/** What a deadline calls, and when it is due (`performance.now()` time, set by {@link Deadlines.set}). */
 export interface Deadline {
-  readonly at: number;
-  readonly expire: () => void;
+  at: number;
+  expire(): void;
 }
 
 export function createDeadlines(ms: number): Deadlines {
@@ -42,14 +47,13 @@ export function createDeadlines(ms: number): Deadlines {
   }
 
   return {
-    set(expire) {
-      const each: Deadline = { at: performance.now() + ms, expire };
+    set(each) {
+      each.at = performance.now() + ms;
       pending.add(each);
       // Referenced while something is pending (a lookup keeps the process alive until it settles or
       // expires, as a setTimeout of its own would), unreferenced once nothing is.
       if (timer === undefined) arm(ms);
       else if (pending.size === 1) timer.ref();
-      return each;
     },
     clear(each) {
       if (pending.delete(each) && pending.size === 0) timer?.unref();

@@ -2,8 +2,9 @@
  * A string of its own, flat: V8 keeps a slice's whole parent alive (a session id cut out of the decoded
  * cookie with its signature; a session key sliced from a 64-digit hex digest), and a string built by `+`
  * keeps its parts. For what is kept as long as a session is followed (the lifecycle's entry, the room
- * names a read's sockets join), not per handshake: a JSON round trip makes a fresh flat string.
+ * names a read's sockets join), not per handshake. `Array#join` of two parts writes a new sequential
+ * string (a slice shorter than 13 characters is a copy too): a third of a JSON round trip's cost.
  */
 export function ownString(value: string): string {
-  return JSON.parse(JSON.stringify(value)) as string;
+  return value.length < 2 ? value : [value.charAt(0), value.slice(1)].join("");
 }
