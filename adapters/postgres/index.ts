@@ -96,6 +96,8 @@ export function postgresStore<S extends object = SessionData>(options: PostgresS
 
   const store: SessionStore<S> = {
     name: "postgres",
+    // For the SESSION_NOT_FOUND diagnosis (issue 18 item 9): a wrong tableName or schemaName reads as one.
+    where: `table ${table}${schemaName === undefined ? " on the search_path" : ""}`,
     async get(id, { signal, report }): Promise<SessionRecord<S> | null> {
       // PostgreSQL text cannot hold NUL, so no session has such an id (and sending one is a server error).
       if (id.includes("\0")) return null;

@@ -104,6 +104,16 @@ export async function startRedisServer(): Promise<RedisServer> {
 }
 
 /**
+ * A redis-server whose port nobody listens on yet (started once for a free port, then stopped): for an
+ * app started while Redis is down, then `start()` to bring Redis up on the port the app was given.
+ */
+export async function stoppedRedisServer(): Promise<RedisServer> {
+  const redis = await startRedisServer();
+  await redis.stop();
+  return redis;
+}
+
+/**
  * Lets go of ioredis clients once the servers using them are closed: QUIT, so the commands still in
  * flight get their replies first (@socket.io/redis-adapter's `close()` sends UNSUBSCRIBE and PUNSUBSCRIBE
  * without waiting or catching; `disconnect()` would reject them as "Connection is closed.", an unhandled

@@ -25,9 +25,11 @@
  * `sh` blocks without a title are commands, not checked.
  */
 import { execFile } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { sign } from "cookie-signature";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { chromiumAvailable, launchChromium } from "../../support/browser.js";
@@ -52,7 +54,12 @@ import { startMongoServer } from "../../support/mongo-server/index.js";
 import { freePort, postgresAvailable, startPostgresServer } from "../../support/postgres-server.js";
 import { eventually } from "../../support/eventually.js";
 import { refusal } from "../../support/realtime.js";
-import { redisServerAvailable, startRedisServer } from "../../support/redis-server.js";
+import {
+  redisServerAvailable,
+  startRedisServer,
+  stoppedRedisServer,
+  type RedisServer,
+} from "../../support/redis-server.js";
 
 const run = promisify(execFile);
 
@@ -236,6 +243,104 @@ for (const [page, spec] of Object.entries(PAGES)) {
       }, 90_000);
     });
   });
+}
+
+/**
+ * The pages' whole apps on Redis, started while Redis is down (issue 18, item 7): each must listen at once,
+ * serve HTTP, refuse handshakes with the retryable STORE_UNAVAILABLE (not hang, not crash), and work by
+ * itself once Redis comes on the port it was given, without a restart. As
+ * test/integration/redis/docs-apps-redis-down.test.ts does for the docs/examples apps.
+ */
+const REDIS_DOWN: Record<string, (app: RunningApp, redis: RedisServer) => Promise<void>> = {
+  "docs/redis.md": checkRedisPageWithRedisDown,
+  "docs/better-auth.md": checkBetterAuthWithRedisDown,
+};
+/** How long an app may take to print its address with Redis down: a wait on Redis would take longer. */
+const STARTS_WITHIN_MS = 10_000;
+
+describe.skipIf(!redisServerAvailable())("the pages' Redis apps, started with Redis down", () => {
+  for (const [page, check] of Object.entries(REDIS_DOWN)) {
+    it(`${page}: listens at once, refuses STORE_UNAVAILABLE, then works once Redis comes`, async () => {
+      const redis = await stoppedRedisServer();
+      stopping.push(() => redis.stop());
+      const [app] = readPage(page).apps;
+      const dir = freshAppDir(install, `${page.replace(/\W+/g, "-")}redis-down`);
+      const started = await startApp(app!, dir, { REDIS_URL: redis.url }, STARTS_WITHIN_MS);
+      running.push(started);
+      try {
+        await check(started, redis);
+      } catch (error) {
+        (error as Error).message += `\n--- the app printed:\n${started.output()}`;
+        throw error;
+      }
+    }, 90_000);
+  }
+});
+
+/** Resolves what the server says in `event` right after the handshake; rejects on a refusal. */
+const greeting = (url: string, cookie: string, event = "hello") =>
+  new Promise<unknown>((resolve, reject) => {
+    const socket = open(url, cookie);
+    const timer = setTimeout(() => reject(new Error(`no "${event}" within 10 s`)), 10_000);
+    socket.once(event, (value: unknown) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+    socket.once("connect_error", (error: Error) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(error);
+    });
+  });
+
+const STORE_UNAVAILABLE = { code: "STORE_UNAVAILABLE", retryable: true };
+
+async function checkRedisPageWithRedisDown(app: RunningApp, redis: RedisServer): Promise<void> {
+  expect((await fetch(`${app.url}/`, { signal: AbortSignal.timeout(2_000) })).status).toBe(200);
+  // A well-signed cookie (the page's default secret): the refusal is about the store, not the cookie.
+  const signed = `connect.sid=${encodeURIComponent(`s:${sign("a-session-nobody-wrote", "dev only: set SESSION_SECRET")}`)}`;
+  expect((await refusal(app.url, { cookie: signed, transports: ["websocket"] })).data).toEqual(STORE_UNAVAILABLE);
+  expect(app.output()).toContain("refused a handshake: STORE_UNAVAILABLE");
+
+  await redis.start();
+  const cookie = await eventually(async () => {
+    const res = await fetch(`${app.url}/login`, {
+      method: "POST",
+      redirect: "manual",
+      signal: AbortSignal.timeout(2_000),
+    });
+    expect(res.status).toBe(303);
+    return cookieOf(res);
+  });
+  expect(await eventually(() => greeting(app.url, cookie))).toBe("you are 42");
+}
+
+async function checkBetterAuthWithRedisDown(app: RunningApp, redis: RedisServer): Promise<void> {
+  const realtime = await realtimeOf(app.output);
+  // Nothing but Better Auth's handler answers there: a 404 means the web app serves.
+  expect((await fetch(`${app.url}/`, { signal: AbortSignal.timeout(2_000) })).status).toBe(404);
+  // A well-signed token (the page's default secret) that Redis would be asked about.
+  const token = "a-token-nobody-wrote";
+  const mac = createHmac("sha256", "dev-only-secret-do-not-use-in-production-0123").update(token).digest("base64");
+  const signed = `better-auth.session_token=${encodeURIComponent(`${token}.${mac}`)}`;
+  expect((await refusal(realtime, { cookie: signed, transports: ["websocket"] })).data).toEqual(STORE_UNAVAILABLE);
+  expect(app.output()).toContain("refused a handshake: STORE_UNAVAILABLE");
+
+  await redis.start();
+  // A new address each attempt: an attempt that timed out may still have signed its user up.
+  let attempt = 0;
+  const [email, cookie] = await eventually(async () => {
+    const email = `lin+${++attempt}@example.com`;
+    const res = await fetch(`${app.url}/api/auth/sign-up/email`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: app.url },
+      body: JSON.stringify({ email, password: "correct horse battery staple", name: "Lin" }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(res.status).toBe(200);
+    return [email, cookieOf(res)] as const;
+  }, 30_000);
+  expect(await eventually(() => greeting(realtime, cookie))).toBe(`you are ${email}`);
 }
 
 async function login(url: string, name: string) {

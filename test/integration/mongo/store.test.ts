@@ -115,14 +115,18 @@ describe(`mongoStore against the ${MONGO_TARGET_LABEL}`, () => {
       expect(errors).toEqual([]);
     });
 
-    it("refuses the socket after logout with SESSION_NOT_FOUND", async () => {
-      const { cookieOf, web, realtime, errors } = await setup({ stringify });
+    it("refuses the socket after logout with SESSION_NOT_FOUND, naming the collection looked in", async () => {
+      const { cookieOf, web, realtime, errors, collection } = await setup({ stringify });
       const cookie = await cookieOf({ id: 7 });
       (await connected(realtime.url, cookie)).close();
       await web.logout(cookie);
       expectRefusal(await refusal(realtime.url, { cookie }), "SESSION_NOT_FOUND");
       expect(errors.map((error) => error.code)).toEqual(["SESSION_NOT_FOUND"]);
       expect(errors[0]!.cause).toBeUndefined();
+      // The diagnosis names the database, collection and cookie, never the id (issue 18 item 9).
+      expect(errors[0]!.message).toContain(`in store "mongo" (collection "${dbName}.${collection.collectionName}")`);
+      expect(errors[0]!.message).toContain('cookie "connect.sid"');
+      expect(errors[0]!.message).not.toContain(sessionIdOf(cookie));
     });
 
     it("refuses an expired session with SESSION_EXPIRED, which connect-mongo itself no longer returns", async () => {

@@ -115,7 +115,7 @@ describe.skipIf(!available)("postgresStore against a real PostgreSQL", () => {
     expect(errors[0]!.message).not.toContain(sessionIdOf(cookie));
   });
 
-  it("reads a custom schema and table name (quotes, case and spaces kept), and only with the same names", async () => {
+  it("reads a custom schema and table name (quotes, case and spaces kept), and only with the same names, which a miss names", async () => {
     const custom = new PgStore({
       pool: writer,
       schemaName: "app",
@@ -130,8 +130,15 @@ describe.skipIf(!available)("postgresStore against a real PostgreSQL", () => {
     const socket = await connect(right.url, { cookie });
     perTest.push(() => socket.close());
     expect((await ask<{ userId: string }>(socket, "whoami")).userId).toBe("3");
-    // The default table holds no such session.
-    expect((await refusal((await realtime(store())).url, { cookie })).message).toBe("SESSION_NOT_FOUND");
+    // The default table holds no such session, and the diagnosis names the table and the cookie looked
+    // up, never the id (issue 18 item 9).
+    const wrong = await realtime(store());
+    expect((await refusal(wrong.url, { cookie })).message).toBe("SESSION_NOT_FOUND");
+    const [diagnosis] = wrong.errors;
+    expect(diagnosis!.message).toContain('in store "postgres" (table "session" on the search_path)');
+    expect(diagnosis!.message).toContain('cookie "connect.sid"');
+    expect(diagnosis!.message).not.toContain(sessionIdOf(cookie));
+    expect(store({ schemaName: "app", tableName: 'Web "Sessions"' }).where).toBe('table "app"."Web ""Sessions"""');
   });
 
   it("a table that does not exist is a misconfiguration (not retryable), said with the table's name", async () => {

@@ -10,7 +10,7 @@ import { startShardedNode } from "../../../docs/examples/several-nodes-sharded.j
 import { startStreamsNode } from "../../../docs/examples/several-nodes-streams.js";
 import { eventually } from "../../support/eventually.js";
 import { connect, refusal } from "../../support/realtime.js";
-import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
+import { redisServerAvailable, stoppedRedisServer, type RedisServer } from "../../support/redis-server.js";
 
 // Issue 18, item 7: the docs' Redis apps start while Redis is down (a deploy that comes up before Redis, a
 // Redis restart at the same moment). They must listen at once, refuse handshakes with the retryable
@@ -87,8 +87,7 @@ afterEach(async () => {
 describe.skipIf(!redisServerAvailable())("the docs' Redis apps, started with Redis down", () => {
   let redis: RedisServer;
   beforeAll(async () => {
-    redis = await startRedisServer();
-    await redis.stop(); // its port, with nothing listening on it yet
+    redis = await stoppedRedisServer();
     return () => redis.stop();
   });
 
