@@ -63,7 +63,14 @@ export async function lookUp(
     report(new TypeError("the Auth.js adapter's getSessionAndUser resolved something other than { session, user }"));
     return null;
   }
-  const { userId, expires } = session as { userId?: unknown; expires?: unknown };
+  const { userId, expires, sessionToken } = session as { userId?: unknown; expires?: unknown; sessionToken?: unknown };
+  // An adapter may find a row under another spelling of its token (unstorage normalises keys: "<token>?x",
+  // ":<token>", "/<token>"; a case-insensitive collation): that socket would be the session's under another
+  // session id, which endSession(io, token) at sign-out would miss. The row's own token must be the cookie's.
+  if (typeof sessionToken === "string" && sessionToken !== token) {
+    report(new Error("the Auth.js adapter found a session row under another token than the cookie's"));
+    return null;
+  }
   const id = (user as { id?: unknown }).id;
   const ends =
     expires instanceof Date

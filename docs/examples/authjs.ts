@@ -24,3 +24,23 @@ export function acceptAuthjsDatabaseSessions(io: Server, adapter: AuthjsAdapterL
   });
 }
 // #endregion database
+
+// #region signout
+import type { AuthConfig } from "@auth/core";
+import type { SessionAuth } from "socket.io-session-auth";
+
+/**
+ * In the web app's Auth.js config (`events`), database sessions: a sign-out ends that session's sockets at
+ * once, on every node. `sockets`: the socket.io server's `sessionAuth(...)`; `io`: a socket.io Server on the
+ * same socket.io adapter (in the web app, one that never listens).
+ */
+export function endSocketsAtSignOut(sockets: SessionAuth, io: Server): NonNullable<AuthConfig["events"]> {
+  return {
+    // The one line. Auth.js passes what the adapter's deleteSession returned: the deleted row, whose
+    // sessionToken (the cookie's value) is the id authjsStore gives the core.
+    signOut: async (message) => {
+      if ("session" in message && message.session) await sockets.endSession(io, message.session.sessionToken);
+    },
+  };
+}
+// #endregion signout

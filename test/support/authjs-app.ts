@@ -34,6 +34,8 @@ export interface AuthjsAppOptions {
   useSecureCookies?: boolean;
   /** Database sessions through this Auth.js adapter (sign-in by email link), instead of JWT sessions. */
   adapter?: Adapter;
+  /** Auth.js `events` (signOut...). */
+  events?: ExpressAuthConfig["events"];
 }
 
 const credentials = () =>
@@ -76,6 +78,7 @@ export async function startAuthjsApp(options: AuthjsAppOptions): Promise<AuthjsA
     callbacks: {
       jwt: ({ token }) => ({ ...token, ...options.claims }),
     },
+    ...(options.events === undefined ? {} : { events: options.events }),
   };
   const app = express();
   app.set("trust proxy", true);

@@ -12,7 +12,11 @@ const Credentials = (require("next-auth/providers/credentials") as { default: (c
 
 export interface NextAuth4App {
   url: string;
-  /** Signs `username` in through next-auth 4's own credentials callback (CSRF token first, as its sign-in page posts it). */
+  /**
+   * Signs `username` in: JWT sessions through next-auth 4's own credentials callback (CSRF token first, as
+   * its sign-in page posts it); database sessions through its email sign-in (the link caught instead of
+   * mailed, then followed), so next-auth creates the user and the session row through the adapter.
+   */
   signIn(username: string, password?: string): Promise<CookieJar>;
   /** Signs out through next-auth 4's own sign-out action; the jar loses the session cookie(s). */
   signOut(jar: CookieJar): Promise<void>;
@@ -23,8 +27,13 @@ export interface NextAuth4AppOptions {
   secret: string;
   /** Extra claims put into the JWT (a big one makes next-auth chunk the cookie). */
   claims?: Record<string, unknown>;
-  /** next-auth's `events.signOut`, with the token of the session signed out. */
-  onSignOut?: (token: { sub?: string }) => void | Promise<void>;
+  /**
+   * next-auth's `events.signOut`: `{ token }` (the JWT) for JWT sessions, `{ session }` (what the
+   * adapter's deleteSession returned) for database sessions.
+   */
+  onSignOut?: (message: { token?: { sub?: string }; session?: { sessionToken?: string } | null }) => unknown;
+  /** Database sessions through this adapter (next-auth 4's adapter interface), instead of JWT sessions. */
+  adapter?: object;
 }
 
 const BASE_PATH = "/api/auth";
@@ -39,24 +48,42 @@ const BASE_PATH = "/api/auth";
  */
 export async function startNextAuth4App(options: NextAuth4AppOptions): Promise<NextAuth4App> {
   let url = "";
+  const links = new Map<string, string>();
+  const database = options.adapter !== undefined;
+  // next-auth 4 allows Credentials with JWT sessions only, and email sign-in with an adapter only. Its
+  // EmailProvider factory requires nodemailer at load; the provider it returns is this plain object.
+  const email = {
+    id: "email",
+    type: "email",
+    name: "Email",
+    maxAge: 600,
+    options: {},
+    sendVerificationRequest: ({ identifier, url }: { identifier: string; url: string }) =>
+      void links.set(identifier, url),
+  };
   const config = {
     secret: options.secret,
-    session: { strategy: "jwt", maxAge: 3600 },
-    providers: [
-      Credentials({
-        credentials: { username: {}, password: {} },
-        authorize: (credentials: Record<string, string> | undefined) =>
-          credentials?.username !== undefined && credentials.password === "pw"
-            ? {
-                id: `id-${credentials.username}`,
-                name: credentials.username,
-                email: `${credentials.username}@example.com`,
-              }
-            : null,
-      }),
-    ],
+    session: { strategy: database ? "database" : "jwt", maxAge: 3600 },
+    ...(database ? { adapter: options.adapter } : {}),
+    providers: database
+      ? [email]
+      : [
+          Credentials({
+            credentials: { username: {}, password: {} },
+            authorize: (credentials: Record<string, string> | undefined) =>
+              credentials?.username !== undefined && credentials.password === "pw"
+                ? {
+                    id: `id-${credentials.username}`,
+                    name: credentials.username,
+                    email: `${credentials.username}@example.com`,
+                  }
+                : null,
+          }),
+        ],
     callbacks: { jwt: ({ token }: { token: object }) => ({ ...token, ...options.claims }) },
-    events: { signOut: ({ token }: { token: { sub?: string } }) => options.onSignOut?.(token) },
+    events: {
+      signOut: (message: Parameters<NonNullable<NextAuth4AppOptions["onSignOut"]>>[0]) => options.onSignOut?.(message),
+    },
   };
   const server: Server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -110,6 +137,20 @@ export async function startNextAuth4App(options: NextAuth4AppOptions): Promise<N
     async signIn(username, password = "pw") {
       const jar = new CookieJar();
       const csrfToken = await csrf(jar);
+      if (database) {
+        const address = `${username}@example.com`;
+        jar.take(
+          await fetch(`${url}${BASE_PATH}/signin/email`, form(jar, { csrfToken, email: address, callbackUrl: url })),
+        );
+        const link = links.get(address);
+        if (link === undefined) throw new Error("next-auth 4 sent no sign-in link");
+        const response = await fetch(link, { redirect: "manual", headers: { cookie: jar.header() } });
+        jar.take(response);
+        if (!jar.names().includes("next-auth.session-token")) {
+          throw new Error(`next-auth 4 email sign-in failed: ${response.status} ${response.headers.get("location")}`);
+        }
+        return jar;
+      }
       const response = await fetch(
         `${url}${BASE_PATH}/callback/credentials`,
         form(jar, { csrfToken, username, password, callbackUrl: url }),

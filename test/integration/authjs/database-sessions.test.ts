@@ -1,9 +1,11 @@
 import { UnstorageAdapter } from "@auth/unstorage-adapter";
 import { createStorage } from "unstorage";
 import { afterEach, describe, expect, it } from "vitest";
-import { sessionAuth, sessionRoom, userRoom, type SessionAuthOptions } from "socket.io-session-auth";
+import type { Adapter } from "@auth/core/adapters";
+import type { Server } from "socket.io";
+import { sessionAuth, sessionRoom, userRoom, type SessionAuth, type SessionAuthOptions } from "socket.io-session-auth";
 import { authjsStore, type AuthjsDatabaseSession } from "socket.io-session-auth/authjs";
-import { acceptAuthjsDatabaseSessions } from "../../../docs/examples/authjs.js";
+import { acceptAuthjsDatabaseSessions, endSocketsAtSignOut } from "../../../docs/examples/authjs.js";
 import { startAuthjsApp } from "../../support/authjs-app.js";
 import {
   ask,
@@ -73,6 +75,16 @@ describe("Auth.js v5 database sessions, signed in by email link through @auth/ex
     );
   });
 
+  it("SESSION_NOT_FOUND names the cookie that was read: a plain authjs.session-token, not the __Secure- name the store declares first", async () => {
+    const errors: Error[] = [];
+    const { server } = await setup({ onError: (error) => void errors.push(error) });
+    const failure = await refusal(server.url, { cookie: "authjs.session-token=an-unknown-session-token" });
+    expect(failure.message).toBe("SESSION_NOT_FOUND");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toContain('(cookie "authjs.session-token")');
+    expect(errors[0]!.message).not.toContain("__Secure-");
+  });
+
   it("the session ends at the row's expires; a handshake never extends it", async () => {
     const { app, server, storage } = await setup({}, 2);
     const jar = await app.signIn("ada");
@@ -117,5 +129,72 @@ describe("docs/examples/authjs.ts, as the Auth.js page shows it", () => {
     opened.push(server);
     const hello = await firstEvent<{ userId: string }>(server.url, "hello", { cookie: jar.header() });
     expect(hello.userId).toMatch(/\S/);
+  });
+});
+
+describe("docs/examples/authjs.ts endSocketsAtSignOut: Auth.js's events.signOut ends the session's sockets at once", () => {
+  /** The socket server (revalidate at its 5-minute default: only the hook can end a socket within the test). */
+  async function realtime(adapter: Adapter) {
+    const auth = sessionAuth<AuthjsDatabaseSession>({ store: authjsStore({ adapter }) });
+    const server = await startRealtime((io) => auth.attach(io));
+    opened.push(server, { close: () => auth.close() });
+    return { auth, server };
+  }
+
+  it("signing out through @auth/express ends the socket within a second, and the token is the id the hook passes", async () => {
+    // An adapter whose deleteSession returns the deleted row, as Auth.js asks of adapters (the SQL ones
+    // do); Auth.js hands that row to events.signOut. The unstorage adapter below it returns nothing.
+    const { adapter: unstorage } = sharedDatabase();
+    const adapter: Adapter = {
+      ...unstorage,
+      deleteSession: async (sessionToken) => {
+        const found = await unstorage.getSessionAndUser!(sessionToken);
+        await unstorage.deleteSession!(sessionToken);
+        return found?.session ?? null;
+      },
+    };
+    const late: { auth?: SessionAuth; io?: Server } = {};
+    const app = await startAuthjsApp({
+      secret: SECRET,
+      adapter,
+      events: { signOut: (message) => endSocketsAtSignOut(late.auth!, late.io!).signOut!(message) },
+    });
+    opened.push(app);
+    const { auth, server } = await realtime(adapter);
+    Object.assign(late, { auth, io: server.io });
+    const jar = await app.signIn("ada");
+    const socket = await connect(server.url, { cookie: jar.header() });
+    const ended = ending(socket);
+    const started = Date.now();
+    await app.signOut(jar);
+    expect(await ended).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("with an adapter whose deleteSession returns nothing (unstorage's), the hook has no token: the socket stays until the re-read", async () => {
+    const { adapter } = sharedDatabase();
+    const messages: unknown[] = [];
+    const late: { auth?: SessionAuth; io?: Server } = {};
+    const app = await startAuthjsApp({
+      secret: SECRET,
+      adapter,
+      events: {
+        signOut: async (message) => {
+          messages.push(message);
+          await endSocketsAtSignOut(late.auth!, late.io!).signOut!(message);
+        },
+      },
+    });
+    opened.push(app);
+    const { auth, server } = await realtime(adapter);
+    Object.assign(late, { auth, io: server.io });
+    const jar = await app.signIn("ada");
+    const socket = await connect(server.url, { cookie: jar.header() });
+    await app.signOut(jar);
+    expect(messages).toEqual([{ session: undefined }]);
+    expect(socket.connected).toBe(true);
+    // The row is gone all the same: the next read (a handshake, or the periodic re-read) finds nothing.
+    await auth.reload(server.io.sockets.sockets.values().next().value!).catch(() => {});
+    await expect.poll(() => socket.connected).toBe(false);
   });
 });

@@ -1,6 +1,13 @@
+import { UnstorageAdapter } from "@auth/unstorage-adapter";
+import { createStorage } from "unstorage";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionAuth, sessionRoom, userRoom } from "socket.io-session-auth";
-import { authjsStore, type AuthjsJwt, type AuthjsJwtOptions } from "socket.io-session-auth/authjs";
+import {
+  authjsStore,
+  type AuthjsDatabaseSession,
+  type AuthjsJwt,
+  type AuthjsJwtOptions,
+} from "socket.io-session-auth/authjs";
 import { startNextAuth4App, type NextAuth4AppOptions } from "../../support/next-auth4-app.js";
 import { ask, connect, ending, refusal, serveWhoami, startRealtime, type WhoAmI } from "../../support/realtime.js";
 
@@ -84,8 +91,8 @@ describe("NextAuth.js v4 JWT sessions, signed in through next-auth 4's own handl
     // The web app's sign-out event reaches the socket.io server's auth (here in one process).
     const signedOut: { endUser?: (userId: string) => Promise<unknown> } = {};
     const app = await webApp({
-      onSignOut: async (token) => {
-        if (token.sub !== undefined) await signedOut.endUser?.(token.sub);
+      onSignOut: async ({ token }) => {
+        if (token?.sub !== undefined) await signedOut.endUser?.(token.sub);
       },
     });
     const server = await realtime({ secret: SECRET, version: 4 });
@@ -101,5 +108,35 @@ describe("NextAuth.js v4 JWT sessions, signed in through next-auth 4's own handl
     const again = await connect(server.url, { cookie: copy });
     expect((await ask<WhoAmI>(again, "whoami")).userId).toBe("id-ada");
     again.close();
+  });
+});
+
+describe("NextAuth.js v4 database sessions, signed in by email link through next-auth 4's own handler", () => {
+  // Auth.js's unstorage adapter has the method names and shapes next-auth 4's adapter interface asks for
+  // (createUser, createSession, getSessionAndUser, deleteSession, the verification tokens...).
+  it("the socket is the user's, looked up through the adapter; sign-out deletes the row and the socket ends at the next re-read", async () => {
+    const adapter = UnstorageAdapter(createStorage());
+    const app = await webApp({ adapter });
+    const jar = await app.signIn("ada");
+    const token = jar.cookies.get("next-auth.session-token")!;
+    expect(token).toMatch(/^[\w-]{20,}$/); // a database token, not a JWE
+    const auth = sessionAuth<AuthjsDatabaseSession>({ store: authjsStore({ adapter, version: 4 }), revalidate: 300 });
+    const server = await startRealtime((io) => {
+      auth.attach(io);
+      serveWhoami(io, (socket) => ({ session: socket.data.session }));
+    });
+    opened.push(server, { close: () => auth.close() });
+    const socket = await connect(server.url, { cookie: jar.header() });
+    const me = await ask<WhoAmI & { session: AuthjsDatabaseSession }>(socket, "whoami");
+    expect(me.session.user).toMatchObject({ email: "ada@example.com" });
+    expect(me.userId).toBe(me.session.user.id);
+    expect(me.rooms.sort()).toEqual([sessionRoom(token), userRoom(me.userId!)].sort());
+    expect(JSON.stringify(me)).not.toContain(token);
+
+    const copy = jar.header();
+    const ended = ending(socket);
+    await app.signOut(jar);
+    expect(await ended).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
+    expect((await refusal(server.url, { cookie: copy })).message).toBe("SESSION_NOT_FOUND");
   });
 });

@@ -180,6 +180,48 @@ describe("Better Auth: a signed-in user's socket", () => {
     expect(errors[1]!.message).toContain('Only "better-auth.session_token" came');
   });
 
+  it("a web app on an https baseURL writes __Secure-better-auth.session_token, and a socket server set up the same accepts it", async () => {
+    const https = { baseURL: "https://app.example.com" };
+    const { web, realtime, errors } = await setup({ web: https, realtimeAuth: https });
+    const { cookie, userId } = await web.signUp("tls@example.com");
+    // What Better Auth itself wrote (its Set-Cookie), not a name made up here.
+    expect(cookie).toMatch(/^__Secure-better-auth\.session_token=/);
+    // The __Secure- prefix is a browser's rule (sent over https only): the core reads the cookie the store
+    // declares whatever the transport, and weighs the transport only in diagnoses. Over loopback http, and
+    // as a TLS-terminating proxy forwards it (X-Forwarded-Proto), both read.
+    const socket = await open(realtime.url, cookie);
+    expect((await ask<{ data: { userId: string } }>(socket, "whoami")).data.userId).toBe(userId);
+    const direct = await connect(realtime.url, { extraHeaders: { cookie, "x-forwarded-proto": "https" } });
+    opened.push({ close: () => direct.disconnect() });
+    expect((await ask<{ data: { userId: string } }>(direct, "whoami")).data.userId).toBe(userId);
+    expect(errors).toEqual([]);
+  });
+
+  it("versioned `secrets`: a session signed with the current secret is read; one signed with a retired current secret is refused, as Better Auth's own getSession refuses it", async () => {
+    // better-auth 1.7 signs the session cookie with `secrets[0]` and verifies it with that one only
+    // (create-context: `secret = secretsArray[0].value`; setSignedCookie/getSignedCookie take that secret).
+    const v1 = { version: 1, value: "the first BETTER_AUTH_SECRETS entry, 32+ characters" };
+    const v2 = { version: 2, value: "the second BETTER_AUTH_SECRETS entry, 32+ chars" };
+    const rotated = { secret: undefined, secrets: [v2, v1] };
+    const { web, realtime, errors } = await setup({ web: rotated, realtimeAuth: rotated });
+    const { cookie, userId } = await web.signUp("rot@example.com");
+    const socket = await open(realtime.url, cookie);
+    expect((await ask<{ data: { userId: string } }>(socket, "whoami")).data.userId).toBe(userId);
+
+    // A cookie signed before the rotation (v1 was current): the same session token, the old signature.
+    const { signSessionCookie } = await import("socket.io-session-auth/testing");
+    const old = signSessionCookie({
+      value: tokenOf(cookie),
+      secret: v1.value,
+      name: "better-auth.session_token",
+      signing: "better-auth",
+    });
+    expect(await web.auth.api.getSession({ headers: new Headers({ cookie: old }) })).toBeNull();
+    expect(await web.auth.api.getSession({ headers: new Headers({ cookie }) })).toMatchObject({ user: { id: userId } });
+    expect((await refusal(realtime.url, { cookie: old })).message).toBe("BAD_SIGNATURE");
+    expect(errors.map((e) => e.code)).toEqual(["BAD_SIGNATURE"]);
+  });
+
   it("honours advanced.cookiePrefix", async () => {
     const { web, realtime } = await setup({
       web: { advanced: { cookiePrefix: "myapp" } },

@@ -1,4 +1,5 @@
 import { encode } from "@auth/core/jwt";
+import { createRequire } from "node:module";
 import { sealData } from "iron-session";
 import type { SessionStore } from "socket.io-session-auth";
 import { authjsStore } from "socket.io-session-auth/authjs";
@@ -10,7 +11,13 @@ type Session = Record<string, unknown>;
 const SECRET = "an AUTH_SECRET for the conformance kit, long enough";
 const PASSWORD = "an iron-session password, 32 characters or more";
 const COOKIE = "authjs.session-token";
+const COOKIE_V4 = "next-auth.session-token";
 const DEFAULT_TTL_S = 3600;
+
+// next-auth 4 is CommonJS; required so that its types (which pull in Next.js's) stay out of the program.
+const { encode: encodeV4 } = createRequire(import.meta.url)("next-auth/jwt") as {
+  encode(params: { token: Record<string, unknown>; secret: string; maxAge?: number }): Promise<string>;
+};
 
 /**
  * As for cookie sessions (see test/unit/cookie/conformance.test.ts): the session is the cookie, so the harness keeps
@@ -23,6 +30,7 @@ function harness(
   seal: (session: Session, ttlSeconds: number) => Promise<string>,
   corrupt: string,
   strip: (session: Session) => Session = (session) => session,
+  cookieName = COOKIE,
 ): StoreHarness<Session> {
   const cookies = new Map<string, string>();
   const store: SessionStore<Session> = {
@@ -30,7 +38,7 @@ function harness(
     get: async (id, options) => {
       const value = cookies.get(id);
       if (value === undefined) return null;
-      const record = await adapter.get(value, { ...options, cookieName: COOKIE });
+      const record = await adapter.get(value, { ...options, cookieName });
       return record === null ? null : { ...record, session: strip(record.session) };
     },
   };
@@ -55,6 +63,19 @@ describeSessionStore(
       (session, maxAge) => encode({ token: session, secret: SECRET, salt: COOKIE, maxAge }),
       "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2Q0JDLUhTNTEyIn0..AAAA.BBBB.CCCC",
       withoutRegisteredClaims,
+    ),
+  { capabilities: { subscribe: false, expiry: "record", expires: true } },
+);
+
+describeSessionStore(
+  "authjs (NextAuth v4 JWT, as next-auth/jwt's encode writes it)",
+  () =>
+    harness(
+      authjsStore({ secret: SECRET, version: 4 }) as unknown as SessionStore<Session>,
+      (session, maxAge) => encodeV4({ token: session, secret: SECRET, maxAge }),
+      "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..AAAA.BBBB.CCCC",
+      withoutRegisteredClaims,
+      COOKIE_V4,
     ),
   { capabilities: { subscribe: false, expiry: "record", expires: true } },
 );

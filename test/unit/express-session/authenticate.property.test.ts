@@ -371,3 +371,209 @@ describe("Auth.js JWT and iron-session cookies against the real libraries (issue
     });
   });
 });
+
+describe("NextAuth v4 JWT cookies against next-auth 4's own decode (issue 19)", async () => {
+  const { createRequire } = await import("node:module");
+  // next-auth 4 is CommonJS; required so that its types (which pull in Next.js's) stay out of the program.
+  const { encode: encodeV4 } = createRequire(import.meta.url)("next-auth/jwt") as {
+    encode(params: { token: Record<string, unknown>; secret: string; maxAge?: number }): Promise<string>;
+  };
+  const { authjsStore } = await import("socket.io-session-auth/authjs");
+  const secret = "a NEXTAUTH_SECRET for the property tests, long enough";
+  const name = "next-auth.session-token";
+  const genuine = await encodeV4({ token: { sub: "42", pad: "p".repeat(5000) }, secret });
+  const auth = sessionAuth({ store: authjsStore({ secret, version: 4 }) as SessionStore }) as ReturnType<
+    typeof authFor
+  >;
+
+  it("reads the genuine cookie, whole or in chunks", async () => {
+    expect(await outcome(auth, `${name}=${genuine}`)).toEqual({ id: genuine });
+    const pieces = genuine.match(/[^]{1,3000}/g)!;
+    expect(await outcome(auth, pieces.map((piece, i) => `${name}.${i}=${piece}`).join("; "))).toEqual({ id: genuine });
+  });
+
+  it("truncated, edited, padded, oversized or re-chunked: the genuine session or a typed refusal, never another", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(genuine.length),
+        fc.oneof(fc.constant(""), fc.string({ maxLength: 8 }), fc.constant("A".repeat(70_000))),
+        fc.nat(4),
+        fc.array(fc.nat(genuine.length), { maxLength: 3 }),
+        async (at, insert, remove, cuts) => {
+          const edited = genuine.slice(0, at) + insert + genuine.slice(at + remove);
+          const points = [...new Set(cuts.map((cut) => cut % Math.max(edited.length, 1)))].sort((a, b) => a - b);
+          const header =
+            points.length === 0
+              ? `${name}=${edited}`
+              : [0, ...points]
+                  .map((from, i, all) => edited.slice(from, all[i + 1] ?? edited.length))
+                  .map((part, i) => `${name}.${i}=${part}`)
+                  .join("; ");
+          const result = await outcome(auth, header);
+          if (result.id !== undefined) expect(result.id).toBe(genuine);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("garbage and malformed JWE shapes are typed refusals", async () => {
+    const b64 = fc.string({ unit: fc.constantFrom(..."ABCabc012-_+/="), maxLength: 60 });
+    const shaped = fc.oneof(
+      fc.array(b64, { minLength: 5, maxLength: 5 }).map((parts) => parts.join(".")),
+      fc.string({ maxLength: 3000 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(shaped, async (value) => {
+        expect((await outcome(auth, `${name}=${encodeURIComponent(value)}`)).id).toBeUndefined();
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("Auth.js database tokens against a real adapter lookup (issue 19)", async () => {
+  const { randomBytes } = await import("node:crypto");
+  const { UnstorageAdapter } = await import("@auth/unstorage-adapter");
+  const { createStorage } = await import("unstorage");
+  const { authjsStore } = await import("socket.io-session-auth/authjs");
+  // Auth.js's own unstorage adapter with one real session, created through the adapter.
+  const adapter = UnstorageAdapter(createStorage());
+  const user = await adapter.createUser!({ id: "", email: "prop@example.com", emailVerified: null });
+  const genuine = randomBytes(32).toString("hex");
+  await adapter.createSession!({ sessionToken: genuine, userId: user.id, expires: new Date(Date.now() + 3_600_000) });
+  const auth = sessionAuth({ store: authjsStore({ adapter }) as unknown as SessionStore }) as ReturnType<
+    typeof authFor
+  >;
+  const name = "authjs.session-token";
+
+  it("accepts the genuine token, as its user", async () => {
+    expect(await outcome(auth, `${name}=${genuine}`)).toEqual({ id: genuine });
+  });
+
+  it("any other token, edited, padded or oversized: the genuine session or a typed refusal, never another id", async () => {
+    const token = fc.oneof(
+      fc.string({ maxLength: 2000 }),
+      fc.string({ unit: fc.constantFrom(..."0123456789abcdef:/?#.%"), maxLength: 80 }),
+      fc
+        .tuple(fc.nat(genuine.length), fc.string({ maxLength: 6 }), fc.nat(3))
+        .map(([at, insert, remove]) => genuine.slice(0, at) + insert + genuine.slice(at + remove)),
+      fc.constant("A".repeat(70_000)),
+      // Spellings the adapter's storage normalises onto the genuine row's key (unstorage drops "?…" and
+      // leading or trailing ":" and "/"): found, but under another id, unless the store refuses them.
+      fc
+        .tuple(fc.constantFrom("", "/", ":", "//"), fc.constantFrom("", "/", ":", "?", "?x", "#x", "%3F"))
+        .map(([before, after]) => before + genuine + after),
+    );
+    await fc.assert(
+      fc.asyncProperty(token, async (value) => {
+        const result = await outcome(auth, `${name}=${value}`);
+        if (result.id !== undefined) expect(result.id).toBe(genuine);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("genuine JWEs and iron seals over garbage claims: typed refusals (issue 19)", async () => {
+  const { createRequire } = await import("node:module");
+  const { encode: encodeV5 } = await import("@auth/core/jwt");
+  const { encode: encodeV4 } = createRequire(import.meta.url)("next-auth/jwt") as {
+    encode(params: { token: Record<string, unknown>; secret: string; maxAge?: number }): Promise<string>;
+  };
+  const { sealData } = await import("iron-session");
+  const { authjsStore } = await import("socket.io-session-auth/authjs");
+  const { ironSessionStore } = await import("socket.io-session-auth/iron-session");
+  const secret = "an AUTH_SECRET for the property tests, long enough";
+  const password = "an iron-session password, 32 characters or more";
+  const v5 = sessionAuth({ store: authjsStore({ secret }) as SessionStore }) as ReturnType<typeof authFor>;
+  const v4 = sessionAuth({ store: authjsStore({ secret, version: 4 }) as SessionStore }) as ReturnType<typeof authFor>;
+  const iron = sessionAuth({ store: ironSessionStore({ password, cookieName: "app" }) as SessionStore }) as ReturnType<
+    typeof authFor
+  >;
+  const jwe = {
+    v5: (claims: Record<string, unknown>, maxAge: number) =>
+      encodeV5({ token: claims, secret, salt: "authjs.session-token", maxAge }),
+    v4: (claims: Record<string, unknown>, maxAge: number) => encodeV4({ token: claims, secret, maxAge }),
+  };
+
+  // Values no user id or time is made of: text, huge numbers, null, booleans, arrays, objects.
+  const junk = fc.oneof(
+    fc.string({ maxLength: 2000 }),
+    fc.constantFrom(null, true, false, 1e300, -1e300, Number.MAX_VALUE, Number.MIN_VALUE, 0),
+    fc.array(fc.nat(), { maxLength: 50 }),
+    fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 20 }), { maxKeys: 5 }),
+  );
+  const junkClaims = fc.dictionary(
+    fc.constantFrom("name", "email", "picture", "iat", "nbf", "jti", "aud", "iss", "user", "__proto__", "x"),
+    junk,
+    { maxKeys: 6 },
+  );
+  /** Claims whose `sub` is missing, empty or not a string: no user id. */
+  const noUser = fc
+    .tuple(
+      junkClaims,
+      fc.option(
+        fc.oneof(
+          fc.constant(""),
+          junk.filter((value) => typeof value !== "string"),
+        ),
+      ),
+    )
+    .map(([claims, sub]) => (sub === null ? claims : { ...claims, sub }));
+
+  const refused = async (auth: ReturnType<typeof authFor>, cookie: string) => {
+    const started = Date.now();
+    const result = await outcome(auth, cookie);
+    expect(result.id).toBeUndefined();
+    expect(result.code).toMatch(/^[A-Z_]+$/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  };
+
+  for (const version of ["v5", "v4"] as const) {
+    const auth = version === "v5" ? v5 : v4;
+    const name = version === "v5" ? "authjs.session-token" : "next-auth.session-token";
+
+    it(`${version}: a genuine JWE whose claims name no user (sub missing, empty, not a string) is refused`, async () => {
+      await fc.assert(
+        fc.asyncProperty(noUser, async (claims) => {
+          const token = await jwe[version](claims, 3600);
+          await refused(auth, `${name}=${token}`);
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    // The library's encode sets `exp` itself (now + maxAge): a huge or negative maxAge is how its own
+    // code writes an `exp` past what a Date holds or long gone; next-auth 4 writes NaN and Infinity as
+    // `exp: null` (JSON), which is how a non-numeric `exp` comes out of it.
+    const maxAges = version === "v5" ? [1e300, -1e300, 9e12, -3600] : [1e300, -1e300, 9e12, -3600, NaN, Infinity];
+    it(`${version}: a genuine JWE with sub and an exp out of range, past or not a number is refused`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...maxAges), junkClaims, async (maxAge, claims) => {
+          const token = await jwe[version]({ ...claims, sub: "42" }, maxAge);
+          await refused(auth, `${name}=${token}`);
+        }),
+        { numRuns: 30 },
+      );
+    });
+  }
+
+  it("iron: a genuine seal over data that is not an object of a user (text, numbers, arrays, no user id) is refused", async () => {
+    const notAUser = fc.oneof(
+      junk,
+      fc.dictionary(
+        fc.constantFrom("userId", "user", "id", "name", "x", "__proto__"),
+        fc.oneof(fc.constantFrom(null, true, "", {}, []), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 })),
+        { maxKeys: 4 },
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(notAUser, async (data) => {
+        const seal = await sealData(data as Record<string, unknown>, { password });
+        await refused(iron, `app=${seal}`);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -1,0 +1,100 @@
+import { randomBytes } from "node:crypto";
+import type { SessionStore } from "socket.io-session-auth";
+import { betterAuthStore, type BetterAuthSession } from "socket.io-session-auth/better-auth";
+import { describeSessionStore, type StoreHarness } from "socket.io-session-auth/testing";
+import { emptyDb, makeBetterAuth } from "../../support/better-auth-app.js";
+
+type Session = Record<string, unknown>;
+
+const DEFAULT_TTL_MS = 3_600_000;
+
+/** Better Auth's `secondaryStorage` contract over a Map, with a switch that makes every call fail. */
+function keyValue() {
+  const kv = new Map<string, string>();
+  const state = { down: false };
+  const reach = async <T>(run: () => T): Promise<T> => {
+    if (state.down) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" });
+    return run();
+  };
+  const storage = {
+    get: (key: string) => reach(() => kv.get(key) ?? null),
+    set: (key: string, value: string) => reach(() => void kv.set(key, value)),
+    delete: (key: string) => reach(() => void kv.delete(key)),
+    getAndDelete: (key: string) =>
+      reach(() => {
+        const value = kv.get(key) ?? null;
+        kv.delete(key);
+        return value;
+      }),
+    increment: (key: string) =>
+      reach(() => {
+        const next = Number(kv.get(key) ?? 0) + 1;
+        kv.set(key, String(next));
+        return next;
+      }),
+  };
+  return { storage, state };
+}
+
+/**
+ * Sessions written by Better Auth's own `internalAdapter.createSession` (as its sign-in does) into its
+ * memory database, or its `secondaryStorage` too. The kit's session rides in an additional session field
+ * `app` (declared in the Better Auth config, as an app declares its own), a JSON string the harness hands
+ * back; each kit id stands for the session token Better Auth made.
+ */
+async function harness(withSecondaryStorage: boolean): Promise<StoreHarness<Session>> {
+  const db = emptyDb();
+  const { storage, state } = keyValue();
+  const auth = makeBetterAuth(db, {
+    session: { additionalFields: { app: { type: "string", required: false } } },
+    ...(withSecondaryStorage ? { secondaryStorage: storage } : {}),
+  });
+  const { internalAdapter } = await auth.$context;
+  // A user signed up through Better Auth's own API (which also opens a session the kit never sees).
+  const { user } = await auth.api.signUpEmail({
+    body: {
+      email: `${randomBytes(8).toString("hex")}@example.com`,
+      password: "correct horse battery staple",
+      name: "kit",
+    },
+  });
+  const adapterStore = (await betterAuthStore(auth)) as SessionStore<BetterAuthSession>;
+  const tokens = new Map<string, string>();
+  return {
+    store: {
+      name: adapterStore.name,
+      get: async (id, options) => {
+        const token = tokens.get(id);
+        if (token === undefined) return null;
+        const record = await adapterStore.get(token, options);
+        return record === null ? null : { ...record, session: JSON.parse(String(record.session.session.app)) };
+      },
+    },
+    write: async (id, session, options) => {
+      const expiresAt = options?.expires ?? new Date(Date.now() + DEFAULT_TTL_MS);
+      // overrideAll: Better Auth computes expiresAt itself unless told to take the given one.
+      const created = await internalAdapter.createSession(
+        user.id,
+        false,
+        { app: JSON.stringify(session), expiresAt },
+        true,
+      );
+      tokens.set(id, created.token);
+    },
+    breakStore: async () => {
+      if (withSecondaryStorage) state.down = true;
+      // The memory database is the object Better Auth reads its tables from: a lost database throws.
+      else
+        Object.defineProperty(db, "session", {
+          get: () => {
+            throw new Error("the database went away");
+          },
+        });
+    },
+  };
+}
+
+const capabilities = { subscribe: false, expiry: "record", expires: true } as const;
+
+describeSessionStore("better-auth (its memory database)", () => harness(false), { capabilities });
+describeSessionStore("better-auth (with secondaryStorage)", () => harness(true), { capabilities });
