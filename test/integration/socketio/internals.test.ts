@@ -176,6 +176,8 @@ describe("emitToOtherNodesWithAck, requestTimeoutOf, linkLooksDown", () => {
     expect(linkLooksDown(io({ pubClient: { status: "ready" } }))).toBe(false); // ioredis
     expect(linkLooksDown(io({ pubClient: { status: "reconnecting" } }))).toBe(true);
     expect(linkLooksDown(io({ pubClient: { isReady: false } }))).toBe(true); // node-redis
+    expect(linkLooksDown(io({ pubClient: { isReady: true, isOpen: true } }))).toBe(false);
+    expect(linkLooksDown(io({ pubClient: { isOpen: false } }))).toBe(true); // node-redis before 4.1
     expect(linkLooksDown(io({}))).toBe(false); // cannot tell: sharded, streams
   });
 });
