@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { BroadcastOperator, Namespace, Server, Socket } from "socket.io";
 import { redisNotReady } from "./redis.js";
 
@@ -220,4 +221,19 @@ export function linkLooksDown(io: Server): boolean {
   const client = (io.of("/").adapter as { pubClient?: unknown }).pubClient;
   if (typeof client !== "object" || client === null) return false;
   return redisNotReady(client) !== undefined;
+}
+
+/**
+ * The transport of a handshake request (`polling`, `websocket`), for the handshake trace: engine.io's
+ * private `req._query` (the query it parsed, set on the request before `allowRequest` and kept on
+ * `socket.request`), else the URL's `transport` parameter.
+ */
+export function transportOf(req: IncomingMessage): string | undefined {
+  const parsed = (req as { _query?: { transport?: unknown } })._query?.transport;
+  if (typeof parsed === "string") return parsed;
+  try {
+    return new URL(req.url ?? "/", "http://x").searchParams.get("transport") ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
