@@ -5,7 +5,7 @@ import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import { isPromiseLike } from "./internal/deadline.js";
 import { answerIfAlive, watchAbort } from "./internal/aborted.js";
 import { describeFailure } from "./internal/describe.js";
-import { serverSetup, type EngineOptions } from "./internal/socketio.js";
+import { serverSetup, transportOf, type EngineOptions } from "./internal/socketio.js";
 import { ownString } from "./internal/own-string.js";
 import { socketSlot } from "./internal/socket-slot.js";
 import { log } from "./log.js";
@@ -269,17 +269,6 @@ function warnAboutSetup(io: Server, origins: unknown, allowRequest: unknown, war
         "CORS",
       );
     }
-  }
-}
-
-/** engine.io's transport of a request: its parsed `_query`, else the URL's `transport` parameter. */
-function transportOf(req: IncomingMessage): string | undefined {
-  const parsed = (req as { _query?: { transport?: unknown } })._query?.transport;
-  if (typeof parsed === "string") return parsed;
-  try {
-    return new URL(req.url ?? "/", "http://x").searchParams.get("transport") ?? undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,4 +1,5 @@
 import {
+  describeOption,
   describeGiven,
   driverKind,
   rejectUnknownOptions,
@@ -227,11 +228,11 @@ function validate(options: AuthjsStoreOptions): Validated {
   const { version = 5, secure = "auto", cookieName, adapter, strategy } = options;
   if (!VERSIONS.includes(version)) {
     throw new TypeError(
-      `authjsStore: \`version\` must be 5 (Auth.js v5, @auth/core) or 4 (NextAuth.js v4); got ${describe(version)}.`,
+      `authjsStore: \`version\` must be 5 (Auth.js v5, @auth/core) or 4 (NextAuth.js v4); got ${describeOption(version)}.`,
     );
   }
   if (secure !== true && secure !== false && secure !== "auto") {
-    throw new TypeError(`authjsStore: \`secure\` must be true, false or "auto"; got ${describe(secure)}.`);
+    throw new TypeError(`authjsStore: \`secure\` must be true, false or "auto"; got ${describeOption(secure)}.`);
   }
   if (cookieName !== undefined && (typeof cookieName !== "string" || !/^[!#-'*+.0-9A-Z^-z|~-]+$/.test(cookieName))) {
     throw new TypeError(
@@ -240,7 +241,7 @@ function validate(options: AuthjsStoreOptions): Validated {
   }
   const names = { version, secure, cookieName };
   if (strategy !== undefined && strategy !== "jwt" && strategy !== "database") {
-    throw new TypeError(`authjsStore: \`strategy\` must be "jwt" or "database"; got ${describe(strategy)}.`);
+    throw new TypeError(`authjsStore: \`strategy\` must be "jwt" or "database"; got ${describeOption(strategy)}.`);
   }
   const database = strategy === "database" || (strategy === undefined && adapter !== undefined);
   if (database) {
@@ -284,15 +285,6 @@ function diagnoseName(version: AuthjsVersion, found: string): string {
   return version === 5
     ? `a NextAuth.js v4 session cookie ("${found}") came, but authjsStore reads Auth.js v5 cookies ("${SESSION_TOKEN[5]}"): pass \`version: 4\` if the web app runs next-auth 4 (with its NEXTAUTH_SECRET)`
     : `an Auth.js v5 session cookie ("${found}") came, but authjsStore reads NextAuth.js v4 cookies ("${SESSION_TOKEN[4]}"): pass \`version: 5\` (the default) if the web app runs Auth.js v5 (@auth/core, next-auth@5)`;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (value === undefined) return "nothing";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return `a ${typeof value}`;
 }
 
 const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]*$/;

@@ -10,12 +10,16 @@ export function after(io: Server, store: session.Store, secret: string) {
 
   io.on("connection", (socket) => {
     socket.on("visit", async () => {
-      // socket.data.session is a snapshot from the handshake, and nothing saves it. To change the
-      // session, read it again and write it through the web app's store (or call an HTTP endpoint).
-      const { sessionId, session } = await auth.authenticate(socket.request);
-      store.set(sessionId, { ...session, lastSeen: Date.now() }, (err) => {
-        if (err) socket.emit("visit:failed");
-      });
+      // socket.data.session is a snapshot from the handshake, and nothing saves it. update() re-reads
+      // the session, changes that fresh copy, and writes it back only if nobody wrote in between
+      // (retried), keeping the store's expiry: the web app's next request sees lastSeen.
+      try {
+        await auth.update(socket, (session) => {
+          session.lastSeen = Date.now();
+        });
+      } catch {
+        socket.emit("visit:failed"); // SESSION_CONFLICT, STORE_UNAVAILABLE, or the session ended
+      }
     });
   });
   // #endregion after

@@ -1,5 +1,5 @@
 // #region several-nodes-cluster-module
-// realtime.ts: one machine, one process per core. Run it: `REDIS_URL=... SESSION_SECRET=... PUSH_TOKEN=... node realtime.js`
+// realtime.ts: one machine, one process per core. Run it: `REDIS_URL=... SESSION_SECRET=... PUSH_TOKEN=... npx tsx realtime.ts`
 import cluster from "node:cluster";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -13,9 +13,14 @@ export function describeValue(value: unknown): string {
   return type === "object" ? "an object" : `a ${type}`;
 }
 
-/** An option's value for a TypeError: a string quoted (an option value is configuration, no secret), else its type. */
+/**
+ * An option's value for a TypeError: a string quoted, a number or boolean as written (an option value is
+ * configuration, no secret), anything else by its type.
+ */
 export function describeOption(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : describeValue(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return describeValue(value);
 }
 
 /**

@@ -1,4 +1,6 @@
+import type { IncomingMessage } from "node:http";
 import type { BroadcastOperator, Namespace, Server, Socket } from "socket.io";
+import { redisNotReady } from "./redis.js";
 
 /**
  * Every reach of this package into socket.io beyond its typed public API, in one place, so an upgrade of
@@ -210,15 +212,28 @@ export function emitToOtherNodesWithAck(io: Server, event: string, payload: unkn
 
 /**
  * Whether the adapter's publishing client says it is not connected now. Only `@socket.io/redis-adapter`'s
- * classic adapter exposes it (`pubClient`, public): ioredis `status`, node-redis `isReady`. That adapter's
- * `serverSideEmit` does not catch its `publish()`, so a message queued while Redis is down and rejected
- * later (ioredis `maxRetriesPerRequest`) is an unhandled rejection: periodic messages skip such ticks.
- * False when it cannot tell.
+ * classic adapter exposes it (`pubClient`, public): ioredis or node-redis, read as the Redis store reads
+ * its own client (`redisNotReady`). That adapter's `serverSideEmit` does not catch its `publish()`, so a
+ * message queued while Redis is down and rejected later (ioredis `maxRetriesPerRequest`) is an unhandled
+ * rejection: periodic messages skip such ticks. False when it cannot tell.
  */
 export function linkLooksDown(io: Server): boolean {
-  const client = (io.of("/").adapter as { pubClient?: { status?: unknown; isReady?: unknown } }).pubClient;
+  const client = (io.of("/").adapter as { pubClient?: unknown }).pubClient;
   if (typeof client !== "object" || client === null) return false;
-  if (typeof client.status === "string") return client.status !== "ready";
-  if (typeof client.isReady === "boolean") return !client.isReady;
-  return false;
+  return redisNotReady(client) !== undefined;
+}
+
+/**
+ * The transport of a handshake request (`polling`, `websocket`), for the handshake trace: engine.io's
+ * private `req._query` (the query it parsed, set on the request before `allowRequest` and kept on
+ * `socket.request`), else the URL's `transport` parameter.
+ */
+export function transportOf(req: IncomingMessage): string | undefined {
+  const parsed = (req as { _query?: { transport?: unknown } })._query?.transport;
+  if (typeof parsed === "string") return parsed;
+  try {
+    return new URL(req.url ?? "/", "http://x").searchParams.get("transport") ?? undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -4,7 +4,13 @@ import { monotonicNow } from "../clock.js";
 import type { SessionAuthErrorCode } from "../errors.js";
 import { emitWarning } from "../internal/warn.js";
 import { createNodeTracker, type NodeTracker } from "../internal/nodes.js";
-import { emitToOtherNodesWithAck, hasOtherNodes, linkLooksDown, onOtherNodes } from "../internal/socketio.js";
+import {
+  emitToOtherNodes,
+  emitToOtherNodesWithAck,
+  hasOtherNodes,
+  linkLooksDown,
+  onOtherNodes,
+} from "../internal/socketio.js";
 import { log } from "../log.js";
 import type { EndResult } from "../types.js";
 import { hear, isCode, isCount, isNode, MAX_ENDS, readAnswer, targetOf } from "./catch-up.js";
@@ -171,12 +177,7 @@ export function createPeers(apply: ApplyEnd): Peers {
         return;
       }
       for (const io of servers.keys()) {
-        if (!hasOtherNodes(io.of("/").adapter) || linkLooksDown(io)) continue;
-        (io.of("/").serverSideEmit as (event: string, payload: unknown) => boolean)(BEACON_EVENT, {
-          v: VERSION,
-          node,
-          seq: sent.seq,
-        });
+        if (!linkLooksDown(io)) emitToOtherNodes(io, BEACON_EVENT, { v: VERSION, node, seq: sent.seq });
       }
     }, BEACON_MS);
     beacon.unref();

@@ -1,5 +1,5 @@
 import type { Namespace } from "socket.io";
-import { abortable } from "../internal/deadline.js";
+import { abortable, withDeadline } from "../internal/deadline.js";
 import type { NodeTracker } from "../internal/nodes.js";
 import { PushError, isPushError } from "./errors.js";
 import type { PushPresenceAnswer } from "./types.js";
@@ -18,30 +18,35 @@ export async function countPresence(
   clusterTimeout: number,
 ): Promise<PushPresenceAnswer> {
   const unavailable = (message: string, cause?: unknown) => new PushError("ADAPTER_UNAVAILABLE", message, { cause });
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), clusterTimeout);
-  const within = <T>(promise: Promise<T>): Promise<T> => abortable(promise, deadline.signal);
   let sockets: Array<{ rooms: Set<string> }>;
   try {
-    const count = await within(nsp.adapter.serverCount());
-    const expected = nodes.expect(count);
-    if (count < expected) {
-      throw unavailable(
-        `Only ${count} of the ${expected} socket.io nodes seen lately can be reached; no partial count is given. Retry shortly.`,
-      );
-    }
-    sockets = await within(nsp.in(op.users.map(([, room]) => room)).fetchSockets());
+    sockets = await withDeadline(
+      async ({ signal }) => {
+        // abortable: a serverCount() answered after the deadline must not go on to fetchSockets().
+        const count = await abortable(nsp.adapter.serverCount(), signal);
+        const expected = nodes.expect(count);
+        if (count < expected) {
+          throw unavailable(
+            `Only ${count} of the ${expected} socket.io nodes seen lately can be reached; no partial count is given. Retry shortly.`,
+          );
+        }
+        return nsp.in(op.users.map(([, room]) => room)).fetchSockets();
+      },
+      {
+        ms: clusterTimeout,
+        expired: () =>
+          unavailable(
+            `The socket.io adapter did not answer within ${clusterTimeout} ms (is Redis down, or a node slow?); no partial count is given.`,
+          ),
+      },
+    );
   } catch (cause) {
     if (isPushError(cause)) throw cause;
     // Reported once, by the HTTP layer's refusal (or the caller of send()).
     throw unavailable(
-      deadline.signal.aborted
-        ? `The socket.io adapter did not answer within ${clusterTimeout} ms (is Redis down, or a node slow?); no partial count is given.`
-        : "The socket.io adapter could not list the sockets (another node did not answer in time?).",
+      "The socket.io adapter could not list the sockets (another node did not answer in time?).",
       cause,
     );
-  } finally {
-    clearTimeout(timer);
   }
   const byRoom = new Map(op.users.map(([id, room]) => [room, id]));
   // A null prototype: user ids are caller-chosen keys ("__proto__" included).

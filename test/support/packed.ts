@@ -154,6 +154,8 @@ export const APP_PACKAGES = [
   "passport-local",
   "better-auth",
   "@socket.io/redis-adapter",
+  "@socket.io/cluster-adapter",
+  "@socket.io/sticky",
   "@auth/express",
   "@auth/core",
   "iron-session",

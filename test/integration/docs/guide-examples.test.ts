@@ -133,18 +133,20 @@ describe("docs/migrating.md", () => {
     expect((await refusal(url, { cookie })).data).toEqual({ code: "SESSION_NOT_FOUND", retryable: false });
   });
 
-  it("express-socket.io-session, after: anonymous refused; a socket event writes through the store", async () => {
+  it("express-socket.io-session, after: anonymous refused; a socket event writes with auth.update", async () => {
     const { after } = await import("../../../docs/examples/migrate-sharedsession-after.js");
     const { url, store, login } = await serve((_app, io, store) => after(io, store, secret), true);
     expect((await refusal(url)).data).toEqual({ code: "NO_SESSION_COOKIE", retryable: false });
     const cookie = await login();
     const socket = track(await connect(url, { cookie, transports: ["websocket"] }));
-    socket.emit("visit");
     const sid = sessionIdOf(cookie);
     const stored = async () =>
       new Promise<session.SessionData | null | undefined>((resolve) => store.get(sid, (_err, value) => resolve(value)));
+    const expires = (await stored())?.cookie.expires;
+    socket.emit("visit");
     await expect.poll(async () => (await stored())?.lastSeen, { timeout: 5000 }).toBeTypeOf("number");
     expect(await stored()).toMatchObject({ userId: "7" });
+    expect((await stored())?.cookie.expires).toEqual(expires); // the stored expiry is kept, not the handshake's
   });
 
   it("passport.socketio, after: passport.user is the userId; the user is loaded, and a deleted user is refused", async () => {

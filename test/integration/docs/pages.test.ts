@@ -25,13 +25,16 @@
  * `sh` blocks without a title are commands, not checked.
  */
 import { execFile } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { RedisStore } from "connect-redis";
 import { sign } from "cookie-signature";
+import { createClient } from "redis";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { signSessionCookie } from "socket.io-session-auth/testing";
 import { chromiumAvailable, launchChromium } from "../../support/browser.js";
 import {
   APP_PACKAGES,
@@ -53,7 +56,7 @@ import {
 import { startMongoServer } from "../../support/mongo-server/index.js";
 import { freePort, postgresAvailable, startPostgresServer } from "../../support/postgres-server.js";
 import { eventually } from "../../support/eventually.js";
-import { refusal } from "../../support/realtime.js";
+import { ask, connect, refusal } from "../../support/realtime.js";
 import {
   redisServerAvailable,
   startRedisServer,
@@ -86,6 +89,17 @@ const redisNeeds: Needs = async () => {
 const mongoNeeds: Needs = async () => {
   const mongo = await startMongoServer();
   return { env: { MONGODB_URI: mongo.uri("app") }, stop: () => mongo.stop() };
+};
+
+/** docs/several-nodes.md's cluster-module program: a Redis, two workers, and what its check signs with. */
+const CLUSTER = { redisUrl: "", secret: "cluster secret", token: "cluster-module-token-0123456789" };
+const clusterNeeds: Needs = async () => {
+  const redis = await redisNeeds();
+  CLUSTER.redisUrl = redis.env.REDIS_URL!;
+  return {
+    env: { ...redis.env, WORKERS: "2", SESSION_SECRET: CLUSTER.secret, PUSH_TOKEN: CLUSTER.token },
+    stop: redis.stop,
+  };
 };
 
 /** Where docs/postgres.md's socket.io server listens: its web app links there (set by postgresNeeds for its check). */
@@ -127,7 +141,7 @@ const PAGES: Record<string, PageSpec> = {
   "docs/security.md": { apps: [], fragments: true },
   "docs/errors.md": { apps: [], fragments: true },
   "docs/push.md": { apps: [{ check: checkPush }], fragments: true },
-  "docs/several-nodes.md": { apps: [], fragments: true },
+  "docs/several-nodes.md": { apps: [{ check: checkClusterModule, needs: clusterNeeds }], fragments: true },
   "docs/better-auth.md": { apps: [{ check: checkBetterAuth, needs: redisNeeds }], fragments: true },
   "docs/authjs.md": { apps: [{ check: checkAuthjs }], fragments: true },
   "docs/iron-session.md": { apps: [{ check: checkIronSession }], fragments: true },
@@ -540,6 +554,39 @@ async function checkQuickStart({ url }: RunningApp): Promise<void> {
     retryable: false,
   });
   if (chromiumAvailable()) await checkQuickStartInBrowser(url);
+}
+
+/**
+ * docs/several-nodes.md's cluster-module program: a session connect-redis wrote is accepted over polling
+ * (every request to the same worker) on the port the primary holds, and a handshake with no cookie is
+ * refused; the push router answers on that port once both workers know each other.
+ */
+async function checkClusterModule({ url }: RunningApp): Promise<void> {
+  const client = createClient({ url: CLUSTER.redisUrl });
+  client.on("error", () => {});
+  await client.connect();
+  const sid = randomUUID();
+  const expires = new Date(Date.now() + 60_000);
+  try {
+    await new RedisStore({ client }).set(sid, { cookie: { originalMaxAge: 60_000, expires }, userId: "42" } as never);
+  } finally {
+    client.destroy();
+  }
+  await eventually(async () => {
+    const res = await fetch(`${url}/push/health`, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) throw new Error(`health ${res.status}`);
+  }, 20_000);
+  const cookie = signSessionCookie({ value: sid, secret: CLUSTER.secret });
+  const socket = await connect(url, { cookie, transports: ["polling"] });
+  sockets.push(socket);
+  expect(await ask<{ userId: string; worker: number }>(socket, "whoami")).toEqual({
+    userId: "42",
+    worker: expect.any(Number),
+  });
+  expect((await refusal(url, { transports: ["polling"] })).data).toEqual({
+    code: "NO_SESSION_COOKIE",
+    retryable: false,
+  });
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   requestTimeoutOf,
   RESERVED_EVENTS,
   serverSetup,
+  transportOf,
 } from "../../../src/internal/socketio.js";
 
 // Every reach of the package into socket.io beyond its typed API (src/internal/socketio.ts), exercised
@@ -45,7 +46,7 @@ async function serve(options: ConstructorParameters<typeof Server>[1] = {}) {
     cleanups.push(() => client.disconnect());
     return { client, socket: await connected };
   };
-  return { io, client };
+  return { io, client, url };
 }
 
 describe("RESERVED_EVENTS", () => {
@@ -176,6 +177,8 @@ describe("emitToOtherNodesWithAck, requestTimeoutOf, linkLooksDown", () => {
     expect(linkLooksDown(io({ pubClient: { status: "ready" } }))).toBe(false); // ioredis
     expect(linkLooksDown(io({ pubClient: { status: "reconnecting" } }))).toBe(true);
     expect(linkLooksDown(io({ pubClient: { isReady: false } }))).toBe(true); // node-redis
+    expect(linkLooksDown(io({ pubClient: { isReady: true, isOpen: true } }))).toBe(false);
+    expect(linkLooksDown(io({ pubClient: { isOpen: false } }))).toBe(true); // node-redis before 4.1
     expect(linkLooksDown(io({}))).toBe(false); // cannot tell: sharded, streams
   });
 });
@@ -229,5 +232,39 @@ describe("operatorClass and countingAdapter", () => {
     expect(asked).toBe(1);
     // The counting adapter is the adapter for everything else.
     expect(counting.rooms).toBe(adapter.rooms);
+  });
+});
+
+describe("transportOf", () => {
+  it("reads engine.io's parsed query on allowRequest's request and on socket.request, for each transport", async () => {
+    const seen: Array<[string, string | undefined, unknown]> = [];
+    const { io, url } = await serve({
+      allowRequest: (req, callback) => {
+        seen.push(["allowRequest", transportOf(req), (req as { _query?: { transport?: unknown } })._query?.transport]);
+        callback(null, true);
+      },
+    });
+    io.use((socket, next) => {
+      const req = socket.request as { _query?: { transport?: unknown } };
+      seen.push(["middleware", transportOf(socket.request), req._query?.transport]);
+      next();
+    });
+    for (const transports of [["polling"], ["websocket"]]) {
+      const client = connect(url, { transports, reconnection: false, forceNew: true });
+      cleanups.push(() => client.disconnect());
+      await new Promise((resolve) => client.once("connect", () => resolve(undefined)));
+    }
+    // The private field itself is there: the URL fallback alone would pass without it.
+    expect(seen).toEqual([
+      ["allowRequest", "polling", "polling"],
+      ["middleware", "polling", "polling"],
+      ["allowRequest", "websocket", "websocket"],
+      ["middleware", "websocket", "websocket"],
+    ]);
+  });
+
+  it("falls back to the URL's transport parameter when there is no parsed query", () => {
+    expect(transportOf({ url: "/socket.io/?EIO=4&transport=polling" } as never)).toBe("polling");
+    expect(transportOf({ url: "/socket.io/?EIO=4" } as never)).toBeUndefined();
   });
 });
