@@ -351,23 +351,24 @@ describe("docs/several-nodes.md", () => {
     return source.slice(start + `// #region ${region}\n`.length, end);
   };
 
-  it("writes out the classic node and the cluster-module program as the files the tests run", () => {
-    // GitHub shows an include line as plain text: these two are written in the page's Markdown, and must
+  it("writes out the cluster-module program, a whole app, as the file the tests run", () => {
+    // GitHub shows an include line as plain text: a whole app is written in the page's Markdown, and must
     // stay what the tests run.
     const blocks = readBlocks("docs/several-nodes.md");
-    for (const [file, region] of [
-      ["push-node.ts", "push-node"],
-      ["several-nodes-cluster-module.ts", "several-nodes-cluster-module"],
-    ] as const) {
-      expect(page).not.toContain(`<<< @/examples/${file}`);
-      expect(blocks.map((block) => `${block.code}\n`)).toContain(regionOf(file, region));
-    }
+    expect(page).not.toContain("<<< @/examples/several-nodes-cluster-module.ts");
+    expect(blocks.map((block) => `${block.code}\n`)).toContain(
+      regionOf("several-nodes-cluster-module.ts", "several-nodes-cluster-module"),
+    );
   });
 
-  it("includes the other set-ups tested here as their complete example files", () => {
-    for (const region of ["several-nodes-sharded", "several-nodes-streams"]) {
-      expect(page).toContain(`<<< @/examples/${region}.ts#${region}`);
-      regionOf(`${region}.ts`, region);
+  it("includes the nodes tested here (modules an entry point calls) as their complete example files", () => {
+    for (const [file, region] of [
+      ["push-node.ts", "push-node"],
+      ["several-nodes-sharded.ts", "several-nodes-sharded"],
+      ["several-nodes-streams.ts", "several-nodes-streams"],
+    ] as const) {
+      expect(page).toContain(`<<< @/examples/${file}#${region}`);
+      regionOf(file, region);
     }
   });
 });
