@@ -295,12 +295,22 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
   const signedUp = await betterAuthInstance.api.signUpEmail({
     body: { email: "alice@example.com", password: "correct horse battery staple", name: "alice" },
   });
-  const betterAuthCookie = signSessionCookie({
-    value: signedUp.token!,
-    secret: betterAuthSecret,
-    name: "better-auth.session_token",
-    signing: "better-auth",
-  });
+  // One session per connection of a batch, as the other variants, so that no handshake shares another's
+  // read: the first from the sign-up, the others from Better Auth's own createSession (as a sign-in makes).
+  const { internalAdapter } = await betterAuthInstance.$context;
+  const betterAuthTokens = [signedUp.token!];
+  while (betterAuthTokens.length < SESSIONS_PER_STORE)
+    betterAuthTokens.push((await internalAdapter.createSession(signedUp.user.id, false)).token);
+  const betterAuthCookie = betterAuthTokens
+    .map((token) =>
+      signSessionCookie({
+        value: token,
+        secret: betterAuthSecret,
+        name: "better-auth.session_token",
+        signing: "better-auth",
+      }),
+    )
+    .join("\n");
   const betterAuthAuth = sessionAuth({ store: await betterAuthStore(betterAuthInstance) });
   await listen({
     id: "better-auth",
