@@ -5,6 +5,7 @@ import { afterAll, expect, vi } from "vitest";
 import type { SessionStore } from "socket.io-session-auth";
 import { authjsStore, type AuthjsDatabaseSession } from "socket.io-session-auth/authjs";
 import { describeSessionStore, type StoreHarness } from "socket.io-session-auth/testing";
+import { keptValueStore } from "../../support/store-calls.js";
 
 type Session = Record<string, unknown>;
 
@@ -43,18 +44,13 @@ function harness(): StoreHarness<Session> {
     clear: () => reach(() => memory.clear()),
   }))(undefined);
   const adapter = UnstorageAdapter(createStorage({ driver }));
-  const adapterStore = authjsStore({ adapter }) as SessionStore<AuthjsDatabaseSession>;
-  const tokens = new Map<string, string>();
+  const { store, values: tokens } = keptValueStore(
+    authjsStore({ adapter }) as SessionStore<AuthjsDatabaseSession>,
+    (record) => record.session.user.app as Session,
+    "authjs.session-token",
+  );
   return {
-    store: {
-      name: adapterStore.name,
-      get: async (id, options) => {
-        const token = tokens.get(id);
-        if (token === undefined) return null;
-        const record = await adapterStore.get(token, { ...options, cookieName: "authjs.session-token" });
-        return record === null ? null : { ...record, session: record.session.user.app as Session };
-      },
-    },
+    store,
     write: async (id, session, options) => {
       const user = await adapter.createUser!({
         id: "",

@@ -3,6 +3,7 @@ import type { SessionStore } from "socket.io-session-auth";
 import { betterAuthStore, type BetterAuthSession } from "socket.io-session-auth/better-auth";
 import { describeSessionStore, type StoreHarness } from "socket.io-session-auth/testing";
 import { emptyDb, makeBetterAuth } from "../../support/better-auth-app.js";
+import { keptValueStore } from "../../support/store-calls.js";
 
 type Session = Record<string, unknown>;
 
@@ -58,18 +59,12 @@ async function harness(withSecondaryStorage: boolean): Promise<StoreHarness<Sess
       name: "kit",
     },
   });
-  const adapterStore = (await betterAuthStore(auth)) as SessionStore<BetterAuthSession>;
-  const tokens = new Map<string, string>();
+  const { store, values: tokens } = keptValueStore(
+    (await betterAuthStore(auth)) as SessionStore<BetterAuthSession>,
+    (record) => JSON.parse(String(record.session.session.app)) as Record<string, unknown>,
+  );
   return {
-    store: {
-      name: adapterStore.name,
-      get: async (id, options) => {
-        const token = tokens.get(id);
-        if (token === undefined) return null;
-        const record = await adapterStore.get(token, options);
-        return record === null ? null : { ...record, session: JSON.parse(String(record.session.session.app)) };
-      },
-    },
+    store,
     write: async (id, session, options) => {
       const expiresAt = options?.expires ?? new Date(Date.now() + DEFAULT_TTL_MS);
       // overrideAll: Better Auth computes expiresAt itself unless told to take the given one.

@@ -3,6 +3,7 @@ import { expect, it, vi } from "vitest";
 import type { SessionStore } from "socket.io-session-auth";
 import { ironSessionStore } from "socket.io-session-auth/iron-session";
 import { describeSessionStore, type StoreHarness } from "socket.io-session-auth/testing";
+import { keptValueStore } from "../../support/store-calls.js";
 
 // The socket.io server of an app still on iron-session 8: the adapter's `import("iron-session")` loads
 // v8 here (as in store-v8.test.ts), so both the seals and their unsealing are v8's own code.
@@ -19,16 +20,13 @@ const DEFAULT_TTL_S = 3600;
  * wrote stands for a cookie the web app never issued: null without asking the adapter.
  */
 function harness(): StoreHarness<Session> {
-  const adapter = ironSessionStore({ password: PASSWORD, cookieName: "app" }) as SessionStore<Session>;
-  const seals = new Map<string, string>();
+  const { store, values: seals } = keptValueStore(
+    ironSessionStore({ password: PASSWORD, cookieName: "app" }) as SessionStore<Session>,
+    (record) => record.session,
+    "app",
+  );
   return {
-    store: {
-      name: adapter.name,
-      get: async (id, options) => {
-        const seal = seals.get(id);
-        return seal === undefined ? null : adapter.get(seal, { ...options, cookieName: "app" });
-      },
-    },
+    store,
     write: async (id, session, options) => {
       const ttl = options?.expires === undefined ? DEFAULT_TTL_S : (options.expires.getTime() - Date.now()) / 1000;
       // iron's ttl 0 means "never expires": a session due now is sealed a second in the past.
