@@ -59,9 +59,9 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
     const getThen = revision ? undefined : (store as { [GET_THEN]?: GetThen<S> })[GET_THEN];
     if (getThen !== undefined && getThen.get === store.get && !storeTraced()) {
       try {
-        getThen.read(id, lookup, lookup.finish);
+        getThen.read(id, lookup, lookup.answer);
       } catch (error) {
-        lookup.finish(error ?? new Error("store.get threw"));
+        lookup.answer(error ?? new Error("store.get threw"));
       }
       return;
     }
@@ -69,26 +69,27 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
     try {
       answer = traceStore("get", store.name, () => store.get(id, lookup));
     } catch (error) {
-      return lookup.finish(error ?? new Error("store.get threw"));
+      return lookup.answer(error ?? new Error("store.get threw"));
     }
     if (isPromiseLike(answer))
       answer.then(
-        (record) => lookup.finish(undefined, record),
-        (error: unknown) => lookup.finish(error ?? new Error("store.get rejected")),
+        (record) => lookup.answer(undefined, record),
+        (error: unknown) => lookup.answer(error ?? new Error("store.get rejected")),
       );
-    else lookup.finish(undefined, answer);
+    else lookup.answer(undefined, answer);
   }
 
-  // What a lookup's answer becomes: the record, or the refusal it is.
-  function answerOf(
-    lookup: Lookup<S>,
-    error: unknown,
-    record: SessionRecord<S> | null | undefined,
-  ): SessionAuthError | SessionRecord<S> {
-    const { verified, reported } = lookup;
-    if (error !== undefined) return storeFailure(`Store "${store.name}"`, verifiedText(verified), error);
+  // A store's failure, as the refusal it is (a SessionAuthError, from this copy of the package or another,
+  // passes through).
+  function failure(lookup: Lookup<S>, error: unknown): SessionAuthError {
+    return storeFailure(`Store "${store.name}"`, verifiedText(lookup.verified), error);
+  }
+
+  // The refusal a store's answer is (no record, or no session in it), or undefined for a good record.
+  function refusalOf(lookup: Lookup<S>, record: SessionRecord<S> | null | undefined): SessionAuthError | undefined {
     if (record === null || record === undefined) {
-      const what = verifiedText(verified);
+      const what = verifiedText(lookup.verified);
+      const reported = lookup.reported;
       return new SessionAuthError(
         "SESSION_NOT_FOUND",
         reported === undefined
@@ -103,7 +104,7 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
         `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
       );
     }
-    return record;
+    return undefined;
   }
 
   function expired(lookup: Lookup<S>): SessionAuthError {
@@ -113,7 +114,7 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
     );
   }
 
-  const calls: LookupCalls<S> = { deadlines, answerOf, expired, timeout };
+  const calls: LookupCalls<S> = { deadlines, failure, refusalOf, expired, timeout };
 
   // One store call under `timeout`, with an AbortSignal made only when the store reads it (in-process
   // stores never do, and cost nothing). Failures become STORE_UNAVAILABLE; a TypeError and its kin are
@@ -188,66 +189,114 @@ function verifiedText(verified: number | string): string {
 interface LookupCalls<S extends object> {
   readonly deadlines: Deadlines;
   readonly timeout: number;
-  answerOf(
-    lookup: Lookup<S>,
-    error: unknown,
-    record: SessionRecord<S> | null | undefined,
-  ): SessionAuthError | SessionRecord<S>;
+  failure(lookup: Lookup<S>, error: unknown): SessionAuthError;
+  refusalOf(lookup: Lookup<S>, record: SessionRecord<S> | null | undefined): SessionAuthError | undefined;
   expired(lookup: Lookup<S>): SessionAuthError;
 }
 
 /**
- * One lookup in flight: the options the store gets (`signal` made only when read), its deadline, and its
- * answer, delivered once and then forgotten (a store that answers late, or never, then holds no
- * handshake: its request, socket and callbacks).
+ * One lookup in flight: the options the store gets, its deadline, and its answer, delivered once and then
+ * forgotten (a store that answers late, or never, then holds no handshake: its request, socket and
+ * callbacks). What a store sees is what `StoreGetOptions` says, as own enumerable properties (`signal`,
+ * `report`, `revision`, `cookieName`), so a wrapper that spreads the options keeps them; the rest is
+ * private.
  */
 class Lookup<S extends object> implements StoreGetOptions, Deadline {
-  at = 0;
-  reported: unknown = undefined;
-  private controller: AbortController | undefined = undefined;
-  private over = false;
   /** The store's `report`: an own function, as stores take it apart from the options. */
   readonly report: (cause: unknown) => void;
+  declare readonly signal: AbortSignal; // an own accessor, made in the constructor (see SIGNAL)
   /** Called by the store (or for it) with its answer, once; later calls are ignored. */
-  readonly finish: (error: unknown, record?: SessionRecord<S> | null) => void;
+  readonly #answer: (error: unknown, record?: SessionRecord<S> | null) => void;
+  #controller: AbortController | undefined = undefined;
+  #over = false;
+  #at = 0;
+  #reported: unknown = undefined;
+  readonly #calls: LookupCalls<S>;
+  readonly #verified: number | string;
+  #to: Settle<SessionRecord<S>> | undefined;
 
   constructor(
-    private readonly calls: LookupCalls<S>,
-    readonly verified: number | string,
+    calls: LookupCalls<S>,
+    verified: number | string,
     readonly revision: boolean,
     readonly cookieName: string | undefined,
-    private to: Settle<SessionRecord<S>> | undefined,
+    to: Settle<SessionRecord<S>>,
   ) {
-    this.report = (cause) => void (this.reported ??= cause);
-    this.finish = (error, record) => {
-      if (this.over) return;
-      this.over = true;
-      this.calls.deadlines.clear(this);
-      const answer = this.calls.answerOf(this, error, record);
-      if (answer instanceof SessionAuthError) this.deliver(answer);
-      else this.deliver(undefined, answer);
+    this.#calls = calls;
+    this.#verified = verified;
+    this.#to = to;
+    this.report = (cause) => void (this.#reported ??= cause);
+    Object.defineProperty(this, "signal", SIGNAL);
+    this.#answer = (error, record) => {
+      if (this.#over) return;
+      this.#over = true;
+      const calls = this.#calls;
+      calls.deadlines.clear(this);
+      // A failure is always delivered as one, whatever it is; a record only once it holds a session.
+      if (error !== undefined) return this.#deliver(calls.failure(this, error));
+      const refusal = calls.refusalOf(this, record);
+      if (refusal !== undefined) this.#deliver(refusal);
+      else this.#deliver(undefined, record!);
     };
   }
 
-  get signal(): AbortSignal {
-    return (this.controller ??= new AbortController()).signal;
+  /** The store's answer, `(error)` or `(undefined, record or null)`: the callback a store is handed. */
+  get answer(): (error: unknown, record?: SessionRecord<S> | null) => void {
+    return this.#answer;
+  }
+
+  get verified(): number | string {
+    return this.#verified;
+  }
+
+  get reported(): unknown {
+    return this.#reported;
+  }
+
+  /** The AbortSignal, made on first read; aborted at the deadline (already aborted when read after it). */
+  signalNow(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      // Read once the lookup is over (answered or past its deadline): nothing to wait for any more.
+      if (this.#over) this.#controller.abort(new Error("the lookup is over (answered, or past its timeout)"));
+    }
+    return this.#controller.signal;
+  }
+
+  get at(): number {
+    return this.#at;
+  }
+
+  set at(value: number) {
+    this.#at = value;
   }
 
   /** The deadline passed: refused now; the store's signal (if it took one) is aborted. */
   expire(): void {
-    this.over = true;
-    this.controller?.abort(new Error(`timeout after ${this.calls.timeout} ms`));
-    this.deliver(this.calls.expired(this));
+    this.#over = true;
+    this.#controller?.abort(new Error(`timeout after ${this.#calls.timeout} ms`));
+    this.#deliver(this.#calls.expired(this));
   }
 
-  private deliver(error: SessionAuthError | undefined, record?: SessionRecord<S>): void {
-    const target = this.to;
-    this.to = undefined;
+  #deliver(error: SessionAuthError | undefined, record?: SessionRecord<S>): void {
+    const target = this.#to;
+    this.#to = undefined;
     target?.(error, record);
   }
 }
 
+// `signal` as an own enumerable accessor with one getter for every lookup (a literal's getter is a new
+// function each time, which V8 builds slowly): a spread of the options copies the signal, as before.
+const SIGNAL: PropertyDescriptor = {
+  get(this: Lookup<object>) {
+    return this.signalNow();
+  },
+  enumerable: true,
+  configurable: true,
+};
+
 // Between the core and this package's adapters only: this caller stops waiting at its own deadline (so a
 // store need not race `signal`, and can leave it unmade). Other callers of an adapter's `get` do not set
-// it, and keep the signal's full contract. On the prototype: no property added per lookup.
+// it, and keep the signal's full contract. On the prototype: no property added per lookup (a spread of
+// the options drops it, and the adapter then keeps the signal's full contract).
 (Lookup.prototype as unknown as Record<symbol, boolean>)[OWN_DEADLINE] = true;
