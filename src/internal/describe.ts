@@ -1,6 +1,7 @@
 /**
- * Descriptions for messages that never quote the value described: a value may be session data, a
- * token or a stored session's bytes, and a driver's message may quote a key, a command or a host.
+ * Descriptions for messages. Values that may be secret are never quoted (session data, a token, a stored
+ * session's bytes; a driver's message may quote a key, a command or a host): only their type is said.
+ * `describeOption` alone shows a value, for options that are configuration (a version, a format, a flag).
  */
 
 /** A value's type for a message ("an object", "a string", "null"), never the value itself. */

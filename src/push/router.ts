@@ -4,6 +4,7 @@ import type { Server } from "socket.io";
 import { observed } from "./observe.js";
 import { rejectUnknownOptions } from "../internal/options.js";
 import { redisFlavor } from "../internal/redis.js";
+import { describeValue } from "../internal/describe.js";
 import { resolveRooms, type RoomNaming, type RoomOptions } from "../rooms.js";
 import { PushError } from "./errors.js";
 import type { PushRedisClient } from "./idempotency.js";
@@ -237,7 +238,7 @@ function validateOptions(options: PushRouterOptions): Config {
     if (typeof token !== "string" || token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
       // Never echo the token itself: this message may reach a log.
       throw new TypeError(
-        `createPushRouter: \`tokens[${index}]\` must be a string of at least ${MIN_TOKEN_LENGTH} visible ASCII characters (no spaces); got ${typeof token === "string" ? `${token.length} characters` : `${String(token)} (is the environment variable set?)`}. Generate one with \`openssl rand -hex 32\`.`,
+        `createPushRouter: \`tokens[${index}]\` must be a string of at least ${MIN_TOKEN_LENGTH} visible ASCII characters (no spaces); got ${typeof token === "string" ? `${token.length} characters` : `${describeValue(token)} (is the environment variable set?)`}. Generate one with \`openssl rand -hex 32\`.`,
       );
     }
   });

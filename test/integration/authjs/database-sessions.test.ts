@@ -168,7 +168,8 @@ describe("docs/examples/authjs.ts endSocketsAtSignOut: Auth.js's events.signOut 
     const started = Date.now();
     await app.signOut(jar);
     expect(await ended).toEqual({ event: { code: "SESSION_NOT_FOUND" }, reason: "io server disconnect" });
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Well within the 5-minute re-read: the hook ended it (bounded loosely, for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("with an adapter whose deleteSession returns nothing (unstorage's), the hook has no token: the socket stays until the re-read", async () => {

@@ -252,7 +252,10 @@ describe("transportOf", () => {
     for (const transports of [["polling"], ["websocket"]]) {
       const client = connect(url, { transports, reconnection: false, forceNew: true });
       cleanups.push(() => client.disconnect());
-      await new Promise((resolve) => client.once("connect", () => resolve(undefined)));
+      await new Promise((resolve, reject) => {
+        client.once("connect", () => resolve(undefined));
+        client.once("connect_error", reject);
+      });
     }
     // The private field itself is there: the URL fallback alone would pass without it.
     expect(seen).toEqual([
