@@ -178,6 +178,13 @@ export function authjsStore(options: AuthjsStoreOptions): AuthjsStore<AuthjsJwt>
         report(new RangeError(`the Auth.js session cookie is not 1 to ${MAX_TOKEN_LENGTH} characters`));
         return null;
       }
+      // With the library's own decode, only the compact form Auth.js writes: NextAuth v4's decoder (jose 4, Node's lenient base64) also
+      // decrypts a token with stray characters in a segment (a space, say), which would be the same session
+      // under another id (see canonicalToken); every spelling but the written one is refused here.
+      if (config.decode === undefined && !isCompactJwe(token)) {
+        report(new TypeError("the Auth.js session cookie is not a JWE in compact form (five base64url segments)"));
+        return null;
+      }
       const decode = await load();
       // v5 derives the key from the name the cookie was read under (the core passes it, on re-reads too);
       // without it (a direct call), each name this store reads is tried: a wrong salt fails fast on the `kid`.
@@ -289,6 +296,12 @@ function diagnoseName(version: AuthjsVersion, found: string): string {
 
 const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]*$/;
 
+/** A JWE in compact form (RFC 7516 §7.1): five segments of the base64url alphabet, nothing else. */
+function isCompactJwe(value: string): boolean {
+  const segments = value.split(".");
+  return segments.length === 5 && segments.every((segment) => BASE64URL_SEGMENT.test(segment));
+}
+
 /**
  * One spelling per token (the store's `canonicalId`): a JWE in compact form (RFC 7516 §7.1) is five
  * base64url segments, and a segment whose length is not a multiple of 4 ends in a character whose low
@@ -296,11 +309,12 @@ const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]*$/;
  * of that character decrypt alike. Without this they would be read as the same session under another
  * id: another session key, room and lifecycle entry, which `endSession` with the token Auth.js wrote
  * would miss. Each segment but the protected header is re-encoded from its bytes, which maps every
- * spelling that decrypts to the one Auth.js wrote. Anything else maps to itself (it does not decrypt).
+ * spelling that decrypts to the one Auth.js wrote. Anything else maps to itself, and `get` refuses it (a
+ * stray character that a lenient decoder skips included).
  */
 function canonicalToken(value: string): string {
+  if (!isCompactJwe(value)) return value;
   const segments = value.split(".");
-  if (segments.length !== 5 || !segments.every((segment) => BASE64URL_SEGMENT.test(segment))) return value;
   // The protected header (the first segment) is left as sent: its text is the encryption's additional
   // data, so another spelling of it does not decrypt, and must not be mapped onto the token that does.
   return segments
