@@ -31,7 +31,7 @@ describe("createPushRouter options", () => {
       [{ tokens: [] }, /`tokens` is required/],
       [{ tokens: [undefined] }, /`tokens\[0\]` must be a string.*got undefined/],
       // A token given as a number (an unquoted environment value in a config file) is a secret: not echoed.
-      [{ tokens: [90817263544536271809] }, /`tokens\[0\]` must be a string.*got a number \(/],
+      [{ tokens: [9007199254740991] }, /`tokens\[0\]` must be a string.*got a number \(/],
       [{ tokens: [TOKEN, "short"] }, /`tokens\[1\]` .* at least 16 .*got 5 characters/],
       [{ tokens: ["has a space in it, long"] }, /`tokens\[0\]`/],
       [{ token: TOKEN }, /unknown option `token` \(did you mean `tokens`\?\)/],
