@@ -47,7 +47,8 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
     // One object per lookup: the store's options, the deadline and the answer's state (issue 22: no
     // closures per lookup beyond the two a store may hold on to).
     const lookup = new Lookup<S>(
-      calls,
+      config,
+      deadlines,
       verified,
       revision,
       cookieName !== undefined && store.cookie !== undefined ? cookieName : undefined,
@@ -79,43 +80,6 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
     else lookup.answer(undefined, answer);
   }
 
-  // A store's failure, as the refusal it is (a SessionAuthError, from this copy of the package or another,
-  // passes through).
-  function failure(lookup: Lookup<S>, error: unknown): SessionAuthError {
-    return storeFailure(`Store "${store.name}"`, verifiedText(lookup.verified), error);
-  }
-
-  // The refusal a store's answer is (no record, or no session in it), or undefined for a good record.
-  function refusalOf(lookup: Lookup<S>, record: SessionRecord<S> | null | undefined): SessionAuthError | undefined {
-    if (record === null || record === undefined) {
-      const what = verifiedText(lookup.verified);
-      const reported = lookup.reported;
-      return new SessionAuthError(
-        "SESSION_NOT_FOUND",
-        reported === undefined
-          ? `No session for this ${what} (cookie "${lookup.cookieName ?? config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
-          : `The session in store "${store.name}" could not be read (${what}); see \`cause\`.`,
-        reported === undefined ? undefined : { cause: reported },
-      );
-    }
-    if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
-      return new SessionAuthError(
-        "SESSION_NOT_FOUND",
-        `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
-      );
-    }
-    return undefined;
-  }
-
-  function expired(lookup: Lookup<S>): SessionAuthError {
-    return new SessionAuthError(
-      "STORE_UNAVAILABLE",
-      `Store "${store.name}" did not answer within ${timeout} ms (${verifiedText(lookup.verified)}).`,
-    );
-  }
-
-  const calls: LookupCalls<S> = { deadlines, failure, refusalOf, expired, timeout };
-
   // One store call under `timeout`, with an AbortSignal made only when the store reads it (in-process
   // stores never do, and cost nothing). Failures become STORE_UNAVAILABLE; a TypeError and its kin are
   // a misconfiguration (a callback-style client, a wrong object), which no retry fixes.
@@ -141,18 +105,6 @@ export function createStoreCalls<S extends object>(config: Config<S>): StoreCall
     } catch (cause) {
       throw storeFailure(what, verified, cause);
     }
-  }
-
-  function storeFailure(what: string, verified: string, cause: unknown): SessionAuthError {
-    if (isSessionAuthError(cause)) return cause;
-    const mistake = cause instanceof TypeError || cause instanceof RangeError || cause instanceof ReferenceError;
-    return new SessionAuthError(
-      "STORE_UNAVAILABLE",
-      mistake
-        ? `${what} failed with a ${describeFailure(cause)} (${verified}): a misconfiguration or a bug, not an outage (a callback-style client, a wrong object?); see \`cause\`.`
-        : `${what} failed: ${describeFailure(cause)} (${verified}).`,
-      { cause, retryable: !mistake },
-    );
   }
 
   return {
@@ -186,12 +138,45 @@ function verifiedText(verified: number | string): string {
   return verified < 0 ? "unsigned cookie" : `cookie verified by secret #${verified}`;
 }
 
-interface LookupCalls<S extends object> {
-  readonly deadlines: Deadlines;
-  readonly timeout: number;
-  failure(lookup: Lookup<S>, error: unknown): SessionAuthError;
-  refusalOf(lookup: Lookup<S>, record: SessionRecord<S> | null | undefined): SessionAuthError | undefined;
-  expired(lookup: Lookup<S>): SessionAuthError;
+// A store's failure as the refusal it is: a SessionAuthError (from this copy of the package or another)
+// passes through; a TypeError and its kin are a misconfiguration, which no retry fixes.
+function storeFailure(what: string, verified: string, cause: unknown): SessionAuthError {
+  if (isSessionAuthError(cause)) return cause;
+  const mistake = cause instanceof TypeError || cause instanceof RangeError || cause instanceof ReferenceError;
+  return new SessionAuthError(
+    "STORE_UNAVAILABLE",
+    mistake
+      ? `${what} failed with a ${describeFailure(cause)} (${verified}): a misconfiguration or a bug, not an outage (a callback-style client, a wrong object?); see \`cause\`.`
+      : `${what} failed: ${describeFailure(cause)} (${verified}).`,
+    { cause, retryable: !mistake },
+  );
+}
+
+// The refusal a store's answer is (no record, or no session in it), or undefined for a good record.
+function refusalOf<S extends object>(
+  config: Config<S>,
+  lookup: Lookup<S>,
+  record: SessionRecord<S> | null | undefined,
+): SessionAuthError | undefined {
+  const { store } = config;
+  if (record === null || record === undefined) {
+    const what = verifiedText(lookup.verified);
+    const reported = lookup.reported;
+    return new SessionAuthError(
+      "SESSION_NOT_FOUND",
+      reported === undefined
+        ? `No session for this ${what} (cookie "${lookup.cookieName ?? config.name}") in store "${store.name}"${store.where === undefined ? "" : ` (${store.where})`} (logged out, expired, or written to another store).`
+        : `The session in store "${store.name}" could not be read (${what}); see \`cause\`.`,
+      reported === undefined ? undefined : { cause: reported },
+    );
+  }
+  if (typeof record !== "object" || typeof record.session !== "object" || record.session === null) {
+    return new SessionAuthError(
+      "SESSION_NOT_FOUND",
+      `Store "${store.name}" returned no session object (a store bug: get() must resolve { session } or null).`,
+    );
+  }
+  return undefined;
 }
 
 /**
@@ -211,18 +196,21 @@ class Lookup<S extends object> implements StoreGetOptions, Deadline {
   #over = false;
   #at = 0;
   #reported: unknown = undefined;
-  readonly #calls: LookupCalls<S>;
+  readonly #config: Config<S>;
+  readonly #deadlines: Deadlines;
   readonly #verified: number | string;
   #to: Settle<SessionRecord<S>> | undefined;
 
   constructor(
-    calls: LookupCalls<S>,
+    config: Config<S>,
+    deadlines: Deadlines,
     verified: number | string,
     readonly revision: boolean,
     readonly cookieName: string | undefined,
     to: Settle<SessionRecord<S>>,
   ) {
-    this.#calls = calls;
+    this.#config = config;
+    this.#deadlines = deadlines;
     this.#verified = verified;
     this.#to = to;
     this.report = (cause) => void (this.#reported ??= cause);
@@ -230,11 +218,13 @@ class Lookup<S extends object> implements StoreGetOptions, Deadline {
     this.#answer = (error, record) => {
       if (this.#over) return;
       this.#over = true;
-      const calls = this.#calls;
-      calls.deadlines.clear(this);
+      this.#deadlines.clear(this);
       // A failure is always delivered as one, whatever it is; a record only once it holds a session.
-      if (error !== undefined) return this.#deliver(calls.failure(this, error));
-      const refusal = calls.refusalOf(this, record);
+      if (error !== undefined) {
+        const what = `Store "${this.#config.store.name}"`;
+        return this.#deliver(storeFailure(what, verifiedText(this.#verified), error));
+      }
+      const refusal = refusalOf(this.#config, this, record);
       if (refusal !== undefined) this.#deliver(refusal);
       else this.#deliver(undefined, record!);
     };
@@ -274,8 +264,14 @@ class Lookup<S extends object> implements StoreGetOptions, Deadline {
   /** The deadline passed: refused now; the store's signal (if it took one) is aborted. */
   expire(): void {
     this.#over = true;
-    this.#controller?.abort(new Error(`timeout after ${this.#calls.timeout} ms`));
-    this.#deliver(this.#calls.expired(this));
+    const { timeout, store } = this.#config;
+    this.#controller?.abort(new Error(`timeout after ${timeout} ms`));
+    this.#deliver(
+      new SessionAuthError(
+        "STORE_UNAVAILABLE",
+        `Store "${store.name}" did not answer within ${timeout} ms (${verifiedText(this.#verified)}).`,
+      ),
+    );
   }
 
   #deliver(error: SessionAuthError | undefined, record?: SessionRecord<S>): void {
