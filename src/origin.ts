@@ -50,7 +50,7 @@ export function createOriginCheck(policy: OriginPolicy | undefined): OriginCheck
 // A Host that `new URL` reads as itself: lowercase DNS labels, the last one starting with a letter (so
 // never an IPv4 address or a number, which URL parses and may refuse), no punycode label (which URL
 // validates), and an optional port. Anything else takes the URL parse.
-const PLAIN_HOST = /^(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*(?::(\d{1,5}))?$/;
+const PLAIN_HOST = /^(?!.*xn--)(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*(?::(\d{1,5}))?$/;
 
 function sameHost(req: IncomingMessage): boolean {
   const origin = headerOf(req, "origin");
@@ -61,7 +61,7 @@ function sameHost(req: IncomingMessage): boolean {
   // is. Decided without parsing either (issue 22: two URL parses per handshake otherwise).
   if (origin.length === host.length + 7 || origin.length === host.length + 8) {
     const plain = (origin === `http://${host}` || origin === `https://${host}`) && PLAIN_HOST.exec(host);
-    if (plain && !host.includes("xn--") && (plain[1] === undefined || Number(plain[1]) <= 65_535)) return true;
+    if (plain && (plain[1] === undefined || Number(plain[1]) <= 65_535)) return true;
   }
   const url = parseUrl(origin);
   if (url === undefined) return false;
