@@ -31,15 +31,15 @@ import type { SessionAuth } from "socket.io-session-auth";
 
 /**
  * In the web app's Auth.js config (`events`), database sessions: a sign-out ends that session's sockets at
- * once, on every node. `sockets`: the socket.io server's `sessionAuth(...)`; `io`: a socket.io Server on the
+ * once, on every node. `auth`: the socket.io server's `sessionAuth(...)`; `io`: a socket.io Server on the
  * same socket.io adapter (in the web app, one that never listens).
  */
-export function endSocketsAtSignOut(sockets: SessionAuth, io: Server): NonNullable<AuthConfig["events"]> {
+export function endSocketsAtSignOut(auth: SessionAuth, io: Server): NonNullable<AuthConfig["events"]> {
   return {
     // The one line. Auth.js passes what the adapter's deleteSession returned: the deleted row, whose
     // sessionToken (the cookie's value) is the id authjsStore gives the core.
     signOut: async (message) => {
-      if ("session" in message && message.session) await sockets.endSession(io, message.session.sessionToken);
+      if ("session" in message && message.session) await auth.endSession(io, message.session.sessionToken);
     },
   };
 }
