@@ -81,3 +81,34 @@ export async function startBetterAuthWebApp(
     },
   };
 }
+
+/**
+ * Better Auth's `secondaryStorage` contract over a Map (`kv`, for the tests to inspect), with a switch that
+ * makes every call fail as an unreachable Redis does (`state.down`).
+ */
+export function memorySecondaryStorage() {
+  const kv = new Map<string, string>();
+  const state = { down: false };
+  const reach = async <T>(run: () => T): Promise<T> => {
+    if (state.down) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" });
+    return run();
+  };
+  const storage = {
+    get: (key: string) => reach(() => kv.get(key) ?? null),
+    set: (key: string, value: string) => reach(() => void kv.set(key, value)),
+    delete: (key: string) => reach(() => void kv.delete(key)),
+    getAndDelete: (key: string) =>
+      reach(() => {
+        const value = kv.get(key) ?? null;
+        kv.delete(key);
+        return value;
+      }),
+    increment: (key: string) =>
+      reach(() => {
+        const next = Number(kv.get(key) ?? 0) + 1;
+        kv.set(key, String(next));
+        return next;
+      }),
+  };
+  return { storage, kv, state };
+}

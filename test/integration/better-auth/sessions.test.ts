@@ -6,6 +6,7 @@ import { betterAuthStore, type BetterAuthSession } from "socket.io-session-auth/
 import {
   emptyDb,
   makeBetterAuth,
+  memorySecondaryStorage,
   startBetterAuthWebApp,
   type BetterAuthWebApp,
   type MemoryDb,
@@ -297,58 +298,21 @@ describe("betterAuthStore at construction", () => {
   });
 
   it("an outage of Better Auth's storage is STORE_UNAVAILABLE (retryable), and the next handshake recovers", async () => {
-    const kv = new Map<string, string>();
-    let down = false;
-    const failing = async <T>(run: () => T): Promise<T> => {
-      if (down) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" });
-      return run();
-    };
-    const secondaryStorage = {
-      get: (key: string) => failing(() => kv.get(key) ?? null),
-      set: (key: string, value: string) => failing(() => void kv.set(key, value)),
-      delete: (key: string) => failing(() => void kv.delete(key)),
-      getAndDelete: (key: string) =>
-        failing(() => {
-          const value = kv.get(key) ?? null;
-          kv.delete(key);
-          return value;
-        }),
-      increment: (key: string) =>
-        failing(() => {
-          const next = Number(kv.get(key) ?? 0) + 1;
-          kv.set(key, String(next));
-          return next;
-        }),
-    };
+    const { storage: secondaryStorage, state } = memorySecondaryStorage();
     const { web, realtime, errors } = await setup({ web: { secondaryStorage }, realtimeAuth: { secondaryStorage } });
     const { cookie } = await web.signUp("down@example.com");
-    down = true;
+    state.down = true;
     const failure = await refusal(realtime.url, { cookie });
     expect(failure.message).toBe("STORE_UNAVAILABLE");
     expect(failure.data).toEqual({ code: "STORE_UNAVAILABLE", retryable: true });
     expect(errors[0]!.message).not.toContain(tokenOf(cookie));
-    down = false;
+    state.down = false;
     const socket = await open(realtime.url, cookie);
     expect(socket.connected).toBe(true);
   });
 
   it("reads sessions from secondaryStorage too, with no write", async () => {
-    const kv = new Map<string, string>();
-    const secondaryStorage = {
-      get: async (key: string) => kv.get(key) ?? null,
-      set: async (key: string, value: string) => void kv.set(key, value),
-      delete: async (key: string) => void kv.delete(key),
-      getAndDelete: async (key: string) => {
-        const value = kv.get(key) ?? null;
-        kv.delete(key);
-        return value;
-      },
-      increment: async (key: string) => {
-        const next = Number(kv.get(key) ?? 0) + 1;
-        kv.set(key, String(next));
-        return next;
-      },
-    };
+    const { storage: secondaryStorage, kv } = memorySecondaryStorage();
     const { web, realtime } = await setup({ web: { secondaryStorage }, realtimeAuth: { secondaryStorage } });
     const { cookie, userId } = await web.signUp("kv@example.com");
     const before = new Map(kv);

@@ -2,40 +2,12 @@ import { randomBytes } from "node:crypto";
 import type { SessionStore } from "socket.io-session-auth";
 import { betterAuthStore, type BetterAuthSession } from "socket.io-session-auth/better-auth";
 import { describeSessionStore, type StoreHarness } from "socket.io-session-auth/testing";
-import { emptyDb, makeBetterAuth } from "../../support/better-auth-app.js";
+import { emptyDb, makeBetterAuth, memorySecondaryStorage } from "../../support/better-auth-app.js";
 import { keptValueStore } from "../../support/store-calls.js";
 
 type Session = Record<string, unknown>;
 
 const DEFAULT_TTL_MS = 3_600_000;
-
-/** Better Auth's `secondaryStorage` contract over a Map, with a switch that makes every call fail. */
-function keyValue() {
-  const kv = new Map<string, string>();
-  const state = { down: false };
-  const reach = async <T>(run: () => T): Promise<T> => {
-    if (state.down) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" });
-    return run();
-  };
-  const storage = {
-    get: (key: string) => reach(() => kv.get(key) ?? null),
-    set: (key: string, value: string) => reach(() => void kv.set(key, value)),
-    delete: (key: string) => reach(() => void kv.delete(key)),
-    getAndDelete: (key: string) =>
-      reach(() => {
-        const value = kv.get(key) ?? null;
-        kv.delete(key);
-        return value;
-      }),
-    increment: (key: string) =>
-      reach(() => {
-        const next = Number(kv.get(key) ?? 0) + 1;
-        kv.set(key, String(next));
-        return next;
-      }),
-  };
-  return { storage, state };
-}
 
 /**
  * Sessions written by Better Auth's own `internalAdapter.createSession` (as its sign-in does) into its
@@ -45,7 +17,7 @@ function keyValue() {
  */
 async function harness(withSecondaryStorage: boolean): Promise<StoreHarness<Session>> {
   const db = emptyDb();
-  const { storage, state } = keyValue();
+  const { storage, state } = memorySecondaryStorage();
   const auth = makeBetterAuth(db, {
     session: { additionalFields: { app: { type: "string", required: false } } },
     ...(withSecondaryStorage ? { secondaryStorage: storage } : {}),
