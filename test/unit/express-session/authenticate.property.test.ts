@@ -253,8 +253,13 @@ describe("Better Auth cookies against a real Better Auth lookup (issue 19)", asy
   });
 });
 
-describe("Auth.js JWT and iron-session cookies against the real libraries (issue 19)", async () => {
+describe("Auth.js (v5, NextAuth v4) JWT and iron-session cookies against the real libraries (issue 19)", async () => {
   const { encode } = await import("@auth/core/jwt");
+  const { createRequire } = await import("node:module");
+  // next-auth 4 is CommonJS; required so that its types (which pull in Next.js's) stay out of the program.
+  const { encode: encodeV4 } = createRequire(import.meta.url)("next-auth/jwt") as {
+    encode(params: { token: Record<string, unknown>; secret: string; maxAge?: number }): Promise<string>;
+  };
   const { sealData } = await import("iron-session");
   const { authjsStore } = await import("socket.io-session-auth/authjs");
   const { ironSessionStore } = await import("socket.io-session-auth/iron-session");
@@ -263,8 +268,15 @@ describe("Auth.js JWT and iron-session cookies against the real libraries (issue
   // 6000 characters of claims: Auth.js would chunk this one (3 chunks of at most 3936).
   const jwt = await encode({ token: { sub: "42", pad: "p".repeat(6000) }, secret, salt: "authjs.session-token" });
   const seal = await sealData({ userId: "42", pad: "p".repeat(3000) }, { password });
+  const jwtV4 = await encodeV4({ token: { sub: "42", pad: "p".repeat(5000) }, secret });
   const targets = [
     { what: "Auth.js", genuine: jwt, name: "authjs.session-token", store: authjsStore({ secret }) },
+    {
+      what: "NextAuth v4",
+      genuine: jwtV4,
+      name: "next-auth.session-token",
+      store: authjsStore({ secret, version: 4 }),
+    },
     { what: "iron-session", genuine: seal, name: "app", store: ironSessionStore({ password, cookieName: "app" }) },
   ];
 
@@ -340,6 +352,16 @@ describe("Auth.js JWT and iron-session cookies against the real libraries (issue
       },
     );
 
+    it.runIf(name === "next-auth.session-token")(
+      "refuses the genuine token with a stray character that next-auth 4's lenient decoder skips (found by the edit property)",
+      async () => {
+        // jose 4 decodes base64 with Node's Buffer, which skips a space: the token decrypted to the genuine
+        // session, but under another id (another key and room, missed by endSession with the written token).
+        const spaced = genuine.replace("..", ".. ");
+        expect(await outcome(auth, header(name, spaced, []))).toEqual({ code: "SESSION_NOT_FOUND" });
+      },
+    );
+
     it("chunks dropped, repeated, reordered or too many: a typed refusal or the genuine session", async () => {
       const pieces = genuine.match(/[^]{1,1500}/g)!;
       await fc.assert(
@@ -369,73 +391,6 @@ describe("Auth.js JWT and iron-session cookies against the real libraries (issue
         { numRuns: 200 },
       );
     });
-  });
-});
-
-describe("NextAuth v4 JWT cookies against next-auth 4's own decode (issue 19)", async () => {
-  const { createRequire } = await import("node:module");
-  // next-auth 4 is CommonJS; required so that its types (which pull in Next.js's) stay out of the program.
-  const { encode: encodeV4 } = createRequire(import.meta.url)("next-auth/jwt") as {
-    encode(params: { token: Record<string, unknown>; secret: string; maxAge?: number }): Promise<string>;
-  };
-  const { authjsStore } = await import("socket.io-session-auth/authjs");
-  const secret = "a NEXTAUTH_SECRET for the property tests, long enough";
-  const name = "next-auth.session-token";
-  const genuine = await encodeV4({ token: { sub: "42", pad: "p".repeat(5000) }, secret });
-  const auth = sessionAuth({ store: authjsStore({ secret, version: 4 }) as SessionStore }) as ReturnType<
-    typeof authFor
-  >;
-
-  it("reads the genuine cookie, whole or in chunks", async () => {
-    expect(await outcome(auth, `${name}=${genuine}`)).toEqual({ id: genuine });
-    const pieces = genuine.match(/[^]{1,3000}/g)!;
-    expect(await outcome(auth, pieces.map((piece, i) => `${name}.${i}=${piece}`).join("; "))).toEqual({ id: genuine });
-  });
-
-  it("refuses the genuine token with a stray character that next-auth 4's lenient decoder skips (found by the property below)", async () => {
-    // jose 4 decodes base64 with Node's Buffer, which skips a space: the token decrypted to the genuine
-    // session, but under another id (another key and room, missed by endSession with the written token).
-    const spaced = genuine.replace("..", ".. ");
-    expect(await outcome(auth, `${name}=${spaced}`)).toEqual({ code: "SESSION_NOT_FOUND" });
-  });
-
-  it("truncated, edited, padded, oversized or re-chunked: the genuine session or a typed refusal, never another", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat(genuine.length),
-        fc.oneof(fc.constant(""), fc.string({ maxLength: 8 }), fc.constant("A".repeat(70_000))),
-        fc.nat(4),
-        fc.array(fc.nat(genuine.length), { maxLength: 3 }),
-        async (at, insert, remove, cuts) => {
-          const edited = genuine.slice(0, at) + insert + genuine.slice(at + remove);
-          const points = [...new Set(cuts.map((cut) => cut % Math.max(edited.length, 1)))].sort((a, b) => a - b);
-          const header =
-            points.length === 0
-              ? `${name}=${edited}`
-              : [0, ...points]
-                  .map((from, i, all) => edited.slice(from, all[i + 1] ?? edited.length))
-                  .map((part, i) => `${name}.${i}=${part}`)
-                  .join("; ");
-          const result = await outcome(auth, header);
-          if (result.id !== undefined) expect(result.id).toBe(genuine);
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
-
-  it("garbage and malformed JWE shapes are typed refusals", async () => {
-    const b64 = fc.string({ unit: fc.constantFrom(..."ABCabc012-_+/="), maxLength: 60 });
-    const shaped = fc.oneof(
-      fc.array(b64, { minLength: 5, maxLength: 5 }).map((parts) => parts.join(".")),
-      fc.string({ maxLength: 3000 }),
-    );
-    await fc.assert(
-      fc.asyncProperty(shaped, async (value) => {
-        expect((await outcome(auth, `${name}=${encodeURIComponent(value)}`)).id).toBeUndefined();
-      }),
-      { numRuns: 150 },
-    );
   });
 });
 
