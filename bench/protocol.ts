@@ -25,6 +25,8 @@ export type ServerRequest =
       redisPort: number;
       /** Sessions to write per store: at least a batch's connections, so none of a batch share one. */
       sessions: number;
+      /** Only these variants listen (the others are not set up on a port), when given. */
+      only?: string[];
       /** A PostgreSQL with connect-pg-simple's table, when one could be started: adds the postgres variants. */
       postgres?: { host: string; port: number; user: string; database: string };
     }

@@ -47,25 +47,30 @@ const USAGE = `Usage: npm run bench [-- options]
   --rounds N         rounds (default 12; quick 2)
   --batch N          connections per variant per round (default 300; quick 100)
   --concurrency N    connections in flight at once (default 16)
+  --warmup N         warm-up connections per variant and transport before the rounds, in batches
+                     (default 1200; quick 40): V8 is still compiling the handshake path for the
+                     first few thousand connections, which is not what a handshake costs
   --only a,b         only these variants (bare is always measured): bare memory memory-observed redis
                      redis-engine badsig badsig-engine refuse-plain recipe handwritten better-auth
                      authjs (Auth.js v5 JWT, decrypted per handshake) iron-session (a seal, unsealed)
                      postgres handwritten-pg (when PostgreSQL's initdb/postgres are installed)
                      floor-memory floor-redis check-memory
   --transport t      websocket or polling (default both)
-  --max-minutes M    stop starting new rounds after M minutes (default 12; quick 4)
+  --max-minutes M    stop starting new rounds M minutes after the warm-up (default 12; quick 4)
   --json FILE        also write every batch's raw figures to FILE
   --profile DIR      write a V8 CPU profile of the server process to DIR (slows it: not for figures)
 Then bench/push.bench.ts, bench/scale.ts (10,000 sockets on two nodes; 1,000 with --quick) and
 bench/lifecycle.ts (10,000 sockets over 1,000 sessions; 1,000 with --quick) run,
-unless --only narrows the run. Run the scale part alone with \`npx tsx bench/scale.ts\`.`;
+unless --only narrows the run. Run the scale part alone with \`npx tsx bench/scale.ts\`.
+BENCH_SERVER_FLAGS="--trace-opt ..." passes V8 flags to the measured server (for experiments, not figures).
+\`npm run bench:instructions\` counts instructions per handshake under valgrind (bench/instructions.ts).`;
 
 function parseArgs(argv: string[]): Settings {
   const quick = argv.includes("--quick");
   const settings: Settings = {
     rounds: quick ? 2 : 12,
     batch: quick ? 100 : 300,
-    warmup: quick ? 40 : 100,
+    warmup: quick ? 40 : 1200,
     concurrency: 16,
     maxMinutes: quick ? 4 : 12,
     only: undefined,
@@ -90,6 +95,9 @@ function parseArgs(argv: string[]): Settings {
         break;
       case "--batch":
         settings.batch = int(arg, value(), 10, 5000);
+        break;
+      case "--warmup":
+        settings.warmup = int(arg, value(), 0, 100_000);
         break;
       case "--concurrency":
         settings.concurrency = int(arg, value(), 1, 128);
@@ -121,7 +129,6 @@ function parseArgs(argv: string[]): Settings {
         throw new Error(`unknown argument ${arg}\n${USAGE}`);
     }
   }
-  settings.warmup = Math.min(settings.warmup, settings.batch);
   return settings;
 }
 
@@ -188,7 +195,6 @@ async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
   useBuiltPackage();
   const startedAt = Date.now();
-  const deadline = startedAt + settings.maxMinutes * 60_000;
   const loadBefore = os.loadavg();
 
   let redis: RedisServer | undefined;
@@ -224,6 +230,8 @@ async function main(): Promise<void> {
     }
     server = spawnChild("./server.ts", [
       "--expose-gc",
+      // V8 flags for an experiment (e.g. --trace-opt), not for published figures.
+      ...(process.env.BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? []),
       ...(settings.profile ? ["--cpu-prof", `--cpu-prof-dir=${settings.profile}`] : []),
     ]);
     client = spawnChild("./client.ts");
@@ -234,7 +242,8 @@ async function main(): Promise<void> {
       {
         type: "setup",
         redisPort: redis.port,
-        sessions: Math.max(settings.batch, settings.warmup),
+        // The warm-up runs in batches too: each batch takes the cookies from the first.
+        sessions: settings.batch,
         ...(postgres ? { postgres: postgres.config } : {}),
       },
       30_000,
@@ -293,9 +302,14 @@ async function main(): Promise<void> {
       };
     };
 
+    // Until V8 has compiled the handshake path (a few thousand connections: optimizing compiles of
+    // socket.io's, ours and the floors' functions go on that long, and each takes CPU of the server
+    // process); in batches, every cell in turn, so that no cell is warmed while another is cold.
     process.stderr.write(`bench: warm-up (${settings.warmup} connections per cell, ${cells.length} cells)\n`);
-    for (const { variant, transport } of cells) await runBatch(variant, transport, settings.warmup);
+    for (let left = settings.warmup; left > 0; left -= settings.batch)
+      for (const { variant, transport } of cells) await runBatch(variant, transport, Math.min(left, settings.batch));
 
+    const deadline = Date.now() + settings.maxMinutes * 60_000;
     const samples: Sample[] = [];
     let roundsDone = 0;
     for (let round = 0; round < settings.rounds; round++) {

@@ -86,7 +86,12 @@ interface VariantSpec {
   allowRequest?: ServerOptions["allowRequest"];
 }
 
+// The variants to serve (setup's `only`), or all. bench/instructions.ts serves one per process: an app
+// has one store, and a process serving several shares the library's code between them.
+let serving: ReadonlySet<string> | undefined;
+
 async function listen(spec: VariantSpec): Promise<void> {
+  if (serving !== undefined && !serving.has(spec.id)) return;
   const http = createServer();
   const io = new Server(http, spec.allowRequest ? { allowRequest: spec.allowRequest } : {});
   spec.setup(io);
@@ -514,9 +519,13 @@ async function drain(variant: string, timeoutMs: number): Promise<void> {
 }
 
 function mark(collect: boolean): Mark {
-  // A full collection before a batch (not after: its fixed cost would be charged to the batch), so the
-  // garbage a batch leaves is not charged to the next one.
-  if (collect) (globalThis as { gc?: () => void }).gc?.();
+  // A young-generation collection before a batch (not after: its fixed cost would be charged to the
+  // batch), so the short-lived garbage a batch leaves is not charged to the next one. Not a full one: a
+  // forced full collection makes V8 drop its optimized code, and the server then compiled the handshake
+  // path afresh in every batch (about 60 optimizing compiles per batch, where a server under steady
+  // traffic settles to a few), which charged each variant for its amount of JavaScript rather than for
+  // what a handshake costs. Old-generation collections happen as they would under steady traffic.
+  if (collect) (globalThis as { gc?: (options?: { type: "minor" | "major" }) => void }).gc?.({ type: "minor" });
   const { user, system } = process.cpuUsage();
   return { user, system };
 }
@@ -544,6 +553,7 @@ function observe(on: boolean): null {
 async function handle(message: ServerRequest): Promise<unknown> {
   switch (message.type) {
     case "setup":
+      serving = message.only === undefined ? undefined : new Set(message.only);
       return setup(message.redisPort, message.sessions, message.postgres);
     case "mark":
       return mark(message.collect);
