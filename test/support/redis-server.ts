@@ -114,6 +114,22 @@ export async function stoppedRedisServer(): Promise<RedisServer> {
 }
 
 /**
+ * Waits (up to `ms`) until every ioredis client is `ready`: after an outage, before closing what uses
+ * them. A client closed while it is still reconnecting rejects what was queued meanwhile, and
+ * @socket.io/redis-adapter does not handle its PUBLISH and (P)UNSUBSCRIBE promises (an unhandled
+ * rejection, "Connection is closed.").
+ */
+export async function redisClientsReady(clients: Iterable<{ status: string }>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const waiting = [...clients].filter((client) => client.status !== "ready").length;
+    if (waiting === 0) return;
+    if (Date.now() > deadline) throw new Error(`${waiting} Redis client(s) not ready after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
  * Lets go of ioredis clients once the servers using them are closed: QUIT, so the commands still in
  * flight get their replies first (@socket.io/redis-adapter's `close()` sends UNSUBSCRIBE and PUNSUBSCRIBE
  * without waiting or catching; `disconnect()` would reject them as "Connection is closed.", an unhandled
