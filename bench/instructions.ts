@@ -24,6 +24,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRedisServer } from "../test/support/redis-server.js";
+import { integerOption } from "./args.js";
 import { useBuiltPackage } from "./built-package.js";
 import {
   channel,
@@ -61,12 +62,6 @@ function parseArgs(argv: string[]): Settings {
     batch: quick ? 50 : 300,
     rounds: quick ? 1 : 2,
   };
-  const int = (name: string, value: string | undefined, min: number, max: number): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max)
-      throw new Error(`${name} must be an integer from ${min} to ${max}`);
-    return parsed;
-  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string | undefined => argv[++i];
@@ -84,13 +79,13 @@ function parseArgs(argv: string[]): Settings {
         break;
       }
       case "--warmup":
-        settings.warmup = int(arg, value(), 0, 50_000);
+        settings.warmup = integerOption(arg, value(), 0, 50_000);
         break;
       case "--batch":
-        settings.batch = int(arg, value(), 10, 5000);
+        settings.batch = integerOption(arg, value(), 10, 5000);
         break;
       case "--rounds":
-        settings.rounds = int(arg, value(), 1, 20);
+        settings.rounds = integerOption(arg, value(), 1, 20);
         break;
       case "--help":
       case "-h":

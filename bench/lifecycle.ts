@@ -16,6 +16,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import { integerOption } from "./args.js";
 import type { LifecycleMark, LifecycleRequest } from "./lifecycle-node.js";
 import { channel } from "./protocol.js";
 import type { LoadOpened, LoadRequest } from "./scale-client.js";
@@ -37,12 +38,7 @@ function parseArgs(argv: string[]): Settings {
   const settings: Settings = { sockets: argv.includes("--quick") ? 1_000 : 10_000, tabs: 10, interval: 3_000 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const int = (min: number, max: number): number => {
-      const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value < min || value > max)
-        throw new Error(`${arg} must be an integer from ${min} to ${max}\n${USAGE}`);
-      return value;
-    };
+    const int = (min: number, max: number): number => integerOption(arg, argv[++i], min, max, USAGE);
     if (arg === "--quick") continue;
     else if (arg === "--sockets") settings.sockets = int(100, 20_000);
     else if (arg === "--interval") settings.interval = int(500, 60_000);

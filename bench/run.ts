@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { startPostgresServer, type PostgresServer } from "../test/support/postgres-server.js";
 import { startRedisServer, type RedisServer } from "../test/support/redis-server.js";
+import { integerOption } from "./args.js";
 import {
   channel,
   type ClientRequest,
@@ -78,12 +79,6 @@ function parseArgs(argv: string[]): Settings {
     json: undefined,
     profile: undefined,
   };
-  const int = (name: string, value: string | undefined, min: number, max: number): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max)
-      throw new Error(`${name} must be an integer from ${min} to ${max}`);
-    return parsed;
-  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string | undefined => argv[++i];
@@ -91,19 +86,19 @@ function parseArgs(argv: string[]): Settings {
       case "--quick":
         break;
       case "--rounds":
-        settings.rounds = int(arg, value(), 1, 50);
+        settings.rounds = integerOption(arg, value(), 1, 50);
         break;
       case "--batch":
-        settings.batch = int(arg, value(), 10, 5000);
+        settings.batch = integerOption(arg, value(), 10, 5000);
         break;
       case "--warmup":
-        settings.warmup = int(arg, value(), 0, 100_000);
+        settings.warmup = integerOption(arg, value(), 0, 100_000);
         break;
       case "--concurrency":
-        settings.concurrency = int(arg, value(), 1, 128);
+        settings.concurrency = integerOption(arg, value(), 1, 128);
         break;
       case "--max-minutes":
-        settings.maxMinutes = int(arg, value(), 1, 60);
+        settings.maxMinutes = integerOption(arg, value(), 1, 60);
         break;
       case "--only":
         settings.only = (value() ?? "").split(",").filter(Boolean);

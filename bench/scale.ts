@@ -27,6 +27,7 @@ import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { startRedisServer, type RedisServer } from "../test/support/redis-server.js";
+import { integerOption } from "./args.js";
 import { channel } from "./protocol.js";
 import type { LoadArrivals, LoadOpened, LoadRequest } from "./scale-client.js";
 import { SCALE_SECRET, type NodeMark, type NodeRequest, type PushOutcome, type ScaleVariant } from "./scale-node.js";
@@ -52,15 +53,9 @@ function parseArgs(argv: string[]): Settings {
       settings.sockets = 1_000;
       settings.rounds = 1;
     } else if (arg === "--rounds") {
-      const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value < 1 || value > 10)
-        throw new Error(`--rounds must be an integer from 1 to 10\n${USAGE}`);
-      settings.rounds = value;
+      settings.rounds = integerOption(arg, argv[++i], 1, 10, USAGE);
     } else if (arg === "--sockets") {
-      const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value < 100 || value > 20_000)
-        throw new Error(`--sockets must be an integer from 100 to 20000\n${USAGE}`);
-      settings.sockets = value;
+      settings.sockets = integerOption(arg, argv[++i], 100, 20_000, USAGE);
     } else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
       process.exit(0);
