@@ -165,7 +165,9 @@ describe.skipIf(!available)("two workers of Node's cluster module (cluster adapt
     await web.logout(cookie);
     expect(await push().disconnect({ to: { session: sessionIdOf(cookie) } })).toEqual({ ok: true });
     expect(await Promise.all(gone)).toEqual(opened.map(() => "io server disconnect"));
-    expect((await refusal(url, { cookie, transports: ["websocket"] })).message).toBe("SESSION_NOT_FOUND");
+    // Over polling: a websocket-only client hangs now and then through sticky, refused or not (see above);
+    // CI timed out on it once.
+    expect((await refusal(url, { cookie, transports: ["polling"] })).message).toBe("SESSION_NOT_FOUND");
   });
 
   // Runs last: it kills a worker. The survivor still counts the dead one until its heartbeat times out
