@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { connect as tcpConnect } from "node:net";
+import { eventually } from "./eventually.js";
 import { freePort } from "./ports.js";
 
 /** A real redis-server process on 127.0.0.1, started for a test file. */
@@ -113,31 +114,25 @@ export async function stoppedRedisServer(): Promise<RedisServer> {
   return redis;
 }
 
-/**
- * Waits (up to `ms`) until every ioredis client is `ready`: after an outage, before closing what uses
- * them. A client closed while it is still reconnecting rejects what was queued meanwhile, and
- * @socket.io/redis-adapter does not handle its PUBLISH and (P)UNSUBSCRIBE promises (an unhandled
- * rejection, "Connection is closed.").
- */
-export async function redisClientsReady(clients: Iterable<{ status: string }>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const waiting = [...clients].filter((client) => client.status !== "ready").length;
-    if (waiting === 0) return;
-    if (Date.now() > deadline) throw new Error(`${waiting} Redis client(s) not ready after ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+// ioredis statuses of a client on its way (back) to `ready`.
+const COMING_BACK = new Set(["connecting", "connect", "reconnecting"]);
 
 /**
  * Lets go of ioredis clients once the servers using them are closed: QUIT, so the commands still in
- * flight get their replies first (@socket.io/redis-adapter's `close()` sends UNSUBSCRIBE and PUNSUBSCRIBE
- * without waiting or catching; `disconnect()` would reject them as "Connection is closed.", an unhandled
- * rejection). A client that does not answer within a second is disconnected anyway.
+ * flight get their replies first (@socket.io/redis-adapter sends PUBLISH, and in `close()` UNSUBSCRIBE
+ * and PUNSUBSCRIBE, without waiting or catching; `disconnect()` would reject them as "Connection is
+ * closed.", an unhandled rejection). A client still reconnecting after an outage holds those commands
+ * queued: it is given up to 5 s to come back first (ioredis waits at most 2 s between tries). A client
+ * that does not answer QUIT within a second is disconnected anyway.
  */
-export async function quitRedisClients(clients: Iterable<{ quit(): Promise<unknown>; disconnect(): void }>) {
+export async function quitRedisClients(
+  clients: Iterable<{ quit(): Promise<unknown>; disconnect(): void; status: string }>,
+) {
   await Promise.all(
     [...clients].map(async (client) => {
+      await eventually(async () => {
+        if (COMING_BACK.has(client.status)) throw new Error(`still ${client.status}`);
+      }, 5_000).catch(() => {});
       let timer: NodeJS.Timeout | undefined;
       const quit = client.quit().then(
         () => true,
