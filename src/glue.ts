@@ -7,7 +7,7 @@ import { answerIfAlive, watchAbort } from "./internal/aborted.js";
 import { describeFailure } from "./internal/describe.js";
 import { serverSetup, transportOf, type EngineOptions } from "./internal/socketio.js";
 import { ownString } from "./internal/own-string.js";
-import { socketSlot } from "./internal/socket-slot.js";
+import { slotsOf } from "./internal/socket-slot.js";
 import { log } from "./log.js";
 import { handshakeTraced, traceHandshake, type HandshakeMessage } from "./observe.js";
 import { emitWarning, type WarningName } from "./internal/warn.js";
@@ -34,7 +34,8 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   // What this sessionAuth admitted a socket with, until socket.io connects it (middlewares after ours may
   // still refuse it), then `true`; undefined for a socket it did not admit. One slot, no WeakMap entry
   // per socket (issue 22).
-  const admission = socketSlot<Accepted<S> | true>("admission");
+  const ADMISSION: unique symbol = Symbol("socket.io-session-auth admission");
+  type Slots = { [ADMISSION]?: Accepted<S> | true };
   const watchedNamespaces = new WeakSet<Namespace>();
   const watchedServers = new WeakSet<Server>();
   // Each warning once per `sessionAuth`, however many servers or namespaces it serves.
@@ -56,9 +57,9 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // The lifecycle follows connected sockets only: one refused later, or dropped before connecting,
     // fires no "disconnect" and would stay tracked forever.
     if (socket.connected) {
-      admission.set(socket, true);
+      slotsOf<Slots>(socket)[ADMISSION] = true;
       lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted.read);
-    } else admission.set(socket, accepted);
+    } else slotsOf<Slots>(socket)[ADMISSION] = accepted;
   }
 
   // The room names of a read, made once per read (every handshake sharing it has the same session).
@@ -87,9 +88,10 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // socket.io lets a recovered socket (connectionStateRecovery) skip middlewares: a session destroyed
     // during the blip would come back unchecked. Check those again with their new handshake's cookie.
     nsp.prependListener("connection", (socket: Socket) => {
-      const accepted = admission.get(socket);
+      const slots = slotsOf<Slots>(socket);
+      const accepted = slots[ADMISSION];
       if (accepted !== undefined && accepted !== true) {
-        admission.set(socket, true);
+        slots[ADMISSION] = true;
         lifecycle.track(socket, accepted.result.sessionId, accepted.key, accepted.read);
       } else if (accepted === undefined && socket.recovered) {
         recheck(socket);
@@ -145,7 +147,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   function middleware(socket: Socket, next: (err?: ExtendedError) => void): void {
     watchNamespace(socket.nsp);
     // Wired twice (attach and io.use): the first run decided.
-    if (admission.get(socket) !== undefined) return next();
+    if (slotsOf<Slots>(socket)[ADMISSION] !== undefined) return next();
     const ready = preauthorized.get(socket.request);
     // Reuse allowRequest's result, unless the session (or its user) was ended since its store read.
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {

@@ -289,8 +289,75 @@ function parsedForUs(handle: ExpressSessionStoreLike, id: string, value: unknown
 function expiryOf(session: object): Date | null {
   const expires = (session as SessionData).cookie?.expires;
   if (typeof expires !== "string" && !(expires instanceof Date)) return null;
-  const date = new Date(expires);
+  const date = new Date(typeof expires === "string" ? isoTime(expires) : expires);
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/**
+ * `Date.parse(text)` in milliseconds (NaN when unreadable), reading the form `Date#toJSON` writes
+ * (`YYYY-MM-DDTHH:mm:ss.sssZ`, ECMA-262 §21.4.1.32; what a session's `cookie.expires` is once the store
+ * holds it as JSON) by hand: the store has just parsed the same string into a Date to check the expiry
+ * (express-session 1.18 `MemoryStore#get`), and V8's general date parser costs a few thousand
+ * instructions per handshake (issue 22). Anything else (another form, a day past the 28th, a year past
+ * 9999) goes to `Date.parse`.
+ */
+function isoTime(text: string): number {
+  if (
+    text.length !== 24 ||
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 || // T
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 46 || // .
+    text.charCodeAt(23) !== 90 // Z
+  )
+    return Date.parse(text);
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  const ms = digits(text, 20, 3);
+  // A part that is not all digits is -1; the ranges Date.parse accepts past these are left to it.
+  if (
+    year < 0 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > 28 ||
+    hour < 0 ||
+    hour > 23 ||
+    minute < 0 ||
+    minute > 59 ||
+    second < 0 ||
+    second > 59 ||
+    ms < 0
+  )
+    return Date.parse(text);
+  return daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
+}
+
+/** The decimal number in `text` at `start`, `count` digits long; -1 when one of them is not a digit. */
+function digits(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant, "chrono-compatible low-level date algorithms"). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 /**

@@ -1,20 +1,17 @@
 import type { Socket } from "socket.io";
 
 /**
- * A value this library keeps on a socket, in a symbol property made per call (so two `sessionAuth` on one
- * namespace never share a slot): cheaper in heap and GC work than a WeakMap or WeakSet entry per socket
- * (issue 22 item 3), invisible to the app (not in `socket.data`) and never serialized.
+ * The values this library keeps on a socket live in symbol properties of the socket, each symbol made
+ * per `sessionAuth` (so two on one namespace never share one): cheaper in heap and GC work than a
+ * WeakMap or WeakSet entry per socket (issue 22 item 3), invisible to the app (not in `socket.data`) and
+ * never serialized. `T` names them, `{ [KEY]?: Value }`, each key made with
+ * `const KEY: unique symbol = Symbol("socket.io-session-auth key")`.
+ *
+ * Read and write a slot where it is used, `slotsOf<Slots>(socket)[KEY]`, not through shared get/set
+ * functions: V8 keeps what a property access has seen per place in the code, and one accessor shared by
+ * every slot sees every key on every shape of socket, which makes each access megamorphic (a lookup in
+ * V8's stub cache, of about a hundred instructions, instead of a few; issue 22).
  */
-export interface SocketSlot<T> {
-  get(socket: Socket): T | undefined;
-  set(socket: Socket, value: T | undefined): void;
-}
-
-export function socketSlot<T>(name: string): SocketSlot<T> {
-  const key = Symbol(`socket.io-session-auth ${name}`);
-  type Slotted = Record<symbol, T | undefined>;
-  return {
-    get: (socket) => (socket as unknown as Slotted)[key],
-    set: (socket, value) => void ((socket as unknown as Slotted)[key] = value),
-  };
+export function slotsOf<T extends object>(socket: Socket): T {
+  return socket as unknown as T;
 }

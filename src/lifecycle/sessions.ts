@@ -10,7 +10,7 @@ import type { Checked, Pipeline } from "../pipeline-types.js";
 import { createEnder } from "./end.js";
 import type { EndedMemory } from "./ended.js";
 import { ownString } from "../internal/own-string.js";
-import { socketSlot } from "../internal/socket-slot.js";
+import { slotsOf } from "../internal/socket-slot.js";
 
 /**
  * The sessions this node follows: one entry per session with sockets here (costs grow with sessions,
@@ -124,9 +124,10 @@ export function createSessions<S extends object>(
   // the socket's entry, and when its handshake read began (what an end learned late is compared with).
   // The entry slot holds null once the socket is no longer followed (left, ended, refused at track):
   // "followed once" needs no slot of its own (issue 22: fewer properties per socket).
-  const entrySlot = socketSlot<Entry | null>("entry");
-  const readAtSlot = socketSlot<number>("readAt");
-  const entryOf = (socket: Socket): Entry | undefined => entrySlot.get(socket) ?? undefined;
+  const ENTRY: unique symbol = Symbol("socket.io-session-auth entry");
+  const READ_AT: unique symbol = Symbol("socket.io-session-auth readAt");
+  type Slots = { [ENTRY]?: Entry | null; [READ_AT]?: number };
+  const entryOf = (socket: Socket): Entry | undefined => slotsOf<Slots>(socket)[ENTRY] ?? undefined;
   const { revalidate, endEvent, onSessionEnd, sharedReadMaxAge } = pipeline.config;
   const entries = new Map<string, Entry>();
   // The last good read of each followed session while it is recent, oldest first; one sweep timer for
@@ -141,10 +142,14 @@ export function createSessions<S extends object>(
   const timers = createTimerHeap<Entry>((entry) => void onTimer(entry));
 
   function track(socket: Socket, sessionId: string, key: string, checked: Checked<S>): void {
-    if (entrySlot.get(socket) === undefined) entrySlot.set(socket, null);
-    if (!socket.connected || ender.endedWith(socket) !== undefined) return;
+    const slots = slotsOf<Slots>(socket);
+    // Not followed, yet seen here: null, where a followed socket gets its entry (one store either way).
+    if (!socket.connected || ender.endedWith(socket) !== undefined) return void (slots[ENTRY] ??= null);
     const stale = ended.endedSince(key, checked.userId, checked.readAt);
-    if (stale !== undefined) return ender.end(socket, stale);
+    if (stale !== undefined) {
+      slots[ENTRY] ??= null;
+      return ender.end(socket, stale);
+    }
     onTrack();
     let entry = entries.get(key);
     if (entry !== undefined && entry.userId !== checked.userId) {
@@ -184,9 +189,9 @@ export function createSessions<S extends object>(
     }
     addSocket(entry, socket);
     publishSocketConnect(socket);
-    readAtSlot.set(socket, checked.readAt);
+    slots[READ_AT] = checked.readAt;
     keepRead(entry, checked);
-    entrySlot.set(socket, entry);
+    slots[ENTRY] = entry;
     // One listener function for every socket (no closure per socket); untrack() runs once either way.
     socket.on("disconnect", onDisconnect);
     schedule(entry);
@@ -199,7 +204,7 @@ export function createSessions<S extends object>(
   function untrack(socket: Socket): void {
     const entry = entryOf(socket);
     if (entry === undefined) return;
-    entrySlot.set(socket, null);
+    slotsOf<Slots>(socket)[ENTRY] = null;
     removeSocket(entry, socket);
     publishSocketDisconnect(socket);
     if (entry.sockets !== undefined) return;
@@ -358,7 +363,7 @@ export function createSessions<S extends object>(
   function endBefore(entry: Entry, reason: SessionAuthError, before: number | undefined): void {
     if (before === undefined) return void endEntry(entry, reason);
     for (const socket of socketsOf(entry))
-      if ((readAtSlot.get(socket) ?? Number.NEGATIVE_INFINITY) < before) ender.end(socket, reason);
+      if ((slotsOf<Slots>(socket)[READ_AT] ?? Number.NEGATIVE_INFINITY) < before) ender.end(socket, reason);
   }
 
   function entryFor(method: string, socket: Socket): Entry {
@@ -383,7 +388,7 @@ export function createSessions<S extends object>(
       for (const entry of entries) endBefore(entry, reason, before);
     },
     entryFor,
-    wasFollowed: (socket) => entrySlot.get(socket) !== undefined,
+    wasFollowed: (socket) => slotsOf<Slots>(socket)[ENTRY] !== undefined,
     holds: (entry, socket) => entryOf(socket) === entry,
     refresh,
     apply,

@@ -236,6 +236,53 @@ describe.each(APPS)("memoryStore over %s", (_label, start) => {
   });
 });
 
+describe("memoryStore reads cookie.expires as Date.parse does", () => {
+  // The adapter reads the form Date#toJSON writes by hand (issue 22); every other string goes to
+  // Date.parse. Both read paths: the handshake's (no revision) and update()'s (with one).
+  const forms = [
+    "2026-12-08T13:53:28.123Z",
+    "2000-02-28T00:00:00.000Z",
+    "2000-02-29T23:59:59.999Z", // a day past the 28th: Date.parse's
+    "2100-03-01T12:00:00.000Z",
+    "1970-01-01T00:00:00.000Z",
+    "1969-12-31T23:59:59.999Z",
+    "0000-01-01T00:00:00.000Z",
+    "9999-12-28T23:59:59.999Z",
+    "2026-02-31T00:00:00.000Z", // no such day
+    "2026-13-01T00:00:00.000Z", // no such month
+    "2026-12-08T24:00:00.000Z", // the end of the day, which Date.parse reads
+    "2026-12-08T13:60:00.000Z",
+    "2026-12-08T13:53:28.12xZ",
+    "2026-12-08T13:53:28.123+01", // another zone
+    "+012026-12-08T13:53:28.123Z", // an expanded year
+    "2026-12-08", // a date alone
+    "Tue, 08 Dec 2026 13:53:28 GMT", // Date#toUTCString
+    "not a date",
+    "",
+  ];
+  // And 2,000 random times over the 0000–9999 years Date#toJSON writes in this form.
+  let seed = 7;
+  const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+  for (let i = 0; i < 2000; i++)
+    forms.push(new Date(-62_167_219_200_000 + random() * 315_537_897_599_999).toISOString());
+
+  it("every form, on both read paths", async () => {
+    const handle: ExpressSessionStoreLike = {
+      get: (sid, callback) => callback(null, { cookie: { expires: sid }, user: { id: 42 } }),
+    };
+    const store = memoryStore(handle);
+    for (const form of forms) {
+      const expected = Date.parse(form);
+      for (const revision of [false, true]) {
+        const record = await store.get(form, { ...getOptions(), revision });
+        expect(record!.expires?.getTime() ?? Number.NaN, `${JSON.stringify(form)}, revision ${revision}`).toBe(
+          Number.isNaN(expected) ? Number.NaN : expected,
+        );
+      }
+    }
+  });
+});
+
 describe("memoryStore writes what express-session writes", () => {
   it("MemoryStore: the stored JSON after compareAndSet is byte for byte what express-session would store", async () => {
     const handle = new session.MemoryStore();

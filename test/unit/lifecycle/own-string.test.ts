@@ -10,6 +10,8 @@ describe("ownString", () => {
       "",
       "a",
       "ab",
+      parent.slice(2, 14), // 12 characters: V8 copies a slice this short anyway
+      parent.slice(2, 15),
       parent.slice(2, 26),
       `session:${"f".repeat(32)}`,
       "user:😀✓é",
