@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { ExtendedError, Namespace, Server, Socket } from "socket.io";
-import { copySession } from "./copy.js";
+import { copyReadSession } from "./copy.js";
 import { SessionAuthError, type SessionAuthErrorCode } from "./errors.js";
 import { isPromiseLike } from "./internal/deadline.js";
 import { answerIfAlive, watchAbort } from "./internal/aborted.js";
@@ -45,7 +45,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   // each namespace of its connection, is copied for each.
   function admit(socket: Socket, accepted: Accepted<S>, owned: boolean): void {
     // Set now: middlewares after ours and the app's "connection" handlers read them.
-    socket.data.session = owned ? accepted.result.session : copySession(accepted.session);
+    socket.data.session = owned ? accepted.result.session : copyReadSession(accepted.read);
     socket.data.userId = accepted.userId;
     const joined = roomsOf(accepted);
     // An adapter whose join() rejects must not become an unhandled rejection (the in-memory adapter's is

@@ -18,6 +18,11 @@ export interface Checked<S extends object> {
    * `revision`): a handshake's read may be kept for `sharedReadMaxAge`, and needs none of it.
    */
   record?: SessionRecord<S>;
+  /**
+   * Whether the store's adapter (one of this package's) marked the record as JSON data made for this read:
+   * its copies then skip the checks JSON cannot need (`copyReadSession`).
+   */
+  json: boolean;
   /** When the store read began (on {@link monotonicNow}'s clock): an end of the session after it may have been missed. */
   readAt: number;
   /** Which of the configured cookie names the session came from (handed to the store on re-reads). */

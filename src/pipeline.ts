@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { monotonicNow } from "./clock.js";
 import type { Config } from "./config.js";
-import { copySession } from "./copy.js";
+import { copyReadSession, isJsonRecord } from "./copy.js";
 import { createCookieReader, requestIsSecure } from "./cookies.js";
 import { isSessionAuthError, SessionAuthError } from "./errors.js";
 import { identifyUser, unreadUser } from "./identify.js";
@@ -67,7 +67,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
         // shared with other handshakes, so neither may change it.
         let session: S;
         try {
-          session = copySession(checked!.session);
+          session = copyReadSession(checked!);
         } catch (cause) {
           return refuse(cause);
         }
@@ -75,6 +75,7 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
           session: checked!.session,
           userId: checked!.userId,
           expires: checked!.expires,
+          json: checked!.json,
           readAt: checked!.readAt,
           cookieName: checked!.cookieName,
           key,
@@ -219,7 +220,16 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
     }
     // Every field in the literal (cookieName and rooms are set later): the read may be kept for sharing,
     // and fields added afterwards would cost it a separate property store.
-    return { session, userId, expires, record, readAt, cookieName: undefined, rooms: undefined };
+    return {
+      session,
+      userId,
+      expires,
+      record,
+      json: isJsonRecord(record),
+      readAt,
+      cookieName: undefined,
+      rooms: undefined,
+    };
   }
 
   // `authorize`, without a promise when it answers synchronously. Whatever is not `true` refuses.

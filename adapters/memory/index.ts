@@ -15,6 +15,17 @@ type Callback<T> = (err?: unknown, value?: T) => void;
 // Between sessionAuth's core and this package's adapters only: a read without a revision, answered
 // through a callback, with no promise on the handshake's path (issue 22).
 const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
+// Between sessionAuth's core and this package's adapters only (see src/copy.ts): a record of JSON data
+// made for this read, which the core copies without looking for symbol keys (issue 22). Marked on the
+// prototype, so that a wrapper's copy or spread of a record is not.
+class JsonRecord<S extends object> implements SessionRecord<S> {
+  constructor(
+    public session: S,
+    public expires: Date | null,
+  ) {}
+}
+(JsonRecord.prototype as unknown as Record<symbol, boolean>)[Symbol.for("socket.io-session-auth.jsonRecord")] = true;
+
 /** The callback express-session's `store.get` takes. */
 export type SessionCallback = (err: unknown, session?: unknown) => void;
 /** The callback express-session's `store.set` and `store.destroy` take. */
@@ -81,7 +92,7 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
         report(new TypeError(`the store's answer holds ${describeValue(copied)}, not a session object`));
         return null;
       }
-      return { session: copied as S, expires: expiryOf(copied) };
+      return new JsonRecord(copied as S, expiryOf(copied));
     }
     const revision = snapshot(value, report);
     if (revision === undefined) return null;
@@ -115,7 +126,7 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
       // Guarded: a store may call back from setImmediate, where a throw (a getter, a Proxy) is uncaught.
       let copied: unknown;
       try {
-        if (parsedForUs(handle, id, value)) return done(undefined, { session: value as S, expires: expiryOf(value) });
+        if (parsedForUs(handle, id, value)) return done(undefined, new JsonRecord(value as S, expiryOf(value)));
         copied = typeof value === "string" ? undefined : jsonCopy(value, 0);
       } catch (failure) {
         return done(failure ?? new Error("reading the store's answer failed"));
@@ -129,7 +140,7 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
         report(new TypeError(`the store's answer holds ${describeValue(copied)}, not a session object`));
         return done(undefined, null);
       }
-      done(undefined, { session: copied as S, expires: expiryOf(copied) });
+      done(undefined, new JsonRecord(copied as S, expiryOf(copied)));
     });
 
   const store: SessionStore<S> = {

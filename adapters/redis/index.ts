@@ -29,6 +29,18 @@ const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
 
 type Done<S extends object> = (error: unknown, record?: SessionRecord<S> | null) => void;
 
+// Between sessionAuth's core and this package's adapters only (see src/copy.ts): a record of JSON data
+// made for this read, which the core copies without looking for symbol keys (issue 22). Marked on the
+// prototype, so that a wrapper's copy or spread of a record is not.
+class JsonRecord<S extends object> implements SessionRecord<S> {
+  constructor(
+    public session: S,
+    public expires: Date | null,
+    public revision: unknown,
+  ) {}
+}
+(JsonRecord.prototype as unknown as Record<symbol, boolean>)[Symbol.for("socket.io-session-auth.jsonRecord")] = true;
+
 export type { RedisClientLike } from "./client.js";
 
 /** connect-redis's `serializer` shape: `JSON` by default. `parse` may return a promise, as connect-redis allows. */
@@ -141,7 +153,13 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
           !Array.isArray(parsed) &&
           !isPromiseLike(parsed)
         )
-          return done(undefined, { session: parsed as S, expires: null, revision: text });
+          return done(
+            undefined,
+            // JSON's own parse (connect-redis's default serializer) makes JSON data; another may not.
+            serializer === JSON
+              ? new JsonRecord(parsed as S, null, text)
+              : { session: parsed as S, expires: null, revision: text },
+          );
         // Anything else (a promise, a failure, not an object) the long way, which reports what went wrong,
         // with this very answer: a serializer is never called twice (it may decrypt), and its promise is
         // always awaited (a rejection left alone would be an unhandled one).

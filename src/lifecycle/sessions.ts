@@ -1,7 +1,7 @@
 import type { Socket } from "socket.io";
 import { monotonicNow } from "../clock.js";
 import { createTimerHeap, type Scheduled } from "../internal/timer-heap.js";
-import { copySession } from "../copy.js";
+import { copyReadSession } from "../copy.js";
 import { isSessionAuthError, SessionAuthError } from "../errors.js";
 import { causeOf } from "../internal/describe.js";
 import { log } from "../log.js";
@@ -307,7 +307,7 @@ export function createSessions<S extends object>(
           if (entryOf(socket) === entry) ender.end(socket, error as SessionAuthError);
           return;
         }
-        if (entryOf(socket) === entry) socket.data.session = copySession(checked.session);
+        if (entryOf(socket) === entry) socket.data.session = copyReadSession(checked);
       }),
     );
   }

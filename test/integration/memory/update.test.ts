@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
 import { memoryStore, type ExpressSessionStoreLike } from "socket.io-session-auth/memory";
 import { getOptions, signal } from "../../support/store-calls.js";
+import { isJsonRecord } from "../../../src/copy.js";
 
 // The write side of memoryStore (compareAndSet, revisions, expiry, copies) against the real session
 // libraries: each web app is a real HTTP server reading its sessions through its own store object.
@@ -236,7 +237,7 @@ describe.each(APPS)("memoryStore over %s", (_label, start) => {
   });
 });
 
-describe("memoryStore reads cookie.expires as Date.parse does", () => {
+describe("memoryStore's records: cookie.expires as Date.parse reads it, and JSON data marked", () => {
   // The adapter reads the form Date#toJSON writes by hand (issue 22); every other string goes to
   // Date.parse. Both read paths: the handshake's (no revision) and update()'s (with one).
   const forms = [
@@ -265,6 +266,15 @@ describe("memoryStore reads cookie.expires as Date.parse does", () => {
   const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
   for (let i = 0; i < 2000; i++)
     forms.push(new Date(-62_167_219_200_000 + random() * 315_537_897_599_999).toISOString());
+
+  it("marks its records as JSON data made for the read (the core's cheaper copy)", async () => {
+    const handle: ExpressSessionStoreLike = {
+      get: (_sid, callback) => callback(null, { cookie: { expires: "2030-01-01T00:00:00.000Z" }, user: { id: 42 } }),
+    };
+    const record = await memoryStore(handle).get("id", { ...getOptions(), revision: false });
+    expect(isJsonRecord(record!)).toBe(true);
+    expect(isJsonRecord({ ...record! })).toBe(false);
+  });
 
   it("every form, on both read paths", async () => {
     const handle: ExpressSessionStoreLike = {

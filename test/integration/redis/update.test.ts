@@ -5,7 +5,8 @@ import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
-import { redisStore } from "socket.io-session-auth/redis";
+import { redisStore, type RedisSerializer } from "socket.io-session-auth/redis";
+import { isJsonRecord } from "../../../src/copy.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { sessionIdOf, startWebApp } from "../../support/web-app.js";
 import { getOptions, signal } from "../../support/store-calls.js";
@@ -54,17 +55,17 @@ describe.skipIf(!available)("redisStore.compareAndSet against a real redis-serve
     return { web, cookie, id: sessionIdOf(cookie) };
   }
 
-  async function reader(kind: "ioredis" | "node-redis") {
+  async function reader(kind: "ioredis" | "node-redis", serializer?: RedisSerializer) {
     if (kind === "ioredis") {
       const client = new Redis(redis.port, "127.0.0.1");
       if (client.status !== "ready") await once(client, "ready");
       perTest.push(() => client.disconnect());
-      return redisStore({ client });
+      return redisStore({ client, serializer });
     }
     const client = newNodeRedis(redis.port);
     await client.connect();
     perTest.push(() => client.destroy());
-    return redisStore({ client });
+    return redisStore({ client, serializer });
   }
 
   async function appendWithRetry(store: SessionStore, id: string, n: number, attempts = 200): Promise<number> {
@@ -77,6 +78,16 @@ describe.skipIf(!available)("redisStore.compareAndSet against a real redis-serve
   }
 
   describe.each(["ioredis", "node-redis"] as const)("over %s", (kind) => {
+    it("marks a record JSON.parse made as JSON data (the core's cheaper copy), and not another serializer's", async () => {
+      const { id } = await login();
+      const json = await (await reader(kind)).get(id, { ...getOptions(), revision: false });
+      expect(isJsonRecord(json!)).toBe(true);
+      expect(isJsonRecord({ ...json! })).toBe(false);
+      const custom = await (await reader(kind, { parse: (text) => JSON.parse(text) as unknown })).get(id, getOptions());
+      expect(custom!.session).toEqual(json!.session);
+      expect(isJsonRecord(custom!)).toBe(false);
+    });
+
     it("writes on the revision just read, in connect-redis's bytes, and connect-redis reads the change", async () => {
       const { id } = await login();
       const store = await reader(kind);

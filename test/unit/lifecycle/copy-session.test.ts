@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { copySession } from "socket.io-session-auth/adapter";
+import { copyJsonSession, isJsonRecord } from "../../../src/copy.js";
 
 // copySession gives every socket a session of its own (issue 22: one copy per socket, made by a spread
 // of each plain object, which keeps its shape). What it must keep and what it must not share.
@@ -88,5 +89,59 @@ describe("copySession", () => {
     const cyclicCopy = copySession(cyclic);
     expect(cyclicCopy).not.toBe(cyclic);
     expect(cyclicCopy.self).toBe(cyclicCopy);
+  });
+});
+
+// The core's copy of a session an adapter of this package marked as JSON data made for the read
+// (memoryStore, redisStore with JSON): copySession without the search for symbol keys (issue 22).
+describe("copyJsonSession", () => {
+  it("copies JSON data as copySession does: equal, nothing shared, an own `__proto__` kept as a key", () => {
+    const text =
+      '{"cookie":{"originalMaxAge":60000,"expires":"2027-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},' +
+      '"user":{"id":7,"roles":["admin",{"scope":"billing"}]},"flash":null,"__proto__":{"isAdmin":true}}';
+    const original = JSON.parse(text) as Record<string, unknown>;
+    const copy = copyJsonSession(original);
+    expect(copy).toEqual(copySession(original));
+    expect(JSON.stringify(copy)).toBe(text);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect((copy as { isAdmin?: unknown }).isAdmin).toBeUndefined();
+    const user = copy.user as { id: number; roles: [string, { scope: string }] };
+    expect(user).not.toBe(original.user);
+    expect(user.roles).not.toBe((original.user as typeof user).roles);
+    user.roles[1].scope = "all";
+    expect((original.user as typeof user).roles[1].scope).toBe("billing");
+    expect(Object.getOwnPropertyDescriptor(copy, "__proto__")!.value).not.toBe(
+      Object.getOwnPropertyDescriptor(original, "__proto__")!.value,
+    );
+  });
+
+  it("hands anything that is not JSON data to copySession: a Date, a class instance, a null prototype, depth past 64", () => {
+    class ObjectIdLike {
+      constructor(readonly hex: string) {}
+    }
+    const id = new ObjectIdLike("65f0c0ffee");
+    const withDate = { user: { at: new Date(1_700_000_000_000) } };
+    expect(copyJsonSession(withDate).user.at).toBeInstanceOf(Date);
+    expect(copyJsonSession(withDate).user.at).not.toBe(withDate.user.at);
+    expect(copyJsonSession({ user: { id } }).user.id).toBe(id);
+    const bare = { user: Object.assign(Object.create(null) as Record<string, unknown>, { a: { b: 1 } }) };
+    expect(Object.getPrototypeOf(copyJsonSession(bare).user)).toBeNull();
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 100; i++) deep = { next: deep };
+    const copy = copyJsonSession(deep);
+    expect(copy).toEqual(deep);
+    expect(copy.next).not.toBe(deep.next);
+  });
+
+  it("copies a marked read only: records are marked on their prototype, so a wrapper's spread is not", () => {
+    const marked = Symbol.for("socket.io-session-auth.jsonRecord");
+    class Record_ {
+      constructor(readonly session: object) {}
+    }
+    (Record_.prototype as unknown as Record<symbol, boolean>)[marked] = true;
+    const record = new Record_({ user: { id: 1 } });
+    expect(isJsonRecord(record)).toBe(true);
+    expect(isJsonRecord({ ...record })).toBe(false);
+    expect(isJsonRecord({ session: {} })).toBe(false);
   });
 });

@@ -41,6 +41,7 @@ function harness(revalidate: number | false, expiresIn: number) {
       userId: "1",
       expires,
       record: { session: { userId: "1" }, revision: 1 },
+      json: false,
       readAt: 0,
     };
   });
@@ -59,6 +60,7 @@ function harness(revalidate: number | false, expiresIn: number) {
     session: { userId: "1" },
     userId: "1",
     expires,
+    json: false,
     record: { session: { userId: "1" }, revision: 1 },
     readAt: 0,
   });
