@@ -90,8 +90,9 @@ export function copyReadSession<S extends object>(read: { readonly session: S; r
 /**
  * Between the core and this package's adapters only (never documented for others): a record whose
  * session is JSON data made for this read carries this key as `true` on its prototype (an adapter's
- * record class), so that a wrapper's copy or spread of the record, which may hold anything, is not
- * marked. A `Symbol.for`, as the adapters may be another copy of the package (ESM beside CommonJS).
+ * record class). The adapters hand such records only to the core's callback read (GET_THEN in
+ * store-calls.ts), where no wrapper of the store stands between; their `get` returns plain records. A
+ * `Symbol.for`, as the adapters may be another copy of the package (ESM beside CommonJS).
  */
 const JSON_RECORD = Symbol.for("socket.io-session-auth.jsonRecord");
 

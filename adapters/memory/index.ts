@@ -16,8 +16,8 @@ type Callback<T> = (err?: unknown, value?: T) => void;
 // through a callback, with no promise on the handshake's path (issue 22).
 const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
 // Between sessionAuth's core and this package's adapters only (see src/copy.ts): a record of JSON data
-// made for this read, which the core copies without looking for symbol keys (issue 22). Marked on the
-// prototype, so that a wrapper's copy or spread of a record is not.
+// made for this read, which the core copies without looking for symbol keys (issue 22). Handed only to
+// the core's callback read (GET_THEN), where no wrapper stands between; `get` returns plain records.
 class JsonRecord<S extends object> implements SessionRecord<S> {
   constructor(
     public session: S,
@@ -92,7 +92,7 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
         report(new TypeError(`the store's answer holds ${describeValue(copied)}, not a session object`));
         return null;
       }
-      return new JsonRecord(copied as S, expiryOf(copied));
+      return { session: copied as S, expires: expiryOf(copied) };
     }
     const revision = snapshot(value, report);
     if (revision === undefined) return null;
@@ -148,7 +148,9 @@ export function memoryStore<S extends object = SessionData>(handle: ExpressSessi
     get: (id, { report, revision }) =>
       revision === false
         ? new Promise((resolve, reject) =>
-            readCopyThen(id, report, (error, record) => (error === undefined ? resolve(record!) : reject(error))),
+            readCopyThen(id, report, (error, record) =>
+              error === undefined ? resolve(plain(record!)) : reject(error),
+            ),
           )
         : read(id, report, true),
   };
@@ -295,6 +297,11 @@ function parsedForUs(handle: ExpressSessionStoreLike, id: string, value: unknown
     value !== null &&
     Object.getPrototypeOf(value) === Object.prototype
   );
+}
+
+/** A record as `get` returns it: the same fields, not the core's marked class. */
+function plain<S extends object>(record: SessionRecord<S> | null): SessionRecord<S> | null {
+  return record instanceof JsonRecord ? { session: record.session, expires: record.expires } : record;
 }
 
 function expiryOf(session: object): Date | null {

@@ -30,8 +30,8 @@ const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
 type Done<S extends object> = (error: unknown, record?: SessionRecord<S> | null) => void;
 
 // Between sessionAuth's core and this package's adapters only (see src/copy.ts): a record of JSON data
-// made for this read, which the core copies without looking for symbol keys (issue 22). Marked on the
-// prototype, so that a wrapper's copy or spread of a record is not.
+// made for this read, which the core copies without looking for symbol keys (issue 22). Handed only to
+// the core's callback read (GET_THEN), where no wrapper stands between; `get` returns plain records.
 class JsonRecord<S extends object> implements SessionRecord<S> {
   constructor(
     public session: S,
@@ -183,7 +183,15 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
     where: `keys "${addressing(client).keyPrefix}${prefix}<id>"`,
     get: (id, options) =>
       new Promise((resolve, reject) =>
-        read(id, options, (error, record) => (error === undefined ? resolve(record!) : reject(error))),
+        read(id, options, (error, record) =>
+          error === undefined
+            ? resolve(
+                record instanceof JsonRecord
+                  ? { session: record.session, expires: record.expires, revision: record.revision }
+                  : record!,
+              )
+            : reject(error),
+        ),
       ),
     async close(): Promise<void> {
       if (closed) return;

@@ -1,6 +1,18 @@
-import type { SessionRecord, SessionStore } from "socket.io-session-auth";
+import type { SessionRecord, SessionStore, StoreGetOptions } from "socket.io-session-auth";
 
 // How the core calls a store, for the tests that call adapters directly.
+
+/**
+ * The callback read this package's adapters give the core (`Symbol.for("socket.io-session-auth.getThen")`,
+ * internal): for tests of what those adapters hand the core on the handshake's path.
+ */
+export function getThen(store: SessionStore): {
+  read(id: string, options: StoreGetOptions, done: (error: unknown, record?: SessionRecord | null) => void): void;
+} {
+  const internal = (store as unknown as Record<symbol, unknown>)[Symbol.for("socket.io-session-auth.getThen")];
+  if (internal === undefined) throw new TypeError(`store "${store.name}" has no callback read`);
+  return internal as ReturnType<typeof getThen>;
+}
 
 /** A signal that never aborts: what a store call gets when the test is not about aborting. */
 export const signal = (): AbortSignal => new AbortController().signal;

@@ -12,7 +12,7 @@ import { MongoClient } from "mongodb";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SessionData, SessionRecord, SessionStore } from "socket.io-session-auth";
 import { memoryStore, type ExpressSessionStoreLike } from "socket.io-session-auth/memory";
-import { getOptions, signal } from "../../support/store-calls.js";
+import { getOptions, getThen, signal } from "../../support/store-calls.js";
 import { isJsonRecord } from "../../../src/copy.js";
 
 // The write side of memoryStore (compareAndSet, revisions, expiry, copies) against the real session
@@ -267,13 +267,21 @@ describe("memoryStore's records: cookie.expires as Date.parse reads it, and JSON
   for (let i = 0; i < 2000; i++)
     forms.push(new Date(-62_167_219_200_000 + random() * 315_537_897_599_999).toISOString());
 
-  it("marks its records as JSON data made for the read (the core's cheaper copy)", async () => {
+  it("marks as JSON data only what it hands the core's callback read, not what get() returns", async () => {
     const handle: ExpressSessionStoreLike = {
       get: (_sid, callback) => callback(null, { cookie: { expires: "2030-01-01T00:00:00.000Z" }, user: { id: 42 } }),
     };
-    const record = await memoryStore(handle).get("id", { ...getOptions(), revision: false });
-    expect(isJsonRecord(record!)).toBe(true);
-    expect(isJsonRecord({ ...record! })).toBe(false);
+    const store = memoryStore(handle);
+    const record = await store.get("id", { ...getOptions(), revision: false });
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+    expect(isJsonRecord(record!)).toBe(false);
+    const marked = await new Promise<SessionRecord | null | undefined>((resolve, reject) =>
+      getThen(store).read("id", getOptions(), (error, answer) =>
+        error === undefined ? resolve(answer) : reject(error),
+      ),
+    );
+    expect(isJsonRecord(marked!)).toBe(true);
+    expect(marked).toEqual(record);
   });
 
   it("every form, on both read paths", async () => {

@@ -9,7 +9,7 @@ import { redisStore, type RedisSerializer } from "socket.io-session-auth/redis";
 import { isJsonRecord } from "../../../src/copy.js";
 import { redisServerAvailable, startRedisServer, type RedisServer } from "../../support/redis-server.js";
 import { sessionIdOf, startWebApp } from "../../support/web-app.js";
-import { getOptions, signal } from "../../support/store-calls.js";
+import { getOptions, getThen, signal } from "../../support/store-calls.js";
 
 // compareAndSet against a real redis-server: express-session + connect-redis write the sessions, and
 // connect-redis (the web app's own store) reads what the adapter wrote.
@@ -78,13 +78,23 @@ describe.skipIf(!available)("redisStore.compareAndSet against a real redis-serve
   }
 
   describe.each(["ioredis", "node-redis"] as const)("over %s", (kind) => {
-    it("marks a record JSON.parse made as JSON data (the core's cheaper copy), and not another serializer's", async () => {
+    it("hands the core's callback read a record marked as JSON data when JSON parsed it, and get() a plain one", async () => {
       const { id } = await login();
-      const json = await (await reader(kind)).get(id, { ...getOptions(), revision: false });
-      expect(isJsonRecord(json!)).toBe(true);
-      expect(isJsonRecord({ ...json! })).toBe(false);
-      const custom = await (await reader(kind, { parse: (text) => JSON.parse(text) as unknown })).get(id, getOptions());
-      expect(custom!.session).toEqual(json!.session);
+      const store = await reader(kind);
+      const read = (each: SessionStore) =>
+        new Promise<SessionRecord | null | undefined>((resolve, reject) =>
+          getThen(each).read(id, getOptions(), (error, answer) =>
+            error === undefined ? resolve(answer) : reject(error),
+          ),
+        );
+      const marked = await read(store);
+      expect(isJsonRecord(marked!)).toBe(true);
+      const record = await store.get(id, { ...getOptions(), revision: false });
+      expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+      expect(isJsonRecord(record!)).toBe(false);
+      expect(record).toEqual(marked);
+      const custom = await read(await reader(kind, { parse: (text) => JSON.parse(text) as unknown }));
+      expect(custom!.session).toEqual(record!.session);
       expect(isJsonRecord(custom!)).toBe(false);
     });
 
