@@ -30,7 +30,7 @@ const GET_THEN = Symbol.for("socket.io-session-auth.getThen");
 type Done<S extends object> = (error: unknown, record?: SessionRecord<S> | null) => void;
 
 // Between sessionAuth's core and this package's adapters only (see src/copy.ts): a record of JSON data
-// made for this read, which the core copies without looking for symbol keys (issue 22). Handed only to
+// made for this read, which the core copies without looking for symbol keys (issue 22). Made only for
 // the core's callback read (GET_THEN), where no wrapper stands between; `get` returns plain records.
 class JsonRecord<S extends object> implements SessionRecord<S> {
   constructor(
@@ -123,7 +123,10 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
 
   // One GET, answered through `done` once. The key's TTL is the expiry, and Redis already enforced it:
   // no second round trip (PTTL) per handshake.
-  const read = (id: string, options: StoreGetOptions, done: Done<S>): void => {
+  // JSON's own parse (connect-redis's default serializer) makes JSON data; another serializer may not.
+  const parsesJson = serializer === JSON;
+  // `forCore`: the core's callback read (GET_THEN), which gets JSON records marked as such; `get` plain ones.
+  const read = (id: string, options: StoreGetOptions, forCore: boolean, done: Done<S>): void => {
     const { report } = options;
     // sessionAuth's lookups stop waiting at their own deadline: their signal is made only if the
     // command must wait for the client's first ready (no AbortController per handshake, issue 22).
@@ -155,8 +158,7 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
         )
           return done(
             undefined,
-            // JSON's own parse (connect-redis's default serializer) makes JSON data; another may not.
-            serializer === JSON
+            forCore && parsesJson
               ? new JsonRecord(parsed as S, null, text)
               : { session: parsed as S, expires: null, revision: text },
           );
@@ -183,15 +185,7 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
     where: `keys "${addressing(client).keyPrefix}${prefix}<id>"`,
     get: (id, options) =>
       new Promise((resolve, reject) =>
-        read(id, options, (error, record) =>
-          error === undefined
-            ? resolve(
-                record instanceof JsonRecord
-                  ? { session: record.session, expires: record.expires, revision: record.revision }
-                  : record!,
-              )
-            : reject(error),
-        ),
+        read(id, options, false, (error, record) => (error === undefined ? resolve(record!) : reject(error))),
       ),
     async close(): Promise<void> {
       if (closed) return;
@@ -205,7 +199,12 @@ export function redisStore<S extends object = SessionData>(options: RedisStoreOp
 
   // The core's callback read: not enumerable (a spread of the store does not copy it), and tied to this
   // `get`, so a wrapper that replaces `get` is always called.
-  Object.defineProperty(store, GET_THEN, { value: { get: store.get, read } });
+  Object.defineProperty(store, GET_THEN, {
+    value: {
+      get: store.get,
+      read: (id: string, options: StoreGetOptions, done: Done<S>) => read(id, options, true, done),
+    },
+  });
 
   // Keyspace notifications: one subscription per store, shared by every subscribe() call.
   if (subscriber !== undefined) subscribersInUse.add(subscriber);
