@@ -284,7 +284,8 @@ export function createSessions<S extends object>(
 
   /**
    * A session just read (or written) is the session now: it must still be the entry's user's, and
-   * `authorize` must still accept each socket (one refused is ended alone); the others get a fresh copy.
+   * `authorize` must still accept each socket (one refused is ended alone); each socket gets a copy of its
+   * own, and `authorize` sees that copy (as at the handshake), so what it changes reaches no other socket.
    */
   async function apply(entry: Entry, checked: Checked<S>): Promise<void> {
     if (checked.userId !== entry.userId) {
@@ -300,14 +301,15 @@ export function createSessions<S extends object>(
     keepRead(entry, checked);
     await Promise.all(
       socketsOf(entry).map(async (socket) => {
+        const session = copyReadSession(checked);
         try {
-          await pipeline.authorize(checked.session, checked.userId, socket.handshake);
+          await pipeline.authorize(session, checked.userId, socket.handshake);
         } catch (error) {
           // Not a socket that left on its own meanwhile.
           if (entryOf(socket) === entry) ender.end(socket, error as SessionAuthError);
           return;
         }
-        if (entryOf(socket) === entry) socket.data.session = copyReadSession(checked);
+        if (entryOf(socket) === entry) socket.data.session = session;
       }),
     );
   }

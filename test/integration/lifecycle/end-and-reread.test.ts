@@ -228,6 +228,29 @@ describe("revalidation: the socket follows its session", () => {
     expect(await seen).toEqual({ event: { code: "FORBIDDEN" }, reason: "io server disconnect" });
   });
 
+  it("at a re-read, authorize sees each socket's own copy: what it writes reaches no other socket", async () => {
+    const seen: SessionData[] = [];
+    const { web, open } = await setup({
+      authorize: ({ session }) => {
+        seen.push(session);
+        // An authorize that writes into what it is given (a cache of a permission, say).
+        (session as { checks?: number }).checks = ((session as { checks?: number }).checks ?? 0) + 1;
+        return true;
+      },
+    });
+    const cookie = await web.login({ id: 15 });
+    const sockets = [await open(cookie), await open(cookie)];
+    seen.length = 0;
+    expect(await ask(sockets[0]!, "reload")).toMatchObject({ ok: true });
+    // One read for the session; authorize once per socket, each on an object of its own.
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).not.toBe(seen[1]);
+    for (const socket of sockets) {
+      const { session } = (await ask(socket, "whoami")) as { session: { checks?: number } };
+      expect(session.checks).toBe(1);
+    }
+  });
+
   it("a store outage during re-reads ends nothing; reload() rejects STORE_UNAVAILABLE and works again after", async () => {
     const web = await startWebApp();
     closers.push(web);
