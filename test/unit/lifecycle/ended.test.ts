@@ -27,6 +27,21 @@ it("calls a read begun before an end stale, and one begun after it fresh", () =>
   expect(memory.endedSince("k2", null, before)).toBeUndefined();
 });
 
+it("an end learned late (its `at` before later ends) is found for reads begun before its `at` only", () => {
+  const time = clock();
+  const memory = createEndedMemory({ now: time.now });
+  const early = time.now();
+  time.advance(10);
+  memory.remember("user", "u1", reason("UNAUTHENTICATED"));
+  const late = reason("SESSION_EXPIRED");
+  memory.remember("store", "k1", late, early + 5); // told now, happened 5 ms after `early`
+  expect(memory.endedSince("k1", null, early)).toBe(late);
+  expect(memory.endedSince("k1", null, early + 6)).toBeUndefined();
+  // After the latest end remembered, nothing is stale.
+  time.advance(1);
+  expect(memory.endedSince("k1", "u1", time.now())).toBeUndefined();
+});
+
 it("finds an end by session key, by the store's report, or by the user", () => {
   const time = clock();
   const memory = createEndedMemory({ now: time.now });
