@@ -12,7 +12,10 @@
  * compiler, which comes in bursts while a process warms up; the garbage collector, also in bursts; and the
  * rest, the handshake's own work (JavaScript, V8's builtins and runtime, Node, libuv, OpenSSL's HMAC and
  * SHA-256, libc), which is what repeats from run to run. Not the kernel's. Each variant is shown against
- * its floor (bench/server.ts: the same work, written by hand).
+ * its floor (bench/server.ts: the same work, written by hand). Processes running the same code count
+ * about 1% apart (how V8 settled in each): `--processes N` takes the median of N.
+ * `sessionAuth`'s store timeout is 60 s in these servers, not the default 2 s: under valgrind a pause of
+ * 40 ms (a garbage collection, a compile) takes 2 s, and a Redis lookup refused for it stopped the run.
  *
  * Needs valgrind (Debian: apt-get install -y valgrind) and redis-server. About 15 minutes with
  * `--transport both` on a 2-core machine (valgrind runs the server some 50 times slower).
@@ -41,6 +44,7 @@ interface Settings {
   warmup: number;
   batch: number;
   rounds: number;
+  processes: number;
 }
 
 const PAIRS: Record<string, string> = { memory: "floor-memory", redis: "floor-redis", "check-memory": "floor-memory" };
@@ -50,7 +54,9 @@ const USAGE = `Usage: npm run bench:instructions [-- options]
   --transport t   websocket or polling (default websocket; both: --transport both)
   --warmup N      connections per variant before counting (default 3000)
   --batch N       connections per counted batch (default 300)
-  --rounds N      counted batches per variant, in alternating order (default 2)
+  --rounds N      counted batches per process (default 2)
+  --processes N   server processes per variant, in turn; each figure is the median over them (default 1;
+                  bare is counted in one)
   --quick         a check that it works: 100 warm-up, 1 round of 50`;
 
 function parseArgs(argv: string[]): Settings {
@@ -61,6 +67,7 @@ function parseArgs(argv: string[]): Settings {
     warmup: quick ? 100 : 3000,
     batch: quick ? 50 : 300,
     rounds: quick ? 1 : 2,
+    processes: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -86,6 +93,9 @@ function parseArgs(argv: string[]): Settings {
         break;
       case "--rounds":
         settings.rounds = integerOption(arg, value(), 1, 20);
+        break;
+      case "--processes":
+        settings.processes = integerOption(arg, value(), 1, 9);
         break;
       case "--help":
       case "-h":
@@ -176,18 +186,36 @@ async function main(): Promise<void> {
   const here = fileURLToPath(new URL(".", import.meta.url));
   const startedAt = new Date();
   const redis = await startRedisServer();
-  const counts = new Map<string, Count[]>();
+  // Per variant and transport, one list of counts (one per counted batch) per server process.
+  const counts = new Map<string, Count[][]>();
   const wanted = ["bare", ...settings.only.filter((id) => id !== "bare")];
   try {
-    for (const transport of settings.transports)
-      for (const id of wanted)
-        counts.set(`${id}\t${transport}`, await countVariant(here, redis.port, id, transport, settings));
+    // Process by process in turn (memory, its floor, ..., then again), so that a slow drift of the machine
+    // or of Redis does not fall on one variant.
+    for (let run = 1; run <= settings.processes; run++)
+      for (const transport of settings.transports)
+        for (const id of wanted) {
+          if (id === "bare" && run > 1) continue;
+          const key = `${id}\t${transport}`;
+          counts.set(key, [...(counts.get(key) ?? []), await countVariant(here, redis.port, id, transport, settings)]);
+        }
   } finally {
     await redis.stop();
   }
 
-  const perConnection = (list: Count[], pick: (c: Count) => number): number =>
+  // A figure per connection: each process's mean over its batches, then the median over the processes
+  // (the same number a single process gives). Processes differ by about ±1% in what the same handshake
+  // costs (where V8 lays out code and maps, which slow paths it takes), more than a change of a few
+  // thousand instructions: the median over several is what to compare.
+  const median = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const perProcess = (list: Count[], pick: (c: Count) => number): number =>
     list.reduce((sum, c) => sum + pick(c), 0) / (list.length * settings.batch);
+  const perConnection = (processes: Count[][], pick: (c: Count) => number): number =>
+    median(processes.map((list) => perProcess(list, pick)));
   const own = (c: Count): number => c.total - c.compiler - c.gc;
   const ownWithout = (c: Count): number => own(c) - c.literalSlowPath;
   const k = (n: number): string => `${(n / 1000).toFixed(0)} k`;
@@ -196,14 +224,15 @@ async function main(): Promise<void> {
   lines.push(
     `- Command: \`${process.env.npm_lifecycle_event === "bench:instructions" ? "npm run bench:instructions" : "tsx bench/instructions.ts"}${process.argv.length > 2 ? ` ${process.argv.slice(2).join(" ")}` : ""}\`` +
       ` (${startedAt.toISOString()}); Node ${process.version}; valgrind ${execFileSync("valgrind", ["--version"], { encoding: "utf8" }).trim()}`,
-    `- Each variant in a server process of its own (an app has one store), ${settings.warmup} warm-up connections, then ` +
-      `${settings.rounds} counted batch(es) of ${settings.batch}, 16 in flight. **Handshake**: the instructions of ` +
+    `- Each variant in a server process of its own (an app has one store), ${settings.processes} process(es) per variant ` +
+      `(bare: 1), each figure the median over them; ${settings.warmup} warm-up connections, then ${settings.rounds} counted batch(es) of ${settings.batch}, 16 in flight. ` +
+      "**Handshake**: the instructions of " +
       "JavaScript, V8's builtins and runtime, Node, libuv, OpenSSL and libc; **GC**: the garbage collector's; " +
       "**compiler**: V8's optimizing compiler's, which comes in bursts while a process warms up; **nextTick's slow path**: " +
       "V8's runtime call for the computed keys of Node's tick objects, taken by some processes and not others (see `Count`).",
     "",
-    "| variant | transport | handshake | × floor | of which nextTick's slow path | handshake without it | × floor | GC | compiler | total (per batch) | total × floor |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    "| variant | transport | handshake | × floor | of which nextTick's slow path | handshake without it | × floor | each process | GC | compiler | total (per batch) | total × floor |",
+    "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|",
   );
   for (const transport of settings.transports) {
     for (const id of wanted) {
@@ -211,10 +240,12 @@ async function main(): Promise<void> {
       const floorList = PAIRS[id] === undefined ? undefined : counts.get(`${PAIRS[id]}\t${transport}`);
       const ratio = (pick: (c: Count) => number): string =>
         floorList === undefined ? "" : `${(perConnection(list, pick) / perConnection(floorList, pick)).toFixed(3)}×`;
+      const each = list.map((batches) => k(perProcess(batches, ownWithout))).join(", ");
+      const batches = list.flat().map((c) => k(c.total / settings.batch));
       lines.push(
         `| ${id} | ${transport} | ${k(perConnection(list, own))} | ${ratio(own)} | ${k(perConnection(list, (c) => c.literalSlowPath))} | ` +
-          `${k(perConnection(list, ownWithout))} | ${ratio(ownWithout)} | ${k(perConnection(list, (c) => c.gc))} | ` +
-          `${k(perConnection(list, (c) => c.compiler))} | ${k(perConnection(list, (c) => c.total))} (${list.map((c) => k(c.total / settings.batch)).join(", ")}) | ${ratio((c) => c.total)} |`,
+          `${k(perConnection(list, ownWithout))} | ${ratio(ownWithout)} | ${each} | ${k(perConnection(list, (c) => c.gc))} | ` +
+          `${k(perConnection(list, (c) => c.compiler))} | ${k(perConnection(list, (c) => c.total))} (${batches.join(", ")}) | ${ratio((c) => c.total)} |`,
       );
     }
   }
@@ -256,7 +287,7 @@ async function countVariant(
   const toClient = channel<ClientRequest>(client, "bench client");
   try {
     const [variant] = await toServer<VariantInfo[]>(
-      { type: "setup", redisPort, sessions: settings.batch, only: [id] },
+      { type: "setup", redisPort, sessions: settings.batch, only: [id], storeTimeout: 60_000 },
       600_000,
     );
     if (variant === undefined || variant.id !== id) throw new Error(`unknown variant ${id}`);

@@ -42,6 +42,8 @@ interface Running {
 }
 
 const running = new Map<string, Running>();
+// Options of every sessionAuth here: setup's `storeTimeout`, when given.
+let timing: { timeout?: number } = {};
 const closers: Array<() => unknown> = [];
 
 function newSid(): string {
@@ -142,7 +144,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
     setup: () => {},
   });
 
-  const memoryAuth = sessionAuth({ store: memoryStore(memory), secret: SECRET });
+  const memoryAuth = sessionAuth({ ...timing, store: memoryStore(memory), secret: SECRET });
   await listen({
     id: "memory",
     label: "sessionAuth + memoryStore",
@@ -155,7 +157,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
   // The same, with an APM listening: every diagnostics channel subscribed, with handlers that do nothing
   // (subscribed only during this variant's batches: channels are process-wide, and `memory` must run
   // unobserved). memory ÷ its floor shows what the channels cost when nobody listens.
-  const memoryObservedAuth = sessionAuth({ store: memoryStore(memory), secret: SECRET });
+  const memoryObservedAuth = sessionAuth({ ...timing, store: memoryStore(memory), secret: SECRET });
   await listen({
     id: "memory-observed",
     label: "sessionAuth + memoryStore, every diagnostics channel subscribed",
@@ -176,7 +178,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
     setup: (io) => io.use((_socket, next) => next()),
   });
 
-  const memoryNoRoomsAuth = sessionAuth({ store: memoryStore(memory), secret: SECRET, rooms: false });
+  const memoryNoRoomsAuth = sessionAuth({ ...timing, store: memoryStore(memory), secret: SECRET, rooms: false });
   await listen({
     id: "memory-norooms",
     label: "sessionAuth + memoryStore, rooms: false",
@@ -186,7 +188,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
     setup: (io) => io.use(memoryNoRoomsAuth),
   });
 
-  const redisAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
+  const redisAuth = sessionAuth({ ...timing, store: redisStore({ client: ioredis }), secret: SECRET });
   await listen({
     id: "redis",
     label: "sessionAuth + redisStore (ioredis)",
@@ -196,7 +198,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
     setup: (io) => io.use(redisAuth),
   });
 
-  const redisEngineAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
+  const redisEngineAuth = sessionAuth({ ...timing, store: redisStore({ client: ioredis }), secret: SECRET });
   await listen({
     id: "redis-engine",
     label: "sessionAuth + redisStore, with allowRequest",
@@ -207,7 +209,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
     allowRequest: redisEngineAuth.allowRequest,
   });
 
-  const badAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
+  const badAuth = sessionAuth({ ...timing, store: redisStore({ client: ioredis }), secret: SECRET });
   await listen({
     id: "badsig",
     label: "bad signature, refused by io.use",
@@ -217,7 +219,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
     setup: (io) => io.use(badAuth),
   });
 
-  const badEngineAuth = sessionAuth({ store: redisStore({ client: ioredis }), secret: SECRET });
+  const badEngineAuth = sessionAuth({ ...timing, store: redisStore({ client: ioredis }), secret: SECRET });
   await listen({
     id: "badsig-engine",
     label: "bad signature, refused by allowRequest",
@@ -316,7 +318,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
       }),
     )
     .join("\n");
-  const betterAuthAuth = sessionAuth({ store: await betterAuthStore(betterAuthInstance) });
+  const betterAuthAuth = sessionAuth({ ...timing, store: await betterAuthStore(betterAuthInstance) });
   await listen({
     id: "better-auth",
     label: "sessionAuth + betterAuthStore (Better Auth memory adapter)",
@@ -340,7 +342,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
       return `authjs.session-token=${token}`;
     }),
   );
-  const authjsAuth = sessionAuth({ store: authjsStore({ secret: authjsSecret }) });
+  const authjsAuth = sessionAuth({ ...timing, store: authjsStore({ secret: authjsSecret }) });
   await listen({
     id: "authjs",
     label: "sessionAuth + authjsStore (Auth.js v5 JWT)",
@@ -358,7 +360,10 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
       return `app_session=${seal}`;
     }),
   );
-  const ironAuth = sessionAuth({ store: ironSessionStore({ password: ironPassword, cookieName: "app_session" }) });
+  const ironAuth = sessionAuth({
+    ...timing,
+    store: ironSessionStore({ password: ironPassword, cookieName: "app_session" }),
+  });
   await listen({
     id: "iron-session",
     label: "sessionAuth + ironSessionStore (iron-session 9 seal)",
@@ -373,7 +378,7 @@ async function setup(redisPort: number, sessions: number, postgres?: pg.PoolConf
   // For the split of what sessionAuth costs beyond its floor: its check alone (auth.authenticate: origin,
   // cookie, HMAC, lookup, expiry, identity, the copy), with socket.data and the rooms set by hand as the
   // floor sets them, and no lifecycle (nothing followed, no connection listener).
-  const checkOnly = sessionAuth({ store: memoryStore(memory), secret: SECRET });
+  const checkOnly = sessionAuth({ ...timing, store: memoryStore(memory), secret: SECRET });
   await listen({
     id: "check-memory",
     label: "sessionAuth's check alone (auth.authenticate in io.use, no lifecycle)",
@@ -472,7 +477,7 @@ async function postgresVariants(config: pg.PoolConfig, sessions: number): Promis
     );
   const cookie = sids.map(cookieFor).join("\n");
 
-  const auth = sessionAuth({ store: postgresStore({ pool, listen: false }), secret: SECRET });
+  const auth = sessionAuth({ ...timing, store: postgresStore({ pool, listen: false }), secret: SECRET });
   await listen({
     id: "postgres",
     label: "sessionAuth + postgresStore (pg)",
@@ -554,6 +559,7 @@ async function handle(message: ServerRequest): Promise<unknown> {
   switch (message.type) {
     case "setup":
       serving = message.only === undefined ? undefined : new Set(message.only);
+      timing = message.storeTimeout === undefined ? {} : { timeout: message.storeTimeout };
       return setup(message.redisPort, message.sessions, message.postgres);
     case "mark":
       return mark(message.collect);
