@@ -18,7 +18,8 @@
  * 40 ms (a garbage collection, a compile) takes 2 s, and a Redis lookup refused for it stopped the run.
  *
  * Needs valgrind (Debian: apt-get install -y valgrind) and redis-server. About 15 minutes with
- * `--transport both` on a 2-core machine (valgrind runs the server some 50 times slower).
+ * `--transport both` on a 2-core machine (valgrind runs the server some 50 times slower), about a minute
+ * and a half per server process: `--processes N` multiplies it.
  */
 import { execFileSync, fork } from "node:child_process";
 import { once } from "node:events";
@@ -231,7 +232,7 @@ async function main(): Promise<void> {
       "**compiler**: V8's optimizing compiler's, which comes in bursts while a process warms up; **nextTick's slow path**: " +
       "V8's runtime call for the computed keys of Node's tick objects, taken by some processes and not others (see `Count`).",
     "",
-    "| variant | transport | handshake | × floor | of which nextTick's slow path | handshake without it | × floor | each process | GC | compiler | total (per batch) | total × floor |",
+    "| variant | transport | handshake | × floor | of which nextTick's slow path | handshake without it | × floor | each process, without it | GC | compiler | total (per batch) | total × floor |",
     "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|",
   );
   for (const transport of settings.transports) {

@@ -28,9 +28,10 @@ export type ServerRequest =
       /** Only these variants listen (the others are not set up on a port), when given. */
       only?: string[];
       /**
-       * `timeout` (ms) of every `sessionAuth`, when given (else the library's default, 2000). Only the store
-       * deadline moves: bench:instructions runs the server under valgrind, some 50 times slower, where a
-       * pause of 40 ms (a garbage collection, a compile) takes 2 s.
+       * `timeout` (ms) of every `sessionAuth`, when given (else the library's default, 2000): the store
+       * deadline, and how often the lookups' one deadline timer fires. bench:instructions runs the server
+       * under valgrind, some 50 times slower, where a pause of 40 ms (a garbage collection, a compile)
+       * takes 2 s.
        */
       storeTimeout?: number;
       /** A PostgreSQL with connect-pg-simple's table, when one could be started: adds the postgres variants. */

@@ -285,7 +285,8 @@ export function createSessions<S extends object>(
   /**
    * A session just read (or written) is the session now: it must still be the entry's user's, and
    * `authorize` must still accept each socket (one refused is ended alone); each socket gets a copy of its
-   * own, and `authorize` sees that copy (as at the handshake), so what it changes reaches no other socket.
+   * own, and `authorize` sees that copy (as at an `io.use` handshake), so what it changes reaches no other
+   * socket, nor the read kept for sharing.
    */
   async function apply(entry: Entry, checked: Checked<S>): Promise<void> {
     if (checked.userId !== entry.userId) {

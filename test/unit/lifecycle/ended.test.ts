@@ -32,11 +32,14 @@ it("an end learned late (its `at` before later ends) is found for reads begun be
   const memory = createEndedMemory({ now: time.now });
   const early = time.now();
   time.advance(10);
-  memory.remember("user", "u1", reason("UNAUTHENTICATED"));
+  const byUser = reason("UNAUTHENTICATED");
+  memory.remember("user", "u1", byUser);
   const late = reason("SESSION_EXPIRED");
   memory.remember("store", "k1", late, early + 5); // told now, happened 5 ms after `early`
   expect(memory.endedSince("k1", null, early)).toBe(late);
   expect(memory.endedSince("k1", null, early + 6)).toBeUndefined();
+  // The late end did not hide the user's, remembered before it with a later `at`.
+  expect(memory.endedSince("k9", "u1", early + 6)).toBe(byUser);
   // After the latest end remembered, nothing is stale.
   time.advance(1);
   expect(memory.endedSince("k1", "u1", time.now())).toBeUndefined();
