@@ -46,7 +46,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
   function admit(socket: Socket, accepted: Accepted<S>, owned: boolean): void {
     // Set now: middlewares after ours and the app's "connection" handlers read them.
     socket.data.session = owned ? accepted.result.session : copyReadSession(accepted.read);
-    socket.data.userId = accepted.userId;
+    socket.data.userId = accepted.read.userId;
     const joined = roomsOf(accepted);
     // An adapter whose join() rejects must not become an unhandled rejection (the in-memory adapter's is
     // synchronous: no promise to make for it).
@@ -69,7 +69,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // Flat strings of their own: the adapter keeps each room name as long as a socket is in the room, and
     // a name built from the handshake's key would keep the key's 64-digit parent alive with it.
     const names: string[] = [];
-    if (rooms.user !== null && accepted.userId !== null) names.push(ownString(rooms.user + accepted.userId));
+    if (rooms.user !== null && read.userId !== null) names.push(ownString(rooms.user + read.userId));
     if (rooms.session !== null) names.push(ownString(rooms.session + accepted.key));
     return (read.rooms = names);
   }
@@ -105,7 +105,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
    * its restored session rooms, which admit() joins afresh.
    */
   function resume(socket: Socket, accepted: Accepted<S>): SessionAuthError | undefined {
-    if ((socket.data?.userId ?? null) !== accepted.userId) {
+    if ((socket.data?.userId ?? null) !== accepted.read.userId) {
       return new SessionAuthError("UNAUTHENTICATED", "A recovered socket came back with another user's session.");
     }
     if (rooms.session !== null)
@@ -152,7 +152,7 @@ export function createGlue<S extends object>(pipeline: Pipeline<S>, lifecycle: L
     // Reuse allowRequest's result, unless the session (or its user) was ended since its store read.
     if (ready !== undefined && Date.now() - ready.at < PREAUTHORIZED_REUSE_MS) {
       const { accepted } = ready;
-      if (lifecycle.endedSince(accepted.key, accepted.userId, accepted.readAt) === undefined) {
+      if (lifecycle.endedSince(accepted.key, accepted.read.userId, accepted.read.readAt) === undefined) {
         admitThen(socket, accepted, next, false);
         return;
       }

@@ -34,8 +34,11 @@ export interface Checked<S extends object> {
   rooms?: readonly string[];
 }
 
-/** An accepted handshake: the public result plus what the lifecycle needs. */
-export interface Accepted<S extends object> extends Checked<S> {
+/**
+ * An accepted handshake: the public result plus what the lifecycle needs. What the read says (the user,
+ * when it began...) is read from `read`, not copied here.
+ */
+export interface Accepted<S extends object> {
   result: AuthResult<S>;
   /**
    * The read itself (shared by every handshake it answered): what the lifecycle keeps, rather than this

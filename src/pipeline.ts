@@ -72,12 +72,6 @@ export function createPipeline<S extends object>(config: Config<S>, share?: Read
           return refuse(cause);
         }
         const accepted: Accepted<S> = {
-          session: checked!.session,
-          userId: checked!.userId,
-          expires: checked!.expires,
-          json: checked!.json,
-          readAt: checked!.readAt,
-          cookieName: checked!.cookieName,
           key,
           result: { sessionId: id, session, userId: checked!.userId, secretIndex },
           read: checked!,
